@@ -1,0 +1,3 @@
+using BlockSwarm.Cli;
+
+return await CliApp.RunAsync(args).ConfigureAwait(false);

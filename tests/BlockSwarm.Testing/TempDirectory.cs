@@ -1,0 +1,21 @@
+namespace BlockSwarm.Testing;
+
+/// <summary>A scratch directory removed when the test ends.</summary>
+public sealed class TempDirectory : IDisposable
+{
+    public TempDirectory(string? prefix = null)
+    {
+        Path = Directory.CreateTempSubdirectory("blockswarm-" + (prefix ?? "test") + "-").FullName;
+    }
+
+    public string Path { get; }
+
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    public void Dispose()
+    {
+        try { Directory.Delete(Path, recursive: true); }
+        catch (IOException) { /* a loop device or mount may still hold a file; the OS cleans /tmp */ }
+        catch (UnauthorizedAccessException) { }
+    }
+}
