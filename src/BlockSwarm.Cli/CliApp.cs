@@ -13,6 +13,7 @@ public static class CliApp
             CreateCommand.Build(ctx),
             InspectCommand.Build(ctx),
             VerifyCommand.Build(ctx),
+            DemoCommand.Build(ctx),
         };
         return root;
     }
