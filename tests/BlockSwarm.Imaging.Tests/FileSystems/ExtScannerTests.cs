@@ -56,6 +56,37 @@ public sealed class ExtScannerTests(ITestOutputHelper output)
         Assert.True(files > 60);
     }
 
+    /// <summary>
+    /// A BLOCK_UNINIT group's on-disk bitmap is not valid: the scanner must compute the group's
+    /// used set instead of reading it. Filling those bitmaps with ones must change nothing.
+    /// </summary>
+    [Fact]
+    public void Block_uninit_groups_are_computed_not_read()
+    {
+        using var tmp = new TempDirectory("ext");
+        string image = FsTestKit.SparseImage(tmp, "uninit.img", 128 << 20);
+        Tool.Run("mkfs.ext4", "-q", "-F", "-b", "4096", "-g", "4096", image);
+        BlockMap before;
+        using (var dev = DeviceFile.OpenRead(image)) before = new ExtScanner().Scan(dev, 0, dev.Size);
+
+        var uninitBitmaps = new List<long>();
+        bool inUninitGroup = false;
+        foreach (string line in Tool.Run("dumpe2fs", image).StdOut.Split('\n'))
+        {
+            if (line.StartsWith("Group ", StringComparison.Ordinal)) inUninitGroup = line.Contains("BLOCK_UNINIT", StringComparison.Ordinal);
+            else if (inUninitGroup && line.TrimStart().StartsWith("Block bitmap at ", StringComparison.Ordinal))
+                uninitBitmaps.Add(long.Parse(line.TrimStart()["Block bitmap at ".Length..].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
+        }
+        output.WriteLine($"{uninitBitmaps.Count} BLOCK_UNINIT groups");
+        Assert.True(uninitBitmaps.Count >= 4);
+        var ones = new byte[4096];
+        Array.Fill(ones, (byte)0xFF);
+        foreach (long b in uninitBitmaps) FsTestKit.Patch(image, b * 4096, ones);
+
+        using (var dev = DeviceFile.OpenRead(image))
+            Assert.Equal(before.Extents, new ExtScanner().Scan(dev, 0, dev.Size).Extents);
+    }
+
     [Fact]
     public void Truncated_image_is_refused()
     {
