@@ -10,6 +10,8 @@ namespace BlockSwarm.Imaging.FileSystems;
 /// </summary>
 public sealed class FatScanner : IFileSystemScanner
 {
+    private const int ChunkBytes = 3 << 18; // 768 KiB
+
     public string Name => "vfat";
 
     public bool Probe(ReadOnlySpan<byte> head) => FatGeometry.TryParse(head, out _, out _);
@@ -30,17 +32,27 @@ public sealed class FatScanner : IFileSystemScanner
         var builder = new BlockMapBuilder(volumeLength, g.BytesPerSector);
         builder.AddBytes(0, g.DataStartBytes);
 
-        // Read the active FAT (FAT32 may run with mirroring off and another copy active).
+        // Read the active FAT (FAT32 may run with mirroring off and another copy active) in
+        // bounded chunks: a large FAT32 volume's FAT runs to hundreds of MiB. The chunk size is
+        // a multiple of 3 and 4 so no FAT12 pair or FAT32 entry straddles two chunks.
         long fatOffset = volumeOffset + (g.ReservedSectors + (long)g.ActiveFat * g.FatSectors) * g.BytesPerSector;
-        long fatBytesNeeded = g.FatBytesNeeded;
-        var fat = new byte[fatBytesNeeded];
-        device.ReadExactly(fatOffset, fat);
-
+        long fatBytes = g.FatBytesNeeded;
+        var chunk = new byte[(int)Math.Min(ChunkBytes, fatBytes + 1)];
         long clusterBytes = g.ClusterBytes;
-        for (long cluster = 2; cluster < g.ClusterCount + 2; cluster++)
+        long lastCluster = g.ClusterCount + 1;
+        for (long chunkStart = 0; chunkStart < fatBytes; chunkStart += ChunkBytes)
         {
-            if (g.Entry(fat, cluster) != 0)
-                builder.AddBytes(g.DataStartBytes + (cluster - 2) * clusterBytes, clusterBytes);
+            int n = (int)Math.Min(ChunkBytes, fatBytes - chunkStart);
+            var span = chunk.AsSpan(0, n);
+            device.ReadExactly(fatOffset + chunkStart, span);
+            chunk.AsSpan(n).Clear(); // FAT12's last odd entry reads one byte past the data
+            long firstEntry = chunkStart * 8 / g.FatBits;
+            long entries = (long)n * 8 / g.FatBits;
+            for (long i = Math.Max(0, 2 - firstEntry); i < entries && firstEntry + i <= lastCluster; i++)
+            {
+                if (g.Entry(chunk, i) != 0)
+                    builder.AddBytes(g.DataStartBytes + (firstEntry + i - 2) * clusterBytes, clusterBytes);
+            }
         }
         return builder.Build();
     }

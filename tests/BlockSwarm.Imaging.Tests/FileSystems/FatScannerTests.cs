@@ -41,6 +41,39 @@ public sealed class FatScannerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Fat32_entries_across_read_chunks_are_all_found()
+    {
+        // 512 MiB with 512-byte clusters: ~1M clusters, a 4 MiB FAT read in several chunks.
+        using var tmp = new TempDirectory("fat");
+        string img = tmp.File("fat32.img");
+        using (var fs = File.Create(img)) fs.SetLength(512 * FsImages.MiB);
+        Tool.Run("mkfs.vfat", "-F", "32", "-s", "1", img);
+        FatGeometry g;
+        using (var dev = DeviceFile.OpenRead(img))
+        {
+            var boot = new byte[512];
+            dev.ReadExactly(0, boot);
+            Assert.True(FatGeometry.TryParse(boot, out g, out _));
+        }
+        long entriesPerChunk = (3 << 18) / 4;
+        long[] marked = [entriesPerChunk - 1, entriesPerChunk, entriesPerChunk + 1, 3 * entriesPerChunk, g.ClusterCount + 1];
+        using (var fs = new FileStream(img, FileMode.Open, FileAccess.Write))
+        {
+            foreach (long c in marked)
+            {
+                fs.Position = (long)g.ReservedSectors * g.BytesPerSector + c * 4;
+                fs.Write(BitConverter.GetBytes(0x0FFF_FFF8u));
+            }
+        }
+        using var d = DeviceFile.OpenRead(img);
+        var map = new FatScanner().Scan(d, 0, d.Size);
+        var expected = BlockMap.Normalize(d.Size, 512,
+            marked.Select(c => new Extent(g.DataStartBytes + (c - 2) * g.ClusterBytes, g.ClusterBytes))
+                .Append(new Extent(0, g.DataStartBytes + g.ClusterBytes))); // metadata + root dir cluster 2
+        Assert.Equal(expected.Extents, map.Extents);
+    }
+
+    [Fact]
     public void Truncated_image_is_rejected_with_a_clear_message()
     {
         using var tmp = new TempDirectory("fat");
