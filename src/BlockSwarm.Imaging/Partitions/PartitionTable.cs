@@ -71,7 +71,7 @@ public sealed class PartitionTable
             if (sectorSize == 512 && !HasSignatureAt(disk, 512) && HasSignatureAt(disk, 4096)) ss = 4096;
             return ReadGpt(disk, ss);
         }
-        if (FileSystemDetector.Detect(mbr) != null) return Empty(sectorSize);
+        if (FileSystemDetector.Detect(disk, 0, disk.Size) != null) return Empty(sectorSize);
         return ReadMbr(disk, mbr, sectorSize);
     }
 

@@ -251,6 +251,64 @@ public sealed class DiskMapperTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Gpt_on_4k_sectors_is_found_at_byte_4096()
+    {
+        if (!Tool.IsRoot) Assert.Skip("a 4 KiB-sector loop device needs root");
+        using var tmp = new TempDirectory("gpt4k");
+        string img = tmp.File("4k.img");
+        using (var fs = File.Create(img)) fs.SetLength(64 * FsImages.MiB);
+        string loop = Tool.Run("losetup", "--sector-size", "4096", "--find", "--show", img).StdOut.Trim();
+        try
+        {
+            Tool.Run("sfdisk", ["-q", "--no-reread", loop], stdin:
+                "label: gpt\nstart=256, size=4096, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7\n" +
+                "start=4352, size=2048, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n");
+        }
+        finally { Tool.Run("losetup", ["-d", loop], check: false); }
+
+        using var dev = DeviceFile.OpenRead(img);
+        var table = PartitionTable.Read(dev);
+        Assert.Equal(PartitionScheme.Gpt, table.Scheme);
+        Assert.Equal(4096, table.SectorSize);
+        Assert.Equal([(1, 256L * 4096, 4096L * 4096), (2, 4352L * 4096, 2048L * 4096)],
+            table.Partitions.Select(p => (p.Number, p.Start, p.Length)));
+        Assert.Contains(new Extent(dev.Size - 4096, 4096), table.MetadataExtents);
+    }
+
+    [Fact]
+    public void Ebr_chain_that_loops_is_rejected()
+    {
+        using var tmp = new TempDirectory("mbr");
+        string img = MakeDisk(tmp, "loop.img", "label: dos\nstart=2048, size=20480, type=5\nstart=4096, size=2048, type=83\n");
+        // Point the first EBR's link entry back at itself (relative start 0 is "end", so use a
+        // second EBR that links back to the first).
+        using (var fs = new FileStream(img, FileMode.Open, FileAccess.ReadWrite))
+        {
+            long ebr1 = 2048 * Sector;
+            long ebr2 = 8192 * Sector;
+            var link = new byte[16];
+            link[4] = 0x05;
+            BitConverter.TryWriteBytes(link.AsSpan(8), 8192u - 2048u);
+            BitConverter.TryWriteBytes(link.AsSpan(12), 2048u);
+            fs.Position = ebr1 + 0x1CE; fs.Write(link);
+            var back = new byte[512];
+            back[510] = 0x55; back[511] = 0xAA;
+            back[0x1CE + 4] = 0x05;
+            BitConverter.TryWriteBytes(back.AsSpan(0x1CE + 8), 0u + 1u); // EBR at extended start + 1 sector...
+            fs.Position = ebr2; fs.Write(back);
+            // ...whose own link returns to ebr2: a cycle of two.
+            var third = new byte[512];
+            third[510] = 0x55; third[511] = 0xAA;
+            third[0x1CE + 4] = 0x05;
+            BitConverter.TryWriteBytes(third.AsSpan(0x1CE + 8), 8192u - 2048u);
+            fs.Position = ebr1 + Sector; fs.Write(third);
+        }
+        using var dev = DeviceFile.OpenRead(img);
+        var ex = Assert.Throws<BlockMapException>(() => PartitionTable.Read(dev));
+        Assert.Contains("loops", ex.Message);
+    }
+
+    [Fact]
     public void Crc32_matches_the_standard_check_value() =>
         Assert.Equal(0xCBF43926u, Crc32.Compute("123456789"u8));
 }
