@@ -33,6 +33,18 @@ public sealed class FatScannerTests(ITestOutputHelper output)
         foreach (var e in extra.Extents.Take(10)) output.WriteLine($"  ours-only {e}");
         Assert.True(ours.Covers(partclone), $"partclone uses bytes we do not: {string.Join(", ", missing.Extents.Take(5))}");
 
+        if (extra.UsedBytes > 0)
+        {
+            // Evidence for the report: does a copy from partclone's own map keep the files?
+            string pcCopy = tmp.File("partclone-copy.img");
+            FsImages.CopyByMap(img, partclone, pcCopy);
+            string outDir = tmp.File("pc-out");
+            Directory.CreateDirectory(outDir);
+            Tool.Sh($"mcopy -s -n -i '{pcCopy}' '::*' '{outDir}'/");
+            bool same = File.ReadAllBytes(Path.Combine(tree, "big.bin")).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(outDir, "big.bin")));
+            output.WriteLine($"FAT{bits}: copy from partclone's map keeps big.bin intact: {same}");
+        }
+
         string copy = tmp.File("copy.img");
         FsImages.CopyByMap(img, ours, copy);
         var fsck = Tool.Run("fsck.vfat", ["-n", copy], check: false);
