@@ -44,9 +44,9 @@ internal static class FsImages
     }
 
     /// <summary>mkfs.ntfs on an image file or loop device, populated through an ntfs-3g mount.</summary>
-    public static void MakeNtfs(string target, string tree, TempDirectory tmp)
+    public static void MakeNtfs(string target, string tree, TempDirectory tmp, params string[] mkfsOptions)
     {
-        Tool.Run("mkfs.ntfs", "-f", "-F", "-q", target);
+        Tool.Run("mkfs.ntfs", ["-f", "-F", "-q", .. mkfsOptions, target]);
         string mnt = tmp.File("mnt-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(mnt);
         Tool.Run("ntfs-3g", target, mnt);
