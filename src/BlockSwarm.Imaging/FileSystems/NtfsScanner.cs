@@ -72,17 +72,31 @@ public sealed class NtfsScanner : IFileSystemScanner
 
     private static void AddSetBits(BlockMapBuilder builder, ReadOnlySpan<byte> bits, long firstCluster, NtfsGeometry g)
     {
-        for (int i = 0; i < bits.Length; i++)
+        int i = 0;
+        while (i < bits.Length)
         {
-            byte b = bits[i];
-            if (b == 0) continue;
+            // Free space is mostly long zero stretches and data long 0xFF ones: take whole bytes there.
+            int skip = bits[i..].IndexOfAnyExcept((byte)0);
+            if (skip < 0) return;
+            i += skip;
+            long cluster = firstCluster + i * 8L;
+            if (cluster >= g.ClusterCount) return;
+            if (bits[i] == 0xFF)
+            {
+                int full = bits[i..].IndexOfAnyExcept((byte)0xFF);
+                int n = full < 0 ? bits.Length - i : full;
+                long count = Math.Min(n * 8L, g.ClusterCount - cluster);
+                builder.AddBytes(cluster * g.ClusterBytes, count * g.ClusterBytes);
+                i += n;
+                continue;
+            }
             for (int bit = 0; bit < 8; bit++)
             {
-                long cluster = firstCluster + i * 8L + bit;
                 // LSB first; padding bits past the last cluster are set by mkntfs and mean nothing.
-                if ((b & (1 << bit)) != 0 && cluster < g.ClusterCount)
-                    builder.AddBytes(cluster * g.ClusterBytes, g.ClusterBytes);
+                if ((bits[i] & (1 << bit)) != 0 && cluster + bit < g.ClusterCount)
+                    builder.AddBytes((cluster + bit) * g.ClusterBytes, g.ClusterBytes);
             }
+            i++;
         }
     }
 

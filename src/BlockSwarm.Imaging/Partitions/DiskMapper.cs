@@ -45,6 +45,19 @@ public static class DiskMapper
         return MapVolume(disk, p.Start, p.Length, fallback);
     }
 
+    /// <summary>
+    /// What <c>inspect</c> shows: each volume with its detected filesystem. An unpartitioned
+    /// device is reported as one volume numbered 0 spanning the device.
+    /// </summary>
+    public static IReadOnlyList<VolumeInfo> Inspect(DeviceFile disk, out PartitionTable table, int sectorSize = 512)
+    {
+        ArgumentNullException.ThrowIfNull(disk);
+        table = PartitionTable.Read(disk, sectorSize);
+        if (table.Scheme == PartitionScheme.None)
+            return [new VolumeInfo(new Partition(0, 0, disk.Size, "none"), FileSystemDetector.Detect(disk, 0, disk.Size))];
+        return [.. table.Volumes.Select(p => new VolumeInfo(p, FileSystemDetector.Detect(disk, p.Start, p.Length)))];
+    }
+
     /// <summary>Detects the filesystem of one volume and scans it, or hands it to <paramref name="fallback"/>.</summary>
     public static BlockMap MapVolume(DeviceFile disk, long offset, long length, Func<DeviceFile, long, long, BlockMap> fallback)
     {

@@ -133,6 +133,9 @@ public sealed class DiskMapperTests(ITestOutputHelper output)
             Assert.IsType<NtfsScanner>(FileSystemDetector.Detect(dev, table.Get(6).Start, table.Get(6).Length));
             Assert.Null(FileSystemDetector.Detect(dev, table.Get(3).Start, table.Get(3).Length));
             Assert.Contains(new Extent(34816 * Sector, 512), table.MetadataExtents); // first EBR
+            var volumes = DiskMapper.Inspect(dev, out _);
+            Assert.Equal(["1:vfat", "3:unknown", "5:vfat", "6:ntfs"],
+                volumes.Select(v => $"{v.Partition.Number}:{v.FileSystem}").Order(StringComparer.Ordinal));
         }
 
         CheckWholeDiskMap(img, tmp, (copy, table) =>
