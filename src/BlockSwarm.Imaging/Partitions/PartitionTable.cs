@@ -170,6 +170,8 @@ public sealed class PartitionTable
         long lastLba = disk.Size / ss - 1;
         var warnings = new List<string>();
         var primary = ReadGptHeader(disk, 1, ss, out string? primaryWhy);
+        // The primary names its backup (an image grown after partitioning keeps it at the old end);
+        // without a primary, the backup is by definition at the disk's last LBA.
         long backupLba = primary?.AlternateLba ?? lastLba;
         GptHeader? backup = null;
         string? backupWhy = null;
@@ -177,8 +179,6 @@ public sealed class PartitionTable
             backup = ReadGptHeader(disk, backupLba, ss, out backupWhy);
         else
             backupWhy = $"backup header LBA {backupLba} lies outside the disk ({lastLba + 1} sectors)";
-        if (primary == null && backup == null && backupLba != lastLba)
-            backup = ReadGptHeader(disk, backupLba = lastLba, ss, out backupWhy);
 
         var header = primary ?? backup
             ?? throw new BlockMapException($"GPT: primary header bad ({primaryWhy}) and backup header bad ({backupWhy}){NonzeroHint}");
