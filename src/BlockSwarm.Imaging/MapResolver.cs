@@ -1,22 +1,22 @@
 namespace BlockSwarm.Imaging;
 
 /// <summary>A block map together with where it came from.</summary>
-public sealed record ResolvedMap(BlockMap Map, string Method, IReadOnlyList<string> Warnings, IReadOnlyList<byte[]>? PartcloneHashes = null);
+public sealed record ResolvedMap(BlockMap Map, string Method, IReadOnlyList<string> Warnings, IReadOnlyList<byte[]>? PartcloneHashes = null)
+{
+    /// <summary>Where the map's offset 0 lies on the source (a partition's start); the map itself is volume-relative.</summary>
+    public long VolumeOffset { get; init; }
+}
 
 /// <summary>Turns a <see cref="MapSpec"/> into a <see cref="BlockMap"/> for an opened source.</summary>
 public static class MapResolver
 {
-    /// <summary>
-    /// Hook for filesystem and partition-table detection (<c>auto</c>); returns null when nothing is recognised.
-    /// Set by the imaging scanners; <c>auto</c> falls back to <c>nonzero</c> with a warning.
-    /// </summary>
-    public static Func<DeviceFile, ResolvedMap?>? AutoDetector { get; set; }
-
-    public static ResolvedMap Resolve(MapSpec spec, DeviceFile source, Action<long>? progress = null, CancellationToken cancellationToken = default)
+    public static ResolvedMap Resolve(MapSpec spec, DeviceFile source, Action<long>? progress = null, int? partition = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(source);
         if (source.Size == 0) throw new BlockMapException($"{source.Path} is empty (0 bytes): nothing to deploy");
+        if (partition != null && spec.Kind != MapKind.Auto)
+            throw new BlockMapException("--partition works with --map auto (the partition's filesystem is scanned)");
         switch (spec.Kind)
         {
             case MapKind.All:
@@ -33,12 +33,38 @@ public static class MapResolver
                     warnings.Add($"torrent.info describes {info.Map.DeviceSize} bytes (blocks_total × block_size) but {source.Path} has {source.Size}");
                 return new ResolvedMap(info.Map, $"partclone ({spec.Path})", warnings, info.PieceHashes);
             case MapKind.Auto:
-                var detected = AutoDetector?.Invoke(source);
-                if (detected != null) return detected;
-                return new ResolvedMap(NonZeroMapper.Map(source, progress: progress, cancellationToken: cancellationToken), "nonzero",
-                    [$"{source.Path}: no partition table or filesystem recognised; falling back to --map nonzero (all-zero blocks are not sent)"]);
+                return ResolveAuto(source, partition, progress, cancellationToken);
             default:
                 throw new ArgumentOutOfRangeException(nameof(spec), spec.Kind, "unknown map kind");
         }
+    }
+
+    /// <summary>
+    /// Partition table (MBR/GPT) and filesystem detection: the whole disk by default, or one
+    /// partition (offsets relative to it). Volumes no scanner knows fall back to non-zero blocks, with a warning.
+    /// </summary>
+    private static ResolvedMap ResolveAuto(DeviceFile source, int? partition, Action<long>? progress, CancellationToken cancellationToken)
+    {
+        var warnings = new List<string>();
+        BlockMap Fallback(DeviceFile d, long offset, long length)
+        {
+            warnings.Add($"{d.Path}: no filesystem recognised in the volume at byte {offset} ({length} bytes); using its non-zero blocks (all-zero blocks are not sent)");
+            return NonZeroMapper.Map(d, offset, length, progress: progress, cancellationToken: cancellationToken);
+        }
+        var volumes = Partitions.DiskMapper.Inspect(source, out var table);
+        warnings.AddRange(table.Warnings);
+        string Describe(Partitions.VolumeInfo v) => $"{v.Partition.Number}: {v.Scanner?.Name ?? "unknown"}";
+        if (partition is int n)
+        {
+            var p = table.Get(n);
+            var map = Partitions.DiskMapper.MapPartition(source, n, Fallback);
+            var fs = volumes.FirstOrDefault(v => v.Partition.Number == n)?.Scanner?.Name ?? "unknown";
+            return new ResolvedMap(map, $"auto: partition {n} ({fs}) of the {table.Scheme} table", warnings) { VolumeOffset = p.Start };
+        }
+        var whole = Partitions.DiskMapper.Map(source, Fallback);
+        string method = table.Scheme == Partitions.PartitionScheme.None
+            ? $"auto: {volumes[0].Scanner?.Name ?? "unknown filesystem"}"
+            : $"auto: {table.Scheme} disk [{string.Join(", ", volumes.Select(Describe))}]";
+        return new ResolvedMap(whole, method, warnings);
     }
 }

@@ -15,9 +15,18 @@ public static class NonZeroMapper
     public static BlockMap Map(DeviceFile device, int blockSize = DefaultBlockSize, Action<long>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(device);
+        return Map(device, 0, device.Size, blockSize, progress, cancellationToken);
+    }
+
+    /// <summary>Maps the volume [<paramref name="volumeOffset"/>, +<paramref name="volumeLength"/>); extents are relative to the volume.</summary>
+    public static BlockMap Map(DeviceFile device, long volumeOffset, long volumeLength, int blockSize = DefaultBlockSize, Action<long>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(device);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockSize);
         if (ChunkBytes % blockSize != 0) throw new ArgumentException("block size must divide 4 MiB", nameof(blockSize));
-        long size = device.Size;
+        if (volumeOffset < 0 || volumeLength < 0 || volumeOffset > device.Size - volumeLength)
+            throw new BlockMapException($"volume [{volumeOffset}, +{volumeLength}) lies outside {device.Path} ({device.Size} bytes)");
+        long size = volumeLength;
         int chunks = (int)((size + ChunkBytes - 1) / ChunkBytes);
         var perChunk = new List<Extent>?[chunks];
         var options = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken };
@@ -26,7 +35,7 @@ public static class NonZeroMapper
             long start = (long)c * ChunkBytes;
             int len = (int)Math.Min(ChunkBytes, size - start);
             var span = buffer.AsSpan(0, len);
-            device.ReadExactly(start, span);
+            device.ReadExactly(volumeOffset + start, span);
             List<Extent>? runs = null;
             for (int off = 0; off < len; off += blockSize)
             {

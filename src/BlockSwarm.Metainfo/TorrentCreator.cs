@@ -16,6 +16,9 @@ public sealed record CreateOptions
     public string? Comment { get; init; }
     public bool IsPrivate { get; init; }
 
+    /// <summary>Where the map's offset 0 lies on the source (a partition's start when making a per-partition torrent).</summary>
+    public long SourceOffset { get; init; }
+
     /// <summary>Piece hashes computed elsewhere (partclone's) to compare ours against; null skips the check.</summary>
     public IReadOnlyList<byte[]>? ExpectedPieceHashes { get; init; }
 }
@@ -29,10 +32,11 @@ public static class TorrentCreator
         ArgumentNullException.ThrowIfNull(map);
         ArgumentNullException.ThrowIfNull(options);
         if (map.UsedBytes == 0) throw new TorrentException($"{source.Path}: the map has no used bytes; nothing to deploy");
-        if (map.Extents[^1].End > source.Size)
-            throw new TorrentException($"{source.Path}: the map needs {map.Extents[^1].End} bytes but the source has {source.Size}");
+        if (options.SourceOffset < 0 || map.Extents[^1].End > source.Size - options.SourceOffset)
+            throw new TorrentException($"{source.Path}: the map needs {map.Extents[^1].End} bytes from byte {options.SourceOffset} but the source has {source.Size}");
         int pieceLength = options.PieceLength == 0 ? PieceSizing.Auto(map.UsedBytes) : options.PieceLength;
-        var stream = new ExtentStream(map.Extents);
+        // File names are volume-relative offsets; reads happen at the volume's place on the source.
+        var stream = new ExtentStream(options.SourceOffset == 0 ? map.Extents : map.Shift(options.SourceOffset, source.Size).Extents);
         var hasher = new PieceHasher(source, stream, pieceLength);
         var hashes = hasher.HashAll(progress, cancellationToken);
         if (options.ExpectedPieceHashes is { Count: > 0 } expected && pieceLength == PartcloneTorrentInfo.PartclonePieceLength)

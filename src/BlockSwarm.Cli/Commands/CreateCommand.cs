@@ -13,7 +13,7 @@ public static class CreateCommand
         var source = new Option<string>("--source", "-s") { Description = "Block device or image file to read", Required = true };
         var map = new Option<string>("--map", "-m")
         {
-            Description = "Used-block map: auto (filesystem/partition detection, else nonzero), all, nonzero, or partclone:FILE (partclone's torrent.info)",
+            Description = "Used-block map: auto (MBR/GPT + ext2/3/4, FAT, NTFS, XFS scanners; unknown volumes fall back to nonzero), all, nonzero, or partclone:FILE (partclone's torrent.info)",
             DefaultValueFactory = _ => "auto",
         };
         var pieceSize = new Option<string>("--piece-size") { Description = "Piece length: auto (about 1000-2000 pieces) or a power of two such as 4MiB", DefaultValueFactory = _ => "auto" };
@@ -22,9 +22,10 @@ public static class CreateCommand
         var output = new Option<string?>("--output", "-o") { Description = "Where to write the torrent (default: NAME.torrent)" };
         var clonezilla = new Option<bool>("--clonezilla") { Description = "What Clonezilla's converter sets: 16 MiB pieces, v1 only, no creation date" };
         var comment = new Option<string?>("--comment") { Description = "Comment stored in the torrent" };
+        var partition = new Option<int?>("--partition", "-p") { Description = "Make a torrent of partition N only (offsets relative to it, as Clonezilla does per partition); default: the whole disk" };
         var cmd = new Command("create", "Create a block-image torrent (files named by hex device offset) from a device or image")
         {
-            source, map, pieceSize, name, trackers, output, clonezilla, comment,
+            source, map, pieceSize, name, trackers, output, clonezilla, comment, partition,
         };
         cmd.SetAction(async (pr, ct) =>
         {
@@ -35,7 +36,7 @@ public static class CreateCommand
                 using var dev = DeviceFile.OpenRead(src);
                 var sw = Stopwatch.StartNew();
                 var resolved = await ProgressDisplay.RunAsync(ctx, "scanning", dev.Size,
-                    report => MapResolver.Resolve(spec, dev, report, ct)).ConfigureAwait(false);
+                    report => MapResolver.Resolve(spec, dev, report, pr.GetValue(partition), ct)).ConfigureAwait(false);
                 foreach (var w in resolved.Warnings) ctx.Warn(w);
                 var scanTime = sw.Elapsed;
                 bool cz = pr.GetValue(clonezilla);
@@ -50,6 +51,7 @@ public static class CreateCommand
                     CreationDate = cz ? null : DateTimeOffset.UtcNow,
                     Comment = pr.GetValue(comment),
                     ExpectedPieceHashes = resolved.PartcloneHashes,
+                    SourceOffset = resolved.VolumeOffset,
                 };
                 sw.Restart();
                 var torrent = await ProgressDisplay.RunAsync(ctx, "hashing", resolved.Map.UsedBytes,
