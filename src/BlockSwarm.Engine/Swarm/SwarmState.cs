@@ -227,6 +227,7 @@ public sealed partial class SwarmState
             (ps.Backoff ??= [])[block.Piece] = _time.GetTimestamp() + _backoffTicks;
             if (!_inProgress.TryGetValue(block.Piece, out var pp) || !IsOnGrid(block)) return;
             ReleaseRequest(pp, block.Begin / SwarmOptions.BlockSize, peer, ps);
+            UnstartIfUntouched(pp);
         }
     }
 
@@ -346,8 +347,9 @@ public sealed partial class SwarmState
         {
             long now = _time.GetTimestamp();
             int released = 0;
-            foreach (var pp in _inProgressOrder)
+            for (int k = _inProgressOrder.Count - 1; k >= 0; k--)
             {
+                var pp = _inProgressOrder[k];
                 for (int b = 0; b < pp.Blocks; b++)
                 {
                     int baseIdx = b * pp.MaxRequestsPerBlock;
@@ -363,6 +365,7 @@ public sealed partial class SwarmState
                         released++;
                     }
                 }
+                UnstartIfUntouched(pp);
             }
             foreach (var ps in _peers.Values)
                 if (ps.OwedSince is { } since && now - since >= _snubTicks) ps.Snubbed = true;
@@ -431,12 +434,31 @@ public sealed partial class SwarmState
     private void ReleaseAll(PeerId peer, PeerSwarmState ps, bool keepAllowedFast)
     {
         if (ps.Outstanding == 0) return;
-        foreach (var pp in _inProgressOrder)
+        for (int k = _inProgressOrder.Count - 1; k >= 0; k--)
         {
+            var pp = _inProgressOrder[k];
             if (keepAllowedFast && ps.AllowedFast is { } fast && fast.Contains(pp.Piece)) continue;
             for (int b = 0; b < pp.Blocks; b++)
                 if (pp.RequestCount[b] > 0) ReleaseRequest(pp, b, peer, ps);
+            UnstartIfUntouched(pp);
         }
+    }
+
+    /// <summary>
+    /// A started piece with nothing received and nothing requested goes back to the unstarted pool.
+    /// Otherwise strict completion would keep steering every peer to pieces that were rejected or
+    /// timed out, and rarest-first would never get to choose again (an origin spreading pieces
+    /// rejects exactly those).
+    /// </summary>
+    private void UnstartIfUntouched(PieceProgress pp)
+    {
+        if (pp.ReceivedCount != 0) return;
+        for (int b = 0; b < pp.Blocks; b++)
+            if (pp.RequestCount[b] != 0) return;
+        _inProgress.Remove(pp.Piece);
+        _inProgressOrder.Remove(pp);
+        _started[pp.Piece] = false;
+        _progressPool.Push(pp);
     }
 
     private void ReleaseRequest(PieceProgress pp, int b, PeerId peer, PeerSwarmState ps)
