@@ -1,0 +1,87 @@
+namespace BlockSwarm.Engine.Swarm;
+
+/// <summary>
+/// Origin mode, in the spirit of super-seeding (BEP 16): while we are the only seed, the origin's
+/// upload should go to pieces nobody has yet, never twice to the same piece. Requests are accepted
+/// normally, but once a piece has gone out, a request for it from another peer is rejected (BEP 6
+/// REJECT) while some piece has not gone out at all and the requested one can be had from a peer
+/// (it has it, or is receiving it from us). The rejected leecher backs off that piece at the origin
+/// (<see cref="SwarmState.OnRejected"/>) and fetches it from the peers instead.
+/// </summary>
+/// <remarks>
+/// Grants are per (peer, piece): once a peer got a block of a piece from us it gets the rest, so
+/// no piece is left half-delivered. Thread-safe; calls into the origin's <see cref="SwarmState"/>
+/// for availability (lock order: this, then the swarm state).
+/// </remarks>
+public sealed class OriginServePolicy
+{
+    private readonly SwarmState _swarm;
+    private readonly Lock _gate = new();
+    private readonly int[] _copies;       // peers each piece was granted to, ever
+    private readonly int[] _liveGrants;   // grants to peers still connected
+    private readonly Dictionary<PeerId, HashSet<int>> _grants = [];
+    private int _unsentPieces;
+    private long _bytesSent;
+
+    /// <param name="swarm">The origin's swarm state: availability counts of its peers.</param>
+    public OriginServePolicy(SwarmState swarm)
+    {
+        ArgumentNullException.ThrowIfNull(swarm);
+        _swarm = swarm;
+        _copies = new int[swarm.PieceCount];
+        _liveGrants = new int[swarm.PieceCount];
+        _unsentPieces = swarm.PieceCount;
+    }
+
+    /// <summary>Set by the engine: true while we are the only seed. When false every request is served.</summary>
+    public bool Active { get; set; } = true;
+
+    /// <summary>Pieces never sent to anyone. The policy stops rejecting once this reaches zero.</summary>
+    public int UnsentPieces { get { lock (_gate) return _unsentPieces; } }
+
+    /// <summary>Payload bytes served, as whole-piece equivalents (the figure the policy keeps low).</summary>
+    public double PieceCopiesSent { get { lock (_gate) return (double)_bytesSent / _swarm.PieceLength; } }
+
+    public int Copies(int piece) { lock (_gate) return _copies[piece]; }
+
+    /// <summary>
+    /// Whether to serve <paramref name="peer"/>'s request for a block of <paramref name="piece"/>;
+    /// false means send REJECT-REQUEST (or drop it if the peer lacks the Fast extension).
+    /// </summary>
+    public bool ShouldServe(PeerId peer, int piece)
+    {
+        lock (_gate)
+        {
+            if (_grants.TryGetValue(peer, out var mine) && mine.Contains(piece)) return true;
+            if (Active && _unsentPieces > 0 && _copies[piece] > 0
+                && (_liveGrants[piece] > 0 || _swarm.Availability(piece) > 0))
+                return false;
+            Grant(peer, piece);
+            return true;
+        }
+    }
+
+    /// <summary>Count what actually went out (after the rate limiter).</summary>
+    public void OnBlockSent(int length)
+    {
+        lock (_gate) _bytesSent += length;
+    }
+
+    /// <summary>The peer left: pieces it was receiving are no longer on their way to the swarm.</summary>
+    public void RemovePeer(PeerId peer)
+    {
+        lock (_gate)
+        {
+            if (!_grants.Remove(peer, out var pieces)) return;
+            foreach (int p in pieces) _liveGrants[p]--;
+        }
+    }
+
+    private void Grant(PeerId peer, int piece)
+    {
+        if (!_grants.TryGetValue(peer, out var set)) _grants[peer] = set = [];
+        set.Add(piece);
+        _liveGrants[piece]++;
+        if (_copies[piece]++ == 0) _unsentPieces--;
+    }
+}

@@ -1,0 +1,160 @@
+namespace BlockSwarm.Engine.Swarm;
+
+// Piece picking: which blocks to request from a peer that unchoked us.
+public sealed partial class SwarmState
+{
+    /// <summary>
+    /// Picks up to <paramref name="maxCount"/> block requests for <paramref name="peer"/>, never more than
+    /// its pipeline has room for (<see cref="PipelineDepth"/> minus <see cref="Outstanding"/>; one request
+    /// when snubbed), appends them to <paramref name="into"/> and records them as outstanding. Send them as REQUESTs.
+    /// </summary>
+    /// <remarks>
+    /// Order: (1) blocks of pieces already started, oldest first (strict completion: a finished piece
+    /// can be verified, written and shared; half pieces help nobody); (2) a new piece: random among the
+    /// first <see cref="SwarmOptions.RandomFirstPieces"/> (something to trade quickly, and peers start
+    /// apart), then rarest first, ties broken toward pieces next to ones we have or are fetching (disk
+    /// locality), then the lowest index; (3) in endgame, blocks already requested from others, at most
+    /// <see cref="SwarmOptions.EndgameMaxRequestsPerBlock"/> requests per block. Never a block the peer
+    /// lacks; outside endgame never a block already requested.
+    /// </remarks>
+    public int PickRequests(PeerId peer, int maxCount, List<BlockRequest> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        lock (_gate)
+        {
+            var ps = Get(peer);
+            if (ps.Banned || _have.IsComplete) return 0;
+            if (ps.ChokingUs && ps.AllowedFast is null) return 0;
+            int budget = Math.Min(maxCount, DepthOf(ps) - ps.Outstanding);
+            if (budget <= 0) return 0;
+
+            long now = _time.GetTimestamp();
+            int added = 0;
+
+            // (1) strict completion.
+            for (int i = 0; i < _inProgressOrder.Count && added < budget; i++)
+            {
+                var pp = _inProgressOrder[i];
+                if (CanAsk(ps, pp.Piece, now)) added += TakeFree(pp, peer, ps, budget - added, now, into);
+            }
+
+            // (2) new pieces.
+            while (added < budget)
+            {
+                int piece = _have.Count < _options.RandomFirstPieces ? PickRandomNew(ps, now) : PickRarestNew(ps, now);
+                if (piece < 0) break;
+                added += TakeFree(Start(piece), peer, ps, budget - added, now, into);
+            }
+
+            // (3) endgame duplicates.
+            if (added < budget && InEndgame)
+            {
+                for (int i = 0; i < _inProgressOrder.Count && added < budget; i++)
+                {
+                    var pp = _inProgressOrder[i];
+                    if (CanAsk(ps, pp.Piece, now)) added += TakeDuplicates(pp, peer, ps, budget - added, now, into);
+                }
+            }
+            return added;
+        }
+    }
+
+    private bool CanAsk(PeerSwarmState ps, int piece, long now)
+    {
+        if (!ps.Have[piece]) return false;
+        if (ps.ChokingUs && (ps.AllowedFast is not { } fast || !fast.Contains(piece))) return false;
+        if (ps.Backoff is { } backoff && backoff.TryGetValue(piece, out long until))
+        {
+            if (now < until) return false;
+            backoff.Remove(piece);
+        }
+        return true;
+    }
+
+    private bool IsNewCandidate(PeerSwarmState ps, int piece, long now) => !_have[piece] && !_started[piece] && CanAsk(ps, piece, now);
+
+    private int PickRandomNew(PeerSwarmState ps, long now)
+    {
+        // Reservoir sampling over the candidates: one pass, uniform, no allocation.
+        int chosen = -1, seen = 0;
+        for (int p = ps.Have.NextSet(0); p >= 0; p = ps.Have.NextSet(p + 1))
+        {
+            if (!IsNewCandidate(ps, p, now)) continue;
+            if (_random.Next(++seen) == 0) chosen = p;
+        }
+        return chosen;
+    }
+
+    private int PickRarestNew(PeerSwarmState ps, long now)
+    {
+        int best = -1, bestAvail = int.MaxValue;
+        bool bestAdjacent = false;
+        for (int p = ps.Have.NextSet(0); p >= 0; p = ps.Have.NextSet(p + 1))
+        {
+            if (!IsNewCandidate(ps, p, now)) continue;
+            int avail = _availability[p];
+            if (avail > bestAvail) continue;
+            bool adjacent = IsAdjacentToOurs(p);
+            // Ascending scan: on a full tie the lower index is already held.
+            if (avail < bestAvail || (adjacent && !bestAdjacent))
+            {
+                best = p;
+                bestAvail = avail;
+                bestAdjacent = adjacent;
+            }
+        }
+        return best;
+    }
+
+    private bool IsAdjacentToOurs(int p) =>
+        (p > 0 && (_have[p - 1] || _started[p - 1])) || (p + 1 < PieceCount && (_have[p + 1] || _started[p + 1]));
+
+    private PieceProgress Start(int piece)
+    {
+        var pp = _progressPool.Count > 0
+            ? _progressPool.Pop()
+            : new PieceProgress(PieceLength / SwarmOptions.BlockSize, _options.EndgameMaxRequestsPerBlock);
+        pp.Reset(piece, BlockCount(piece));
+        _inProgress.Add(piece, pp);
+        _inProgressOrder.Add(pp);
+        _started[piece] = true;
+        return pp;
+    }
+
+    private int TakeFree(PieceProgress pp, PeerId peer, PeerSwarmState ps, int max, long now, List<BlockRequest> into)
+    {
+        int added = 0;
+        int b = pp.FirstFree;
+        for (; b < pp.Blocks && added < max; b++)
+        {
+            if (pp.IsReceived[b] || pp.RequestCount[b] != 0) continue;
+            AddRequest(pp, b, peer, ps, now, into);
+            _unrequestedBlocks--;
+            added++;
+        }
+        // Everything before b is taken now; the hint may only move forward past taken blocks.
+        if (pp.FirstFree < b && added > 0) pp.FirstFree = b;
+        return added;
+    }
+
+    private int TakeDuplicates(PieceProgress pp, PeerId peer, PeerSwarmState ps, int max, long now, List<BlockRequest> into)
+    {
+        int added = 0;
+        for (int b = 0; b < pp.Blocks && added < max; b++)
+        {
+            if (pp.IsReceived[b] || pp.RequestCount[b] >= pp.MaxRequestsPerBlock || pp.IsRequestedBy(b, peer)) continue;
+            if (pp.RequestCount[b] == 0) _unrequestedBlocks--;
+            AddRequest(pp, b, peer, ps, now, into);
+            added++;
+        }
+        return added;
+    }
+
+    private void AddRequest(PieceProgress pp, int b, PeerId peer, PeerSwarmState ps, long now, List<BlockRequest> into)
+    {
+        pp.AddRequester(b, peer, now);
+        ps.Outstanding++;
+        ps.OwedSince ??= now;
+        into.Add(BlockOf(pp.Piece, b));
+    }
+}

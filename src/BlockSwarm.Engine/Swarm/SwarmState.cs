@@ -1,0 +1,491 @@
+namespace BlockSwarm.Engine.Swarm;
+
+/// <summary>
+/// The shared swarm state of one torrent: our pieces, every peer's pieces and the availability
+/// counts they add up to, and which blocks are requested from whom and since when. Per-peer loops
+/// call it concurrently; one lock guards everything, and each call does a bounded amount of work.
+/// Piece picking lives in <c>SwarmState.PiecePicker.cs</c>.
+/// </summary>
+/// <remarks>
+/// The engine's duties: <see cref="AddPeer"/> on connect and <see cref="RemovePeer"/> on
+/// disconnect; feed HAVE/BITFIELD/HAVE-ALL/HAVE-NONE/CHOKE/UNCHOKE/REJECT/ALLOWED-FAST; when unchoked
+/// call <see cref="PickRequests"/> and send what it returns; on PIECE call <see cref="BlockReceived"/>,
+/// send CANCEL to the peers it lists, and hash the piece on <see cref="BlockReceivedStatus.PieceComplete"/>;
+/// report the hash result with <see cref="PieceVerified"/> or <see cref="PieceHashFailed"/> (and
+/// disconnect the peers it bans); call <see cref="Tick"/> about once a second.
+/// </remarks>
+public sealed partial class SwarmState
+{
+    private readonly Lock _gate = new();
+    private readonly SwarmOptions _options;
+    private readonly TimeProvider _time;
+    private readonly Random _random;
+    private readonly Bitfield _have;
+    private readonly Bitfield _started; // pieces with a PieceProgress
+    private readonly int[] _availability;
+    private readonly Dictionary<PeerId, PeerSwarmState> _peers = [];
+    private readonly Dictionary<int, PieceProgress> _inProgress = [];
+    private readonly List<PieceProgress> _inProgressOrder = []; // start order: strict completion finishes older pieces first
+    private readonly Stack<PieceProgress> _progressPool = new();
+    private readonly Dictionary<PeerId, int> _soleFailures = [];
+    private readonly HashSet<PeerId> _banned = [];
+    private readonly long _timeoutTicks;
+    private readonly long _snubTicks;
+    private readonly long _backoffTicks;
+
+    // Blocks of pieces we lack that are neither received nor requested from anyone. Zero means every
+    // missing block is on its way: endgame.
+    private long _unrequestedBlocks;
+
+    public SwarmState(long totalLength, int pieceLength, SwarmOptions? options = null, TimeProvider? time = null, Random? random = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(totalLength, 0);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(pieceLength, 0);
+        if (pieceLength % SwarmOptions.BlockSize != 0)
+            throw new ArgumentException($"piece length must be a multiple of {SwarmOptions.BlockSize}", nameof(pieceLength));
+        _options = options ?? new SwarmOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.EndgameMaxRequestsPerBlock, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(_options.EndgameMaxRequestsPerBlock, byte.MaxValue);
+        _time = time ?? TimeProvider.System;
+        _random = random ?? new Random();
+        long pieces = (totalLength + pieceLength - 1) / pieceLength;
+        if (pieces > int.MaxValue) throw new ArgumentException("too many pieces", nameof(pieceLength));
+        TotalLength = totalLength;
+        PieceLength = pieceLength;
+        PieceCount = (int)pieces;
+        LastPieceLength = (int)(totalLength - (long)(PieceCount - 1) * pieceLength);
+        _have = new Bitfield(PieceCount);
+        _started = new Bitfield(PieceCount);
+        _availability = new int[PieceCount];
+        _unrequestedBlocks = (totalLength + SwarmOptions.BlockSize - 1) / SwarmOptions.BlockSize;
+        _timeoutTicks = ToTicks(_options.RequestTimeout);
+        _snubTicks = ToTicks(_options.SnubTimeout);
+        _backoffTicks = ToTicks(_options.RejectBackoff);
+    }
+
+    public long TotalLength { get; }
+    public int PieceCount { get; }
+    public int PieceLength { get; }
+    public int LastPieceLength { get; }
+
+    public int PieceSize(int piece) => piece == PieceCount - 1 ? LastPieceLength : PieceLength;
+    public int BlockCount(int piece) => (PieceSize(piece) + SwarmOptions.BlockSize - 1) / SwarmOptions.BlockSize;
+
+    // ---- our pieces ------------------------------------------------------------------------
+
+    public bool Have(int piece) { lock (_gate) return _have[piece]; }
+    public int HaveCount { get { lock (_gate) return _have.Count; } }
+    public bool IsComplete { get { lock (_gate) return _have.IsComplete; } }
+
+    /// <summary>A copy of our have-bitfield, e.g. to send as BITFIELD.</summary>
+    public Bitfield HaveSnapshot() { lock (_gate) return _have.Clone(); }
+
+    /// <summary>True when every missing block is requested: duplicates are now allowed.</summary>
+    public bool IsEndgame { get { lock (_gate) return InEndgame; } }
+
+    private bool InEndgame => _unrequestedBlocks == 0 && !_have.IsComplete;
+
+    /// <summary>Marks a piece as present without downloading it (resume, or the origin's full image).</summary>
+    public void MarkHave(int piece)
+    {
+        lock (_gate) SetHave(piece);
+    }
+
+    public void MarkHaveAll()
+    {
+        lock (_gate)
+            for (int p = _have.NextClear(0); p >= 0; p = _have.NextClear(p + 1)) SetHave(p);
+    }
+
+    // ---- peers -----------------------------------------------------------------------------
+
+    public int PeerCount { get { lock (_gate) return _peers.Count; } }
+
+    /// <summary>How many connected peers have <paramref name="piece"/> (we are not counted).</summary>
+    public int Availability(int piece) { lock (_gate) return _availability[piece]; }
+
+    public void AddPeer(PeerId peer)
+    {
+        lock (_gate)
+        {
+            if (!_peers.TryAdd(peer, new PeerSwarmState(PieceCount, _time)))
+                throw new InvalidOperationException($"{peer} is already in the swarm");
+            if (_banned.Contains(peer)) _peers[peer].Banned = true;
+        }
+    }
+
+    /// <summary>Forgets a peer: its pieces leave the availability counts and its requests go back to the pool.</summary>
+    public void RemovePeer(PeerId peer)
+    {
+        lock (_gate)
+        {
+            if (!_peers.Remove(peer, out var ps)) return;
+            for (int p = ps.Have.NextSet(0); p >= 0; p = ps.Have.NextSet(p + 1)) _availability[p]--;
+            ReleaseAll(peer, ps, keepAllowedFast: false);
+        }
+    }
+
+    /// <summary>HAVE. Returns true when the peer now has a piece we lack (become interested).</summary>
+    public bool OnHave(PeerId peer, int piece)
+    {
+        lock (_gate)
+        {
+            var ps = Get(peer);
+            if (ps.Have.Set(piece)) _availability[piece]++;
+            return !_have[piece];
+        }
+    }
+
+    /// <summary>BITFIELD (or a replacement of it). Returns whether we are interested in the peer.</summary>
+    public bool OnBitfield(PeerId peer, Bitfield pieces)
+    {
+        ArgumentNullException.ThrowIfNull(pieces);
+        if (pieces.Length != PieceCount) throw new ArgumentException($"bitfield has {pieces.Length} pieces, torrent has {PieceCount}", nameof(pieces));
+        lock (_gate)
+        {
+            var ps = Get(peer);
+            for (int p = ps.Have.NextSet(0); p >= 0; p = ps.Have.NextSet(p + 1)) _availability[p]--;
+            ps.Have.ClearAll();
+            for (int p = pieces.NextSet(0); p >= 0; p = pieces.NextSet(p + 1))
+            {
+                ps.Have[p] = true;
+                _availability[p]++;
+            }
+            return _have.LacksAnyOf(ps.Have);
+        }
+    }
+
+    /// <summary>HAVE-ALL (BEP 6): the peer is a seed.</summary>
+    public bool OnHaveAll(PeerId peer)
+    {
+        lock (_gate)
+        {
+            var ps = Get(peer);
+            for (int p = ps.Have.NextClear(0); p >= 0; p = ps.Have.NextClear(p + 1)) _availability[p]++;
+            ps.Have.SetAll();
+            return !_have.IsComplete;
+        }
+    }
+
+    /// <summary>HAVE-NONE (BEP 6).</summary>
+    public void OnHaveNone(PeerId peer)
+    {
+        lock (_gate)
+        {
+            var ps = Get(peer);
+            for (int p = ps.Have.NextSet(0); p >= 0; p = ps.Have.NextSet(p + 1)) _availability[p]--;
+            ps.Have.ClearAll();
+        }
+    }
+
+    /// <summary>Whether the peer has any piece we lack (we should be INTERESTED).</summary>
+    public bool IsInteresting(PeerId peer)
+    {
+        lock (_gate) return _have.LacksAnyOf(Get(peer).Have);
+    }
+
+    public bool PeerHas(PeerId peer, int piece) { lock (_gate) return Get(peer).Have[piece]; }
+    public bool PeerIsSeed(PeerId peer) { lock (_gate) return Get(peer).Have.IsComplete; }
+
+    // ---- choke / reject --------------------------------------------------------------------
+
+    /// <summary>CHOKE: the peer drops our queued requests, so they go back to the pool, except
+    /// allowed-fast ones (BEP 6: a choking peer still serves those).</summary>
+    public void OnChoked(PeerId peer)
+    {
+        lock (_gate)
+        {
+            var ps = Get(peer);
+            ps.ChokingUs = true;
+            ReleaseAll(peer, ps, keepAllowedFast: true);
+        }
+    }
+
+    public void OnUnchoked(PeerId peer)
+    {
+        lock (_gate) Get(peer).ChokingUs = false;
+    }
+
+    public bool IsChokingUs(PeerId peer) { lock (_gate) return Get(peer).ChokingUs; }
+
+    /// <summary>ALLOWED-FAST (BEP 6): this piece may be requested even while the peer chokes us.</summary>
+    public void OnAllowedFast(PeerId peer, int piece)
+    {
+        CheckPiece(piece);
+        lock (_gate) (Get(peer).AllowedFast ??= []).Add(piece);
+    }
+
+    /// <summary>
+    /// REJECT-REQUEST (BEP 6): the block goes back to the pool and the peer is not asked for that
+    /// piece for <see cref="SwarmOptions.RejectBackoff"/> (an origin spreading pieces rejects on purpose).
+    /// </summary>
+    public void OnRejected(PeerId peer, BlockRequest block)
+    {
+        lock (_gate)
+        {
+            var ps = Get(peer);
+            (ps.Backoff ??= [])[block.Piece] = _time.GetTimestamp() + _backoffTicks;
+            if (!_inProgress.TryGetValue(block.Piece, out var pp) || !IsOnGrid(block)) return;
+            ReleaseRequest(pp, block.Begin / SwarmOptions.BlockSize, peer, ps);
+            UnstartIfUntouched(pp);
+        }
+    }
+
+    // ---- blocks and pieces -----------------------------------------------------------------
+
+    /// <summary>Requests outstanding at the peer.</summary>
+    public int Outstanding(PeerId peer) { lock (_gate) return Get(peer).Outstanding; }
+
+    public bool IsSnubbed(PeerId peer) { lock (_gate) return Get(peer).Snubbed; }
+
+    public bool IsBanned(PeerId peer) { lock (_gate) return _banned.Contains(peer); }
+
+    /// <summary>Payload bytes per second received from the peer (for the choker and the pipeline).</summary>
+    public double DownloadRate(PeerId peer) { lock (_gate) return Get(peer).Download.BytesPerSecond; }
+
+    /// <summary>How many requests the peer's pipeline should hold now (adaptive, see <see cref="RequestPipeline"/>).</summary>
+    public int PipelineDepth(PeerId peer) { lock (_gate) return DepthOf(Get(peer)); }
+
+    /// <summary>
+    /// A PIECE message arrived. Adds the peers that were also asked for this block (endgame) to
+    /// <paramref name="cancelTo"/>: send them CANCEL. On <see cref="BlockReceivedStatus.PieceComplete"/>
+    /// the piece is ready to hash.
+    /// </summary>
+    public BlockReceivedStatus BlockReceived(PeerId peer, BlockRequest block, List<PeerId> cancelTo)
+    {
+        ArgumentNullException.ThrowIfNull(cancelTo);
+        if ((uint)block.Piece >= (uint)PieceCount || !IsOnGrid(block)) return BlockReceivedStatus.Invalid;
+        lock (_gate)
+        {
+            var ps = Get(peer);
+            if (_have[block.Piece]) return BlockReceivedStatus.Duplicate;
+            if (!_inProgress.TryGetValue(block.Piece, out var pp)) return BlockReceivedStatus.Unrequested;
+            int b = block.Begin / SwarmOptions.BlockSize;
+            if (pp.IsReceived[b]) return BlockReceivedStatus.Duplicate;
+
+            long now = _time.GetTimestamp();
+            if (pp.RequestCount[b] == 0) _unrequestedBlocks--; // a late answer to a released request still counts
+            int baseIdx = b * pp.MaxRequestsPerBlock;
+            for (int i = pp.RequestCount[b] - 1; i >= 0; i--)
+            {
+                var other = pp.Requesters[baseIdx + i];
+                if (other != peer) cancelTo.Add(other);
+                if (_peers.TryGetValue(other, out var ops)) DecrementOutstanding(ops);
+            }
+            pp.RequestCount[b] = 0;
+            pp.IsReceived[b] = true;
+            pp.DeliveredBy[b] = peer;
+            pp.ReceivedCount++;
+
+            ps.HasDelivered = true;
+            ps.Snubbed = false;
+            ps.OwedSince = ps.Outstanding > 0 ? now : null;
+            ps.Download.Add(block.Length);
+            return pp.IsFullyReceived ? BlockReceivedStatus.PieceComplete : BlockReceivedStatus.Accepted;
+        }
+    }
+
+    /// <summary>The piece's hash matched: it is ours now (send HAVE).</summary>
+    public void PieceVerified(int piece)
+    {
+        CheckPiece(piece);
+        lock (_gate) SetHave(piece);
+    }
+
+    /// <summary>
+    /// The piece's hash did not match: its blocks are fetched again. A peer that alone supplied
+    /// <see cref="SwarmOptions.BanAfterSoleFailures"/> bad pieces is banned and added to
+    /// <paramref name="banned"/> (disconnect it). Its requests are released at once.
+    /// </summary>
+    public void PieceHashFailed(int piece, List<PeerId> banned)
+    {
+        ArgumentNullException.ThrowIfNull(banned);
+        CheckPiece(piece);
+        lock (_gate)
+        {
+            if (!_inProgress.TryGetValue(piece, out var pp)) return;
+            PeerId sole = default;
+            int distinct = 0;
+            for (int b = 0; b < pp.Blocks; b++)
+            {
+                if (!pp.IsReceived[b]) continue;
+                var by = pp.DeliveredBy[b];
+                if (distinct == 0) { sole = by; distinct = 1; }
+                else if (by != sole) { distinct = 2; break; }
+            }
+            // Received blocks had their requesters cleared; only unreceived ones may still be requested.
+            for (int b = 0; b < pp.Blocks; b++)
+                if (pp.IsReceived[b]) _unrequestedBlocks++;
+            ReleaseRequestsOf(pp);
+            pp.ResetBlocks();
+
+            if (distinct != 1) return;
+            long now = _time.GetTimestamp();
+            if (_peers.TryGetValue(sole, out var sps)) (sps.Backoff ??= [])[piece] = now + _backoffTicks;
+            int failures = _soleFailures[sole] = _soleFailures.GetValueOrDefault(sole) + 1;
+            if (failures >= _options.BanAfterSoleFailures && _banned.Add(sole))
+            {
+                banned.Add(sole);
+                if (sps is not null)
+                {
+                    sps.Banned = true;
+                    ReleaseAll(sole, sps, keepAllowedFast: false);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Housekeeping, about once a second: requests older than <see cref="SwarmOptions.RequestTimeout"/>
+    /// are released for other peers (added to <paramref name="timedOut"/>: the engine may send CANCEL),
+    /// and peers that owe data for longer than <see cref="SwarmOptions.SnubTimeout"/> are snubbed.
+    /// </summary>
+    public int Tick(List<PeerBlock> timedOut)
+    {
+        ArgumentNullException.ThrowIfNull(timedOut);
+        lock (_gate)
+        {
+            long now = _time.GetTimestamp();
+            int released = 0;
+            for (int k = _inProgressOrder.Count - 1; k >= 0; k--)
+            {
+                var pp = _inProgressOrder[k];
+                for (int b = 0; b < pp.Blocks; b++)
+                {
+                    int baseIdx = b * pp.MaxRequestsPerBlock;
+                    for (int i = pp.RequestCount[b] - 1; i >= 0; i--)
+                    {
+                        if (now - pp.RequestedAt[baseIdx + i] < _timeoutTicks) continue;
+                        var peer = pp.Requesters[baseIdx + i];
+                        pp.RemoveRequesterAt(b, i);
+                        if (pp.RequestCount[b] == 0) MarkFree(pp, b);
+                        // Keep OwedSince: a timed-out request is not an answer, the snub clock keeps running.
+                        if (_peers.TryGetValue(peer, out var ps)) ps.Outstanding--;
+                        timedOut.Add(new PeerBlock(peer, BlockOf(pp.Piece, b)));
+                        released++;
+                    }
+                }
+                UnstartIfUntouched(pp);
+            }
+            foreach (var ps in _peers.Values)
+                if (ps.OwedSince is { } since && now - since >= _snubTicks) ps.Snubbed = true;
+            return released;
+        }
+    }
+
+    // ---- internals -------------------------------------------------------------------------
+
+    private PeerSwarmState Get(PeerId peer) =>
+        _peers.TryGetValue(peer, out var ps) ? ps : throw new InvalidOperationException($"{peer} is not in the swarm");
+
+    private int DepthOf(PeerSwarmState ps) => ps.Snubbed ? 1 : _options.Pipeline.DepthFor(ps.HasDelivered ? ps.Download.BytesPerSecond : null);
+
+    private bool IsOnGrid(BlockRequest block)
+    {
+        if ((uint)block.Piece >= (uint)PieceCount || block.Begin < 0 || block.Begin % SwarmOptions.BlockSize != 0) return false;
+        int size = PieceSize(block.Piece);
+        return block.Begin < size && block.Length == Math.Min(SwarmOptions.BlockSize, size - block.Begin);
+    }
+
+    private BlockRequest BlockOf(int piece, int block)
+    {
+        int begin = block * SwarmOptions.BlockSize;
+        return new BlockRequest(piece, begin, Math.Min(SwarmOptions.BlockSize, PieceSize(piece) - begin));
+    }
+
+    private void CheckPiece(int piece)
+    {
+        if ((uint)piece >= (uint)PieceCount) throw new ArgumentOutOfRangeException(nameof(piece), piece, $"piece index must be in [0, {PieceCount})");
+    }
+
+    private void SetHave(int piece)
+    {
+        if (_have[piece]) return;
+        if (_inProgress.Remove(piece, out var pp))
+        {
+            ReleaseRequestsOf(pp);
+            for (int b = 0; b < pp.Blocks; b++)
+                if (!pp.IsReceived[b]) _unrequestedBlocks--;
+            _inProgressOrder.Remove(pp);
+            _started[piece] = false;
+            _progressPool.Push(pp);
+        }
+        else
+        {
+            _unrequestedBlocks -= BlockCount(piece);
+        }
+        _have[piece] = true;
+    }
+
+    /// <summary>Drops every request of the piece (for a reset or a piece obtained otherwise); no CANCEL is reported.</summary>
+    private void ReleaseRequestsOf(PieceProgress pp)
+    {
+        for (int b = 0; b < pp.Blocks; b++)
+        {
+            int baseIdx = b * pp.MaxRequestsPerBlock;
+            for (int i = 0; i < pp.RequestCount[b]; i++)
+                if (_peers.TryGetValue(pp.Requesters[baseIdx + i], out var ps)) DecrementOutstanding(ps);
+            if (pp.RequestCount[b] > 0 && !pp.IsReceived[b]) _unrequestedBlocks++;
+            pp.RequestCount[b] = 0;
+        }
+        pp.FirstFree = 0;
+    }
+
+    private void ReleaseAll(PeerId peer, PeerSwarmState ps, bool keepAllowedFast)
+    {
+        if (ps.Outstanding == 0) return;
+        for (int k = _inProgressOrder.Count - 1; k >= 0; k--)
+        {
+            var pp = _inProgressOrder[k];
+            if (keepAllowedFast && ps.AllowedFast is { } fast && fast.Contains(pp.Piece)) continue;
+            for (int b = 0; b < pp.Blocks; b++)
+                if (pp.RequestCount[b] > 0) ReleaseRequest(pp, b, peer, ps);
+            UnstartIfUntouched(pp);
+        }
+    }
+
+    /// <summary>
+    /// A started piece with nothing received and nothing requested goes back to the unstarted pool.
+    /// Otherwise strict completion would keep steering every peer to pieces that were rejected or
+    /// timed out, and rarest-first would never get to choose again (an origin spreading pieces
+    /// rejects exactly those).
+    /// </summary>
+    private void UnstartIfUntouched(PieceProgress pp)
+    {
+        if (pp.ReceivedCount != 0) return;
+        for (int b = 0; b < pp.Blocks; b++)
+            if (pp.RequestCount[b] != 0) return;
+        _inProgress.Remove(pp.Piece);
+        _inProgressOrder.Remove(pp);
+        _started[pp.Piece] = false;
+        _progressPool.Push(pp);
+    }
+
+    private void ReleaseRequest(PieceProgress pp, int b, PeerId peer, PeerSwarmState ps)
+    {
+        int baseIdx = b * pp.MaxRequestsPerBlock;
+        for (int i = 0; i < pp.RequestCount[b]; i++)
+        {
+            if (pp.Requesters[baseIdx + i] != peer) continue;
+            pp.RemoveRequesterAt(b, i);
+            if (pp.RequestCount[b] == 0) MarkFree(pp, b);
+            DecrementOutstanding(ps);
+            return;
+        }
+    }
+
+    private void MarkFree(PieceProgress pp, int b)
+    {
+        if (pp.IsReceived[b]) return;
+        _unrequestedBlocks++;
+        if (b < pp.FirstFree) pp.FirstFree = b;
+    }
+
+    private static void DecrementOutstanding(PeerSwarmState ps)
+    {
+        ps.Outstanding--;
+        if (ps.Outstanding == 0) ps.OwedSince = null;
+    }
+
+    private long ToTicks(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
+}

@@ -1,0 +1,315 @@
+using BlockSwarm.Engine.Swarm;
+using Microsoft.Extensions.Time.Testing;
+
+namespace BlockSwarm.Engine.Tests.Swarm;
+
+public sealed class SwarmStateTests
+{
+    private const int Block = SwarmOptions.BlockSize;
+    private static readonly PeerId A = new(1), B = new(2), C = new(3);
+
+    private readonly FakeTimeProvider _time = new();
+
+    /// <summary><paramref name="pieces"/> pieces of <paramref name="blocksPerPiece"/> blocks; random-first off unless asked.</summary>
+    private SwarmState NewState(int pieces, int blocksPerPiece = 4, SwarmOptions? options = null, int seed = 1) =>
+        new((long)pieces * blocksPerPiece * Block, blocksPerPiece * Block, options ?? new SwarmOptions { RandomFirstPieces = 0 }, _time, new Random(seed));
+
+    private static void Join(SwarmState s, PeerId peer, params int[] pieces)
+    {
+        s.AddPeer(peer);
+        var bf = new Bitfield(s.PieceCount);
+        foreach (int p in pieces) bf[p] = true;
+        s.OnBitfield(peer, bf);
+        s.OnUnchoked(peer);
+    }
+
+    private static void JoinSeed(SwarmState s, PeerId peer)
+    {
+        s.AddPeer(peer);
+        s.OnHaveAll(peer);
+        s.OnUnchoked(peer);
+    }
+
+    private static List<BlockRequest> Pick(SwarmState s, PeerId peer, int max)
+    {
+        var list = new List<BlockRequest>();
+        s.PickRequests(peer, max, list);
+        return list;
+    }
+
+    private static int[] PiecesOf(List<BlockRequest> reqs) => reqs.Select(r => r.Piece).Distinct().ToArray();
+
+    [Fact]
+    public void Geometry_handles_short_last_piece()
+    {
+        var s = new SwarmState(3 * 65536 + 20000, 65536, time: _time);
+        Assert.Equal(4, s.PieceCount);
+        Assert.Equal(20000, s.LastPieceLength);
+        Assert.Equal(2, s.BlockCount(3));
+        JoinSeed(s, A);
+        s.MarkHave(0); s.MarkHave(1); s.MarkHave(2);
+        var reqs = Pick(s, A, 10);
+        Assert.Equal([new BlockRequest(3, 0, Block), new BlockRequest(3, Block, 20000 - Block)], reqs);
+    }
+
+    [Fact]
+    public void Rarest_first_then_lowest_index()
+    {
+        var s = NewState(4);
+        Join(s, A, 0, 1, 2, 3);
+        Join(s, B, 0, 1);
+        Join(s, C, 0);
+        // Availability: 0→3, 1→2, 2→1, 3→1.
+        Assert.Equal([2, 3, 1, 0], PiecesOf(Pick(s, A, 16)));
+    }
+
+    [Fact]
+    public void Availability_ties_prefer_pieces_next_to_ours()
+    {
+        var s = NewState(10);
+        s.MarkHave(5);
+        JoinSeed(s, A);
+        // All equally rare: 4 touches piece 5, then 3 touches 4 (in progress), and so on downward.
+        Assert.Equal([4, 3, 2], PiecesOf(Pick(s, A, 12)));
+    }
+
+    [Fact]
+    public void Random_first_pieces_are_deterministic_for_a_seed_and_then_rarest_first_takes_over()
+    {
+        int[] Run(int seed)
+        {
+            var s = NewState(64, options: new SwarmOptions { RandomFirstPieces = 4 }, seed: seed);
+            JoinSeed(s, A);
+            return PiecesOf(Pick(s, A, 8));
+        }
+        var first = Run(42);
+        Assert.Equal(first, Run(42));
+        Assert.Equal(2, first.Length);
+        Assert.NotEqual([0, 1], first); // random, not in order (holds for this seed)
+
+        var st = NewState(8, options: new SwarmOptions { RandomFirstPieces = 2 }, seed: 3);
+        JoinSeed(st, A);
+        st.MarkHave(6); st.MarkHave(7);
+        // Two pieces had: rarest first with locality → piece 5 next to 6.
+        Assert.Equal([5], PiecesOf(Pick(st, A, 4)));
+    }
+
+    [Fact]
+    public void Started_pieces_are_finished_before_new_ones()
+    {
+        var s = NewState(8);
+        JoinSeed(s, A);
+        JoinSeed(s, B);
+        var a = Pick(s, A, 2);
+        Assert.Equal([0], PiecesOf(a));
+        var b = Pick(s, B, 3);
+        // B first takes the two free blocks of piece 0, then starts piece 1.
+        Assert.Equal([new BlockRequest(0, 2 * Block, Block), new BlockRequest(0, 3 * Block, Block), new BlockRequest(1, 0, Block)], b);
+    }
+
+    [Fact]
+    public void Never_requests_a_piece_the_peer_lacks_or_a_block_twice_outside_endgame()
+    {
+        var s = NewState(4);
+        Join(s, A, 1);
+        Join(s, B, 1, 2);
+        var a = Pick(s, A, 100);
+        Assert.All(a, r => Assert.Equal(1, r.Piece));
+        Assert.Equal(4, a.Count);
+        var b = Pick(s, B, 100);
+        Assert.All(b, r => Assert.Equal(2, r.Piece));
+        Assert.False(s.IsEndgame); // pieces 0 and 3 are unrequested (nobody has them)
+    }
+
+    [Fact]
+    public void Endgame_allows_bounded_duplicates_and_reports_cancels()
+    {
+        var s = NewState(1, blocksPerPiece: 2);
+        JoinSeed(s, A);
+        JoinSeed(s, B);
+        JoinSeed(s, C);
+        Assert.Equal(2, Pick(s, A, 10).Count);
+        Assert.True(s.IsEndgame);
+        var dup = Pick(s, B, 10);
+        Assert.Equal(2, dup.Count);
+        Assert.Empty(Pick(s, C, 10)); // at most 2 requests per block
+        Assert.Empty(Pick(s, A, 10)); // never twice to the same peer
+
+        var cancels = new List<PeerId>();
+        Assert.Equal(BlockReceivedStatus.Accepted, s.BlockReceived(A, dup[0], cancels));
+        Assert.Equal([B], cancels);
+        Assert.Equal(1, s.Outstanding(A));
+        Assert.Equal(1, s.Outstanding(B));
+        cancels.Clear();
+        Assert.Equal(BlockReceivedStatus.Duplicate, s.BlockReceived(B, dup[0], cancels));
+        Assert.Equal(BlockReceivedStatus.PieceComplete, s.BlockReceived(B, dup[1], cancels));
+        Assert.Equal([A], cancels);
+        Assert.Equal(0, s.Outstanding(A) + s.Outstanding(B));
+    }
+
+    [Fact]
+    public void Invalid_and_unrequested_blocks_are_classified()
+    {
+        var s = NewState(2);
+        JoinSeed(s, A);
+        var cancels = new List<PeerId>();
+        Assert.Equal(BlockReceivedStatus.Invalid, s.BlockReceived(A, new BlockRequest(0, 100, Block), cancels));
+        Assert.Equal(BlockReceivedStatus.Invalid, s.BlockReceived(A, new BlockRequest(0, 0, 10), cancels));
+        Assert.Equal(BlockReceivedStatus.Invalid, s.BlockReceived(A, new BlockRequest(7, 0, Block), cancels));
+        Assert.Equal(BlockReceivedStatus.Unrequested, s.BlockReceived(A, new BlockRequest(1, 0, Block), cancels));
+    }
+
+    [Fact]
+    public void Timed_out_requests_are_released_for_other_peers()
+    {
+        var s = NewState(1, options: new SwarmOptions { RandomFirstPieces = 0, RequestTimeout = TimeSpan.FromSeconds(5) });
+        JoinSeed(s, A);
+        JoinSeed(s, B);
+        var a = Pick(s, A, 4);
+        var timedOut = new List<PeerBlock>();
+        _time.Advance(TimeSpan.FromSeconds(4));
+        Assert.Equal(0, s.Tick(timedOut));
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(4, s.Tick(timedOut));
+        Assert.All(timedOut, t => Assert.Equal(A, t.Peer));
+        Assert.Equal(0, s.Outstanding(A));
+        Assert.Equal(a, Pick(s, B, 4));
+        // A late answer from A still counts, and B is told to cancel.
+        var cancels = new List<PeerId>();
+        Assert.Equal(BlockReceivedStatus.Accepted, s.BlockReceived(A, a[0], cancels));
+        Assert.Equal([B], cancels);
+    }
+
+    [Fact]
+    public void Peer_silent_for_the_snub_timeout_is_snubbed_until_it_delivers()
+    {
+        var s = NewState(4, options: new SwarmOptions { RandomFirstPieces = 0, RequestTimeout = TimeSpan.FromSeconds(20) });
+        JoinSeed(s, A);
+        var a = Pick(s, A, 8);
+        var timedOut = new List<PeerBlock>();
+        _time.Advance(TimeSpan.FromSeconds(30));
+        s.Tick(timedOut);
+        Assert.False(s.IsSnubbed(A));
+        Assert.Equal(8, Pick(s, A, 8).Count); // released requests are handed out again, still not snubbed
+        _time.Advance(TimeSpan.FromSeconds(30));
+        s.Tick(timedOut);
+        Assert.True(s.IsSnubbed(A)); // 60 s owing data without delivering
+        Assert.Equal(1, s.PipelineDepth(A));
+        Assert.Single(Pick(s, A, 8));
+        Assert.Empty(Pick(s, A, 8)); // one outstanding at most
+        s.BlockReceived(A, a[0], []);
+        Assert.False(s.IsSnubbed(A));
+    }
+
+    [Fact]
+    public void Sole_contributor_of_repeated_bad_pieces_is_banned()
+    {
+        var s = NewState(4, options: new SwarmOptions { RandomFirstPieces = 0, BanAfterSoleFailures = 2, RejectBackoff = TimeSpan.FromSeconds(10) });
+        JoinSeed(s, A);
+        JoinSeed(s, B);
+        var banned = new List<PeerId>();
+
+        void DeliverPiece(PeerId peer)
+        {
+            var reqs = Pick(s, peer, 4);
+            Assert.Single(PiecesOf(reqs));
+            BlockReceivedStatus last = default;
+            foreach (var r in reqs) last = s.BlockReceived(peer, r, []);
+            Assert.Equal(BlockReceivedStatus.PieceComplete, last);
+            s.PieceHashFailed(reqs[0].Piece, banned);
+        }
+
+        DeliverPiece(A);
+        Assert.Empty(banned);
+        // The bad piece is backed off for A, so B is asked for it first.
+        var b = Pick(s, B, 4);
+        Assert.Equal([0], PiecesOf(b));
+        DeliverPiece(A); // piece 1
+        Assert.Equal([A], banned);
+        Assert.True(s.IsBanned(A));
+        Assert.Empty(Pick(s, A, 4));
+        Assert.Equal(0, s.Outstanding(A));
+    }
+
+    [Fact]
+    public void Failed_piece_with_several_contributors_bans_nobody_and_is_refetched()
+    {
+        var s = NewState(1, options: new SwarmOptions { RandomFirstPieces = 0, BanAfterSoleFailures = 1 });
+        JoinSeed(s, A);
+        JoinSeed(s, B);
+        var a = Pick(s, A, 2);
+        var b = Pick(s, B, 2);
+        foreach (var r in a) s.BlockReceived(A, r, []);
+        foreach (var r in b) s.BlockReceived(B, r, []);
+        var banned = new List<PeerId>();
+        s.PieceHashFailed(0, banned);
+        Assert.Empty(banned);
+        Assert.False(s.IsEndgame);
+        Assert.Equal(4, Pick(s, A, 4).Count);
+    }
+
+    [Fact]
+    public void Removing_a_peer_releases_its_requests_and_availability()
+    {
+        var s = NewState(2);
+        JoinSeed(s, A);
+        Join(s, B, 0);
+        Assert.Equal(2, s.Availability(0));
+        var a = Pick(s, A, 4);
+        Assert.Equal([1], PiecesOf(a)); // rarest
+        s.RemovePeer(A);
+        Assert.Equal(1, s.Availability(0));
+        Assert.Equal(0, s.Availability(1));
+        JoinSeed(s, C);
+        Assert.Equal(a, Pick(s, C, 4)); // the started piece is free again and finished first
+    }
+
+    [Fact]
+    public void Choke_releases_requests_except_allowed_fast_and_reject_backs_off()
+    {
+        var s = NewState(4);
+        JoinSeed(s, A);
+        s.OnAllowedFast(A, 1);
+        var a = Pick(s, A, 8); // pieces 0 and 1
+        Assert.Equal([0, 1], PiecesOf(a));
+        s.OnChoked(A);
+        Assert.Equal(4, s.Outstanding(A)); // piece 1 is allowed-fast: still served while choked
+        // While choked only allowed-fast pieces may be asked for; piece 1 is all requested already.
+        Assert.Empty(Pick(s, A, 8));
+        s.OnUnchoked(A);
+        s.OnRejected(A, a[4]); // a block of piece 1
+        Assert.Equal(3, s.Outstanding(A));
+        var again = Pick(s, A, 5);
+        Assert.DoesNotContain(again, r => r.Piece == 1); // backed off
+        Assert.Contains(again, r => r.Piece == 0);
+        _time.Advance(TimeSpan.FromSeconds(11));
+        Assert.Contains(new BlockRequest(1, 0, Block), Pick(s, B0(s), 1));
+    }
+
+    // A second peer for the last step of the test above.
+    private static PeerId B0(SwarmState s)
+    {
+        JoinSeed(s, B);
+        return B;
+    }
+
+    [Fact]
+    public void Pipeline_depth_starts_generous_and_follows_the_rate()
+    {
+        var p = new RequestPipeline();
+        Assert.Equal(64, p.DepthFor(null));
+        Assert.Equal(16, p.DepthFor(0));
+        Assert.Equal(64, p.DepthFor(64 * Block)); // 1 s worth of 1 MiB/s
+        Assert.Equal(1024, p.DepthFor(1.25e9)); // 10 GbE is capped
+        Assert.Equal(32, new RequestPipeline { TargetLatency = TimeSpan.FromSeconds(2) }.DepthFor(16 * Block));
+    }
+
+    [Fact]
+    public void Pipeline_limits_outstanding_requests_per_peer()
+    {
+        var s = NewState(1000);
+        JoinSeed(s, A);
+        Assert.Equal(64, Pick(s, A, int.MaxValue).Count);
+        Assert.Empty(Pick(s, A, int.MaxValue));
+    }
+}
