@@ -28,6 +28,7 @@ public sealed class PeerConnection : IAsyncDisposable
     private long _lastReceiveTimestamp;
     private long _lastSendTimestamp;
     private int _running;
+    private int _disposed;
     private volatile bool _timedOut;
     private volatile Exception? _sendError;
     private volatile bool _handlerPending;
@@ -190,7 +191,17 @@ public sealed class PeerConnection : IAsyncDisposable
     }
 
     /// <summary>Ends <see cref="RunAsync"/> with <see cref="PeerCloseReason.LocalClose"/>.</summary>
-    public void Close() => _closeCts.Cancel();
+    public void Close()
+    {
+        try
+        {
+            _closeCts.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already disposed: already closed.
+        }
+    }
 
     /// <summary>
     /// Runs the receive loop, the send loop and the idle timer until the peer closes, breaks the protocol,
@@ -397,9 +408,11 @@ public sealed class PeerConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>Closes (if still running), releases queued payloads and disposes a transport this connection created.</summary>
     public async ValueTask DisposeAsync()
     {
-        _closeCts.Cancel();
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        await _closeCts.CancelAsync().ConfigureAwait(false);
         _sendQueue.Writer.TryComplete();
         while (_sendQueue.Reader.TryRead(out var dropped)) dropped.PayloadOwner?.Dispose();
         if (_ownedTransport is not null) await _ownedTransport.DisposeAsync().ConfigureAwait(false);
