@@ -1,0 +1,35 @@
+namespace BlockSwarm.Engine.Wire;
+
+/// <summary>Buffering of a <see cref="StreamDuplexPipe"/>: how far each direction may run ahead before it pauses.</summary>
+public sealed record PeerTransportOptions
+{
+    public static PeerTransportOptions Default { get; } = new();
+
+    /// <summary>
+    /// The socket pump stops reading once this many received bytes are unconsumed (the engine is behind,
+    /// e.g. its cache is full); TCP flow control then slows the sender. Must exceed the largest frame
+    /// (<see cref="MessageLimits.MaxFrameLength"/>), or a large frame could never complete.
+    /// </summary>
+    public long InputPauseThreshold { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>Reading resumes below this many unconsumed bytes.</summary>
+    public long InputResumeThreshold { get; init; } = 2 * 1024 * 1024;
+
+    /// <summary>The send loop waits in FlushAsync once this many bytes are not yet on the socket (slow peer).</summary>
+    public long OutputPauseThreshold { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>Sending resumes below this many bytes.</summary>
+    public long OutputResumeThreshold { get; init; } = 2 * 1024 * 1024;
+
+    /// <summary>Smallest buffer handed to one socket read; one large read yields many frames.</summary>
+    public int MinimumReadSize { get; init; } = 64 * 1024;
+
+    /// <summary>
+    /// Do a zero-byte read first and rent the buffer only once data is there, so an idle peer holds no
+    /// buffer (as Kestrel does). Streams that do not support zero-byte reads simply return at once.
+    /// </summary>
+    public bool WaitForDataBeforeAllocating { get; init; } = true;
+
+    /// <summary>How long closing waits for queued bytes to reach the stream before giving up on them.</summary>
+    public TimeSpan CloseTimeout { get; init; } = TimeSpan.FromSeconds(2);
+}

@@ -1,0 +1,153 @@
+using System.IO.Pipelines;
+
+namespace BlockSwarm.Engine.Wire;
+
+/// <summary>
+/// Adapts a duplex <see cref="Stream"/> the engine did not create (a <see cref="System.Net.Sockets.NetworkStream"/>
+/// today, a TLS or swarm-key authenticated stream later) to an <see cref="IDuplexPipe"/>, with one receive pump
+/// and one send pump, Kestrel style. Pause/resume thresholds on both pipes give back-pressure both ways.
+/// Transport errors end the pumps and surface to the pipe's reader as exceptions, never crash the process.
+/// Completing <see cref="Output"/> hangs up: the stream is disposed once queued bytes are written (unless left open).
+/// </summary>
+public sealed class StreamDuplexPipe : IDuplexPipe, IAsyncDisposable
+{
+    private readonly Stream _stream;
+    private readonly bool _leaveOpen;
+    private readonly PeerTransportOptions _options;
+    private readonly Pipe _input;
+    private readonly Pipe _output;
+    private readonly CancellationTokenSource _cts = new();
+    private readonly Task _receivePump;
+    private readonly Task _sendPump;
+    private int _disposed;
+    private int _streamClosed;
+
+    public StreamDuplexPipe(Stream stream, PeerTransportOptions? options = null, bool leaveOpen = false)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        _stream = stream;
+        _leaveOpen = leaveOpen;
+        _options = options ?? PeerTransportOptions.Default;
+        _input = new Pipe(new PipeOptions(
+            pauseWriterThreshold: _options.InputPauseThreshold,
+            resumeWriterThreshold: _options.InputResumeThreshold,
+            minimumSegmentSize: _options.MinimumReadSize,
+            useSynchronizationContext: false));
+        _output = new Pipe(new PipeOptions(
+            pauseWriterThreshold: _options.OutputPauseThreshold,
+            resumeWriterThreshold: _options.OutputResumeThreshold,
+            useSynchronizationContext: false));
+        _receivePump = Task.Run(ReceivePumpAsync);
+        _sendPump = Task.Run(SendPumpAsync);
+    }
+
+    public PipeReader Input => _input.Reader;
+    public PipeWriter Output => _output.Writer;
+
+    /// <summary>Bytes the receive pipe may hold before the socket pump pauses.</summary>
+    public long InputPauseThreshold => _options.InputPauseThreshold;
+
+    private async Task ReceivePumpAsync()
+    {
+        PipeWriter writer = _input.Writer;
+        CancellationToken ct = _cts.Token;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                if (_options.WaitForDataBeforeAllocating)
+                    await _stream.ReadAsync(Memory<byte>.Empty, ct).ConfigureAwait(false);
+                Memory<byte> memory = writer.GetMemory(_options.MinimumReadSize);
+                int read = await _stream.ReadAsync(memory, ct).ConfigureAwait(false);
+                if (read == 0) break;
+                writer.Advance(read);
+                FlushResult flush = await writer.FlushAsync(ct).ConfigureAwait(false);
+                if (flush.IsCompleted || flush.IsCanceled) break;
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Disposed: a clean end for the reader.
+        }
+        catch (Exception) when (Volatile.Read(ref _streamClosed) != 0)
+        {
+            // We hung up ourselves; the read was aborted.
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+        }
+        await writer.CompleteAsync(error).ConfigureAwait(false);
+    }
+
+    private async Task SendPumpAsync()
+    {
+        PipeReader reader = _output.Reader;
+        CancellationToken ct = _cts.Token;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                ReadResult result = await reader.ReadAsync(ct).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                if (!buffer.IsEmpty)
+                {
+                    foreach (ReadOnlyMemory<byte> segment in buffer)
+                        await _stream.WriteAsync(segment, ct).ConfigureAwait(false);
+                    // A no-op on sockets; pushes TLS or buffered wrappers.
+                    await _stream.FlushAsync(ct).ConfigureAwait(false);
+                }
+                reader.AdvanceTo(buffer.End);
+                if (result.IsCompleted || result.IsCanceled) break;
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+        }
+        // The writer's next FlushAsync then reports IsCompleted: the connection treats that as a closed transport.
+        await reader.CompleteAsync(error).ConfigureAwait(false);
+        // The connection is done with the peer (or the stream broke): hang up, which also ends the receive pump.
+        if (!_leaveOpen) await CloseStreamAsync().ConfigureAwait(false);
+    }
+
+    private async ValueTask CloseStreamAsync()
+    {
+        if (Interlocked.Exchange(ref _streamClosed, 1) != 0) return;
+        try
+        {
+            await _stream.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Closing a broken stream may throw again (TLS close_notify on a reset socket): nothing left to do.
+        }
+    }
+
+    /// <summary>
+    /// Lets queued output reach the stream (up to <see cref="PeerTransportOptions.CloseTimeout"/>), stops both
+    /// pumps and disposes the stream unless it was to be left open.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        await _output.Writer.CompleteAsync().ConfigureAwait(false);
+        try
+        {
+            await _sendPump.WaitAsync(_options.CloseTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+        await _cts.CancelAsync().ConfigureAwait(false);
+        if (!_leaveOpen) await CloseStreamAsync().ConfigureAwait(false);
+        await Task.WhenAll(_receivePump, _sendPump).ConfigureAwait(false);
+        await _input.Reader.CompleteAsync().ConfigureAwait(false);
+        _cts.Dispose();
+    }
+}
