@@ -17,7 +17,13 @@ public sealed partial class SwarmState
     /// <see cref="SwarmOptions.EndgameMaxRequestsPerBlock"/> requests per block. Never a block the peer
     /// lacks; outside endgame never a block already requested.
     /// </remarks>
-    public int PickRequests(PeerId peer, int maxCount, List<BlockRequest> into)
+    public int PickRequests(PeerId peer, int maxCount, List<BlockRequest> into) => PickRequests(peer, maxCount, into, allowNewPieces: true);
+
+    /// <summary>
+    /// As <see cref="PickRequests(PeerId, int, List{BlockRequest})"/>; with <paramref name="allowNewPieces"/> false only
+    /// pieces already started are continued (the engine's memory budget is full: finishing pieces frees it).
+    /// </summary>
+    public int PickRequests(PeerId peer, int maxCount, List<BlockRequest> into, bool allowNewPieces)
     {
         ArgumentNullException.ThrowIfNull(into);
         lock (_gate)
@@ -39,7 +45,7 @@ public sealed partial class SwarmState
             }
 
             // (2) new pieces.
-            while (added < budget)
+            while (added < budget && allowNewPieces)
             {
                 int piece = _have.Count < _options.RandomFirstPieces ? PickRandomNew(ps, now) : PickRarestNew(ps, now);
                 if (piece < 0) break;
