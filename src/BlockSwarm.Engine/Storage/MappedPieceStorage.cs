@@ -120,10 +120,14 @@ public abstract class MappedPieceStorage : IPieceStorage
         return ValueTask.CompletedTask;
     }
 
-    private void ReadDirect(int piece, int offset, Memory<byte> destination)
+    private void ReadDirect(int piece, int offset, Memory<byte> destination) =>
+        ReadStreamDirect((long)piece * PieceLength + offset, destination);
+
+    /// <summary>Reads piece-stream bytes straight from the device, bypassing queue and cache (re-hash, spot checks).</summary>
+    public void ReadStreamDirect(long streamOffset, Memory<byte> destination)
     {
-        var slices = new List<DeviceSlice>(2);
-        _stream.MapRange((long)piece * PieceLength + offset, destination.Length, slices);
+        var slices = new List<DeviceSlice>();
+        _stream.MapRange(streamOffset, destination.Length, slices);
         var one = new Memory<byte>[1];
         foreach (var s in slices)
         {
