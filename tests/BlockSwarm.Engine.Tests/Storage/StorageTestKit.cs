@@ -52,6 +52,7 @@ internal sealed class FakeDevice(IBlockDevice inner) : IBlockDevice
 {
     private int _writes;
     public ManualResetEventSlim Gate { get; } = new(true);
+    public ManualResetEventSlim WriteEntered { get; } = new(false);
     public int FailAtWrite { get; set; } = -1;
     public string FailMessage { get; set; } = "No space left on device";
     public int Writes => Volatile.Read(ref _writes);
@@ -64,6 +65,7 @@ internal sealed class FakeDevice(IBlockDevice inner) : IBlockDevice
 
     public void Write(long offset, IReadOnlyList<ReadOnlyMemory<byte>> buffers)
     {
+        WriteEntered.Set();
         Gate.Wait(TimeSpan.FromSeconds(30));
         int n = Interlocked.Increment(ref _writes);
         if (n == FailAtWrite) throw new IOException(FailMessage);
@@ -81,6 +83,7 @@ internal sealed class FakeDevice(IBlockDevice inner) : IBlockDevice
     {
         inner.Dispose();
         Gate.Dispose();
+        WriteEntered.Dispose();
     }
 }
 
