@@ -1,0 +1,69 @@
+using BlockSwarm.Imaging;
+using BlockSwarm.Metainfo;
+
+namespace BlockSwarm.Engine.Storage;
+
+/// <summary>
+/// A block-image torrent stored on a block device or image file: each file of the torrent is
+/// a run of bytes at the device offset its hex name gives. Only those extents are ever
+/// written; everything else on the device is left untouched.
+/// <para>
+/// O_DIRECT is deliberately not offered: pooled piece buffers are not 4 KiB-aligned and
+/// extents need not start or end on a sector boundary, so direct writes would need an
+/// aligned bounce buffer plus read-modify-write of partial sectors. Buffered writes with
+/// an fsync at every checkpoint give the same durability.
+/// </para>
+/// </summary>
+public sealed class DeviceStorage : MappedPieceStorage
+{
+    public DeviceStorage(IBlockDevice device, BlockImageLayout layout, StorageOptions? options = null)
+        : base(device, (layout ?? throw new ArgumentNullException(nameof(layout))).Stream, layout.Torrent.PieceLength, options)
+    {
+        Layout = layout;
+    }
+
+    public BlockImageLayout Layout { get; }
+
+    /// <summary>
+    /// Opens an existing device or image file for fetching (read/write) or seeding
+    /// (<paramref name="writable"/> false). The layout is validated against the device's
+    /// size before anything is written.
+    /// </summary>
+    public static DeviceStorage Open(string path, Torrent torrent, StorageOptions? options = null, bool writable = true)
+    {
+        ArgumentNullException.ThrowIfNull(torrent);
+        var file = writable ? DeviceFile.OpenReadWrite(path) : DeviceFile.OpenRead(path);
+        return Wrap(file, torrent, options);
+    }
+
+    /// <summary>Opens or creates an image file (sparse) big enough for the layout, or <paramref name="size"/> bytes when given.</summary>
+    public static DeviceStorage CreateImage(string path, Torrent torrent, long? size = null, StorageOptions? options = null)
+    {
+        var layout = BlockImageLayout.Create(torrent);
+        var file = DeviceFile.CreateImage(path, size ?? layout.RequiredDeviceSize);
+        return Wrap(file, torrent, options);
+    }
+
+    private static DeviceStorage Wrap(DeviceFile file, Torrent torrent, StorageOptions? options)
+    {
+        var device = new DeviceFileBlockDevice(file);
+        try
+        {
+            BlockImageLayout layout;
+            try
+            {
+                layout = BlockImageLayout.Create(torrent, file.Size);
+            }
+            catch (TorrentException ex)
+            {
+                throw new StorageException($"{file.Path}: {ex.Message}", ex);
+            }
+            return new DeviceStorage(device, layout, options);
+        }
+        catch
+        {
+            device.Dispose();
+            throw;
+        }
+    }
+}

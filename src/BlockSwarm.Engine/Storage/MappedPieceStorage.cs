@@ -1,0 +1,422 @@
+using System.Buffers;
+using System.Threading.Channels;
+using BlockSwarm.Imaging;
+
+namespace BlockSwarm.Engine.Storage;
+
+/// <summary>
+/// The storage engine shared by <see cref="DeviceStorage"/>, <see cref="FileStorage"/> and
+/// <see cref="PartcloneSliceSource"/>: a piece stream (an <see cref="ExtentStream"/>) over an
+/// <see cref="IBlockDevice"/> address space.
+/// <para>
+/// Writes: <see cref="WritePieceAsync"/> takes byte budget (waiting while the write-back
+/// cache is full) and queues the piece. One writer task drains the queue in batches, maps
+/// every piece to device slices, sorts them by device offset and merges device-adjacent
+/// slices into gather writes (<c>pwritev</c>). Every run is checked to lie inside the
+/// layout's extents before it is written. Flushes travel through the same queue, so a flush
+/// covers exactly the pieces accepted before it, then fsyncs.
+/// </para>
+/// <para>
+/// Reads: a piece still queued is served from its buffer (so it can be announced as soon
+/// as it is verified); otherwise from the shared read cache or directly from the device.
+/// </para>
+/// </summary>
+public abstract class MappedPieceStorage : IPieceStorage
+{
+    private readonly IBlockDevice _device;
+    private readonly ExtentStream _stream;
+    private readonly long[] _extentStarts;
+    private readonly long[] _extentEnds;
+    private readonly StorageOptions _options;
+    private readonly ByteBudget _budget;
+    private readonly Channel<QueueItem> _queue;
+    private readonly Task _writer;
+    private readonly ReadCache? _readCache;
+    private readonly Lock _pendingLock = new();
+    private readonly Dictionary<int, QueueItem> _pending = [];
+    private readonly Lock _stateLock = new();
+    private readonly Bitfield _written;
+    private readonly Bitfield _durable;
+    private StorageException? _fault;
+    private int _faultObserved;
+    private int _disposed;
+    private long _writeCalls;
+    private long _bytesWritten;
+    private long _flushes;
+
+    protected MappedPieceStorage(IBlockDevice device, ExtentStream stream, int pieceLength, StorageOptions? options)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(pieceLength);
+        _device = device;
+        _stream = stream;
+        _options = options ?? new StorageOptions();
+        PieceLength = pieceLength;
+        TotalLength = stream.Length;
+        PieceCount = (int)((stream.Length + pieceLength - 1) / pieceLength);
+        // The extents, sorted by device offset, for the write guard.
+        var sorted = stream.Extents.Where(e => e.Length > 0).OrderBy(e => e.Offset).ToArray();
+        _extentStarts = sorted.Select(e => e.Offset).ToArray();
+        _extentEnds = sorted.Select(e => e.End).ToArray();
+        if (sorted.Length > 0 && sorted[^1].End > device.Size)
+            throw new StorageException($"{device.Name}: the layout needs {sorted[^1].End} bytes but the device has {device.Size}");
+        _written = new Bitfield(PieceCount);
+        _durable = new Bitfield(PieceCount);
+        _budget = new ByteBudget(Math.Max(1, _options.CacheBytes));
+        _queue = Channel.CreateUnbounded<QueueItem>(new UnboundedChannelOptions { SingleReader = true });
+        if (_options.ReadCacheBytes > 0)
+        {
+            var cache = new ReadCache(_options.ReadCacheBytes, pieceLength, PieceCount, GetPieceLength, _options.ReadAheadBytes, _options.Pool, FillPieces);
+            if (cache.Enabled) _readCache = cache;
+        }
+        // The writer runs on the thread pool; its pwritev calls block one pool thread at a
+        // time, which is what RandomAccess.WriteAsync would do on Unix anyway.
+        _writer = device.CanWrite ? Task.Run(WriterLoopAsync) : Task.CompletedTask;
+    }
+
+    public int PieceLength { get; }
+    public int PieceCount { get; }
+    public long TotalLength { get; }
+    public bool IsWritable => _device.CanWrite;
+    public long CacheBudget => _budget.Capacity;
+    public long PendingWriteBytes => _budget.Used;
+    public StorageException? Fault => Volatile.Read(ref _fault);
+    protected IBlockDevice Device => _device;
+    public ExtentStream Stream => _stream;
+
+    /// <summary>Gather writes issued (one per coalesced run), for tests and statistics.</summary>
+    public long WriteCalls => Interlocked.Read(ref _writeCalls);
+    public long BytesWritten => Interlocked.Read(ref _bytesWritten);
+    public long Flushes => Interlocked.Read(ref _flushes);
+    public long ReadCacheHits => _readCache?.Hits ?? 0;
+    public long ReadCacheMisses => _readCache?.Misses ?? 0;
+
+    public int GetPieceLength(int piece)
+    {
+        if ((uint)piece >= (uint)PieceCount) throw new ArgumentOutOfRangeException(nameof(piece), piece, $"piece index must be in [0, {PieceCount})");
+        return piece == PieceCount - 1 ? (int)(TotalLength - (long)piece * PieceLength) : PieceLength;
+    }
+
+    public ValueTask ReadAsync(int piece, int offset, Memory<byte> destination, CancellationToken cancellationToken = default)
+    {
+        int len = GetPieceLength(piece);
+        if (offset < 0 || offset > len - destination.Length)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"range [{offset}, +{destination.Length}) is outside piece {piece} of {len} bytes");
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (destination.Length == 0) return ValueTask.CompletedTask;
+        lock (_pendingLock)
+        {
+            // The writer removes an entry under this lock before it frees the buffer.
+            if (_pending.TryGetValue(piece, out var queued))
+            {
+                queued.Data!.Memory.Slice(offset, destination.Length).CopyTo(destination);
+                return ValueTask.CompletedTask;
+            }
+        }
+        if (_readCache != null)
+            return _readCache.ReadAsync(piece, offset, destination, cancellationToken);
+        ReadDirect(piece, offset, destination);
+        return ValueTask.CompletedTask;
+    }
+
+    private void ReadDirect(int piece, int offset, Memory<byte> destination) =>
+        ReadStreamDirect((long)piece * PieceLength + offset, destination);
+
+    /// <summary>Reads piece-stream bytes straight from the device, bypassing queue and cache (re-hash, spot checks).</summary>
+    public void ReadStreamDirect(long streamOffset, Memory<byte> destination)
+    {
+        var slices = new List<DeviceSlice>();
+        _stream.MapRange(streamOffset, destination.Length, slices);
+        var one = new Memory<byte>[1];
+        foreach (var s in slices)
+        {
+            one[0] = destination.Slice(s.BufferOffset, s.Length);
+            _device.Read(s.DeviceOffset, one);
+        }
+    }
+
+    /// <summary>Read-cache fill: one scatter read per device run, straight into the pieces' buffers.</summary>
+    private void FillPieces(int first, IReadOnlyList<Memory<byte>> buffers)
+    {
+        long total = PositionalIO.TotalLength(buffers);
+        var slices = new List<DeviceSlice>();
+        _stream.MapRange((long)first * PieceLength, checked((int)total), slices);
+        foreach (var s in slices)
+            _device.Read(s.DeviceOffset, PositionalIO.Range(buffers, s.BufferOffset, s.Length));
+    }
+
+    public async ValueTask WritePieceAsync(int piece, IMemoryOwner<byte> data, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        bool handedOver = false;
+        int len = 0;
+        bool acquired = false;
+        try
+        {
+            len = GetPieceLength(piece);
+            if (data.Memory.Length < len)
+                throw new ArgumentException($"piece {piece} needs {len} bytes, the buffer holds {data.Memory.Length}", nameof(data));
+            if (!IsWritable) throw new NotSupportedException($"{_device.Name} is read-only: it cannot store piece {piece}");
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            ThrowIfFaulted();
+            await _budget.AcquireAsync(len, cancellationToken).ConfigureAwait(false);
+            acquired = true;
+            var item = new QueueItem(piece, data, len, null);
+            _readCache?.Invalidate(piece);
+            lock (_pendingLock) _pending[piece] = item;
+            if (!_queue.Writer.TryWrite(item))
+            {
+                lock (_pendingLock)
+                    if (_pending.TryGetValue(piece, out var cur) && ReferenceEquals(cur.Data, data)) _pending.Remove(piece);
+                ThrowIfFaulted();
+                throw new ObjectDisposedException(GetType().Name);
+            }
+            handedOver = true;
+        }
+        catch (StorageException)
+        {
+            MarkFaultObserved();
+            throw;
+        }
+        finally
+        {
+            if (!handedOver)
+            {
+                if (acquired) _budget.Release(len);
+                data.Dispose();
+            }
+        }
+    }
+
+    public ValueTask WaitForCacheSpaceAsync(int bytes, CancellationToken cancellationToken = default)
+    {
+        ThrowIfFaulted();
+        var wait = _budget.AcquireAsync(bytes, cancellationToken);
+        if (wait.IsCompletedSuccessfully)
+        {
+            _budget.Release(bytes);
+            return ValueTask.CompletedTask;
+        }
+        return WaitSlowAsync(wait, bytes);
+    }
+
+    private async ValueTask WaitSlowAsync(ValueTask wait, int bytes)
+    {
+        await wait.ConfigureAwait(false);
+        _budget.Release(bytes);
+    }
+
+    public async ValueTask FlushAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfFaulted();
+        if (!IsWritable) return;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_queue.Writer.TryWrite(new QueueItem(-1, null, 0, done)))
+        {
+            ThrowIfFaulted();
+            throw new ObjectDisposedException(GetType().Name);
+        }
+        try
+        {
+            // Cancelling stops the wait, not the flush: the writer still fsyncs in order.
+            await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (StorageException)
+        {
+            MarkFaultObserved();
+            throw;
+        }
+    }
+
+    public Bitfield GetDurablePieces()
+    {
+        lock (_stateLock) return _durable.Clone();
+    }
+
+    /// <summary>Pieces written to the device (maybe not yet fsynced).</summary>
+    public Bitfield GetWrittenPieces()
+    {
+        lock (_stateLock) return _written.Clone();
+    }
+
+    public void MarkDurable(Bitfield pieces)
+    {
+        ArgumentNullException.ThrowIfNull(pieces);
+        if (pieces.Length != PieceCount) throw new ArgumentException($"bitfield has {pieces.Length} pieces, storage has {PieceCount}", nameof(pieces));
+        lock (_stateLock)
+            for (int i = pieces.NextSet(0); i >= 0; i = pieces.NextSet(i + 1))
+            {
+                _written[i] = true;
+                _durable[i] = true;
+            }
+    }
+
+    private void ThrowIfFaulted()
+    {
+        if (Volatile.Read(ref _fault) is { } f)
+        {
+            MarkFaultObserved();
+            throw f;
+        }
+    }
+
+    private void MarkFaultObserved() => Interlocked.Exchange(ref _faultObserved, 1);
+
+    private async Task WriterLoopAsync()
+    {
+        var batch = new List<QueueItem>();
+        var segments = new List<Segment>();
+        var slices = new List<DeviceSlice>();
+        var run = new List<ReadOnlyMemory<byte>>();
+        var reader = _queue.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            long bytes = 0;
+            TaskCompletionSource? flush = null;
+            while (bytes < _options.MaxWriteBatchBytes && reader.TryRead(out var item))
+            {
+                if (item.Flush != null)
+                {
+                    flush = item.Flush;
+                    break;
+                }
+                batch.Add(item);
+                bytes += item.Length;
+            }
+            try
+            {
+                if (Volatile.Read(ref _fault) is { } fault) throw fault;
+                if (batch.Count > 0) WriteBatch(batch, segments, slices, run);
+                if (flush != null)
+                {
+                    Bitfield covered;
+                    lock (_stateLock) covered = _written.Clone();
+                    _device.Flush();
+                    Interlocked.Increment(ref _flushes);
+                    // Only pieces written before this fsync are durable now.
+                    lock (_stateLock)
+                        for (int i = covered.NextSet(0); i >= 0; i = covered.NextSet(i + 1))
+                            _durable[i] = true;
+                    flush.TrySetResult();
+                }
+            }
+            catch (Exception ex)
+            {
+                var fault = SetFault(ex, batch);
+                flush?.TrySetException(fault);
+            }
+            finally
+            {
+                ReleaseBatch(batch);
+            }
+        }
+    }
+
+    private void WriteBatch(List<QueueItem> batch, List<Segment> segments, List<DeviceSlice> slices, List<ReadOnlyMemory<byte>> run)
+    {
+        segments.Clear();
+        foreach (var item in batch)
+        {
+            slices.Clear();
+            _stream.MapRange((long)item.Piece * PieceLength, item.Length, slices);
+            ReadOnlyMemory<byte> mem = item.Data!.Memory;
+            foreach (var s in slices)
+                segments.Add(new Segment(s.DeviceOffset, mem.Slice(s.BufferOffset, s.Length)));
+        }
+        // Device order turns random piece arrival into sequential, mergeable writes.
+        segments.Sort(static (a, b) => a.DeviceOffset.CompareTo(b.DeviceOffset));
+        int i = 0;
+        while (i < segments.Count)
+        {
+            long start = segments[i].DeviceOffset;
+            long end = start;
+            run.Clear();
+            while (i < segments.Count && segments[i].DeviceOffset == end && run.Count < PositionalIO.MaxSegments
+                   && end - start + segments[i].Data.Length <= int.MaxValue)
+            {
+                run.Add(segments[i].Data);
+                end += segments[i].Data.Length;
+                i++;
+            }
+            CheckInsideExtents(start, end - start);
+            _device.Write(start, run);
+            Interlocked.Increment(ref _writeCalls);
+            Interlocked.Add(ref _bytesWritten, end - start);
+        }
+        lock (_stateLock)
+            foreach (var item in batch) _written[item.Piece] = true;
+    }
+
+    /// <summary>The write guard: a run must lie inside the layout's extents (device-adjacent extents may be crossed).</summary>
+    private void CheckInsideExtents(long offset, long length)
+    {
+        int i = Array.BinarySearch(_extentStarts, offset);
+        if (i < 0) i = ~i - 1;
+        long pos = offset, end = offset + length;
+        while (pos < end)
+        {
+            if (i < 0 || i >= _extentStarts.Length || pos < _extentStarts[i] || pos >= _extentEnds[i])
+                throw new StorageException($"{_device.Name}: refusing to write [{offset}, +{length}): byte {pos} is outside the torrent's extents");
+            pos = _extentEnds[i];
+            i++;
+        }
+    }
+
+    private void ReleaseBatch(List<QueueItem> batch)
+    {
+        foreach (var item in batch)
+        {
+            lock (_pendingLock)
+                if (_pending.TryGetValue(item.Piece, out var cur) && ReferenceEquals(cur.Data, item.Data))
+                    _pending.Remove(item.Piece);
+            item.Data!.Dispose();
+            _budget.Release(item.Length);
+        }
+        batch.Clear();
+    }
+
+    private StorageException SetFault(Exception ex, List<QueueItem> batch)
+    {
+        var fault = ex as StorageException ?? new StorageException(
+            $"{_device.Name}: writing {batch.Count} piece(s) failed, storage stopped: {ex.Message}", ex);
+        if (Interlocked.CompareExchange(ref _fault, fault, null) is { } earlier) fault = earlier;
+        _budget.Fail(fault);
+        // No more writes are accepted; queued pieces are released by the drain loop.
+        _queue.Writer.TryComplete();
+        return fault;
+    }
+
+    /// <summary>
+    /// Drains the queue, fsyncs and closes the device. Throws a <see cref="StorageException"/>
+    /// if the final write or fsync fails, or if an earlier fault was never reported to a caller.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        StorageException? toThrow = null;
+        try
+        {
+            if (IsWritable && Fault == null)
+            {
+                var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                if (_queue.Writer.TryWrite(new QueueItem(-1, null, 0, done)))
+                    try { await done.Task.ConfigureAwait(false); } catch (StorageException) { }
+            }
+            _queue.Writer.TryComplete();
+            await _writer.ConfigureAwait(false);
+            if (Fault is { } f && Interlocked.Exchange(ref _faultObserved, 1) == 0) toThrow = f;
+        }
+        finally
+        {
+            _readCache?.Dispose();
+            _device.Dispose();
+            GC.SuppressFinalize(this);
+        }
+        if (toThrow != null) throw toThrow;
+    }
+
+    private readonly record struct QueueItem(int Piece, IMemoryOwner<byte>? Data, int Length, TaskCompletionSource? Flush);
+
+    private readonly record struct Segment(long DeviceOffset, ReadOnlyMemory<byte> Data);
+}

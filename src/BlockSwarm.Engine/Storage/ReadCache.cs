@@ -1,0 +1,235 @@
+using System.Buffers;
+
+namespace BlockSwarm.Engine.Storage;
+
+/// <summary>
+/// The seeder's shared read cache: whole pieces, least recently used evicted, bounded in
+/// bytes. A miss reads a run of consecutive pieces (at least the read-ahead size) with one
+/// scatter read per device run, so serving many peers is not one small pread per request.
+/// Concurrent misses on the same piece wait for one fill. Entries are reference counted so
+/// an eviction never returns a buffer to the pool while a reader still copies from it.
+/// </summary>
+internal sealed class ReadCache : IDisposable
+{
+    /// <summary>Reads pieces [first, first + buffers.Count) into the buffers (one per piece).</summary>
+    public delegate void FillPieces(int first, IReadOnlyList<Memory<byte>> buffers);
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<int, Entry> _entries = [];
+    private readonly LinkedList<Entry> _lru = new();
+    private readonly Dictionary<int, TaskCompletionSource> _inFlight = [];
+    private readonly long _budget;
+    private readonly int _runPieces;
+    private readonly int _pieceCount;
+    private readonly Func<int, int> _pieceLength;
+    private readonly FillPieces _fill;
+    private readonly ArrayPool<byte> _pool;
+    private long _bytes;
+    private long _epoch;
+    private bool _disposed;
+
+    public ReadCache(long budget, int pieceLength, int pieceCount, Func<int, int> getPieceLength, int readAheadBytes, ArrayPool<byte> pool, FillPieces fill)
+    {
+        _budget = budget;
+        _pieceCount = pieceCount;
+        _pieceLength = getPieceLength;
+        _pool = pool;
+        _fill = fill;
+        // At least the read-ahead size per miss, but never more than a quarter of the cache,
+        // so one fill cannot flush everything other peers are reading.
+        int want = Math.Max(1, (int)Math.Min(int.MaxValue, (readAheadBytes + (long)pieceLength - 1) / pieceLength));
+        int cap = Math.Max(1, (int)Math.Min(int.MaxValue, budget / 4 / pieceLength));
+        _runPieces = Math.Min(want, cap);
+        Enabled = budget >= pieceLength;
+    }
+
+    /// <summary>False when the budget cannot hold one piece; callers then read directly.</summary>
+    public bool Enabled { get; }
+
+    public long Bytes
+    {
+        get { lock (_lock) return _bytes; }
+    }
+
+    private long _hits;
+    private long _misses;
+
+    public long Hits => Interlocked.Read(ref _hits);
+    public long Misses => Interlocked.Read(ref _misses);
+
+    public async ValueTask ReadAsync(int piece, int offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Entry? hit = null;
+            Task? wait = null;
+            TaskCompletionSource? mine = null;
+            int first = piece, count = 0;
+            long epoch;
+            lock (_lock)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                epoch = _epoch;
+                if (_entries.TryGetValue(piece, out hit))
+                {
+                    hit.Refs++;
+                    _lru.Remove(hit.Node);
+                    _lru.AddFirst(hit.Node);
+                }
+                else if (_inFlight.TryGetValue(piece, out var pending))
+                {
+                    wait = pending.Task;
+                }
+                else
+                {
+                    mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    count = 1;
+                    while (count < _runPieces && first + count < _pieceCount
+                           && !_entries.ContainsKey(first + count) && !_inFlight.ContainsKey(first + count))
+                        count++;
+                    for (int p = first; p < first + count; p++) _inFlight[p] = mine;
+                }
+            }
+            if (hit != null)
+            {
+                Interlocked.Increment(ref _hits);
+                try
+                {
+                    hit.Buffer.AsMemory(offset, destination.Length).CopyTo(destination);
+                }
+                finally
+                {
+                    Release(hit);
+                }
+                return;
+            }
+            if (wait != null)
+            {
+                await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            Interlocked.Increment(ref _misses);
+            FillAndCopy(first, count, epoch, mine!, offset, destination);
+            return;
+        }
+    }
+
+    private void FillAndCopy(int first, int count, long epoch, TaskCompletionSource mine, int offset, Memory<byte> destination)
+    {
+        var buffers = new byte[count][];
+        var memories = new Memory<byte>[count];
+        for (int i = 0; i < count; i++)
+        {
+            buffers[i] = _pool.Rent(_pieceLength(first + i));
+            memories[i] = buffers[i].AsMemory(0, _pieceLength(first + i));
+        }
+        Entry? requested = null;
+        bool inserted = false;
+        try
+        {
+            _fill(first, memories);
+            lock (_lock)
+            {
+                // A write (or invalidation) during the read may have raced the data we read:
+                // serve this request from it, but cache nothing.
+                if (epoch == _epoch && !_disposed)
+                {
+                    for (int i = 0; i < count; i++)
+                    {
+                        var e = new Entry(first + i, buffers[i], memories[i].Length);
+                        e.Node = _lru.AddFirst(e);
+                        _entries[e.Piece] = e;
+                        _bytes += e.Length;
+                        if (i == 0)
+                        {
+                            e.Refs = 1;
+                            requested = e;
+                        }
+                    }
+                    inserted = true;
+                    EvictLocked();
+                }
+            }
+            memories[0].Slice(offset, destination.Length).CopyTo(destination);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                for (int p = first; p < first + count; p++) _inFlight.Remove(p);
+            }
+            // Waiters retry: they find the entries, or fill themselves after a failure.
+            mine.TrySetResult();
+            if (requested != null) Release(requested);
+            if (!inserted)
+                foreach (var b in buffers) _pool.Return(b);
+        }
+    }
+
+    /// <summary>Drops a piece about to be (re)written, and makes in-flight fills discard their result.</summary>
+    public void Invalidate(int piece)
+    {
+        byte[]? free = null;
+        lock (_lock)
+        {
+            _epoch++;
+            if (_entries.Remove(piece, out var e))
+                free = DetachLocked(e);
+        }
+        if (free != null) _pool.Return(free);
+    }
+
+    private void EvictLocked()
+    {
+        while (_bytes > _budget && _lru.Last is { } node)
+        {
+            _entries.Remove(node.Value.Piece);
+            if (DetachLocked(node.Value) is { } free) _pool.Return(free);
+        }
+    }
+
+    private byte[]? DetachLocked(Entry e)
+    {
+        _lru.Remove(e.Node);
+        _bytes -= e.Length;
+        e.Evicted = true;
+        return e.Refs == 0 ? e.Buffer : null;
+    }
+
+    private void Release(Entry e)
+    {
+        bool free;
+        lock (_lock)
+        {
+            e.Refs--;
+            free = e.Refs == 0 && e.Evicted;
+        }
+        if (free) _pool.Return(e.Buffer);
+    }
+
+    public void Dispose()
+    {
+        List<byte[]> free = [];
+        lock (_lock)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            foreach (var e in _entries.Values.ToList())
+            {
+                _entries.Remove(e.Piece);
+                if (DetachLocked(e) is { } b) free.Add(b);
+            }
+        }
+        foreach (var b in free) _pool.Return(b);
+    }
+
+    private sealed class Entry(int piece, byte[] buffer, int length)
+    {
+        public int Piece { get; } = piece;
+        public byte[] Buffer { get; } = buffer;
+        public int Length { get; } = length;
+        public int Refs { get; set; }
+        public bool Evicted { get; set; }
+        public LinkedListNode<Entry> Node { get; set; } = null!;
+    }
+}
