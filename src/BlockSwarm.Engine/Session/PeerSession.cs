@@ -1,0 +1,263 @@
+using System.Buffers;
+using System.Net;
+using System.Threading.Channels;
+using BlockSwarm.Engine.Storage;
+using BlockSwarm.Engine.Swarm;
+using BlockSwarm.Engine.Wire;
+using SwarmPeerId = BlockSwarm.Engine.Swarm.PeerId;
+
+namespace BlockSwarm.Engine.Session;
+
+/// <summary>
+/// One connected peer: turns its messages into swarm-state calls, keeps its request pipeline
+/// full, and serves its requests from storage on its own upload loop (so a slow disk read never
+/// stalls this peer's receive loop, and no peer's upload waits on another's).
+/// </summary>
+internal sealed class PeerSession : IPeerMessageHandler
+{
+    private readonly TorrentSession _session;
+    private readonly Channel<BlockRequest> _uploads;
+    private readonly HashSet<BlockRequest> _cancelled = [];
+    private readonly List<BlockRequest> _picked = [];
+    private readonly List<SwarmPeerId> _cancelTo = [];
+    private int _queuedUploads;
+    private long _payloadFromPeer;
+
+    public PeerSession(TorrentSession session, PeerConnection connection, SwarmPeerId id, IPEndPoint remote, bool fast)
+    {
+        _session = session;
+        Connection = connection;
+        Id = id;
+        Remote = remote;
+        SupportsFast = fast;
+        _uploads = Channel.CreateUnbounded<BlockRequest>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        Download = new RateMeter(session.Time);
+        Upload = new RateMeter(session.Time);
+    }
+
+    public PeerConnection Connection { get; }
+    public SwarmPeerId Id { get; }
+    public IPEndPoint Remote { get; }
+    public bool SupportsFast { get; }
+    public RateMeter Download { get; }
+    public RateMeter Upload { get; }
+
+    /// <summary>We are choking the peer (start state per BEP 3).</summary>
+    public bool AmChoking { get; set; } = true;
+    public bool AmInterested { get; private set; }
+    public bool PeerInterested { get; private set; }
+    public long PayloadFromPeer => Interlocked.Read(ref _payloadFromPeer);
+
+    /// <summary>Upper bound of queued upload requests per peer; more is abuse (a request flood).</summary>
+    private const int MaxQueuedUploads = 4096;
+
+    public async ValueTask OnMessageAsync(PeerConnection connection, PeerMessage message, CancellationToken cancellationToken)
+    {
+        var swarm = _session.Swarm;
+        switch (message.Kind)
+        {
+            case MessageKind.Choke:
+                swarm.OnChoked(Id);
+                break;
+            case MessageKind.Unchoke:
+                swarm.OnUnchoked(Id);
+                FillRequests();
+                break;
+            case MessageKind.Interested:
+                PeerInterested = true;
+                _session.RequestChokerRun();
+                break;
+            case MessageKind.NotInterested:
+                PeerInterested = false;
+                _session.RequestChokerRun();
+                break;
+            case MessageKind.Have:
+                UpdateInterest(swarm.OnHave(Id, message.PieceIndex));
+                _session.OnPeerHave(this, message.PieceIndex);
+                break;
+            case MessageKind.Bitfield:
+                {
+                    Bitfield bits;
+                    try
+                    {
+                        bits = Bitfield.FromBytes(message.Payload.IsSingleSegment ? message.Payload.FirstSpan : message.Payload.ToArray(), _session.Torrent.PieceCount);
+                    }
+                    catch (FormatException ex)
+                    {
+                        throw new PeerProtocolException(ex.Message);
+                    }
+                    UpdateInterest(swarm.OnBitfield(Id, bits));
+                    break;
+                }
+            case MessageKind.HaveAll:
+                UpdateInterest(swarm.OnHaveAll(Id));
+                break;
+            case MessageKind.HaveNone:
+                swarm.OnHaveNone(Id);
+                break;
+            case MessageKind.Request:
+                OnRequest(new BlockRequest(message.PieceIndex, message.Begin, message.Length));
+                break;
+            case MessageKind.Cancel:
+                lock (_cancelled) _cancelled.Add(new BlockRequest(message.PieceIndex, message.Begin, message.Length));
+                break;
+            case MessageKind.Piece:
+                await OnPieceAsync(message, cancellationToken).ConfigureAwait(false);
+                break;
+            case MessageKind.Reject:
+                swarm.OnRejected(Id, new BlockRequest(message.PieceIndex, message.Begin, message.Length));
+                break;
+            case MessageKind.AllowedFast:
+                swarm.OnAllowedFast(Id, message.PieceIndex);
+                FillRequests();
+                break;
+            default:
+                // Suggest and extension messages carry nothing this engine acts on yet.
+                break;
+        }
+    }
+
+    private void UpdateInterest(bool interesting)
+    {
+        if (interesting && !AmInterested)
+        {
+            AmInterested = true;
+            Connection.Send(OutgoingMessage.Interested);
+        }
+        FillRequests();
+    }
+
+    /// <summary>Drops interest once the peer has nothing we lack (or we are complete).</summary>
+    public void RefreshInterest()
+    {
+        if (AmInterested && !_session.Swarm.IsInteresting(Id))
+        {
+            AmInterested = false;
+            Connection.Send(OutgoingMessage.NotInterested);
+        }
+        else if (!AmInterested && _session.Swarm.IsInteresting(Id))
+        {
+            AmInterested = true;
+            Connection.Send(OutgoingMessage.Interested);
+        }
+    }
+
+    /// <summary>Tops the request pipeline up from the swarm's picker.</summary>
+    public void FillRequests()
+    {
+        if (!AmInterested || _session.Swarm.IsComplete) return;
+        lock (_picked)
+        {
+            _picked.Clear();
+            _session.Swarm.PickRequests(Id, int.MaxValue, _picked, allowNewPieces: !_session.MemoryBudgetFull);
+            foreach (var r in _picked) Connection.Send(OutgoingMessage.Request(r.Piece, r.Begin, r.Length));
+        }
+    }
+
+    private async ValueTask OnPieceAsync(PeerMessage message, CancellationToken cancellationToken)
+    {
+        var block = new BlockRequest(message.PieceIndex, message.Begin, message.Length);
+        int pieceLength = _session.Torrent.GetPieceLength(block.Piece);
+        if (block.Begin + block.Length > pieceLength)
+            throw new PeerProtocolException($"piece {block.Piece} block [{block.Begin}, +{block.Length}) runs past the piece's {pieceLength} bytes");
+        Download.Add(block.Length);
+        Interlocked.Add(ref _payloadFromPeer, block.Length);
+        _session.CountDownloaded(block.Length);
+        BlockReceivedStatus status;
+        PieceAssembly? complete;
+        lock (_cancelTo)
+        {
+            _cancelTo.Clear();
+            (status, complete) = _session.Assembler.Accept(Id, block, message.Payload, _cancelTo);
+            foreach (var other in _cancelTo) _session.SendCancel(other, block);
+        }
+        if (status == BlockReceivedStatus.Invalid)
+            throw new PeerProtocolException($"piece message for block {block} that does not exist");
+        if (complete != null) await _session.Assembler.EnqueueVerifyAsync(complete, cancellationToken).ConfigureAwait(false);
+        FillRequests();
+    }
+
+    private void OnRequest(BlockRequest r)
+    {
+        var t = _session.Torrent;
+        bool valid = (uint)r.Piece < (uint)t.PieceCount && r.Length is > 0 and <= 16 * 1024 && r.Begin >= 0
+            && (long)r.Begin + r.Length <= t.GetPieceLength(r.Piece);
+        if (!valid) throw new PeerProtocolException($"request {r} is outside the torrent");
+        if (AmChoking || !_session.Swarm.Have(r.Piece) || !_session.ShouldServe(Id, r.Piece) || _queuedUploads >= MaxQueuedUploads)
+        {
+            if (SupportsFast) Connection.Send(OutgoingMessage.Reject(r.Piece, r.Begin, r.Length));
+            return;
+        }
+        lock (_cancelled) _cancelled.Remove(r);
+        Interlocked.Increment(ref _queuedUploads);
+        _uploads.Writer.TryWrite(r);
+    }
+
+    /// <summary>Serves queued requests: limiter, pooled read from storage, send (the transport copies once and returns the buffer).</summary>
+    public async Task RunUploadsAsync(CancellationToken cancellationToken)
+    {
+        var reader = _uploads.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var r))
+                {
+                    Interlocked.Decrement(ref _queuedUploads);
+                    bool cancelled;
+                    lock (_cancelled) cancelled = _cancelled.Remove(r);
+                    if (cancelled) continue;
+                    if (AmChoking)
+                    {
+                        if (SupportsFast) Connection.Send(OutgoingMessage.Reject(r.Piece, r.Begin, r.Length));
+                        continue;
+                    }
+                    await _session.UploadLimiter.WaitAsync(r.Length, cancellationToken).ConfigureAwait(false);
+                    var lease = new BlockLease(r.Length);
+                    try
+                    {
+                        await _session.Storage.ReadAsync(r.Piece, r.Begin, lease.Memory, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        lease.Dispose();
+                        throw;
+                    }
+                    if (!Connection.Send(OutgoingMessage.Piece(r.Piece, r.Begin, lease.Memory, lease))) return;
+                    Upload.Add(r.Length);
+                    _session.CountUploaded(this, r.Length);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (StorageException ex)
+        {
+            _session.Fail(ex);
+        }
+    }
+
+    /// <summary>Stops the upload loop (connection closed).</summary>
+    public void CompleteUploads() => _uploads.Writer.TryComplete();
+
+    /// <summary>A pooled 16 KiB buffer released by the transport after it copied the block.</summary>
+    private sealed class BlockLease : IDisposable
+    {
+        private byte[]? _array;
+
+        public BlockLease(int length)
+        {
+            _array = ArrayPool<byte>.Shared.Rent(length);
+            Memory = _array.AsMemory(0, length);
+        }
+
+        public Memory<byte> Memory { get; }
+
+        public void Dispose()
+        {
+            var a = Interlocked.Exchange(ref _array, null);
+            if (a != null) ArrayPool<byte>.Shared.Return(a);
+        }
+    }
+}

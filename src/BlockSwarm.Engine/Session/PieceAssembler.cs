@@ -1,0 +1,148 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using System.Threading.Channels;
+using BlockSwarm.Engine.Storage;
+using BlockSwarm.Engine.Swarm;
+using BlockSwarm.Metainfo;
+using SwarmPeerId = BlockSwarm.Engine.Swarm.PeerId;
+
+namespace BlockSwarm.Engine.Session;
+
+/// <summary>A piece whose blocks have all arrived, waiting for its SHA-1.</summary>
+internal sealed class PieceAssembly(int piece, PooledPieceBuffer buffer)
+{
+    public int Piece { get; } = piece;
+    public PooledPieceBuffer Buffer { get; } = buffer;
+}
+
+/// <summary>
+/// Collects blocks into pooled piece buffers (the one copy from the receive buffer), hands
+/// complete pieces to hashing workers, writes verified pieces to storage and reports them to
+/// the session. Memory held here is counted so requests for new pieces pause when it is full.
+/// </summary>
+internal sealed class PieceAssembler : IAsyncDisposable
+{
+    private readonly TorrentSession _session;
+    private readonly Torrent _torrent;
+    private readonly SwarmState _swarm;
+    private readonly PooledPieceBuffer?[] _buffers;
+    private readonly Channel<PieceAssembly> _verify;
+    private readonly Task[] _workers;
+    private readonly CancellationTokenSource _stop = new();
+    private long _bufferedBytes;
+    private long _hashFailures;
+
+    public PieceAssembler(TorrentSession session, int workers)
+    {
+        _session = session;
+        _torrent = session.Torrent;
+        _swarm = session.Swarm;
+        _buffers = new PooledPieceBuffer?[_torrent.PieceCount];
+        // Bounded: when hashing or storage falls behind, receive loops wait here (back-pressure to the network).
+        _verify = Channel.CreateBounded<PieceAssembly>(new BoundedChannelOptions(Math.Max(4, workers * 4)) { SingleWriter = false });
+        _workers = new Task[workers];
+        for (int i = 0; i < workers; i++) _workers[i] = Task.Run(() => VerifyLoopAsync(_stop.Token));
+    }
+
+    public long BufferedBytes => Interlocked.Read(ref _bufferedBytes);
+    public long HashFailures => Interlocked.Read(ref _hashFailures);
+
+    /// <summary>
+    /// Accepts a block: records it in the swarm state and copies it into its piece buffer under
+    /// the piece's lock, so when the last block completes the piece no other copy is in flight.
+    /// </summary>
+    public (BlockReceivedStatus Status, PieceAssembly? Complete) Accept(SwarmPeerId peer, BlockRequest block, in ReadOnlySequence<byte> data, List<SwarmPeerId> cancelTo)
+    {
+        var slot = _buffers;
+        lock (slot)
+        {
+            var status = _swarm.BlockReceived(peer, block, cancelTo);
+            if (status is not (BlockReceivedStatus.Accepted or BlockReceivedStatus.PieceComplete)) return (status, null);
+            var buffer = slot[block.Piece];
+            if (buffer == null)
+            {
+                int len = _torrent.GetPieceLength(block.Piece);
+                buffer = new PooledPieceBuffer(len);
+                slot[block.Piece] = buffer;
+                Interlocked.Add(ref _bufferedBytes, len);
+            }
+            data.CopyTo(buffer.Span.Slice(block.Begin, block.Length));
+            if (status != BlockReceivedStatus.PieceComplete) return (status, null);
+            slot[block.Piece] = null;
+            return (status, new PieceAssembly(block.Piece, buffer));
+        }
+    }
+
+    public ValueTask EnqueueVerifyAsync(PieceAssembly piece, CancellationToken cancellationToken) =>
+        _verify.Writer.WriteAsync(piece, cancellationToken);
+
+    private async Task VerifyLoopAsync(CancellationToken cancellationToken)
+    {
+        var hash = new byte[20];
+        try
+        {
+            await foreach (var p in _verify.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                int len = p.Buffer.Memory.Length;
+                SHA1.HashData(p.Buffer.Span, hash);
+                if (!hash.AsSpan().SequenceEqual(_torrent.GetPieceHash(p.Piece)))
+                {
+                    p.Buffer.Dispose();
+                    Interlocked.Add(ref _bufferedBytes, -len);
+                    Interlocked.Increment(ref _hashFailures);
+                    _session.OnHashFailed(p.Piece);
+                    continue;
+                }
+                try
+                {
+                    // Storage owns the buffer from here; it waits while its write-back cache is full.
+                    await _session.Storage.WritePieceAsync(p.Piece, p.Buffer, cancellationToken).ConfigureAwait(false);
+                }
+                catch (StorageException ex)
+                {
+                    Interlocked.Add(ref _bufferedBytes, -len);
+                    _session.Fail(ex);
+                    return;
+                }
+                Interlocked.Add(ref _bufferedBytes, -len);
+                _session.OnPieceVerified(p.Piece);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Returns the buffers of pieces a peer left half done when the swarm drops them (called on shutdown).</summary>
+    private void ReleaseAll()
+    {
+        lock (_buffers)
+        {
+            for (int i = 0; i < _buffers.Length; i++)
+            {
+                if (_buffers[i] is { } b)
+                {
+                    Interlocked.Add(ref _bufferedBytes, -b.Memory.Length);
+                    b.Dispose();
+                    _buffers[i] = null;
+                }
+            }
+        }
+        while (_verify.Reader.TryRead(out var p)) p.Buffer.Dispose();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _verify.Writer.TryComplete();
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(_workers).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        ReleaseAll();
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,48 @@
+using System.Net;
+using BlockSwarm.Engine.Swarm;
+
+namespace BlockSwarm.Engine.Session;
+
+/// <summary>How a <see cref="TorrentSession"/> connects, shares and checkpoints.</summary>
+public sealed record SessionOptions
+{
+    /// <summary>Where to accept peers; null = no listener (dial only).</summary>
+    public IPEndPoint? Listen { get; init; }
+
+    /// <summary>Local address outgoing connections bind to (give every peer on one host its own 127.0.0.x).</summary>
+    public IPAddress? LocalAddress { get; init; }
+
+    /// <summary>20-byte peer id; null = a fresh "-BS0100-" id.</summary>
+    public byte[]? PeerId { get; init; }
+
+    /// <summary>Most simultaneous connections (modest, but above ln N so the swarm stays connected).</summary>
+    public int MaxConnections { get; init; } = 48;
+
+    /// <summary>Upload limit in bytes/s for the whole session; 0 = unlimited.</summary>
+    public long UploadLimit { get; init; }
+
+    /// <summary>Ramp the upload limit up from a quarter over this time (origin slow start); null = no slow start.</summary>
+    public TimeSpan? SlowStart { get; init; }
+
+    /// <summary>As the only seed, prefer spreading distinct pieces (reject a second copy while a piece was never sent).</summary>
+    public bool OriginSpreading { get; init; } = true;
+
+    /// <summary>Bytes of received-but-not-yet-written pieces before requests for new pieces pause.</summary>
+    public long MaxBufferedBytes { get; init; } = 128L << 20;
+
+    /// <summary>Resume file written at checkpoints (after fsync); null = none.</summary>
+    public string? ResumePath { get; init; }
+
+    public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Threads hashing received pieces.</summary>
+    public int HashWorkers { get; init; } = Math.Max(1, Environment.ProcessorCount);
+
+    public SwarmOptions Swarm { get; init; } = new();
+    public ChokerOptions Choker { get; init; } = new();
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+    public int Seed { get; init; } = Environment.TickCount;
+
+    /// <summary>Socket buffer sizes; large for 10 GbE bandwidth-delay products.</summary>
+    public int SocketBufferBytes { get; init; } = 4 << 20;
+}

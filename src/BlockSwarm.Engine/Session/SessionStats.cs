@@ -1,0 +1,27 @@
+namespace BlockSwarm.Engine.Session;
+
+/// <summary>A snapshot of a session's progress and traffic. Payload = piece data; wire = everything on the socket.</summary>
+public sealed record SessionStats
+{
+    public required int PieceCount { get; init; }
+    public required int PiecesHave { get; init; }
+    public required long TotalBytes { get; init; }
+    public required long BytesHave { get; init; }
+    public required long PayloadDownloaded { get; init; }
+    public required long PayloadUploaded { get; init; }
+    public required long WireDownloaded { get; init; }
+    public required long WireUploaded { get; init; }
+    public required double DownloadRate { get; init; }
+    public required double UploadRate { get; init; }
+    public required int Peers { get; init; }
+    public required int Seeds { get; init; }
+    public required long HashFailures { get; init; }
+    public required int BannedPeers { get; init; }
+    public required bool Complete { get; init; }
+    public string? Error { get; init; }
+
+    /// <summary>Payload bytes received per remote address (origin vs peers).</summary>
+    public IReadOnlyDictionary<string, long> DownloadedFrom { get; init; } = new Dictionary<string, long>();
+
+    public double Progress => TotalBytes == 0 ? 1 : (double)BytesHave / TotalBytes;
+}
