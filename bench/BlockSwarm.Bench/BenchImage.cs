@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 
 namespace BlockSwarm.Bench;
@@ -57,10 +56,8 @@ public sealed class BenchImage
     /// <summary>Reads the image once so every contender starts from a warm page cache.</summary>
     public void WarmPageCache()
     {
-        var sw = Stopwatch.StartNew();
         using var fs = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
         var buffer = new byte[8 << 20];
         while (fs.Read(buffer) > 0) { }
-        _ = sw;
     }
 }
