@@ -59,7 +59,16 @@ public sealed class Torrent
 
     public string? Comment => Root.Get<BString>("comment")?.Text;
     public string? CreatedBy => Root.Get<BString>("created by")?.Text;
-    public DateTimeOffset? CreationDate => Root.Get<BInteger>("creation date") is { } d ? DateTimeOffset.FromUnixTimeSeconds(d.Value) : null;
+    /// <summary>
+    /// The optional <c>creation date</c>; null when absent or outside what a <see cref="DateTimeOffset"/>
+    /// holds (years 1–9999). It is informational only, so a bogus value does not reject the torrent.
+    /// </summary>
+    public DateTimeOffset? CreationDate => Root.Get<BInteger>("creation date") is { Value: >= MinUnixSeconds and <= MaxUnixSeconds } d
+        ? DateTimeOffset.FromUnixTimeSeconds(d.Value)
+        : null;
+
+    private const long MinUnixSeconds = -62_135_596_800; // 0001-01-01T00:00:00Z
+    private const long MaxUnixSeconds = 253_402_300_799; // 9999-12-31T23:59:59Z
     public bool IsPrivate => Info.Get<BInteger>("private")?.Value == 1;
 
     /// <summary>Length of piece <paramref name="index"/> (the last one may be short).</summary>

@@ -1,0 +1,63 @@
+using System.Security.Cryptography;
+
+namespace BlockSwarm.Bench;
+
+/// <summary>
+/// The benchmark's ext4 image: 1200 MiB with 64 × 16 MiB of random (incompressible) files,
+/// built once with <c>mkfs.ext4 -d</c> and cached, with partclone's torrent.info beside it.
+/// </summary>
+public sealed class BenchImage
+{
+    public const long ImageBytes = 1200L << 20;
+    public const int FileCount = 64;
+    public const int FileBytes = 16 << 20;
+
+    private BenchImage(string path, string torrentInfo)
+    {
+        Path = path;
+        TorrentInfo = torrentInfo;
+    }
+
+    public string Path { get; }
+    public string TorrentInfo { get; }
+
+    public static BenchImage Ensure(string cacheDir, TextWriter log)
+    {
+        Directory.CreateDirectory(cacheDir);
+        var image = System.IO.Path.Combine(cacheDir, "ext4-1200M.img");
+        if (!File.Exists(image))
+        {
+            log.WriteLine($"building {image} (64 × 16 MiB random files in ext4)...");
+            var src = System.IO.Path.Combine(cacheDir, "src");
+            if (Directory.Exists(src)) Directory.Delete(src, recursive: true);
+            Directory.CreateDirectory(src);
+            var buffer = new byte[FileBytes];
+            for (int i = 0; i < FileCount; i++)
+            {
+                RandomNumberGenerator.Fill(buffer);
+                File.WriteAllBytes(System.IO.Path.Combine(src, $"f{i}.bin"), buffer);
+            }
+            var tmp = image + ".tmp";
+            using (var fs = new FileStream(tmp, FileMode.Create)) fs.SetLength(ImageBytes);
+            Exec.Run("mkfs.ext4", "-F", "-q", "-d", src, tmp);
+            Directory.Delete(src, recursive: true);
+            File.Move(tmp, image);
+        }
+        var info = System.IO.Path.Combine(cacheDir, "torrent.info");
+        if (!File.Exists(info) || File.GetLastWriteTimeUtc(info) < File.GetLastWriteTimeUtc(image))
+        {
+            var dir = System.IO.Path.Combine(cacheDir, "partclone-ref");
+            Exec.Run("partclone.extfs", "-c", "-t", "-s", image, "-O", dir, "-L", System.IO.Path.Combine(cacheDir, "partclone.log"));
+            File.Copy(System.IO.Path.Combine(dir, "torrent.info"), info, overwrite: true);
+        }
+        return new BenchImage(image, info);
+    }
+
+    /// <summary>Reads the image once so every contender starts from a warm page cache.</summary>
+    public void WarmPageCache()
+    {
+        using var fs = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+        var buffer = new byte[8 << 20];
+        while (fs.Read(buffer) > 0) { }
+    }
+}

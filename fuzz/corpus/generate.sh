@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Regenerates the fuzzing seed corpus (small files, committed). Needs mkfs.ext4, partclone.extfs
+# and Debian's python3-libtorrent (/usr/bin/python3). Run as root (partclone reads the image).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# bencode: one snippet per construct, plus edge values the decoder must get right.
+b="$here/bencode"
+mkdir -p "$b"
+printf 'i0e' >"$b/int-zero"
+printf 'i-9223372036854775808e' >"$b/int-min"
+printf 'i9223372036854775807e' >"$b/int-max"
+printf '0:' >"$b/string-empty"
+printf '5:hello' >"$b/string"
+printf 'le' >"$b/list-empty"
+printf 'li1ei2e3:abce' >"$b/list"
+printf 'de' >"$b/dict-empty"
+printf 'd1:ai1e1:bl1:xi-3eed1:cdeee' >"$b/dict-nested"
+printf 'd8:announce21:http://t.example/ann4:infod6:lengthi5e4:name1:x12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee' >"$b/torrent-like"
+
+# A small ext4 filesystem with a few files, for partclone's torrent.info and block-image torrents.
+truncate -s 8M "$tmp/fs.img"
+mkdir -p "$tmp/files"
+head -c 300000 /dev/urandom >"$tmp/files/a.bin"
+head -c 70000 /dev/urandom >"$tmp/files/b.bin"
+echo hello >"$tmp/files/c.txt"
+mkfs.ext4 -F -q -b 4096 -d "$tmp/files" "$tmp/fs.img"
+partclone.extfs -c -t -s "$tmp/fs.img" -O "$tmp/pc" -L "$tmp/pc.log" >/dev/null 2>&1
+mkdir -p "$here/partclone"
+cp "$tmp/pc/torrent.info" "$here/partclone/ext4-8M.torrent.info"
+# The same map without sha1 lines (BlockSwarm accepts torrent.info with no hashes).
+grep -v '^sha1:' "$tmp/pc/torrent.info" >"$here/partclone/ext4-8M-nohash.torrent.info"
+
+# torrent: Clonezilla's conversion of that torrent.info (a block image, 16 MiB pieces), and
+# libtorrent-made torrents of small files: single-file, multi-file, trackers, private.
+t="$here/torrent"
+mkdir -p "$t"
+/usr/bin/python3 "$repo/tests/scripts/clonezilla_convert.py" "$tmp/pc/torrent.info" sda1 "$t/clonezilla-ext4-8M.torrent" >/dev/null
+/usr/bin/python3 - "$tmp" "$t" <<'PY'
+import os, sys
+import libtorrent as lt
+tmp, out = sys.argv[1], sys.argv[2]
+
+def make(name, files, piece, trackers=(), private=False, comment=None, single=False):
+    fs = lt.file_storage()
+    root = os.path.join(tmp, name)
+    os.makedirs(root, exist_ok=True)
+    for rel, size in files:
+        p = os.path.join(root, rel)
+        with open(p, "wb") as f:
+            f.write(os.urandom(size))
+    if single:
+        lt.add_files(fs, os.path.join(root, files[0][0]))
+        base = root
+    else:
+        lt.add_files(fs, root)
+        base = tmp
+    t = lt.create_torrent(fs, piece, flags=lt.create_torrent.v1_only)
+    for tier, url in enumerate(trackers):
+        t.add_tracker(url, tier)
+    t.set_priv(private)
+    if comment:
+        t.set_comment(comment)
+    t.set_creator("seed")
+    lt.set_piece_hashes(t, base)
+    e = t.generate()
+    e.pop(b"creation date", None)
+    with open(os.path.join(out, name + ".torrent"), "wb") as f:
+        f.write(lt.bencode(e))
+
+# Block-image layout: files named by 32-digit hex device offsets.
+make("blockimage", [("%032x" % 0, 20000), ("%032x" % 65536, 40000), ("%032x" % 1048576, 4096)], 16384,
+     trackers=["http://127.0.0.1:6969/announce"])
+make("single", [("disk.img", 50000)], 16384, single=True, comment="one file")
+make("multi", [("a", 1000), ("b", 33000)], 32768,
+     trackers=["http://a.example/announce", "udp://b.example:80/announce"], private=True)
+PY
+ls -l "$b" "$here/partclone" "$t"
