@@ -1,0 +1,489 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using BlockSwarm.Engine.Storage;
+using BlockSwarm.Engine.Swarm;
+using BlockSwarm.Engine.Wire;
+using BlockSwarm.Metainfo;
+using SwarmPeerId = BlockSwarm.Engine.Swarm.PeerId;
+using WirePeerId = BlockSwarm.Engine.Wire.PeerId;
+
+namespace BlockSwarm.Engine.Session;
+
+/// <summary>
+/// One torrent being shared: a listener and dialer, a <see cref="PeerSession"/> per connection
+/// (each with its own receive, send and upload loops), the swarm state, the piece assembler and
+/// hashing workers, the choker, and resume checkpoints. The control surface — start, add peers,
+/// stats, stop — is what a CLI, HTTP or gRPC front wraps.
+/// </summary>
+public sealed class TorrentSession : IAsyncDisposable
+{
+    private readonly SessionOptions _options;
+    private readonly ConcurrentDictionary<SwarmPeerId, PeerSession> _peers = new();
+    private readonly ConcurrentDictionary<IPEndPoint, DialState> _known = new();
+    private readonly ConcurrentDictionary<string, long> _downloadedFrom = new();
+    private readonly ConcurrentDictionary<IPAddress, byte> _bannedAddresses = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Choker _choker;
+    private readonly OriginServePolicy? _origin;
+    private readonly byte[] _peerId;
+    private readonly Handshake _handshake;
+    private readonly MessageLimits _limits;
+    private readonly RateMeter _downRate;
+    private readonly RateMeter _upRate;
+    private readonly SemaphoreSlim _chokerSignal = new(0, 1);
+    private readonly List<Task> _background = [];
+    private TcpListener? _listener;
+    private int _nextPeer;
+    private long _downloaded;
+    private long _uploaded;
+    private long _wireDown;
+    private long _wireUp;
+    private int _banned;
+    private volatile Exception? _error;
+    private bool _started;
+
+    public TorrentSession(Torrent torrent, IPieceStorage storage, Bitfield have, SessionOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(torrent);
+        ArgumentNullException.ThrowIfNull(storage);
+        ArgumentNullException.ThrowIfNull(have);
+        _options = options ?? new SessionOptions();
+        Torrent = torrent;
+        Storage = storage;
+        Time = _options.Time;
+        var random = new Random(_options.Seed);
+        Swarm = new SwarmState(torrent.TotalLength, torrent.PieceLength, _options.Swarm, Time, new Random(random.Next()));
+        for (int i = have.NextSet(0); i >= 0; i = have.NextSet(i + 1)) Swarm.MarkHave(i);
+        _choker = new Choker(_options.Choker, Time, new Random(random.Next()));
+        _peerId = _options.PeerId ?? WirePeerId.Create(random);
+        _handshake = Handshake.Create(torrent.InfoHash.Span, _peerId);
+        _limits = new MessageLimits(torrent.PieceCount);
+        UploadLimiter = _options.UploadLimit > 0
+            ? new RateLimiter(Time, _options.UploadLimit, _options.SlowStart is null ? null : _options.UploadLimit / 4, _options.SlowStart)
+            : new RateLimiter(Time, 0);
+        if (_options.OriginSpreading && Swarm.IsComplete) _origin = new OriginServePolicy(Swarm);
+        _downRate = new RateMeter(Time);
+        _upRate = new RateMeter(Time);
+        Assembler = new PieceAssembler(this, _options.HashWorkers);
+    }
+
+    public Torrent Torrent { get; }
+    public IPieceStorage Storage { get; }
+    public TimeProvider Time { get; }
+    internal SwarmState Swarm { get; }
+    internal PieceAssembler Assembler { get; }
+    internal RateLimiter UploadLimiter { get; }
+
+    /// <summary>Our 20-byte peer id.</summary>
+    public ReadOnlyMemory<byte> PeerId => _peerId;
+
+    /// <summary>The listener's bound endpoint (port 0 resolved), or null.</summary>
+    public IPEndPoint? LocalEndPoint => _listener?.LocalEndpoint as IPEndPoint;
+
+    /// <summary>Completes when every piece is verified and on stable storage; faults with the storage error.</summary>
+    public Task Completion => _completed.Task;
+
+    public bool IsComplete => Swarm.IsComplete;
+
+    /// <summary>Raised (from a worker thread) after each verified piece; for progress displays and checkpoints.</summary>
+    public event Action<int>? PieceVerified;
+
+    internal bool MemoryBudgetFull => Assembler.BufferedBytes >= _options.MaxBufferedBytes;
+
+    public void Start()
+    {
+        if (_started) throw new InvalidOperationException("session already started");
+        _started = true;
+        if (_options.Listen is { } ep)
+        {
+            _listener = new TcpListener(ep);
+            _listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            _listener.Start(512);
+            _background.Add(AcceptLoopAsync(_stop.Token));
+        }
+        _background.Add(TickLoopAsync(_stop.Token));
+        _background.Add(ChokerLoopAsync(_stop.Token));
+        if (Swarm.IsComplete) _ = FinishAsync();
+    }
+
+    /// <summary>Adds a peer address to dial (and re-dial with backoff while it is not connected).</summary>
+    public void AddPeer(IPEndPoint endPoint)
+    {
+        ArgumentNullException.ThrowIfNull(endPoint);
+        if (_listener != null && endPoint.Equals(LocalEndPoint)) return;
+        if (_known.TryAdd(endPoint, new DialState()) && _started) _ = DialAsync(endPoint, _stop.Token);
+    }
+
+    public SessionStats GetStats()
+    {
+        int seeds = 0;
+        foreach (var p in _peers.Values) if (Swarm.PeerIsSeed(p.Id)) seeds++;
+        int have = Swarm.HaveCount;
+        long bytesHave = (long)have * Torrent.PieceLength;
+        if (Swarm.Have(Torrent.PieceCount - 1)) bytesHave += Torrent.GetPieceLength(Torrent.PieceCount - 1) - Torrent.PieceLength;
+        return new SessionStats
+        {
+            PieceCount = Torrent.PieceCount,
+            PiecesHave = have,
+            TotalBytes = Torrent.TotalLength,
+            BytesHave = bytesHave,
+            PayloadDownloaded = Interlocked.Read(ref _downloaded),
+            PayloadUploaded = Interlocked.Read(ref _uploaded),
+            WireDownloaded = Interlocked.Read(ref _wireDown) + _peers.Values.Sum(p => p.Connection.WireBytesReceived),
+            WireUploaded = Interlocked.Read(ref _wireUp) + _peers.Values.Sum(p => p.Connection.WireBytesSent),
+            DownloadRate = _downRate.BytesPerSecond,
+            UploadRate = _upRate.BytesPerSecond,
+            Peers = _peers.Count,
+            Seeds = seeds,
+            HashFailures = Assembler.HashFailures,
+            BannedPeers = Volatile.Read(ref _banned),
+            Complete = _completed.Task.IsCompletedSuccessfully,
+            Error = _error?.Message,
+            DownloadedFrom = new Dictionary<string, long>(_downloadedFrom),
+        };
+    }
+
+    // ---- connections ----------------------------------------------------------------------
+
+    private async Task AcceptLoopAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await _listener!.AcceptSocketAsync(ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) { return; }
+            catch (ObjectDisposedException) { return; }
+            catch (SocketException) { continue; }
+            _ = RunIncomingAsync(socket, ct);
+        }
+    }
+
+    private async Task RunIncomingAsync(Socket socket, CancellationToken ct)
+    {
+        var remote = (IPEndPoint)socket.RemoteEndPoint!;
+        if (_bannedAddresses.ContainsKey(remote.Address) || _peers.Count >= _options.MaxConnections)
+        {
+            socket.Dispose();
+            return;
+        }
+        Tune(socket);
+        var conn = PeerConnection.Create(new NetworkStream(socket, ownsSocket: true), timeProvider: Time);
+        try
+        {
+            var theirs = await conn.AcceptHandshakeAsync(h => h.InfoHash.SequenceEqual(_handshake.InfoHash) ? _handshake : null, ct).ConfigureAwait(false);
+            await RunPeerAsync(conn, theirs, remote, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is PeerProtocolException or IOException or SocketException or OperationCanceledException or TimeoutException)
+        {
+        }
+        finally
+        {
+            await conn.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task DialAsync(IPEndPoint ep, CancellationToken ct)
+    {
+        if (!_known.TryGetValue(ep, out var state) || !state.TryBegin(Time)) return;
+        var socket = new Socket(ep.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (_options.LocalAddress is { } local && local.AddressFamily == ep.AddressFamily)
+                socket.Bind(new IPEndPoint(local, 0));
+            Tune(socket);
+            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
+            {
+                timeout.CancelAfter(TimeSpan.FromSeconds(10));
+                await socket.ConnectAsync(ep, timeout.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+        {
+            socket.Dispose();
+            state.End(Time, connected: false);
+            return;
+        }
+        var conn = PeerConnection.Create(new NetworkStream(socket, ownsSocket: true), timeProvider: Time);
+        try
+        {
+            var theirs = await conn.ConnectHandshakeAsync(_handshake, ct).ConfigureAwait(false);
+            state.Connected = true;
+            await RunPeerAsync(conn, theirs, ep, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is PeerProtocolException or IOException or SocketException or OperationCanceledException or TimeoutException)
+        {
+        }
+        finally
+        {
+            await conn.DisposeAsync().ConfigureAwait(false);
+            state.End(Time, state.Connected);
+            state.Connected = false;
+        }
+    }
+
+    private void Tune(Socket socket)
+    {
+        socket.NoDelay = true;
+        socket.SendBufferSize = _options.SocketBufferBytes;
+        socket.ReceiveBufferSize = _options.SocketBufferBytes;
+    }
+
+    private async Task RunPeerAsync(PeerConnection conn, Handshake theirs, IPEndPoint remote, CancellationToken ct)
+    {
+        if (theirs.PeerIdBytes.SequenceEqual(_peerId)) return; // ourselves
+        foreach (var existing in _peers.Values)
+            if (existing.Connection.RemoteHandshake?.PeerIdBytes.SequenceEqual(theirs.PeerIdBytes) == true) return; // duplicate
+        var id = new SwarmPeerId(Interlocked.Increment(ref _nextPeer));
+        bool fast = theirs.SupportsFastExtension;
+        var peer = new PeerSession(this, conn, id, remote, fast);
+        Swarm.AddPeer(id);
+        _peers[id] = peer;
+        SendInitialState(peer);
+        var uploads = peer.RunUploadsAsync(ct);
+        RequestChokerRun();
+        try
+        {
+            var result = await conn.RunAsync(peer, _limits, ct).ConfigureAwait(false);
+            _ = result;
+        }
+        finally
+        {
+            peer.CompleteUploads();
+            _peers.TryRemove(id, out _);
+            Swarm.RemovePeer(id);
+            _origin?.RemovePeer(id);
+            Interlocked.Add(ref _wireDown, conn.WireBytesReceived);
+            Interlocked.Add(ref _wireUp, conn.WireBytesSent);
+            try { await uploads.ConfigureAwait(false); } catch (OperationCanceledException) { }
+            RequestChokerRun();
+        }
+    }
+
+    private void SendInitialState(PeerSession peer)
+    {
+        var have = Swarm.HaveSnapshot();
+        if (peer.SupportsFast && have.IsComplete) peer.Connection.Send(OutgoingMessage.HaveAll);
+        else if (peer.SupportsFast && have.IsEmpty) peer.Connection.Send(OutgoingMessage.HaveNone);
+        else if (!have.IsEmpty) peer.Connection.Send(OutgoingMessage.Bitfield(have));
+    }
+
+    // ---- events from peers and workers ----------------------------------------------------
+
+    internal void CountDownloaded(int bytes)
+    {
+        Interlocked.Add(ref _downloaded, bytes);
+        _downRate.Add(bytes);
+    }
+
+    internal void CountUploaded(PeerSession peer, int bytes)
+    {
+        Interlocked.Add(ref _uploaded, bytes);
+        _upRate.Add(bytes);
+        _origin?.OnBlockSent(bytes);
+    }
+
+    internal bool ShouldServe(SwarmPeerId peer, int piece) =>
+        _origin is not { Active: true } origin || origin.ShouldServe(peer, piece);
+
+    internal void OnPeerHave(PeerSession peer, int piece)
+    {
+        // A seeder's HAVE from a leecher means a piece is now elsewhere: nothing to do but let the choker see interest.
+    }
+
+    internal void SendCancel(SwarmPeerId peer, BlockRequest block)
+    {
+        if (_peers.TryGetValue(peer, out var p)) p.Connection.Send(OutgoingMessage.Cancel(block.Piece, block.Begin, block.Length));
+    }
+
+    internal void OnPieceVerified(int piece)
+    {
+        Swarm.PieceVerified(piece);
+        foreach (var p in _peers.Values)
+        {
+            p.Connection.Send(OutgoingMessage.Have(piece));
+            p.FillRequests();
+        }
+        PieceVerified?.Invoke(piece);
+        if (Swarm.IsComplete)
+        {
+            foreach (var p in _peers.Values) p.RefreshInterest();
+            _ = FinishAsync();
+        }
+    }
+
+    internal void OnHashFailed(int piece)
+    {
+        var banned = new List<SwarmPeerId>();
+        Swarm.PieceHashFailed(piece, banned);
+        foreach (var id in banned)
+        {
+            if (_peers.TryGetValue(id, out var p))
+            {
+                _bannedAddresses.TryAdd(p.Remote.Address, 0);
+                Interlocked.Increment(ref _banned);
+                p.Connection.Close();
+            }
+        }
+        foreach (var p in _peers.Values) p.FillRequests();
+    }
+
+    internal void Fail(Exception error)
+    {
+        _error ??= error;
+        _completed.TrySetException(error);
+        _stop.Cancel();
+    }
+
+    private int _finishing;
+
+    private async Task FinishAsync()
+    {
+        if (Interlocked.Exchange(ref _finishing, 1) == 1) return;
+        try
+        {
+            await Storage.FlushAsync(_stop.Token).ConfigureAwait(false);
+            if (_options.ResumePath is { } path && Storage.IsWritable)
+                await ResumeFile.CheckpointAsync(Storage, path, Torrent, _stop.Token).ConfigureAwait(false);
+            _completed.TrySetResult();
+        }
+        catch (StorageException ex)
+        {
+            Fail(ex);
+        }
+        catch (OperationCanceledException)
+        {
+            _completed.TrySetCanceled();
+        }
+    }
+
+    // ---- timers -----------------------------------------------------------------------------
+
+    internal void RequestChokerRun()
+    {
+        try { _chokerSignal.Release(); } catch (SemaphoreFullException) { }
+    }
+
+    private async Task ChokerLoopAsync(CancellationToken ct)
+    {
+        var unchoke = new List<SwarmPeerId>();
+        var candidates = new List<ChokerPeer>();
+        Task? signal = null;
+        while (!ct.IsCancellationRequested)
+        {
+            // Run on a signal (interest changed, peer came or went) or every 10 s (rotation).
+            signal ??= _chokerSignal.WaitAsync(ct);
+            try
+            {
+                await Task.WhenAny(signal, Task.Delay(TimeSpan.FromSeconds(10), Time, ct)).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) { return; }
+            if (ct.IsCancellationRequested) return;
+            if (signal.IsCompleted) signal = null;
+            candidates.Clear();
+            foreach (var p in _peers.Values) candidates.Add(new ChokerPeer(p.Id, p.PeerInterested, p.Download.BytesPerSecond));
+            unchoke.Clear();
+            bool seeding = Swarm.IsComplete;
+            _choker.Decide(candidates, seeding, unchoke);
+            if (_origin != null) _origin.Active = seeding && _peers.Values.All(p => !Swarm.PeerIsSeed(p.Id));
+            var set = new HashSet<SwarmPeerId>(unchoke);
+            foreach (var p in _peers.Values)
+            {
+                bool shouldUnchoke = set.Contains(p.Id);
+                if (shouldUnchoke && p.AmChoking)
+                {
+                    p.AmChoking = false;
+                    p.Connection.Send(OutgoingMessage.Unchoke);
+                }
+                else if (!shouldUnchoke && !p.AmChoking)
+                {
+                    p.AmChoking = true;
+                    p.Connection.Send(OutgoingMessage.Choke);
+                }
+            }
+        }
+    }
+
+    private async Task TickLoopAsync(CancellationToken ct)
+    {
+        var timedOut = new List<PeerBlock>();
+        long lastCheckpoint = Time.GetTimestamp();
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), Time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+            {
+                timedOut.Clear();
+                Swarm.Tick(timedOut);
+                foreach (var pb in timedOut) SendCancel(pb.Peer, pb.Block);
+                foreach (var p in _peers.Values)
+                {
+                    p.RefreshInterest();
+                    p.FillRequests();
+                }
+                foreach (var (ep, state) in _known)
+                    if (!state.Connected && _peers.Count < _options.MaxConnections && state.Due(Time)) _ = DialAsync(ep, ct);
+                if (_options.ResumePath is { } path && Storage.IsWritable && !Swarm.IsComplete
+                    && Time.GetElapsedTime(lastCheckpoint) >= _options.CheckpointInterval)
+                {
+                    lastCheckpoint = Time.GetTimestamp();
+                    try
+                    {
+                        await ResumeFile.CheckpointAsync(Storage, path, Torrent, ct).ConfigureAwait(false);
+                    }
+                    catch (StorageException ex)
+                    {
+                        Fail(ex);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_stop.IsCancellationRequested) await _stop.CancelAsync().ConfigureAwait(false);
+        _listener?.Stop();
+        foreach (var p in _peers.Values) p.Connection.Close();
+        try
+        {
+            await Task.WhenAll(_background).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        for (int i = 0; i < 100 && !_peers.IsEmpty; i++) await Task.Delay(10).ConfigureAwait(false);
+        await Assembler.DisposeAsync().ConfigureAwait(false);
+        _completed.TrySetCanceled();
+        _stop.Dispose();
+        _chokerSignal.Dispose();
+    }
+
+    /// <summary>Dial bookkeeping for one known address: exponential backoff from 2 s to 60 s.</summary>
+    private sealed class DialState
+    {
+        private int _dialing;
+        private long _nextAttempt;
+        private TimeSpan _backoff = TimeSpan.FromSeconds(2);
+
+        public volatile bool Connected;
+
+        public bool Due(TimeProvider time) => Volatile.Read(ref _dialing) == 0 && time.GetTimestamp() >= Volatile.Read(ref _nextAttempt);
+
+        public bool TryBegin(TimeProvider time) => Interlocked.CompareExchange(ref _dialing, 1, 0) == 0;
+
+        public void End(TimeProvider time, bool connected)
+        {
+            _backoff = connected ? TimeSpan.FromSeconds(2) : TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, TimeSpan.FromSeconds(60).Ticks));
+            Volatile.Write(ref _nextAttempt, time.GetTimestamp() + (long)(_backoff.TotalSeconds * time.TimestampFrequency));
+            Volatile.Write(ref _dialing, 0);
+        }
+    }
+}
