@@ -13,6 +13,8 @@ public static class CliApp
             CreateCommand.Build(ctx),
             InspectCommand.Build(ctx),
             VerifyCommand.Build(ctx),
+            EngineCommands.BuildSeed(ctx),
+            EngineCommands.BuildFetch(ctx),
             DemoCommand.Build(ctx),
         };
         return root;

@@ -1,0 +1,141 @@
+using System.CommandLine;
+using System.Net;
+using BlockSwarm.Engine;
+using BlockSwarm.Engine.Session;
+using BlockSwarm.Engine.Storage;
+using BlockSwarm.Imaging;
+using BlockSwarm.Metainfo;
+
+namespace BlockSwarm.Cli.Commands;
+
+/// <summary><c>blockswarm seed</c> and <c>blockswarm fetch</c>: the engine without orchestration.</summary>
+public static class EngineCommands
+{
+    public static Command BuildSeed(CliContext ctx)
+    {
+        var torrent = new Option<string>("--torrent", "-t") { Description = "The torrent", Required = true };
+        var source = new Option<string>("--source", "-s") { Description = "Device or image to seed (block-image torrents), a partclone -T directory, or a directory of plain files", Required = true };
+        var listen = new Option<string>("--listen") { Description = "IP:PORT to accept peers on", DefaultValueFactory = _ => "0.0.0.0:6881" };
+        var peers = new Option<string[]>("--peer") { Description = "IP:PORT of a peer to dial (repeatable)", Arity = ArgumentArity.ZeroOrMore };
+        var limit = new Option<string?>("--upload-limit") { Description = "Upload limit, e.g. 100MiB (per second); default unlimited" };
+        var slowStart = new Option<int>("--slow-start") { Description = "Seconds over which the upload limit ramps up from a quarter (protects weak switches)" };
+        var verifySource = new Option<bool>("--verify-source") { Description = "Hash the source before seeding instead of trusting it" };
+        var files = new Option<bool>("--files") { Description = "Treat the torrent as plain files under --source (standard layout)" };
+        var cmd = new Command("seed", "Seed a torrent from a device, image, partclone slice directory or plain files") { torrent, source, listen, peers, limit, slowStart, verifySource, files };
+        cmd.SetAction(async (pr, outer) =>
+        {
+            using var cts = EngineHost.CancelOnSignal(outer);
+            var ct = cts.Token;
+            try
+            {
+                var t = Torrent.Load(pr.GetValue(torrent)!);
+                await using var storage = EngineHost.OpenStorage(t, pr.GetValue(source)!, writable: false, pr.GetValue(files), new StorageOptions());
+                Bitfield have;
+                if (pr.GetValue(verifySource))
+                {
+                    have = await ProgressDisplay.RunAsync(ctx, "verifying source", t.TotalLength,
+                        report => PieceRecovery.Rehash(storage, t, progress: report, cancellationToken: ct)).ConfigureAwait(false);
+                    if (!have.IsComplete) ctx.Warn($"the source has only {have.Count} of {have.Length} pieces right; seeding those");
+                    storage.MarkDurable(have);
+                }
+                else
+                {
+                    have = PieceRecovery.TrustSeed(storage).Pieces;
+                }
+                long rate = pr.GetValue(limit) is { } l ? SizeParser.Parse(l) : 0;
+                int ss = pr.GetValue(slowStart);
+                await using var session = new TorrentSession(t, storage, have, new SessionOptions
+                {
+                    Listen = EngineHost.ParseEndPoint(pr.GetValue(listen)!),
+                    UploadLimit = rate,
+                    SlowStart = ss > 0 ? TimeSpan.FromSeconds(ss) : null,
+                });
+                session.Start();
+                foreach (var p in pr.GetValue(peers) ?? []) session.AddPeer(EngineHost.ParseEndPoint(p));
+                ctx.Err.WriteLine($"seeding {t.Name} ({t.InfoHash.ToHex()}) on {session.LocalEndPoint}");
+                await EngineHost.RunAsync(ctx, session, "seed", untilComplete: false, null, ct).ConfigureAwait(false);
+                return ExitCodes.Ok;
+            }
+            catch (OperationCanceledException)
+            {
+                return ExitCodes.Ok;
+            }
+            catch (Exception ex) when (ex is IOException or TorrentException or StorageException or FormatException or BlockMapException or System.Net.Sockets.SocketException)
+            {
+                ctx.Fail(ex.Message);
+                return ExitCodes.Error;
+            }
+        });
+        return cmd;
+    }
+
+    public static Command BuildFetch(CliContext ctx)
+    {
+        var torrent = new Option<string>("--torrent", "-t") { Description = "The torrent", Required = true };
+        var target = new Option<string>("--target") { Description = "Device or image file to write (block-image torrents; an image file is created if missing), or a directory for plain files", Required = true };
+        var listen = new Option<string?>("--listen") { Description = "IP:PORT to accept peers on (others can fetch from us)" };
+        var peers = new Option<string[]>("--peer") { Description = "IP:PORT of a peer to dial (repeatable)", Arity = ArgumentArity.ZeroOrMore };
+        var seedAfter = new Option<int>("--seed-after") { Description = "Keep seeding this many seconds after completing" };
+        var cache = new Option<string>("--cache") { Description = "Write-back cache size (pushes back on the network when full)", DefaultValueFactory = _ => "256MiB" };
+        var resume = new Option<string?>("--resume") { Description = "Resume file (default: TARGET.blockswarm-resume for image files)" };
+        var files = new Option<bool>("--files") { Description = "Write plain files under --target (standard layout)" };
+        var size = new Option<string?>("--size") { Description = "Size of a new image file (default: just large enough for the torrent's extents)" };
+        var cmd = new Command("fetch", "Download a torrent into a device, image file or directory; exits 0 only when every piece is verified and fsynced")
+        {
+            torrent, target, listen, peers, seedAfter, cache, resume, files, size,
+        };
+        cmd.SetAction(async (pr, outer) =>
+        {
+            using var cts = EngineHost.CancelOnSignal(outer);
+            var ct = cts.Token;
+            try
+            {
+                var t = Torrent.Load(pr.GetValue(torrent)!);
+                var targetPath = pr.GetValue(target)!;
+                var storageOptions = new StorageOptions { CacheBytes = StorageOptions.ClampCacheBytes(SizeParser.Parse(pr.GetValue(cache)!), t.PieceLength) };
+                long? createSize = pr.GetValue(size) is { } s ? SizeParser.Parse(s) : null;
+                await using var storage = EngineHost.OpenStorage(t, targetPath, writable: true, pr.GetValue(files), storageOptions, createSize);
+                var resumePath = pr.GetValue(resume) ?? (File.Exists(targetPath) && !Directory.Exists(targetPath) && !IsBlockDevice(targetPath)
+                    ? ResumeFile.DefaultPathFor(targetPath)
+                    : Path.Combine(Directory.Exists(targetPath) ? targetPath : Path.GetTempPath(), $".{t.InfoHash.ToHex()}.blockswarm-resume"));
+                var recovered = await ProgressDisplay.RunAsync(ctx, "checking target", t.TotalLength,
+                    report => PieceRecovery.Recover(storage, t, resumePath, new RecoveryOptions { Progress = report }, ct)).ConfigureAwait(false);
+                ctx.Err.WriteLine(recovered.Reason);
+                await using var session = new TorrentSession(t, storage, recovered.Pieces, new SessionOptions
+                {
+                    Listen = pr.GetValue(listen) is { } l ? EngineHost.ParseEndPoint(l) : null,
+                    LocalAddress = pr.GetValue(listen) is { } l2 ? EngineHost.ParseEndPoint(l2).Address : null,
+                    ResumePath = resumePath,
+                });
+                session.Start();
+                foreach (var p in pr.GetValue(peers) ?? []) session.AddPeer(EngineHost.ParseEndPoint(p));
+                bool ok = await EngineHost.RunAsync(ctx, session, "fetch", untilComplete: true, TimeSpan.FromSeconds(pr.GetValue(seedAfter)), ct).ConfigureAwait(false);
+                return ok ? ExitCodes.Ok : ExitCodes.Interrupted;
+            }
+            catch (OperationCanceledException)
+            {
+                ctx.Fail("interrupted; verified pieces are kept and the resume file lets the next run continue");
+                return ExitCodes.Interrupted;
+            }
+            catch (Exception ex) when (ex is IOException or TorrentException or StorageException or FormatException or BlockMapException or System.Net.Sockets.SocketException)
+            {
+                ctx.Fail(ex.Message);
+                return ExitCodes.Error;
+            }
+        });
+        return cmd;
+    }
+
+    private static bool IsBlockDevice(string path)
+    {
+        try
+        {
+            using var d = DeviceFile.OpenRead(path);
+            return d.IsBlockDevice;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using System.Net;
+using BlockSwarm.Engine;
+using BlockSwarm.Engine.Session;
+using BlockSwarm.Engine.Storage;
+using BlockSwarm.Imaging;
+using BlockSwarm.Metainfo;
+
+namespace BlockSwarm.Cli;
+
+/// <summary>Shared plumbing of the engine commands: storage choice, recovery, progress, Ctrl-C.</summary>
+public static class EngineHost
+{
+    /// <summary>Opens the storage for a torrent: a block device/image for block-image torrents, plain files otherwise (or when forced).</summary>
+    public static MappedPieceStorage OpenStorage(Torrent torrent, string path, bool writable, bool plainFiles, StorageOptions options, long? createSize = null)
+    {
+        if (plainFiles || !BlockImageLayout.IsBlockImage(torrent))
+        {
+            Directory.CreateDirectory(path);
+            return FileStorage.Open(path, torrent, options, writable);
+        }
+        if (Directory.Exists(path) && File.Exists(Path.Combine(path, "torrent.info")) && !writable)
+            return PartcloneSliceSource.Open(path, torrent, options);
+        if (writable && !File.Exists(path))
+            return DeviceStorage.CreateImage(path, torrent, createSize, options);
+        return DeviceStorage.Open(path, torrent, options, writable);
+    }
+
+    public static IPEndPoint ParseEndPoint(string text, int defaultPort = 6881)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (IPEndPoint.TryParse(text, out var ep))
+        {
+            if (ep.Port == 0 && !text.EndsWith(":0", StringComparison.Ordinal)) ep.Port = defaultPort;
+            return ep;
+        }
+        throw new FormatException($"'{text}' is not IP:PORT (e.g. 127.0.0.2:6881 or [::1]:6881)");
+    }
+
+    /// <summary>Runs until the session completes (or forever when <paramref name="untilComplete"/> is false), showing progress.</summary>
+    public static async Task<bool> RunAsync(CliContext ctx, TorrentSession session, string label, bool untilComplete, TimeSpan? extraSeeding, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        var lastLine = TimeSpan.Zero;
+        while (!ct.IsCancellationRequested)
+        {
+            var done = untilComplete ? session.Completion : Task.Delay(Timeout.Infinite, ct);
+            await Task.WhenAny(done, Task.Delay(TimeSpan.FromMilliseconds(ctx.Interactive ? 500 : 1000), ct)).ConfigureAwait(false);
+            var st = session.GetStats();
+            if (ctx.Interactive || sw.Elapsed - lastLine >= TimeSpan.FromSeconds(2) || done.IsCompleted)
+            {
+                lastLine = sw.Elapsed;
+                var line = $"{label}: {st.Progress * 100,5:0.0}%  {st.PiecesHave}/{st.PieceCount} pieces  down {SizeParser.Format((long)st.DownloadRate)}/s  up {SizeParser.Format((long)st.UploadRate)}/s  peers {st.Peers} (seeds {st.Seeds})";
+                if (ctx.Interactive) ctx.Err.Write("\r" + line.PadRight(100));
+                else ctx.Err.WriteLine(line);
+            }
+            if (done.IsCompleted) break;
+        }
+        if (ctx.Interactive) ctx.Err.WriteLine();
+        if (untilComplete)
+        {
+            if (!session.Completion.IsCompleted) return false;
+            await session.Completion.ConfigureAwait(false); // throws the storage error if it failed
+            var st = session.GetStats();
+            ctx.Out.WriteLine($"complete: {SizeParser.Format(st.TotalBytes)} in {sw.Elapsed.TotalSeconds:0.0} s ({ProgressDisplay.Rate(st.PayloadDownloaded, sw.Elapsed)}), every piece SHA-1 verified and fsynced");
+            if (extraSeeding is { } seedFor && seedFor > TimeSpan.Zero)
+            {
+                ctx.Err.WriteLine($"seeding for {seedFor.TotalSeconds:0} s");
+                try { await Task.Delay(seedFor, ct).ConfigureAwait(false); }
+                catch (OperationCanceledException) { }
+            }
+        }
+        return true;
+    }
+
+    /// <summary>A token cancelled by Ctrl-C / SIGTERM.</summary>
+    public static CancellationTokenSource CancelOnSignal(CancellationToken outer)
+    {
+        var cts = CancellationTokenSource.CreateLinkedTokenSource(outer);
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            try { cts.Cancel(); } catch (ObjectDisposedException) { }
+        };
+        return cts;
+    }
+}
