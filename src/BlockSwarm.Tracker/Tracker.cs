@@ -1,0 +1,261 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Net;
+using BlockSwarm.Metainfo;
+
+namespace BlockSwarm.Tracker;
+
+/// <summary>
+/// The tracker core: announce and scrape over parsed requests, no I/O. Thread-safe; each swarm
+/// has its own lock so announces to different torrents never contend. Time and randomness are
+/// injected so expiry and peer sampling are deterministic in tests. The HTTP front
+/// (<see cref="TrackerEndpoints"/>) and any embedding server call <see cref="HandleAnnounce"/>
+/// and <see cref="HandleScrape"/>, which never throw and always produce a bencoded dictionary.
+/// </summary>
+public sealed class Tracker
+{
+    private readonly ConcurrentDictionary<InfoHash, Swarm> _swarms = new();
+    private readonly TimeProvider _time;
+    private readonly Random _seedSource;
+    private readonly AnnounceRateLimiter _rateLimiter;
+    private int _swarmCount;
+
+    public Tracker(TrackerOptions? options = null, AllowList? allowList = null, TimeProvider? time = null, Random? random = null)
+    {
+        Options = options ?? new TrackerOptions();
+        AllowList = allowList;
+        _time = time ?? TimeProvider.System;
+        _seedSource = random ?? new Random();
+        _rateLimiter = new AnnounceRateLimiter(_time, Options.AnnouncesPerSecondPerIp, Options.AnnounceBurst, Options.MaxRateLimitedSources);
+    }
+
+    public TrackerOptions Options { get; }
+
+    /// <summary>When set, only these info-hashes are served; others get a failure reason.</summary>
+    public AllowList? AllowList { get; }
+
+    public int SwarmCount => Volatile.Read(ref _swarmCount);
+
+    /// <summary>Parses, announces and writes the bencoded answer (a failure reason on any error).</summary>
+    public void HandleAnnounce(ReadOnlySpan<char> query, IPAddress source, IBufferWriter<byte> output)
+    {
+        AnnounceResult result;
+        var compact = true;
+        var noPeerId = false;
+        try
+        {
+            if (TrackerQuery.TryParseAnnounce(query, out var request, out var error))
+            {
+                compact = request!.Compact;
+                noPeerId = request.NoPeerId;
+                result = Announce(request, source);
+            }
+            else
+            {
+                result = AnnounceResult.Failure(error!);
+            }
+        }
+        catch (Exception ex)
+        {
+            // A bug must cost one request, never the server; the client sees a failure it can retry.
+            result = AnnounceResult.Failure("internal error: " + ex.GetType().Name);
+        }
+        TrackerResponseWriter.WriteAnnounce(result, compact, noPeerId, output);
+    }
+
+    /// <summary>Parses a scrape query and writes the bencoded answer.</summary>
+    public void HandleScrape(ReadOnlySpan<char> query, IBufferWriter<byte> output)
+    {
+        try
+        {
+            if (!TrackerQuery.TryParseScrape(query, Options.MaxScrapeHashes, out var hashes, out var error))
+            {
+                TrackerResponseWriter.WriteFailure(error!, output);
+                return;
+            }
+            TrackerResponseWriter.WriteScrape(Scrape(hashes), output);
+        }
+        catch (Exception ex)
+        {
+            TrackerResponseWriter.WriteFailure("internal error: " + ex.GetType().Name, output);
+        }
+    }
+
+    public AnnounceResult Announce(AnnounceRequest request, IPAddress source)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(source);
+        source = TrackerQuery.Normalize(source);
+        if (!_rateLimiter.TryAcquire(source)) return AnnounceResult.Failure("rate limited: announce less often");
+        if (AllowList != null && !AllowList.Contains(request.InfoHash)) return AnnounceResult.Failure("unregistered torrent");
+
+        var address = request.ClaimedIp != null && IsTrusted(source) ? request.ClaimedIp : source;
+        var endPoint = new IPEndPoint(address, request.Port);
+        var key = PeerKey.From(request.PeerId.Span);
+
+        while (true)
+        {
+            Swarm? swarm;
+            if (request.Event == AnnounceEvent.Stopped)
+            {
+                // A stopping peer never creates a swarm and needs no peers back.
+                if (!_swarms.TryGetValue(request.InfoHash, out swarm)) return Counts(null, []);
+            }
+            else if ((swarm = GetOrCreate(request.InfoHash)) is null)
+            {
+                return AnnounceResult.Failure("tracker is full: too many torrents");
+            }
+
+            lock (swarm.Gate)
+            {
+                if (swarm.Removed) continue; // the sweep unlinked it between lookup and lock
+                return AnnounceLocked(swarm, request, key, endPoint);
+            }
+        }
+    }
+
+    private AnnounceResult AnnounceLocked(Swarm swarm, AnnounceRequest request, PeerKey key, IPEndPoint endPoint)
+    {
+        swarm.Peers.TryGetValue(key, out var self);
+        if (request.Event == AnnounceEvent.Stopped)
+        {
+            if (self != null) swarm.Remove(self);
+            return Counts(swarm, []);
+        }
+
+        if (self == null && swarm.Peers.Count < Options.MaxPeersPerSwarm)
+        {
+            self = new SwarmPeer(request.PeerId.ToArray(), endPoint) { IsSeeder = request.IsSeeder };
+            swarm.Add(self);
+        }
+        if (self != null)
+        {
+            if (!self.EndPoint.Equals(endPoint)) self.SetEndPoint(endPoint);
+            swarm.SetSeeder(self, request.IsSeeder);
+            self.LastSeen = _time.GetTimestamp();
+            if (request.Event == AnnounceEvent.Completed && !self.CountedCompletion)
+            {
+                self.CountedCompletion = true;
+                swarm.Downloaded++;
+            }
+        }
+
+        var want = Math.Min(request.NumWant ?? Options.DefaultNumWant, Options.MaxNumWant);
+        var peers = new List<SwarmPeer>(Math.Min(want, swarm.Peers.Count));
+        var selfCompact = self?.Compact ?? new SwarmPeer(request.PeerId.ToArray(), endPoint).Compact;
+        if (request.IsSeeder)
+        {
+            // Seeders have nothing to gain from other seeders.
+            swarm.Sample(swarm.Leechers, want, self, selfCompact, peers);
+        }
+        else
+        {
+            // A leecher gets a mix: about half seeders (the origin must stay reachable among
+            // thousands of leechers), the rest leechers, topping up from either side.
+            var seeders = swarm.Seeders.Count - (self is { IsSeeder: true } ? 1 : 0);
+            var leechers = swarm.Leechers.Count - (self is { IsSeeder: false } ? 1 : 0);
+            var takeSeeders = Math.Min(seeders, Math.Max(want - leechers, (want + 1) / 2));
+            swarm.Sample(swarm.Seeders, takeSeeders, self, selfCompact, peers);
+            swarm.Sample(swarm.Leechers, want - peers.Count, self, selfCompact, peers);
+        }
+        return Counts(swarm, peers);
+    }
+
+    private AnnounceResult Counts(Swarm? swarm, List<SwarmPeer> peers) => new()
+    {
+        Interval = Options.Interval,
+        MinInterval = Options.MinInterval,
+        Complete = swarm?.Seeders.Count ?? 0,
+        Incomplete = swarm?.Leechers.Count ?? 0,
+        Downloaded = swarm?.Downloaded ?? 0,
+        Peers = peers,
+    };
+
+    private bool IsTrusted(IPAddress source) =>
+        (Options.TrustLoopback && IPAddress.IsLoopback(source)) || Options.TrustedIpSources.Contains(source);
+
+    private Swarm? GetOrCreate(InfoHash hash)
+    {
+        if (_swarms.TryGetValue(hash, out var swarm)) return swarm;
+        if (Interlocked.Increment(ref _swarmCount) > Options.MaxSwarms)
+        {
+            Interlocked.Decrement(ref _swarmCount);
+            return null;
+        }
+        Random random;
+        lock (_seedSource) random = new Random(_seedSource.Next());
+        var created = new Swarm(random);
+        var actual = _swarms.GetOrAdd(hash, created);
+        if (actual != created) Interlocked.Decrement(ref _swarmCount);
+        return actual;
+    }
+
+    public IReadOnlyList<ScrapeEntry> Scrape(IEnumerable<InfoHash> hashes)
+    {
+        var result = new List<ScrapeEntry>();
+        foreach (var h in hashes)
+        {
+            if (AllowList != null && !AllowList.Contains(h)) continue;
+            if (_swarms.TryGetValue(h, out var s))
+            {
+                lock (s.Gate) result.Add(new ScrapeEntry(h, s.Seeders.Count, s.Leechers.Count, s.Downloaded));
+            }
+            else
+            {
+                result.Add(new ScrapeEntry(h, 0, 0, 0));
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Peers of a swarm (a copy), for dashboards and tests.</summary>
+    public IReadOnlyList<SwarmPeer> GetPeers(InfoHash hash)
+    {
+        if (!_swarms.TryGetValue(hash, out var s)) return [];
+        lock (s.Gate) return [.. s.Seeders, .. s.Leechers];
+    }
+
+    /// <summary>
+    /// Drops peers silent for longer than <see cref="TrackerOptions.PeerExpiry"/> and swarms left
+    /// empty. Returns how many peers were dropped.
+    /// </summary>
+    public int ExpireStale()
+    {
+        var now = _time.GetTimestamp();
+        var expiry = Options.PeerExpiry;
+        var dropped = 0;
+        var stale = new List<SwarmPeer>();
+        foreach (var (hash, swarm) in _swarms)
+        {
+            lock (swarm.Gate)
+            {
+                stale.Clear();
+                foreach (var p in swarm.Peers.Values)
+                    if (_time.GetElapsedTime(p.LastSeen, now) > expiry) stale.Add(p);
+                foreach (var p in stale) swarm.Remove(p);
+                dropped += stale.Count;
+                if (swarm.Peers.Count == 0)
+                {
+                    swarm.Removed = true;
+                    _swarms.TryRemove(hash, out _);
+                    Interlocked.Decrement(ref _swarmCount);
+                }
+            }
+        }
+        return dropped;
+    }
+
+    /// <summary>Runs <see cref="ExpireStale"/> every interval until cancelled (for hosts).</summary>
+    public async Task RunExpiryAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(Options.Interval, _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+                ExpireStale();
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+}

@@ -1,0 +1,45 @@
+using System.Net;
+
+namespace BlockSwarm.Tracker;
+
+/// <summary>Tunables of the tracker core. Defaults suit a LAN: short intervals, generous rates.</summary>
+public sealed record TrackerOptions
+{
+    /// <summary>Re-announce interval handed to clients; short because a LAN deployment lasts minutes.</summary>
+    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Clients must not announce more often than this (early re-announces when peers run low).</summary>
+    public TimeSpan MinInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Slack added to two intervals before a silent peer is dropped.</summary>
+    public TimeSpan ExpiryGrace { get; init; } = TimeSpan.FromSeconds(15);
+
+    public int DefaultNumWant { get; init; } = 50;
+
+    public int MaxNumWant { get; init; } = 200;
+
+    /// <summary>New peers beyond this are answered but not stored, so memory stays bounded.</summary>
+    public int MaxPeersPerSwarm { get; init; } = 10_000;
+
+    /// <summary>New swarms beyond this are refused with a failure reason.</summary>
+    public int MaxSwarms { get; init; } = 10_000;
+
+    public int MaxScrapeHashes { get; init; } = 64;
+
+    /// <summary>Sources whose <c>ip=</c> parameter is believed (a proxy, the deployment server).</summary>
+    public IReadOnlyCollection<IPAddress> TrustedIpSources { get; init; } = [];
+
+    /// <summary>Loopback callers are local tools and tests: their <c>ip=</c> is believed too.</summary>
+    public bool TrustLoopback { get; init; } = true;
+
+    /// <summary>Sustained announces per second per source address; 0 turns rate limiting off.</summary>
+    public double AnnouncesPerSecondPerIp { get; init; } = 20;
+
+    /// <summary>Burst allowed above the sustained rate (a host with many torrents starting at once).</summary>
+    public int AnnounceBurst { get; init; } = 200;
+
+    /// <summary>Source addresses tracked by the rate limiter; beyond it idle buckets are evicted.</summary>
+    public int MaxRateLimitedSources { get; init; } = 100_000;
+
+    public TimeSpan PeerExpiry => 2 * Interval + ExpiryGrace;
+}
