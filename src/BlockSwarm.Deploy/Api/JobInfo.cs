@@ -1,0 +1,46 @@
+namespace BlockSwarm.Deploy.Api;
+
+/// <summary>What to deploy: served at <c>GET /api/job</c>. Changes of <see cref="JobId"/> mean a new job.</summary>
+public sealed record JobInfo
+{
+    public required string JobId { get; init; }
+    public required string Name { get; init; }
+    public required string InfoHash { get; init; }
+
+    /// <summary>Relative URL of the torrent (<c>/job.torrent</c>).</summary>
+    public required string TorrentUrl { get; init; }
+
+    /// <summary>Relative URL of the embedded tracker's announce.</summary>
+    public required string AnnounceUrl { get; init; }
+
+    /// <summary>Smallest target that holds every extent.</summary>
+    public required long RequiredTargetSize { get; init; }
+
+    /// <summary>Size of the source device (the natural target size).</summary>
+    public required long SourceSize { get; init; }
+
+    public required long TotalBytes { get; init; }
+    public required int PieceLength { get; init; }
+    public required int PieceCount { get; init; }
+
+    /// <summary>BitTorrent port of the origin seeder (clients dial it directly as well as using the tracker).</summary>
+    public required int OriginPort { get; init; }
+
+    public required CompletionPolicy Policy { get; init; }
+}
+
+/// <summary>How long clients keep seeding after they finish.</summary>
+public sealed record CompletionPolicy
+{
+    /// <summary><c>until-all-done</c>, <c>ratio</c>, <c>idle</c> or <c>none</c>.</summary>
+    public string Mode { get; init; } = "until-all-done";
+
+    /// <summary>Clients the operator expects (0 = unknown).</summary>
+    public int Expected { get; init; }
+
+    /// <summary>Upload ratio to reach before leaving (<c>ratio</c> mode).</summary>
+    public double Ratio { get; init; } = 1.0;
+
+    /// <summary>Seconds without uploading before leaving (<c>idle</c> mode, and a cap in every mode).</summary>
+    public int IdleSeconds { get; init; } = 120;
+}

@@ -1,0 +1,80 @@
+using System.Collections.Concurrent;
+using BlockSwarm.Deploy.Api;
+
+namespace BlockSwarm.Deploy.Server;
+
+/// <summary>
+/// Every client that reported, with its last status. Bounded (a flood of fake ids cannot grow it
+/// without limit) and thread-safe; <see cref="Changed"/> wakes the event streams.
+/// </summary>
+public sealed class ClientRegistry(TimeProvider time, int maxClients = 10_000)
+{
+    private readonly ConcurrentDictionary<string, Entry> _clients = new();
+    private readonly object _signalGate = new();
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>A client silent this long is shown as stale.</summary>
+    public TimeSpan StaleAfter { get; init; } = TimeSpan.FromSeconds(15);
+
+    public int Count => _clients.Count;
+
+    /// <summary>Completes at the next change; take a new one after it fires.</summary>
+    public Task Changed
+    {
+        get { lock (_signalGate) return _changed.Task; }
+    }
+
+    /// <summary>Records a report; false when the registry is full and the id is new.</summary>
+    public bool Report(string id, string address, ClientReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var now = time.GetUtcNow();
+        if (!_clients.ContainsKey(id) && _clients.Count >= maxClients) return false;
+        _clients.AddOrUpdate(id,
+            _ => new Entry(address, report, now, now, report.Progress, now),
+            (_, old) => old with { Address = address, Report = report, LastSeen = now, PrevProgress = old.Report.Progress, PrevAt = old.LastSeen });
+        Signal();
+        return true;
+    }
+
+    public void Signal()
+    {
+        TaskCompletionSource fire;
+        lock (_signalGate)
+        {
+            fire = _changed;
+            _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        fire.TrySetResult();
+    }
+
+    public IReadOnlyList<ClientView> List()
+    {
+        var now = time.GetUtcNow();
+        return _clients.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv =>
+        {
+            var e = kv.Value;
+            double? eta = null;
+            var r = e.Report;
+            if (r.State == "downloading" && r.DownloadRate > 0 && r.TotalBytes > 0)
+                eta = Math.Max(0, (r.TotalBytes - r.BytesHave) / r.DownloadRate);
+            return new ClientView
+            {
+                Id = kv.Key,
+                Address = e.Address,
+                Report = r,
+                FirstSeen = e.FirstSeen,
+                LastSeen = e.LastSeen,
+                EtaSeconds = eta,
+                Stale = now - e.LastSeen > StaleAfter && r.State is not ("done" or "failed" or "refused"),
+            };
+        }).ToList();
+    }
+
+    /// <summary>Clients that finished: verified, fsynced, and reported done or seeding.</summary>
+    public int DoneCount => _clients.Values.Count(e => e.Report.State is "done" or "seeding");
+
+    public int FailedCount => _clients.Values.Count(e => e.Report.State is "failed" or "refused");
+
+    private sealed record Entry(string Address, ClientReport Report, DateTimeOffset FirstSeen, DateTimeOffset LastSeen, double PrevProgress, DateTimeOffset PrevAt);
+}

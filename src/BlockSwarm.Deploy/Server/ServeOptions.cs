@@ -1,0 +1,25 @@
+using System.Net;
+using BlockSwarm.Deploy.Api;
+
+namespace BlockSwarm.Deploy.Server;
+
+/// <summary>What <see cref="DeployServer"/> listens on and how it seeds.</summary>
+public sealed record ServeOptions
+{
+    public IPAddress Listen { get; init; } = IPAddress.Any;
+    public int BitTorrentPort { get; init; } = 6881;
+    public int HttpPort { get; init; } = 8080;
+
+    /// <summary>Origin upload limit in bytes/s; 0 = unlimited.</summary>
+    public long UploadLimit { get; init; }
+
+    /// <summary>Origin slow start: the limit ramps up over this time.</summary>
+    public TimeSpan? SlowStart { get; init; }
+
+    public CompletionPolicy Policy { get; init; } = new();
+
+    /// <summary>Exit once every expected client is done.</summary>
+    public bool StopWhenDone { get; init; }
+
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+}
