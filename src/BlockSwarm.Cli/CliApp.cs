@@ -15,6 +15,8 @@ public static class CliApp
             VerifyCommand.Build(ctx),
             EngineCommands.BuildSeed(ctx),
             EngineCommands.BuildFetch(ctx),
+            ServeCommand.Build(ctx),
+            DeployCommand.Build(ctx),
             DemoCommand.Build(ctx),
         };
         return root;

@@ -50,7 +50,7 @@ public sealed class DeployServer : IAsyncDisposable
         Tracker = new Tracker.Tracker(new TrackerOptions(), null, options.Time);
         var have = new Engine.Bitfield(torrent.PieceCount);
         have.SetAll();
-        Seeder = new TorrentSession(torrent, storage, have, new SessionOptions
+        Seeder = new TorrentSession(torrent, storage, have, new Engine.Session.SessionOptions
         {
             Listen = new IPEndPoint(options.Listen, options.BitTorrentPort),
             UploadLimit = options.UploadLimit,

@@ -141,8 +141,20 @@ public sealed class TorrentSession : IAsyncDisposable
             BannedPeers = Volatile.Read(ref _banned),
             Complete = _completed.Task.IsCompletedSuccessfully,
             Error = _error?.Message,
-            DownloadedFrom = new Dictionary<string, long>(_downloadedFrom),
+            DownloadedFrom = DownloadedByAddress(),
         };
+    }
+
+    /// <summary>Payload received per remote IP address: finished connections plus live ones.</summary>
+    private Dictionary<string, long> DownloadedByAddress()
+    {
+        var result = new Dictionary<string, long>(_downloadedFrom);
+        foreach (var p in _peers.Values)
+        {
+            var key = p.Remote.Address.ToString();
+            result[key] = result.GetValueOrDefault(key) + p.PayloadFromPeer;
+        }
+        return result;
     }
 
     // ---- connections ----------------------------------------------------------------------
@@ -255,6 +267,7 @@ public sealed class TorrentSession : IAsyncDisposable
         {
             peer.CompleteUploads();
             _peers.TryRemove(id, out _);
+            _downloadedFrom.AddOrUpdate(remote.Address.ToString(), peer.PayloadFromPeer, (_, v) => v + peer.PayloadFromPeer);
             Swarm.RemovePeer(id);
             _origin?.RemovePeer(id);
             Interlocked.Add(ref _wireDown, conn.WireBytesReceived);

@@ -1,0 +1,131 @@
+using System.CommandLine;
+using System.Text.Json;
+using BlockSwarm.Deploy.Client;
+using BlockSwarm.Engine.Session;
+using BlockSwarm.Imaging;
+
+namespace BlockSwarm.Cli.Commands;
+
+/// <summary><c>blockswarm deploy</c>: one machine being imaged.</summary>
+public static class DeployCommand
+{
+    public static Command Build(CliContext ctx)
+    {
+        var server = new Option<string>("--server") { Description = "URL of the deployment server, e.g. http://10.0.0.1:8080", Required = true };
+        var target = new Option<string>("--target") { Description = "Block device to write, e.g. /dev/sda (checked: not mounted, not in use, not the system disk, large enough)", Required = true };
+        var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation" };
+        var json = new Option<bool>("--json") { Description = "JSON events on stdout, one per line" };
+        var allowFile = new Option<bool>("--allow-file") { Description = "Accept a regular image file as the target" };
+        var listen = new Option<string>("--listen") { Description = "IP[:PORT] to accept peers on (port 0 = any)", DefaultValueFactory = _ => "0.0.0.0:0" };
+        var id = new Option<string?>("--id") { Description = "Client id shown on the dashboard (default: hostname + target hash)" };
+        var hostname = new Option<string?>("--hostname") { Description = "Hostname to report (default: this machine's)" };
+        var cache = new Option<string>("--cache") { Description = "Write-back cache size", DefaultValueFactory = _ => "256MiB" };
+        var resume = new Option<string?>("--resume") { Description = "Resume file (default: next to an image file, or in the temp directory for devices)" };
+        var verifyAfter = new Option<bool>("--verify-after") { Description = "Re-read and re-hash the whole target after the final fsync" };
+        var maxSeed = new Option<int>("--max-seed") { Description = "Seconds to seed at most after finishing, whatever the server's policy", DefaultValueFactory = _ => 7200 };
+        var cmd = new Command("deploy", "Deploy the server's image onto this machine's disk; exit 0 only with verified data on stable storage (4 = target refused, 5 = server unreachable, 3 = verification failed)")
+        {
+            server, target, yes, json, allowFile, listen, id, hostname, cache, resume, verifyAfter, maxSeed,
+        };
+        cmd.SetAction(async (pr, outer) =>
+        {
+            using var cts = EngineHost.CancelOnSignal(outer);
+            IDeployReporter reporter = pr.GetValue(json) ? new JsonReporter(ctx.Out) : new TextReporter(ctx);
+            try
+            {
+                var serverUrl = pr.GetValue(server)!;
+                if (!Uri.TryCreate(serverUrl.Contains("://", StringComparison.Ordinal) ? serverUrl : "http://" + serverUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+                {
+                    ctx.Fail($"--server '{serverUrl}' is not an http:// URL");
+                    return ExitCodes.Usage;
+                }
+                var options = new DeployOptions
+                {
+                    Server = uri,
+                    Target = pr.GetValue(target)!,
+                    Yes = pr.GetValue(yes),
+                    AllowFile = pr.GetValue(allowFile),
+                    Listen = EngineHost.ParseEndPoint(pr.GetValue(listen)!, 0),
+                    ClientId = pr.GetValue(id),
+                    Hostname = pr.GetValue(hostname) ?? Environment.MachineName,
+                    CacheBytes = SizeParser.Parse(pr.GetValue(cache)!),
+                    ResumePath = pr.GetValue(resume),
+                    VerifyAfter = pr.GetValue(verifyAfter),
+                    MaxSeeding = TimeSpan.FromSeconds(pr.GetValue(maxSeed)),
+                    Confirm = ctx.Interactive && !pr.GetValue(json) ? Ask : null,
+                };
+                return await new DeployClient(options, reporter).RunAsync(cts.Token).ConfigureAwait(false);
+            }
+            catch (FormatException ex)
+            {
+                ctx.Fail(ex.Message);
+                return ExitCodes.Usage;
+            }
+        });
+        return cmd;
+    }
+
+    private static bool Ask(string question)
+    {
+        Console.Error.Write(question + " [y/N] ");
+        var answer = Console.ReadLine();
+        return answer is not null && (answer.Trim().Equals("y", StringComparison.OrdinalIgnoreCase) || answer.Trim().Equals("yes", StringComparison.OrdinalIgnoreCase));
+    }
+
+    private sealed class TextReporter(CliContext ctx) : IDeployReporter
+    {
+        private DateTime _last = DateTime.MinValue;
+
+        public void Event(string name, string message, IReadOnlyDictionary<string, object?>? data = null)
+        {
+            if (ctx.Interactive) ctx.Err.Write("\r".PadRight(110) + "\r");
+            if (name is "error" or "refused") ctx.Fail(message);
+            else ctx.Err.WriteLine(message);
+        }
+
+        public void Progress(SessionStats st, string state)
+        {
+            if (!ctx.Interactive && DateTime.UtcNow - _last < TimeSpan.FromSeconds(2)) return;
+            _last = DateTime.UtcNow;
+            int width = 30;
+            int filled = (int)Math.Round(st.Progress * width);
+            var line = $"{state,-11} [{new string('#', filled)}{new string('.', width - filled)}] {st.Progress * 100,5:0.0}%  down {SizeParser.Format((long)st.DownloadRate)}/s  up {SizeParser.Format((long)st.UploadRate)}/s  peers {st.Peers}";
+            if (ctx.Interactive) ctx.Err.Write("\r" + line.PadRight(105));
+            else ctx.Err.WriteLine(line);
+        }
+    }
+
+    private sealed class JsonReporter(TextWriter output) : IDeployReporter
+    {
+        private readonly object _gate = new();
+
+        public void Event(string name, string message, IReadOnlyDictionary<string, object?>? data = null)
+        {
+            var o = new Dictionary<string, object?> { ["time"] = DateTimeOffset.UtcNow, ["event"] = name, ["message"] = message };
+            if (data != null) foreach (var (k, v) in data) o[k] = v;
+            Write(o);
+        }
+
+        public void Progress(SessionStats st, string state) => Write(new Dictionary<string, object?>
+        {
+            ["time"] = DateTimeOffset.UtcNow,
+            ["event"] = "progress",
+            ["state"] = state,
+            ["progress"] = st.Progress,
+            ["bytesHave"] = st.BytesHave,
+            ["totalBytes"] = st.TotalBytes,
+            ["downloadRate"] = st.DownloadRate,
+            ["uploadRate"] = st.UploadRate,
+            ["peers"] = st.Peers,
+        });
+
+        private void Write(Dictionary<string, object?> o)
+        {
+            lock (_gate)
+            {
+                output.WriteLine(JsonSerializer.Serialize(o));
+                output.Flush();
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+using System.CommandLine;
+using System.Net;
+using BlockSwarm.Deploy.Api;
+using BlockSwarm.Deploy.Server;
+using BlockSwarm.Engine.Storage;
+using BlockSwarm.Imaging;
+using BlockSwarm.Metainfo;
+
+namespace BlockSwarm.Cli.Commands;
+
+/// <summary><c>blockswarm serve</c>: the image server (origin seeder, tracker, deployment API, dashboard, metrics).</summary>
+public static class ServeCommand
+{
+    public static Command Build(CliContext ctx)
+    {
+        var source = new Option<string>("--source", "-s") { Description = "Image file or block device to deploy (or, with --torrent, where its data is)", Required = true };
+        var torrentOpt = new Option<string?>("--torrent", "-t") { Description = "Serve an existing torrent instead of creating one from --source" };
+        var map = new Option<string>("--map", "-m") { Description = "Used-block map when creating: auto, all, nonzero, partclone:FILE", DefaultValueFactory = _ => "auto" };
+        var pieceSize = new Option<string>("--piece-size") { Description = "Piece length when creating: auto or a power of two", DefaultValueFactory = _ => "auto" };
+        var name = new Option<string?>("--name") { Description = "Torrent name when creating (default: the source's base name)" };
+        var listen = new Option<string>("--listen") { Description = "IP address to listen on", DefaultValueFactory = _ => "0.0.0.0" };
+        var btPort = new Option<int>("--bt-port") { Description = "BitTorrent port of the origin seeder", DefaultValueFactory = _ => 6881 };
+        var httpPort = new Option<int>("--http-port") { Description = "HTTP port: API, tracker (/announce), dashboard (/), metrics (/metrics)", DefaultValueFactory = _ => 8080 };
+        var expect = new Option<int>("--expect") { Description = "Number of clients expected; the server knows when all are done" };
+        var limit = new Option<string?>("--upload-limit") { Description = "Origin upload limit per second, e.g. 80MiB (a seeder can saturate a weak switch)" };
+        var slowStart = new Option<int>("--slow-start") { Description = "Ramp the origin's upload limit up from a quarter over this many seconds (needs --upload-limit)" };
+        var stopWhenDone = new Option<bool>("--stop-when-done") { Description = "Exit once every expected client is done" };
+        var policy = new Option<string>("--policy") { Description = "Client seeding after completion: until-all-done, ratio:R, idle:SECONDS or none", DefaultValueFactory = _ => "until-all-done" };
+        var torrentOut = new Option<string?>("--torrent-out") { Description = "Also save the created torrent here" };
+        var cmd = new Command("serve", "Serve a deployment: origin seeder, embedded tracker, job API, live dashboard and metrics")
+        {
+            source, torrentOpt, map, pieceSize, name, listen, btPort, httpPort, expect, limit, slowStart, stopWhenDone, policy, torrentOut,
+        };
+        cmd.SetAction(async (pr, outer) =>
+        {
+            using var cts = EngineHost.CancelOnSignal(outer);
+            var ct = cts.Token;
+            try
+            {
+                var src = pr.GetValue(source)!;
+                Torrent torrent;
+                long sourceSize;
+                if (pr.GetValue(torrentOpt) is { } tpath)
+                {
+                    torrent = Torrent.Load(tpath);
+                    sourceSize = File.Exists(src) ? DeviceFile.GetSize(src) : torrent.TotalLength;
+                }
+                else
+                {
+                    using var dev = DeviceFile.OpenRead(src);
+                    sourceSize = dev.Size;
+                    var resolved = await ProgressDisplay.RunAsync(ctx, "scanning", dev.Size,
+                        report => MapResolver.Resolve(MapSpec.Parse(pr.GetValue(map)!), dev, report, cancellationToken: ct)).ConfigureAwait(false);
+                    foreach (var w in resolved.Warnings) ctx.Warn(w);
+                    var options = new CreateOptions
+                    {
+                        Name = pr.GetValue(name) ?? Path.GetFileNameWithoutExtension(src.TrimEnd('/')),
+                        PieceLength = PieceSizing.Parse(pr.GetValue(pieceSize)!, resolved.Map.UsedBytes),
+                        CreationDate = DateTimeOffset.UtcNow,
+                        ExpectedPieceHashes = resolved.PartcloneHashes,
+                    };
+                    torrent = await ProgressDisplay.RunAsync(ctx, "hashing", resolved.Map.UsedBytes,
+                        report => TorrentCreator.Create(dev, resolved.Map, options, report, ct)).ConfigureAwait(false);
+                    ctx.Err.WriteLine($"map {resolved.Method}: {SizeParser.Format(resolved.Map.UsedBytes)} used of {SizeParser.Format(dev.Size)}, {torrent.PieceCount} pieces, info-hash {torrent.InfoHash.ToHex()}");
+                    if (pr.GetValue(torrentOut) is { } outPath) TorrentCreator.WriteAtomically(outPath, torrent.Raw.Span);
+                }
+                await using var storage = EngineHost.OpenStorage(torrent, src, writable: false, plainFiles: false, new StorageOptions());
+                storage.MarkDurable(PieceRecovery.TrustSeed(storage).Pieces);
+                long rate = pr.GetValue(limit) is { } l ? SizeParser.Parse(l) : 0;
+                int ss = pr.GetValue(slowStart);
+                if (ss > 0 && rate == 0) ctx.Warn("--slow-start needs --upload-limit to ramp towards; ignored");
+                var serveOptions = new ServeOptions
+                {
+                    Listen = IPAddress.Parse(pr.GetValue(listen)!),
+                    BitTorrentPort = pr.GetValue(btPort),
+                    HttpPort = pr.GetValue(httpPort),
+                    UploadLimit = rate,
+                    SlowStart = ss > 0 && rate > 0 ? TimeSpan.FromSeconds(ss) : null,
+                    Policy = ParsePolicy(pr.GetValue(policy)!, pr.GetValue(expect)),
+                    StopWhenDone = pr.GetValue(stopWhenDone),
+                };
+                await using var server = new DeployServer(torrent, storage, sourceSize, serveOptions);
+                await server.StartAsync(ct).ConfigureAwait(false);
+                ctx.Out.WriteLine($"serving {torrent.Name} ({torrent.InfoHash.ToHex()}): dashboard {server.HttpAddress}  BitTorrent port {server.Job.OriginPort}  tracker {new Uri(server.HttpAddress!, "/announce")}");
+                ctx.Out.WriteLine($"on each client: blockswarm deploy --server {server.HttpAddress} --target /dev/sdX");
+                ctx.Out.Flush();
+                var lastLine = DateTime.MinValue;
+                while (!ct.IsCancellationRequested)
+                {
+                    await Task.WhenAny(server.AllDone, Task.Delay(TimeSpan.FromSeconds(1), ct)).ConfigureAwait(false);
+                    var snap = server.Snapshot();
+                    if (DateTime.UtcNow - lastLine >= TimeSpan.FromSeconds(ctx.Interactive ? 1 : 5) || server.AllDone.IsCompleted)
+                    {
+                        lastLine = DateTime.UtcNow;
+                        var t = snap.Totals;
+                        ctx.Err.WriteLine($"clients {t.Done}/{(t.Expected > 0 ? t.Expected : t.Clients)} done, {t.Failed} failed · origin sent {SizeParser.Format(t.OriginUploaded)} ({SizeParser.Format((long)t.OriginUploadRate)}/s) · peers sent {SizeParser.Format(t.PeerUploaded)} · aggregate {SizeParser.Format((long)t.AggregateDownloadRate)}/s");
+                    }
+                    if (server.AllDone.IsCompleted && serveOptions.StopWhenDone)
+                    {
+                        // Let clients collect their final "stop seeding" replies before the origin goes away.
+                        await Task.Delay(TimeSpan.FromSeconds(3), ct).ConfigureAwait(false);
+                        ctx.Out.WriteLine($"all {serveOptions.Policy.Expected} expected clients are done");
+                        return ExitCodes.Ok;
+                    }
+                }
+                return ExitCodes.Ok;
+            }
+            catch (OperationCanceledException)
+            {
+                return ExitCodes.Ok;
+            }
+            catch (Exception ex) when (ex is IOException or TorrentException or StorageException or FormatException or BlockMapException or System.Net.Sockets.SocketException)
+            {
+                ctx.Fail(ex.Message);
+                return ExitCodes.Error;
+            }
+        });
+        return cmd;
+    }
+
+    internal static CompletionPolicy ParsePolicy(string text, int expected)
+    {
+        var parts = text.Split(':', 2);
+        return parts[0] switch
+        {
+            "until-all-done" => new CompletionPolicy { Mode = "until-all-done", Expected = expected },
+            "none" => new CompletionPolicy { Mode = "none", Expected = expected },
+            "ratio" when parts.Length == 2 && double.TryParse(parts[1], System.Globalization.CultureInfo.InvariantCulture, out var r) && r > 0
+                => new CompletionPolicy { Mode = "ratio", Ratio = r, Expected = expected },
+            "idle" when parts.Length == 2 && int.TryParse(parts[1], System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0
+                => new CompletionPolicy { Mode = "idle", IdleSeconds = s, Expected = expected },
+            _ => throw new FormatException($"--policy '{text}': use until-all-done, ratio:R, idle:SECONDS or none"),
+        };
+    }
+}
