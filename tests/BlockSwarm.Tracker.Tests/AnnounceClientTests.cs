@@ -41,7 +41,10 @@ public sealed class AnnounceClientTests
     {
         var uri = TrackerClient.BuildAnnounceUri(new Uri("http://t.example/announce?passkey=x"), new AnnounceParameters
         {
-            InfoHash = Hash(1), PeerId = new byte[] { 0, (byte)'a', 0xFF, (byte)'%', 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 }, Port = 6881, Event = AnnounceEvent.Started,
+            InfoHash = Hash(1),
+            PeerId = new byte[] { 0, (byte)'a', 0xFF, (byte)'%', 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 },
+            Port = 6881,
+            Event = AnnounceEvent.Started,
         });
         var q = uri.Query;
         Assert.StartsWith("?passkey=x&info_hash=%01%02", q, StringComparison.Ordinal);
