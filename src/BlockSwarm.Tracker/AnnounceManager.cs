@@ -33,6 +33,7 @@ public sealed class AnnounceManager : IDisposable
     private long _lastAnnounce;
     private TimeSpan _minInterval;
     private ReadOnlyMemory<byte>? _trackerId;
+    private int _waits;
 
     public AnnounceManager(TrackerClient client, InfoHash infoHash, ReadOnlyMemory<byte> peerId, int port,
         IEnumerable<IEnumerable<Uri>> tiers, Func<AnnounceProgress> progress, AnnounceManagerOptions? options = null)
@@ -65,6 +66,9 @@ public sealed class AnnounceManager : IDisposable
     public Uri? CurrentTracker { get; private set; }
 
     public int ConsecutiveFailures { get; private set; }
+
+    /// <summary>Timed waits begun so far: tests advance a fake clock only once the loop is parked.</summary>
+    internal int Waits => Volatile.Read(ref _waits);
 
     /// <summary>Current tier order (after the shuffle and promotions).</summary>
     public IReadOnlyList<IReadOnlyList<Uri>> Tiers
@@ -114,6 +118,7 @@ public sealed class AnnounceManager : IDisposable
                 {
                     using var delayCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                     var delay = Task.Delay(next - now, time, delayCts.Token);
+                    Interlocked.Increment(ref _waits);
                     await Task.WhenAny(delay, wake).ConfigureAwait(false);
                     await delayCts.CancelAsync().ConfigureAwait(false);
                     continue; // re-evaluate: woken early, or due now

@@ -41,7 +41,10 @@ public sealed class AnnounceClientTests
     {
         var uri = TrackerClient.BuildAnnounceUri(new Uri("http://t.example/announce?passkey=x"), new AnnounceParameters
         {
-            InfoHash = Hash(1), PeerId = new byte[] { 0, (byte)'a', 0xFF, (byte)'%', 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 }, Port = 6881, Event = AnnounceEvent.Started,
+            InfoHash = Hash(1),
+            PeerId = new byte[] { 0, (byte)'a', 0xFF, (byte)'%', 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 },
+            Port = 6881,
+            Event = AnnounceEvent.Started,
         });
         var q = uri.Query;
         Assert.StartsWith("?passkey=x&info_hash=%01%02", q, StringComparison.Ordinal);
@@ -100,10 +103,19 @@ public sealed class AnnounceClientTests
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         var run = m.RunAsync(cts.Token);
 
+        // A fake clock only moves timers that exist: wait until the loop has parked on a new delay.
+        var waits = 0;
+        async Task Parked()
+        {
+            await WaitFor(() => m.Waits > waits);
+            waits = m.Waits;
+        }
+
         await WaitFor(() => stub.Requests.Count == 1);
         // Retry 1 within (3.75, 5] s, retry 2 within (7.5, 10] s, retry 3 within (15, 20] s.
         foreach (var (min, max, count) in new[] { (3.75, 5.0, 2), (7.5, 10.0, 3), (15.0, 20.0, 4) })
         {
+            await Parked();
             time.Advance(TimeSpan.FromSeconds(min - 0.01));
             await Task.Delay(50, TestContext.Current.CancellationToken);
             Assert.Equal(count - 1, stub.Requests.Count);
@@ -115,8 +127,9 @@ public sealed class AnnounceClientTests
         Assert.Equal(new IPEndPoint(IPAddress.Parse("10.0.0.9"), 7000), peer);
 
         // Early re-announce for more peers waits for the min interval (10 s) from the last announce.
+        await Parked();
         m.RequestMorePeers();
-        await Task.Delay(50, TestContext.Current.CancellationToken);
+        await Parked();
         Assert.Equal(4, stub.Requests.Count);
         time.Advance(TimeSpan.FromSeconds(10));
         await WaitFor(() => stub.Requests.Count == 5);
@@ -126,6 +139,7 @@ public sealed class AnnounceClientTests
         await WaitFor(() => stub.Requests.Count == 6);
         Assert.Contains("event=completed", stub.Requests[5].Query, StringComparison.Ordinal);
 
+        await Parked();
         time.Advance(TimeSpan.FromSeconds(30));
         await WaitFor(() => stub.Requests.Count == 7);
         Assert.DoesNotContain("event=", stub.Requests[6].Query, StringComparison.Ordinal);

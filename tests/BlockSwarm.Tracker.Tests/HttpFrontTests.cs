@@ -77,7 +77,11 @@ public sealed class HttpFrontTests
         var ct = TestContext.Current.CancellationToken;
         AnnounceParameters P(int peer, int port) => new()
         {
-            InfoHash = Hash(3), PeerId = PeerId(peer), Port = port, Left = 10, Event = AnnounceEvent.Started,
+            InfoHash = Hash(3),
+            PeerId = PeerId(peer),
+            Port = port,
+            Left = 10,
+            Event = AnnounceEvent.Started,
         };
         var r1 = await client.AnnounceAsync(host.AnnounceUri, P(1, 7001), ct);
         Assert.Empty(r1.Peers);

@@ -41,7 +41,10 @@ public sealed class InteropTests
         var seedPort = FreeTcpPort(IPAddress.Parse("127.0.0.2"));
         var psi = new ProcessStartInfo(Tool.SystemPython)
         {
-            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
         };
         foreach (var a in new[] { script, "seed", torrentPath, seedDir, "127.0.0.2", seedPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "90" })
             psi.ArgumentList.Add(a);
@@ -102,7 +105,11 @@ public sealed class InteropTests
             var client = new TrackerClient(http);
             AnnounceParameters P(int peer, int peerPort) => new()
             {
-                InfoHash = hash, PeerId = PeerId(peer), Port = peerPort, Left = 1000, Event = AnnounceEvent.Started,
+                InfoHash = hash,
+                PeerId = PeerId(peer),
+                Port = peerPort,
+                Left = 1000,
+                Event = AnnounceEvent.Started,
             };
             await client.AnnounceAsync(announce, P(1, 41001), ct);
             var second = await client.AnnounceAsync(announce, P(2, 41002), ct);
