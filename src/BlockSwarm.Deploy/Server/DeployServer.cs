@@ -24,7 +24,8 @@ namespace BlockSwarm.Deploy.Server;
 /// </summary>
 public sealed class DeployServer : IAsyncDisposable
 {
-    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    /// <summary>JSON options of the API (camelCase web defaults), shared by server, client and demo.</summary>
+    public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web);
 
     private readonly Torrent _torrent;
     private readonly IPieceStorage _storage;
