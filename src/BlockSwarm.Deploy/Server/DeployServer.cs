@@ -103,7 +103,10 @@ public sealed class DeployServer : IAsyncDisposable
         Map(app);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         _app = app;
-        var addr = app.Urls.FirstOrDefault() ?? $"http://{_options.Listen}:{_options.HttpPort}";
+        // The bound address (port 0 resolved) comes from the server feature, not from app.Urls.
+        var bound = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses.FirstOrDefault();
+        var addr = bound ?? $"http://{_options.Listen}:{_options.HttpPort}";
         HttpAddress = new Uri(addr.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "[::1]", StringComparison.Ordinal));
         _expiry = Tracker.RunExpiryAsync(_stop.Token);
     }

@@ -111,6 +111,11 @@ internal sealed class PieceAssembler : IAsyncDisposable
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
         }
+        catch (Exception ex)
+        {
+            // A bug here must not leave pieces unverified forever: stop the session with the error.
+            _session.Fail(new InvalidOperationException($"piece verification worker failed: {ex.Message}", ex));
+        }
     }
 
     /// <summary>Returns the buffers of pieces a peer left half done when the swarm drops them (called on shutdown).</summary>

@@ -63,7 +63,7 @@ public sealed class TorrentSession : IAsyncDisposable
         UploadLimiter = _options.UploadLimit > 0
             ? new RateLimiter(Time, _options.UploadLimit, _options.SlowStart is null ? null : _options.UploadLimit / 4, _options.SlowStart)
             : new RateLimiter(Time, 0);
-        if (_options.OriginSpreading && Swarm.IsComplete) _origin = new OriginServePolicy(Swarm);
+        if (_options.OriginSpreading && Swarm.IsComplete) _origin = new OriginServePolicy(Swarm, Time);
         _downRate = new RateMeter(Time);
         _upRate = new RateMeter(Time);
         Assembler = new PieceAssembler(this, _options.HashWorkers);
@@ -430,16 +430,7 @@ public sealed class TorrentSession : IAsyncDisposable
         {
             while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
             {
-                timedOut.Clear();
-                Swarm.Tick(timedOut);
-                foreach (var pb in timedOut) SendCancel(pb.Peer, pb.Block);
-                foreach (var p in _peers.Values)
-                {
-                    p.RefreshInterest();
-                    p.FillRequests();
-                }
-                foreach (var (ep, state) in _known)
-                    if (!state.Connected && _peers.Count < _options.MaxConnections && state.Due(Time)) _ = DialAsync(ep, ct);
+                if (!Tick(timedOut, ct)) continue;
                 if (_options.ResumePath is { } path && Storage.IsWritable && !Swarm.IsComplete
                     && Time.GetElapsedTime(lastCheckpoint) >= _options.CheckpointInterval)
                 {
@@ -457,6 +448,33 @@ public sealed class TorrentSession : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
+        }
+    }
+
+    /// <summary>One second's housekeeping: request timeouts, interest, pipelines, re-dials.</summary>
+    private bool Tick(List<PeerBlock> timedOut, CancellationToken ct)
+    {
+        try
+        {
+            {
+                timedOut.Clear();
+                Swarm.Tick(timedOut);
+                foreach (var pb in timedOut) SendCancel(pb.Peer, pb.Block);
+                foreach (var p in _peers.Values)
+                {
+                    p.RefreshInterest();
+                    p.FillRequests();
+                }
+                foreach (var (ep, state) in _known)
+                    if (!state.Connected && _peers.Count < _options.MaxConnections && state.Due(Time)) _ = DialAsync(ep, ct);
+            }
+            return true;
+        }
+        catch (InvalidOperationException ex)
+        {
+            // Never let one bad tick stop timeouts and re-dials for good; the error is kept for the stats.
+            _error ??= ex;
+            return false;
         }
     }
 

@@ -20,14 +20,20 @@ public sealed class OriginServePolicy
     private readonly int[] _copies;       // peers each piece was granted to, ever
     private readonly int[] _liveGrants;   // grants to peers still connected
     private readonly Dictionary<PeerId, HashSet<int>> _grants = [];
+    private readonly Dictionary<PeerId, long> _lastGrant = [];
+    private readonly TimeProvider _time;
     private int _unsentPieces;
     private long _bytesSent;
+    private long _lastScan = long.MinValue;
+    private bool _usefulUnsent = true;
 
     /// <param name="swarm">The origin's swarm state: availability counts of its peers.</param>
-    public OriginServePolicy(SwarmState swarm)
+    /// <param name="time">Clock for the starvation guard and the rescan interval.</param>
+    public OriginServePolicy(SwarmState swarm, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(swarm);
         _swarm = swarm;
+        _time = time ?? TimeProvider.System;
         _copies = new int[swarm.PieceCount];
         _liveGrants = new int[swarm.PieceCount];
         _unsentPieces = swarm.PieceCount;
@@ -48,17 +54,58 @@ public sealed class OriginServePolicy
     /// Whether to serve <paramref name="peer"/>'s request for a block of <paramref name="piece"/>;
     /// false means send REJECT-REQUEST (or drop it if the peer lacks the Fast extension).
     /// </summary>
+    /// <summary>
+    /// A peer refused everything for this long is served anyway: spreading must never stall a
+    /// peer that cannot reach the others (firewalled, not yet discovered, or a partitioned swarm).
+    /// </summary>
+    public TimeSpan StarvationTimeout { get; init; } = TimeSpan.FromSeconds(3);
+
     public bool ShouldServe(PeerId peer, int piece)
     {
         lock (_gate)
         {
             if (_grants.TryGetValue(peer, out var mine) && mine.Contains(piece)) return true;
+            long now = _time.GetTimestamp();
             if (Active && _unsentPieces > 0 && _copies[piece] > 0
-                && (_liveGrants[piece] > 0 || _swarm.Availability(piece) > 0))
+                && (_liveGrants[piece] > 0 || _swarm.Availability(piece) > 0)
+                && UsefulUnsentExists(now) && !Starving(peer, now))
                 return false;
             Grant(peer, piece);
+            _lastGrant[peer] = now;
             return true;
         }
+    }
+
+    private bool Starving(PeerId peer, long now)
+    {
+        if (!_lastGrant.TryGetValue(peer, out long last))
+        {
+            _lastGrant[peer] = now; // first refusal starts the clock
+            return false;
+        }
+        return _time.GetElapsedTime(last, now) >= StarvationTimeout;
+    }
+
+    /// <summary>
+    /// Whether some never-sent piece is still missing at a connected peer. Pieces every peer
+    /// already has (found on the target at start, e.g. all-zero pieces) are not worth spreading.
+    /// Rescanned at most every 250 ms.
+    /// </summary>
+    private bool UsefulUnsentExists(long now)
+    {
+        if (_lastScan != long.MinValue && _time.GetElapsedTime(_lastScan, now) < TimeSpan.FromMilliseconds(250)) return _usefulUnsent;
+        _lastScan = now;
+        int peers = _swarm.PeerCount;
+        _usefulUnsent = false;
+        for (int p = 0; p < _copies.Length && peers > 0; p++)
+        {
+            if (_copies[p] == 0 && _swarm.Availability(p) < peers)
+            {
+                _usefulUnsent = true;
+                break;
+            }
+        }
+        return _usefulUnsent;
     }
 
     /// <summary>Count what actually went out (after the rate limiter).</summary>
@@ -72,6 +119,7 @@ public sealed class OriginServePolicy
     {
         lock (_gate)
         {
+            _lastGrant.Remove(peer);
             if (!_grants.Remove(peer, out var pieces)) return;
             foreach (int p in pieces) _liveGrants[p]--;
         }

@@ -18,8 +18,9 @@ public sealed record SwarmOptions
     /// <summary>A peer with outstanding requests that delivered nothing for this long is snubbed: one request at a time.</summary>
     public TimeSpan SnubTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    // LAN default: short, so a peer the origin turned away (spreading) asks again soon; the origin serves a starving peer after 3 s.
     /// <summary>After a peer rejects a block of a piece (BEP 6), do not ask it for that piece again for this long.</summary>
-    public TimeSpan RejectBackoff { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan RejectBackoff { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// A peer that alone supplied this many pieces that failed their hash is banned. Pieces with several

@@ -28,8 +28,8 @@ public sealed partial class SwarmState
         ArgumentNullException.ThrowIfNull(into);
         lock (_gate)
         {
-            var ps = Get(peer);
-            if (ps.Banned || _have.IsComplete) return 0;
+            // A peer already removed (its connection closed while a timer or worker looked at it) gets nothing.
+            if (!_peers.TryGetValue(peer, out var ps) || ps.Banned || _have.IsComplete) return 0;
             if (ps.ChokingUs && ps.AllowedFast is null) return 0;
             int budget = Math.Min(maxCount, DepthOf(ps) - ps.Outstanding);
             if (budget <= 0) return 0;

@@ -179,13 +179,14 @@ public sealed partial class SwarmState
     }
 
     /// <summary>Whether the peer has any piece we lack (we should be INTERESTED).</summary>
+    /// <remarks>False for a peer no longer in the swarm (a connection closing while a timer looks at it).</remarks>
     public bool IsInteresting(PeerId peer)
     {
-        lock (_gate) return _have.LacksAnyOf(Get(peer).Have);
+        lock (_gate) return _peers.TryGetValue(peer, out var ps) && _have.LacksAnyOf(ps.Have);
     }
 
-    public bool PeerHas(PeerId peer, int piece) { lock (_gate) return Get(peer).Have[piece]; }
-    public bool PeerIsSeed(PeerId peer) { lock (_gate) return Get(peer).Have.IsComplete; }
+    public bool PeerHas(PeerId peer, int piece) { lock (_gate) return _peers.TryGetValue(peer, out var ps) && ps.Have[piece]; }
+    public bool PeerIsSeed(PeerId peer) { lock (_gate) return _peers.TryGetValue(peer, out var ps) && ps.Have.IsComplete; }
 
     // ---- choke / reject --------------------------------------------------------------------
 

@@ -1,0 +1,131 @@
+using BlockSwarm.Deploy.Client;
+using BlockSwarm.Testing;
+
+namespace BlockSwarm.Deploy.Tests;
+
+public sealed class TargetGuardTests
+{
+    private readonly TargetGuard _guard = new();
+
+    [Fact]
+    public void Missing_directory_and_plain_file_targets_are_refused()
+    {
+        using var dir = new TempDirectory("guard");
+        Assert.Contains("does not exist", Assert.Throws<TargetRefusedException>(() => _guard.Check(dir.File("nope"), 1, false)).Message);
+        Assert.Contains("is a directory", Assert.Throws<TargetRefusedException>(() => _guard.Check(dir.Path, 1, false)).Message);
+        var file = dir.File("img");
+        File.WriteAllBytes(file, new byte[4096]);
+        Assert.Contains("--allow-file", Assert.Throws<TargetRefusedException>(() => _guard.Check(file, 1, false)).Message);
+        Assert.Contains("needs 8192", Assert.Throws<TargetRefusedException>(() => _guard.Check(file, 8192, true)).Message);
+        Assert.False(_guard.Check(file, 4096, true).IsBlockDevice);
+    }
+
+    [Fact]
+    public void Loop_device_is_accepted_when_free_and_refused_when_mounted_or_too_small()
+    {
+        using var dir = new TempDirectory("guard-loop");
+        var img = dir.File("disk.img");
+        Tool.Run("truncate", "-s", "32M", img);
+        Tool.Run("mkfs.ext4", "-q", "-F", img);
+        using var loop = new LoopDevice(img);
+        var info = _guard.Check(loop.Path, 16 << 20, allowFile: false);
+        Assert.True(info.IsBlockDevice);
+        Assert.Equal(32L << 20, info.Size);
+        Assert.Contains("needs", Assert.Throws<TargetRefusedException>(() => _guard.Check(loop.Path, 64L << 20, false)).Message);
+
+        var mnt = Directory.CreateDirectory(dir.File("mnt")).FullName;
+        Tool.Run("mount", loop.Path, mnt);
+        try
+        {
+            var ex = Assert.Throws<TargetRefusedException>(() => _guard.Check(loop.Path, 1, false));
+            Assert.Contains($"mounted at {mnt}", ex.Message);
+        }
+        finally
+        {
+            Tool.Run("umount", mnt);
+        }
+    }
+
+    /// <summary>
+    /// A fake /proc and /sys (this container has no partition scanning for loop devices) in which a
+    /// real loop device appears as disk "sda" with partition sda1 (8:1) and sda2 (8:2).
+    /// </summary>
+    private sealed class FakeSystem : IDisposable
+    {
+        public FakeSystem(string mountinfo, bool rootOnDmOverSda2 = false)
+        {
+            Dir = new TempDirectory("guard-sys");
+            Proc = Directory.CreateDirectory(Dir.File("proc/self")).Parent!.FullName;
+            File.WriteAllText(Path.Combine(Proc, "self", "mountinfo"), mountinfo);
+            var sys = Dir.File("sys");
+            var sda = Directory.CreateDirectory(Path.Combine(sys, "devices", "sda")).FullName;
+            File.WriteAllText(Path.Combine(sda, "dev"), "8:0\n");
+            foreach (var n in new[] { 1, 2 })
+            {
+                var part = Directory.CreateDirectory(Path.Combine(sda, $"sda{n}")).FullName;
+                File.WriteAllText(Path.Combine(part, "dev"), $"8:{n}\n");
+                File.WriteAllText(Path.Combine(part, "partition"), $"{n}\n");
+                Directory.CreateDirectory(Path.Combine(part, "holders"));
+            }
+            Directory.CreateDirectory(Path.Combine(sys, "dev", "block"));
+            Directory.CreateSymbolicLink(Path.Combine(sys, "dev", "block", "8:2"), Path.Combine(sda, "sda2"));
+            if (rootOnDmOverSda2)
+            {
+                var dm = Directory.CreateDirectory(Path.Combine(sys, "devices", "dm-0")).FullName;
+                File.WriteAllText(Path.Combine(dm, "dev"), "253:0\n");
+                Directory.CreateDirectory(Path.Combine(dm, "slaves"));
+                Directory.CreateSymbolicLink(Path.Combine(dm, "slaves", "sda2"), Path.Combine(sda, "sda2"));
+                Directory.CreateSymbolicLink(Path.Combine(sys, "dev", "block", "253:0"), dm);
+            }
+            var img = Dir.File("disk.img");
+            Tool.Run("truncate", "-s", "8M", img);
+            Loop = new LoopDevice(img);
+            Directory.CreateDirectory(Path.Combine(sys, "class", "block"));
+            Directory.CreateSymbolicLink(Path.Combine(sys, "class", "block", Path.GetFileName(Loop.Path)), sda);
+            Guard = new TargetGuard(Proc, sys);
+        }
+
+        public TempDirectory Dir { get; }
+        public string Proc { get; }
+        public LoopDevice Loop { get; }
+        public TargetGuard Guard { get; }
+
+        public void Dispose()
+        {
+            Loop.Dispose();
+            Dir.Dispose();
+        }
+    }
+
+    [Fact]
+    public void A_mounted_partition_refuses_the_whole_disk()
+    {
+        using var fake = new FakeSystem("22 1 8:1 / /home rw,relatime shared:1 - ext4 /dev/sda1 rw\n");
+        var ex = Assert.Throws<TargetRefusedException>(() => fake.Guard.Check(fake.Loop.Path, 1, false));
+        Assert.Contains("mounted at /home", ex.Message);
+    }
+
+    [Fact]
+    public void The_system_disk_is_refused_through_device_mapper_layers()
+    {
+        using var fake = new FakeSystem("22 1 253:0 / / rw,relatime shared:1 - ext4 /dev/mapper/vg-root rw\n", rootOnDmOverSda2: true);
+        var ex = Assert.Throws<TargetRefusedException>(() => fake.Guard.Check(fake.Loop.Path, 1, false));
+        Assert.Contains("running system's root filesystem", ex.Message);
+    }
+
+    [Fact]
+    public void A_partition_held_by_lvm_or_raid_is_refused()
+    {
+        using var fake = new FakeSystem("");
+        Directory.CreateSymbolicLink(Path.Combine(fake.Dir.Path, "sys", "devices", "sda", "sda1", "holders", "md0"), fake.Dir.Path);
+        var ex = Assert.Throws<TargetRefusedException>(() => fake.Guard.Check(fake.Loop.Path, 1, false));
+        Assert.Contains("in use by md0", ex.Message);
+    }
+
+    [Fact]
+    public void A_free_disk_in_the_fake_system_passes()
+    {
+        using var fake = new FakeSystem("22 1 8:16 / / rw - ext4 /dev/sdb1 rw\n");
+        Assert.True(fake.Guard.Check(fake.Loop.Path, 1, false).IsBlockDevice);
+    }
+}
