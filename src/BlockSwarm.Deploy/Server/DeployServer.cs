@@ -187,7 +187,8 @@ public sealed class DeployServer : IAsyncDisposable
             OriginUploaded = seed.PayloadUploaded,
             PeerUploaded = Math.Max(0, clientsDown - seed.PayloadUploaded),
             ClientsDownloaded = clientsDown,
-            AggregateDownloadRate = clients.Where(c => !c.Stale).Sum(c => c.Report.DownloadRate),
+            // Only clients still downloading: a finished client's last report keeps its final rate forever.
+            AggregateDownloadRate = clients.Where(c => !c.Stale && c.Report.State == "downloading").Sum(c => c.Report.DownloadRate),
             OriginUploadRate = seed.UploadRate,
             TotalBytes = _torrent.TotalLength,
             ElapsedSeconds = (_options.Time.GetUtcNow() - _started).TotalSeconds,
