@@ -41,7 +41,8 @@ public sealed record SessionOptions
     public SwarmOptions Swarm { get; init; } = new();
     public ChokerOptions Choker { get; init; } = new();
     public TimeProvider Time { get; init; } = TimeProvider.System;
-    public int Seed { get; init; } = Environment.TickCount;
+    /// <summary>Seed of the picker, choker and peer id randomness; fixed in tests, random (not the clock: two sessions started together must differ) otherwise.</summary>
+    public int Seed { get; init; } = System.Security.Cryptography.RandomNumberGenerator.GetInt32(int.MaxValue);
 
     /// <summary>Socket buffer sizes; large for 10 GbE bandwidth-delay products.</summary>
     public int SocketBufferBytes { get; init; } = 4 << 20;

@@ -57,7 +57,8 @@ public sealed class TorrentSession : IAsyncDisposable
         Swarm = new SwarmState(torrent.TotalLength, torrent.PieceLength, _options.Swarm, Time, new Random(random.Next()));
         for (int i = have.NextSet(0); i >= 0; i = have.NextSet(i + 1)) Swarm.MarkHave(i);
         _choker = new Choker(_options.Choker, Time, new Random(random.Next()));
-        _peerId = _options.PeerId ?? WirePeerId.Create(random);
+        // Peer ids must be unique even when sessions share a seed (they identify duplicates and ourselves).
+        _peerId = _options.PeerId ?? WirePeerId.Create(new Random(System.Security.Cryptography.RandomNumberGenerator.GetInt32(int.MaxValue)));
         _handshake = Handshake.Create(torrent.InfoHash.Span, _peerId);
         _limits = new MessageLimits(torrent.PieceCount);
         UploadLimiter = _options.UploadLimit > 0

@@ -45,7 +45,7 @@ internal sealed class SwarmSimulation
             _capacity[i] = capacities?[i] ?? uploadBlocksPerRound;
         }
         _states[0].MarkHaveAll();
-        if (originPolicy) Policy = new OriginServePolicy(_states[0]);
+        if (originPolicy) Policy = new OriginServePolicy(_states[0], _time);
         // Every leecher talks to the origin; leecher pairs are linked with the given probability.
         for (int i = 0; i < n; i++)
             for (int j = i + 1; j < n; j++)
