@@ -31,13 +31,15 @@ public sealed class LsdTests
         // A private group/port as well, so nothing outside the namespace could ever collide.
         var group = new IPEndPoint(IPAddress.Parse("239.192.152.143"), 16771);
         var a = new LsdService(new LsdOptions { Group = group, Cookie = "a" });
-        var b = new LsdService(new LsdOptions { Group = group, Cookie = "b" });
+        // b may announce again at once: its first announce can go out before a has registered the torrent.
+        var b = new LsdService(new LsdOptions { Group = group, Cookie = "b", MinAnnounceInterval = TimeSpan.Zero });
         await using var _a = a;
         await using var _b = b;
         ns!.Run(() => { a.Start(); b.Start(); return 0; });
         b.Register(Hash(1), 2222);
         a.Register(Hash(1), 1111);
         a.Register(Hash(2), 1111); // b does not have torrent 2: not reported to it
+        Assert.True(await b.TryAnnounceAsync(Hash(1), TestContext.Current.CancellationToken));
 
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         cts.CancelAfter(TimeSpan.FromSeconds(10));
