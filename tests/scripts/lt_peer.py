@@ -3,8 +3,9 @@
 
   lt_peer.py seed  TORRENT SAVE_DIR LISTEN_IP:PORT [--connect IP:PORT]...
       Checks SAVE_DIR's files, then seeds until killed.
-  lt_peer.py leech TORRENT SAVE_DIR LISTEN_IP:PORT [--connect IP:PORT]... [--timeout S]
-      Downloads into SAVE_DIR; exits 0 once every piece is verified (libtorrent hashes each piece), 3 on timeout.
+  lt_peer.py leech TORRENT SAVE_DIR LISTEN_IP:PORT [--connect IP:PORT]... [--timeout S] [--linger S]
+      Downloads into SAVE_DIR; prints "complete" once every piece is verified (libtorrent hashes each piece),
+      seeds for --linger seconds (default 0), then exits 0; exits 3 on timeout.
   lt_peer.py create SOURCE_DIR OUT_TORRENT PIECE_SIZE
       Writes a plain BitTorrent v1 multi-file torrent of SOURCE_DIR (its nested files in order).
 
@@ -52,7 +53,7 @@ def drain(ses):
         log(type(a).__name__, a.message())
 
 
-def run(mode, torrent, save_dir, listen, connects, timeout):
+def run(mode, torrent, save_dir, listen, connects, timeout, linger):
     ses = make_session(listen)
     atp = lt.add_torrent_params()
     atp.ti = lt.torrent_info(torrent)
@@ -60,6 +61,7 @@ def run(mode, torrent, save_dir, listen, connects, timeout):
     h = ses.add_torrent(atp)
     deadline = time.monotonic() + timeout
     connected = False
+    done = False
     last = None
     while time.monotonic() < deadline:
         drain(ses)
@@ -76,9 +78,12 @@ def run(mode, torrent, save_dir, listen, connects, timeout):
         if line != last:
             log(line)
             last = line
-        if mode == "leech" and s.is_seeding:
+        if mode == "leech" and s.is_seeding and not done:
             drain(ses)
             log("complete")
+            done = True
+            deadline = time.monotonic() + linger
+        if done and time.monotonic() >= deadline:
             return 0
         time.sleep(0.05)
     drain(ses)
@@ -104,7 +109,7 @@ def main(argv):
     if mode == "create":
         return create(argv[2], argv[3], argv[4])
     torrent, save_dir, listen = argv[2], argv[3], argv[4]
-    connects, timeout = [], 3600.0
+    connects, timeout, linger = [], 3600.0, 0.0
     rest = argv[5:]
     while rest:
         opt, value, rest = rest[0], rest[1], rest[2:]
@@ -112,9 +117,11 @@ def main(argv):
             connects.append(value)
         elif opt == "--timeout":
             timeout = float(value)
+        elif opt == "--linger":
+            linger = float(value)
         else:
             raise SystemExit(f"unknown option {opt}")
-    return run(mode, torrent, save_dir, listen, connects, timeout)
+    return run(mode, torrent, save_dir, listen, connects, timeout, linger)
 
 
 if __name__ == "__main__":

@@ -166,6 +166,18 @@ internal sealed class PeerProcess : IDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>Waits until the process has printed a line containing <paramref name="text"/>.</summary>
+    public async Task WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            if (HasExited) throw new InvalidOperationException($"{Label} exited ({ExitCode}) before printing '{text}'");
+            if (clock.Elapsed > timeout) throw new TimeoutException($"{Label} did not print '{text}' within {timeout}");
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+    }
+
     public void Kill()
     {
         try
