@@ -513,8 +513,10 @@ public sealed class TorrentSession : IAsyncDisposable
 
         public void End(TimeProvider time, bool connected)
         {
-            _backoff = connected ? TimeSpan.FromSeconds(2) : TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, TimeSpan.FromSeconds(60).Ticks));
+            // Wait the current backoff, then double it for the attempt after: retries at 2, 4, 8 ... 60 s.
+            if (connected) _backoff = TimeSpan.FromSeconds(2);
             Volatile.Write(ref _nextAttempt, time.GetTimestamp() + (long)(_backoff.TotalSeconds * time.TimestampFrequency));
+            if (!connected) _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, TimeSpan.FromSeconds(60).Ticks));
             Volatile.Write(ref _dialing, 0);
         }
     }

@@ -1,0 +1,200 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using BlockSwarm.Testing;
+
+namespace BlockSwarm.Cli.Tests.Interop;
+
+/// <summary>
+/// A private network namespace (<c>ip netns</c>) for one interop test: its own loopback, where all of
+/// 127.0.0.0/8 is ours, so fixed ports never collide with other tests or other listeners on the box.
+/// Every process started here runs inside it; disposing kills every process tree, deletes the
+/// namespace, and writes each process's output to the test log (the diagnostics of a failure).
+/// </summary>
+internal sealed class InteropNetwork : IDisposable
+{
+    private readonly ITestOutputHelper _log;
+    private readonly List<PeerProcess> _processes = [];
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+    private InteropNetwork(string name, ITestOutputHelper log)
+    {
+        Name = name;
+        _log = log;
+    }
+
+    public string Name { get; }
+
+    /// <summary>The reason interop tests cannot run here (not root, a tool missing), or null.</summary>
+    public static string? Unavailable(params string[] tools)
+    {
+        if (!Tool.IsRoot) return "interop tests need root (ip netns)";
+        foreach (var t in tools.Append("ip"))
+            if (!Tool.Exists(t)) return $"{t} is not installed";
+        return null;
+    }
+
+    public static InteropNetwork Create(ITestOutputHelper log)
+    {
+        var name = "bs-interop-" + Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 6));
+        Tool.Run("ip", "netns", "add", name);
+        var net = new InteropNetwork(name, log);
+        try
+        {
+            Tool.Run("ip", "-n", name, "link", "set", "lo", "up");
+        }
+        catch
+        {
+            net.Dispose();
+            throw;
+        }
+        return net;
+    }
+
+    /// <summary>Starts <paramref name="file"/> inside the namespace with its output captured.</summary>
+    public PeerProcess Start(string label, string file, params IEnumerable<string> args)
+    {
+        var psi = new ProcessStartInfo("ip")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { "netns", "exec", Name, file }.Concat(args)) psi.ArgumentList.Add(a);
+        var p = new PeerProcess(label, psi, _clock);
+        lock (_processes) _processes.Add(p);
+        return p;
+    }
+
+    /// <summary>Starts the blockswarm CLI (the dll next to the tests) inside the namespace.</summary>
+    public PeerProcess StartBlockSwarm(string label, params IEnumerable<string> args) =>
+        Start(label, DotnetHost, new[] { RepoPaths.CliDll }.Concat(args));
+
+    /// <summary>Waits until something in the namespace listens on <paramref name="ip"/>:<paramref name="port"/>.</summary>
+    public async Task WaitListeningAsync(string ip, int port, PeerProcess owner, TimeSpan timeout)
+    {
+        var deadline = Stopwatch.StartNew();
+        var wanted = $"{ip}:{port.ToString(CultureInfo.InvariantCulture)}";
+        while (deadline.Elapsed < timeout)
+        {
+            var ss = Tool.Run("ip", ["netns", "exec", Name, "ss", "-Hltn"], check: false);
+            // ss shows a socket bound to a device (libtorrent does that) as 127.0.0.3%lo:6882.
+            if (ss.StdOut.Split('\n').Any(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries) is { Length: >= 4 } f
+                && System.Text.RegularExpressions.Regex.Replace(f[3], "%[^:]*:", ":") == wanted))
+            {
+                Note($"{owner.Label} listens on {wanted}");
+                return;
+            }
+            if (owner.HasExited) throw new InvalidOperationException($"{owner.Label} exited ({owner.ExitCode}) before listening on {wanted}");
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+        throw new TimeoutException($"{owner.Label} is not listening on {wanted} after {timeout}");
+    }
+
+    public void Note(string text) => _log.WriteLine($"[{_clock.Elapsed.TotalSeconds,6:0.00}] {text}");
+
+    public void Dispose()
+    {
+        PeerProcess[] all;
+        lock (_processes) all = [.. _processes];
+        foreach (var p in all) p.Kill();
+        foreach (var p in all)
+        {
+            _log.WriteLine($"---- {p.Label}: {p.CommandLine} -> {(p.HasExited ? "exit " + p.ExitCode.ToString(CultureInfo.InvariantCulture) : "killed")}");
+            _log.WriteLine(p.Output);
+            p.Dispose();
+        }
+        Tool.Run("ip", ["netns", "delete", Name], check: false);
+    }
+
+    /// <summary>The dotnet host that runs framework-dependent dlls (the test runner itself is an apphost).</summary>
+    private static string DotnetHost =>
+        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host
+        : Tool.Exists("dotnet") ? "dotnet"
+        : throw new InvalidOperationException("dotnet host not found (DOTNET_HOST_PATH, PATH)");
+}
+
+/// <summary>One process started in an <see cref="InteropNetwork"/>; stdout and stderr interleaved with timestamps.</summary>
+internal sealed class PeerProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly Stopwatch _clock;
+
+    public PeerProcess(string label, ProcessStartInfo psi, Stopwatch clock)
+    {
+        Label = label;
+        _clock = clock;
+        CommandLine = string.Join(' ', psi.ArgumentList.Skip(3));
+        _process = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {CommandLine}");
+        _process.OutputDataReceived += (_, e) => Append("out", e.Data);
+        _process.ErrorDataReceived += (_, e) => Append("err", e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public string Label { get; }
+    public string CommandLine { get; }
+    public bool HasExited => _process.HasExited;
+    public int ExitCode => _process.ExitCode;
+
+    public string Output
+    {
+        get { lock (_output) return _output.ToString(); }
+    }
+
+    private void Append(string stream, string? line)
+    {
+        if (line == null) return;
+        lock (_output) _output.Append(CultureInfo.InvariantCulture, $"[{_clock.Elapsed.TotalSeconds,6:0.00} {stream}] {line}\n");
+    }
+
+    /// <summary>Waits for the exit code; throws <see cref="TimeoutException"/> (with the output so far) after <paramref name="timeout"/>.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        cts.CancelAfter(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException) when (!TestContext.Current.CancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"{Label} did not finish within {timeout}");
+        }
+        _process.WaitForExit(); // drains the redirected output
+        return _process.ExitCode;
+    }
+
+    /// <summary>Waits until the process has printed a line containing <paramref name="text"/>.</summary>
+    public async Task WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            if (HasExited) throw new InvalidOperationException($"{Label} exited ({ExitCode}) before printing '{text}'");
+            if (clock.Elapsed > timeout) throw new TimeoutException($"{Label} did not print '{text}' within {timeout}");
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+    }
+
+    public void Kill()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                _process.WaitForExit(5000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+        }
+    }
+
+    public void Dispose() => _process.Dispose();
+}

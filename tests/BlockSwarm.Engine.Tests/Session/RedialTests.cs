@@ -1,0 +1,52 @@
+using System.Net;
+using System.Net.Sockets;
+using BlockSwarm.Engine.Session;
+using BlockSwarm.Engine.Storage;
+using BlockSwarm.Testing;
+using Microsoft.Extensions.Time.Testing;
+
+namespace BlockSwarm.Engine.Tests.Session;
+
+public sealed class RedialTests
+{
+    /// <summary>
+    /// Regression: the first re-dial after a failed attempt came after 4 s, not the documented 2 s, because the
+    /// backoff was doubled before it was used. Seen in interop: libtorrent drops peers while it checks its files,
+    /// and a client starting just before its seeder should not sit idle for twice the intended delay.
+    /// </summary>
+    [Fact]
+    public async Task A_failed_dial_is_retried_after_two_seconds()
+    {
+        using var dir = new TempDirectory("redial");
+        var (img, t) = LoopbackSwarmTests.MakeImage(dir, 5);
+        var ct = TestContext.Current.CancellationToken;
+
+        // A port nobody listens on yet: the first dial is refused.
+        var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        var endPoint = (IPEndPoint)probe.LocalEndpoint;
+        probe.Stop();
+
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var target = dir.File("target.img");
+        await using var leechStorage = DeviceStorage.CreateImage(target, t, size: new FileInfo(img).Length);
+        await using var leecher = new TorrentSession(t, leechStorage, new Bitfield(t.PieceCount), new SessionOptions { Time = time, Seed = 3 });
+        leecher.Start();
+        leecher.AddPeer(endPoint);
+        await Task.Delay(500, ct); // the refused attempt ends; its next attempt is due at fake t = 2 s
+
+        await using var seedStorage = DeviceStorage.Open(img, t, writable: false);
+        seedStorage.MarkDurable(PieceRecovery.TrustSeed(seedStorage).Pieces);
+        await using var seeder = new TorrentSession(t, seedStorage, seedStorage.GetDurablePieces(), new SessionOptions { Listen = endPoint, Seed = 4 });
+        seeder.Start();
+
+        for (int i = 0; i < 3; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(50, ct);
+        }
+        // Fake time now stands at 3 s and stays there: only a re-dial due by then can connect.
+        for (int i = 0; i < 100 && seeder.GetStats().Peers == 0; i++) await Task.Delay(50, ct);
+        Assert.Equal(1, seeder.GetStats().Peers);
+    }
+}
