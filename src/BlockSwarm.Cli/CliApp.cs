@@ -17,6 +17,7 @@ public static class CliApp
             EngineCommands.BuildFetch(ctx),
             ServeCommand.Build(ctx),
             DeployCommand.Build(ctx),
+            TrackerCommand.Build(ctx),
             DemoCommand.Build(ctx),
         };
         return root;

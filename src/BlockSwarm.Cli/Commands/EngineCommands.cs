@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net;
+using BlockSwarm.Deploy;
 using BlockSwarm.Engine;
 using BlockSwarm.Engine.Session;
 using BlockSwarm.Engine.Storage;
@@ -52,7 +53,9 @@ public static class EngineCommands
                 });
                 session.Start();
                 foreach (var p in pr.GetValue(peers) ?? []) session.AddPeer(EngineHost.ParseEndPoint(p));
-                ctx.Err.WriteLine($"seeding {t.Name} ({t.InfoHash.ToHex()}) on {session.LocalEndPoint}");
+                using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
+                await using var announcer = TrackerAnnouncer.Start(session, TrackerAnnouncer.TiersOf(t), http, AnnounceAddress(session), m => ctx.Warn($"tracker: {m}"), ct);
+                ctx.Err.WriteLine($"seeding {t.Name} ({t.InfoHash.ToHex()}) on {session.LocalEndPoint}{(announcer is null ? "" : ", announcing to the torrent's trackers")}");
                 await EngineHost.RunAsync(ctx, session, "seed", untilComplete: false, null, ct).ConfigureAwait(false);
                 return ExitCodes.Ok;
             }
@@ -109,6 +112,8 @@ public static class EngineCommands
                 });
                 session.Start();
                 foreach (var p in pr.GetValue(peers) ?? []) session.AddPeer(EngineHost.ParseEndPoint(p));
+                using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
+                await using var announcer = TrackerAnnouncer.Start(session, TrackerAnnouncer.TiersOf(t), http, AnnounceAddress(session), m => ctx.Warn($"tracker: {m}"), ct);
                 bool ok = await EngineHost.RunAsync(ctx, session, "fetch", untilComplete: true, TimeSpan.FromSeconds(pr.GetValue(seedAfter)), ct).ConfigureAwait(false);
                 return ok ? ExitCodes.Ok : ExitCodes.Interrupted;
             }
@@ -125,6 +130,10 @@ public static class EngineCommands
         });
         return cmd;
     }
+
+    /// <summary>The listen address when it is a specific one (several peers on one host); null lets the tracker use the source address.</summary>
+    private static IPAddress? AnnounceAddress(TorrentSession session) =>
+        session.LocalEndPoint is { } ep && !ep.Address.Equals(IPAddress.Any) && !ep.Address.Equals(IPAddress.IPv6Any) ? ep.Address : null;
 
     private static bool IsBlockDevice(string path)
     {

@@ -157,7 +157,9 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
             session.Start();
             var serverAddresses = await ResolveServerAsync(cancellationToken).ConfigureAwait(false);
             foreach (var a in serverAddresses) session.AddPeer(new IPEndPoint(a, job.OriginPort));
-            using var announcer = StartAnnouncer(job, session, torrent, cancellationToken, out var announceTask);
+            await using var announcer = TrackerAnnouncer.Start(session, [[new Uri(o.Server, job.AnnounceUrl)]], _http,
+                // On one host (demo, tests) clients share an HTTP source address; tell the tracker which address we listen on.
+                o.Listen.Address.Equals(IPAddress.Any) ? null : o.Listen.Address, null, cancellationToken)!;
             var originKeys = serverAddresses.Select(a => a.ToString()).ToHashSet();
 
             _state = session.IsComplete ? "seeding" : "downloading";
@@ -173,7 +175,6 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
                         throw new JobChangedException($"the server's job changed mid-run ({job.JobId} → {reply.JobId}); this target is incomplete, run deploy again");
                 }
                 await session.Completion.ConfigureAwait(false); // throws the storage error, if any
-                announcer.NotifyCompleted();
                 if (o.VerifyAfter)
                 {
                     _state = "verifying";
@@ -212,17 +213,6 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
                 await TryReportAsync(clientId, session, torrent, CancellationToken.None, originKeys).ConfigureAwait(false);
                 return DeployExitCodes.Error;
             }
-            finally
-            {
-                try
-                {
-                    using var stopCts = new CancellationTokenSource(TimeSpan.FromSeconds(3));
-                    await announcer.StopAsync(stopCts.Token).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is OperationCanceledException or TrackerException or HttpRequestException)
-                {
-                }
-            }
         }
     }
 
@@ -248,32 +238,6 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
             }
             await Task.Delay(options.ReportInterval, options.Time, ct).ConfigureAwait(false);
         }
-    }
-
-    private AnnounceManager StartAnnouncer(JobInfo job, TorrentSession session, Torrent torrent, CancellationToken ct, out Task run)
-    {
-        var announce = new Uri(options.Server, job.AnnounceUrl);
-        var port = session.LocalEndPoint?.Port ?? 0;
-        var manager = new AnnounceManager(new TrackerClient(_http), torrent.InfoHash, session.PeerId, port, [[announce]], () =>
-        {
-            var st = session.GetStats();
-            return new AnnounceProgress(st.PayloadUploaded, st.PayloadDownloaded, st.TotalBytes - st.BytesHave);
-        }, new AnnounceManagerOptions
-        {
-            // On one host (demo, tests) clients share an HTTP source address; tell the tracker which address we listen on.
-            AnnounceIp = options.Listen.Address.Equals(IPAddress.Any) ? null : options.Listen.Address,
-            TimeProvider = options.Time,
-        });
-        manager.PeersDiscovered += (_, peers) =>
-        {
-            foreach (var p in peers) session.AddPeer(p);
-        };
-        run = Task.Run(async () =>
-        {
-            try { await manager.RunAsync(ct).ConfigureAwait(false); }
-            catch (OperationCanceledException) { }
-        }, CancellationToken.None);
-        return manager;
     }
 
     private async Task<IPAddress[]> ResolveServerAsync(CancellationToken ct)
