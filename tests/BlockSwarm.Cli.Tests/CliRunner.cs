@@ -7,11 +7,13 @@ internal static class CliRunner
 {
     public sealed record Result(int ExitCode, string Out, string Err);
 
-    public static async Task<Result> RunAsync(params string[] args)
+    public static Task<Result> RunAsync(params string[] args) => RunWithTokenAsync(TestContext.Current.CancellationToken, args);
+
+    public static async Task<Result> RunWithTokenAsync(CancellationToken cancellationToken, params string[] args)
     {
         var o = new StringWriter();
         var e = new StringWriter();
-        int rc = await CliApp.RunAsync(args, new CliContext(o, e, interactive: false), TestContext.Current.CancellationToken);
+        int rc = await CliApp.RunAsync(args, new CliContext(o, e, interactive: false), cancellationToken);
         return new Result(rc, o.ToString(), e.ToString());
     }
 }
