@@ -25,6 +25,12 @@ public sealed record PeerTransportOptions
     public int MinimumReadSize { get; init; } = 64 * 1024;
 
     /// <summary>
+    /// Smallest segment of the send pipe. Block messages (16 KiB + 13) are copied into it back to back, so
+    /// a batch goes to the socket as a few large segments rather than many 4 KiB ones (the pipe's default).
+    /// </summary>
+    public int MinimumWriteSegmentSize { get; init; } = 64 * 1024;
+
+    /// <summary>
     /// Do a zero-byte read first and rent the buffer only once data is there, so an idle peer holds no
     /// buffer (as Kestrel does). Streams that do not support zero-byte reads simply return at once.
     /// </summary>
