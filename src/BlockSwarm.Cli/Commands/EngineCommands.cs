@@ -94,12 +94,14 @@ public static class EngineCommands
                 var targetPath = pr.GetValue(target)!;
                 var storageOptions = new StorageOptions { CacheBytes = StorageOptions.ClampCacheBytes(SizeParser.Parse(pr.GetValue(cache)!), t.PieceLength) };
                 long? createSize = pr.GetValue(size) is { } s ? SizeParser.Parse(s) : null;
+                // A target that does not exist yet becomes a new (sparse) image file: it holds no piece, so hashing it is wasted work.
+                bool fresh = !File.Exists(targetPath) && !Directory.Exists(targetPath) && !pr.GetValue(files) && BlockImageLayout.IsBlockImage(t);
                 await using var storage = EngineHost.OpenStorage(t, targetPath, writable: true, pr.GetValue(files), storageOptions, createSize);
                 var resumePath = pr.GetValue(resume) ?? (File.Exists(targetPath) && !Directory.Exists(targetPath) && !IsBlockDevice(targetPath)
                     ? ResumeFile.DefaultPathFor(targetPath)
                     : Path.Combine(Directory.Exists(targetPath) ? targetPath : Path.GetTempPath(), $".{t.InfoHash.ToHex()}.blockswarm-resume"));
                 var recovered = await ProgressDisplay.RunAsync(ctx, "checking target", t.TotalLength,
-                    report => PieceRecovery.Recover(storage, t, resumePath, new RecoveryOptions { Progress = report }, ct)).ConfigureAwait(false);
+                    report => PieceRecovery.Recover(storage, t, resumePath, new RecoveryOptions { Progress = report, RehashWhenUntrusted = !fresh }, ct)).ConfigureAwait(false);
                 ctx.Err.WriteLine(recovered.Reason);
                 await using var session = new TorrentSession(t, storage, recovered.Pieces, new SessionOptions
                 {
