@@ -48,6 +48,9 @@ internal sealed class PeerSession : IPeerMessageHandler
     public bool PeerInterested { get; private set; }
     public long PayloadFromPeer => Interlocked.Read(ref _payloadFromPeer);
 
+    /// <summary>Requests are topped up in batches of at least this many blocks (256 KiB), one packet for many.</summary>
+    private const int RequestBatch = 16;
+
     /// <summary>Upper bound of queued upload requests per peer; more is abuse (a request flood).</summary>
     private const int MaxQueuedUploads = 4096;
 
@@ -149,7 +152,7 @@ internal sealed class PeerSession : IPeerMessageHandler
         lock (_picked)
         {
             _picked.Clear();
-            _session.Swarm.PickRequests(Id, int.MaxValue, _picked, allowNewPieces: !_session.MemoryBudgetFull);
+            _session.Swarm.PickRequests(Id, int.MaxValue, _picked, allowNewPieces: !_session.MemoryBudgetFull, minBatch: RequestBatch);
             foreach (var r in _picked) Connection.Send(OutgoingMessage.Request(r.Piece, r.Begin, r.Length));
         }
     }
