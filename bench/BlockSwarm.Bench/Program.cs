@@ -1,7 +1,7 @@
 using BlockSwarm.Bench;
 
 // blockswarm-bench create [--cache DIR] [--reps N]
-// blockswarm-bench transfer [--reps N] [--size-mib N] [--dir DIR] [--tmpfs DIR] [--only a,b] [--targets tmpfs,disk] [--extras no]
+// blockswarm-bench transfer [--reps N] [--size-mib N] [--dir DIR] [--tmpfs DIR] [--only a,b] [--targets tmpfs,disk] [--extras no] [--cli DLL]
 string? Option(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 
 switch (args.FirstOrDefault())
@@ -15,5 +15,6 @@ switch (args.FirstOrDefault())
         Console.Error.WriteLine("       blockswarm-bench transfer [--reps N (3)] [--size-mib N (1024)] [--dir DIR (/tmp/blockswarm-bench/transfer)]");
         Console.Error.WriteLine("                                 [--tmpfs DIR (/dev/shm/blockswarm-bench)] [--only blockswarm,libtorrent,aria2c]");
         Console.Error.WriteLine("                                 [--targets tmpfs,disk] [--extras no (skip 1→3 and --cache 128MiB)]");
+        Console.Error.WriteLine("                                 [--cli PATH/blockswarm.dll (default: the build output; e.g. a ReadyToRun publish)]");
         return 2;
 }

@@ -48,7 +48,8 @@ public static class TransferBenchmark
         bool extras = Option("--extras") != "no";
 
         Exec.Run("ip", "link", "set", "lo", "up");
-        var bench = new Setup(dir, tmpfs, size, log);
+        // --cli: a published blockswarm.dll (e.g. ReadyToRun) instead of the build output next to the bench.
+        var bench = new Setup(dir, tmpfs, size, log, Option("--cli") ?? Path.Combine(AppContext.BaseDirectory, "blockswarm.dll"));
         log.WriteLine($"machine     {Environment.ProcessorCount} cores, .NET {Environment.Version}, load {File.ReadAllText("/proc/loadavg").Trim()}");
         log.WriteLine($"image       {bench.Image}: {size >> 20} MiB random, {bench.Torrent.PieceCount} pieces of {bench.Torrent.PieceLength >> 20} MiB, in the page cache");
         log.WriteLine($"network     private namespace (unshare -n), loopback, seeder 127.0.0.1, leechers 127.0.0.2+");
@@ -135,13 +136,15 @@ public static class TransferBenchmark
     private sealed class Setup
     {
         private readonly string _dir;
-        private readonly string _cli = Path.Combine(AppContext.BaseDirectory, "blockswarm.dll");
+        private readonly string _cli;
         private readonly string _ltPeer = Path.Combine(AppContext.BaseDirectory, "lt_peer.py");
         private readonly string _logs;
         private readonly long _size;
 
-        public Setup(string dir, string tmpfs, long size, TextWriter log)
+        public Setup(string dir, string tmpfs, long size, TextWriter log, string cli)
         {
+            _cli = Path.GetFullPath(cli);
+            log.WriteLine($"cli         {_cli}");
             _dir = dir;
             _size = size;
             _logs = Path.Combine(dir, "logs");
