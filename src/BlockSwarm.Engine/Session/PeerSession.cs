@@ -216,15 +216,22 @@ internal sealed class PeerSession : IPeerMessageHandler
                         continue;
                     }
                     await _session.UploadLimiter.WaitAsync(r.Length, cancellationToken).ConfigureAwait(false);
-                    var lease = new BlockLease(r.Length);
-                    try
+                    // Preferably a lease on the block in the storage's read cache (no copy here: the send loop's copy
+                    // into the transport is the only one); else a pooled buffer read from storage.
+                    IMemoryOwner<byte>? lease = await _session.Storage.TryLeaseAsync(r.Piece, r.Begin, r.Length, cancellationToken).ConfigureAwait(false);
+                    if (lease == null)
                     {
-                        await _session.Storage.ReadAsync(r.Piece, r.Begin, lease.Memory, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch
-                    {
-                        lease.Dispose();
-                        throw;
+                        var pooled = new BlockLease(r.Length);
+                        try
+                        {
+                            await _session.Storage.ReadAsync(r.Piece, r.Begin, pooled.Memory, cancellationToken).ConfigureAwait(false);
+                        }
+                        catch
+                        {
+                            pooled.Dispose();
+                            throw;
+                        }
+                        lease = pooled;
                     }
                     if (!Connection.Send(OutgoingMessage.Piece(r.Piece, r.Begin, lease.Memory, lease))) return;
                     Upload.Add(r.Length);
@@ -245,7 +252,7 @@ internal sealed class PeerSession : IPeerMessageHandler
     public void CompleteUploads() => _uploads.Writer.TryComplete();
 
     /// <summary>A pooled 16 KiB buffer released by the transport after it copied the block.</summary>
-    private sealed class BlockLease : IDisposable
+    private sealed class BlockLease : IMemoryOwner<byte>
     {
         private byte[]? _array;
 

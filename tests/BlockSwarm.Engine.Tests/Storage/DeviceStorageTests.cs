@@ -199,6 +199,41 @@ public sealed class DeviceStorageTests
     }
 
     [Fact]
+    public async Task Leased_blocks_equal_reads_and_every_cache_buffer_comes_back()
+    {
+        using var dir = new TempDirectory("storage");
+        var (torrent, stream) = BlockImage(PieceLength, Extents, 10);
+        var (path, file) = PatternImage(dir, 1_200_000);
+        await using (var w = new DeviceStorage(new DeviceFileBlockDevice(file), BlockImageLayout.Create(torrent, file.Size)))
+        {
+            for (int p = 0; p < torrent.PieceCount; p++) await w.WritePieceAsync(p, Piece(stream, torrent, p), Ct);
+            await w.FlushAsync(Ct);
+        }
+        var pool = new CountingPool();
+        // A cache of two pieces: leases outlive evictions while other pieces stream through.
+        await using (var seed = DeviceStorage.Open(path, torrent, new StorageOptions { Pool = pool, ReadCacheBytes = 2L * PieceLength }, writable: false))
+        {
+            var held = new List<System.Buffers.IMemoryOwner<byte>>();
+            for (int p = 0; p < torrent.PieceCount; p++)
+                for (int off = 0; off < torrent.GetPieceLength(p); off += 4096)
+                {
+                    int n = Math.Min(4096, torrent.GetPieceLength(p) - off);
+                    var lease = await seed.TryLeaseAsync(p, off, n, Ct);
+                    Assert.NotNull(lease);
+                    Assert.True(lease.Memory.Span.SequenceEqual(stream.AsSpan(p * PieceLength + off, n)), $"piece {p} offset {off}");
+                    if (off == 0) held.Add(lease);
+                    else lease.Dispose();
+                }
+            foreach (var l in held)
+            {
+                l.Dispose();
+                l.Dispose(); // twice: still released once
+            }
+        }
+        Assert.Equal(pool.Rents, pool.Returns);
+    }
+
+    [Fact]
     public async Task Seeder_reads_go_through_the_read_ahead_cache()
     {
         using var dir = new TempDirectory("storage");
