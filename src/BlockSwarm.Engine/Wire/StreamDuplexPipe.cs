@@ -34,6 +34,7 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IAsyncDisposable
             pauseWriterThreshold: _options.InputPauseThreshold,
             resumeWriterThreshold: _options.InputResumeThreshold,
             minimumSegmentSize: _options.MinimumReadSize,
+            readerScheduler: _options.InlineReader ? PipeScheduler.Inline : PipeScheduler.ThreadPool,
             useSynchronizationContext: false));
         _output = new Pipe(new PipeOptions(
             pauseWriterThreshold: _options.OutputPauseThreshold,
