@@ -182,8 +182,13 @@ public sealed class DeviceStorageTests
         try
         {
             var (torrent, stream) = BlockImage(PieceLength, [new Extent(0, 256L * PieceLength)], 9);
-            // A sparse 4 MiB image on a 1 MiB filesystem: writes run out of space part way.
-            await using var storage = DeviceStorage.CreateImage(Path.Combine(mnt, "t.img"), torrent);
+            // CreateImage reserves the extents (fallocate): a 4 MiB image on a 1 MiB filesystem fails up front.
+            var early = Assert.Throws<StorageException>(() => DeviceStorage.CreateImage(Path.Combine(mnt, "t.img"), torrent));
+            Assert.Contains("space", early.Message, StringComparison.OrdinalIgnoreCase);
+            File.Delete(Path.Combine(mnt, "t.img"));
+            // Without the reservation (a file system without fallocate), the writes run out of space part way.
+            var file = DeviceFile.CreateImage(Path.Combine(mnt, "u.img"), 256L * PieceLength);
+            await using var storage = new DeviceStorage(new DeviceFileBlockDevice(file), BlockImageLayout.Create(torrent, file.Size));
             var ex = await Assert.ThrowsAsync<StorageException>(async () =>
             {
                 for (int p = 0; p < torrent.PieceCount; p++) await storage.WritePieceAsync(p, Piece(stream, torrent, p), Ct);
