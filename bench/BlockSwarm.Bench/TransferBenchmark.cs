@@ -93,6 +93,10 @@ public static class TransferBenchmark
             }
         }
 
+        // Targets are gigabytes of RAM on tmpfs: do not leave them behind (the seed image and torrent stay cached).
+        foreach (var d in new[] { tmpfs, Path.Combine(dir, "target") })
+            if (Directory.Exists(d)) Directory.Delete(d, recursive: true);
+
         log.WriteLine();
         log.WriteLine($"{"target",-6} {"contender",-26} {"median s",8} {"GB/s",6} {"CPU-s/GiB",9} {"leecher RSS",11}  runs (s)");
         foreach (var row in rows)
