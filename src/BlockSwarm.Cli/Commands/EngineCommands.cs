@@ -95,20 +95,33 @@ public static class EngineCommands
             {
                 var t = Torrent.Load(pr.GetValue(torrent)!);
                 var targetPath = pr.GetValue(target)!;
-                var storageOptions = new StorageOptions { CacheBytes = StorageOptions.ClampCacheBytes(SizeParser.Parse(pr.GetValue(cache)!), t.PieceLength) };
+                // --cache bounds all the piece data the fetch holds, not just the write-back cache: a quarter for pieces
+                // being assembled and hashed, up to a quarter (64 MiB at most) for the upload read cache, the rest for
+                // verified pieces waiting to be written. Peak RSS is then about the cache plus the runtime.
+                long cacheBytes = StorageOptions.ClampCacheBytes(SizeParser.Parse(pr.GetValue(cache)!), t.PieceLength);
+                long assemblingBytes = Math.Max(2L * t.PieceLength, cacheBytes / 4);
+                long readCacheBytes = Math.Min(StorageOptions.DefaultReadCacheBytes, cacheBytes / 4);
+                var storageOptions = new StorageOptions
+                {
+                    CacheBytes = Math.Max(t.PieceLength, cacheBytes - assemblingBytes - readCacheBytes),
+                    ReadCacheBytes = readCacheBytes,
+                };
                 long? createSize = pr.GetValue(size) is { } s ? SizeParser.Parse(s) : null;
+                // A target that does not exist yet becomes a new (sparse) image file: it holds no piece, so hashing it is wasted work.
+                bool fresh = !File.Exists(targetPath) && !Directory.Exists(targetPath) && !pr.GetValue(files) && BlockImageLayout.IsBlockImage(t);
                 await using var storage = EngineHost.OpenStorage(t, targetPath, writable: true, pr.GetValue(files), storageOptions, createSize);
                 var resumePath = pr.GetValue(resume) ?? (File.Exists(targetPath) && !Directory.Exists(targetPath) && !IsBlockDevice(targetPath)
                     ? ResumeFile.DefaultPathFor(targetPath)
                     : Path.Combine(Directory.Exists(targetPath) ? targetPath : Path.GetTempPath(), $".{t.InfoHash.ToHex()}.blockswarm-resume"));
                 var recovered = await ProgressDisplay.RunAsync(ctx, "checking target", t.TotalLength,
-                    report => PieceRecovery.Recover(storage, t, resumePath, new RecoveryOptions { Progress = report }, ct)).ConfigureAwait(false);
+                    report => PieceRecovery.Recover(storage, t, resumePath, new RecoveryOptions { Progress = report, RehashWhenUntrusted = !fresh }, ct)).ConfigureAwait(false);
                 ctx.Err.WriteLine(recovered.Reason);
                 await using var session = new TorrentSession(t, storage, recovered.Pieces, new SessionOptions
                 {
                     Listen = pr.GetValue(listen) is { } l ? EngineHost.ParseEndPoint(l) : null,
                     LocalAddress = pr.GetValue(listen) is { } l2 ? EngineHost.ParseEndPoint(l2).Address : null,
                     ResumePath = resumePath,
+                    MaxBufferedBytes = assemblingBytes,
                 });
                 session.Start();
                 foreach (var p in pr.GetValue(peers) ?? []) session.AddPeer(EngineHost.ParseEndPoint(p));

@@ -48,6 +48,9 @@ internal sealed class PeerSession : IPeerMessageHandler
     public bool PeerInterested { get; private set; }
     public long PayloadFromPeer => Interlocked.Read(ref _payloadFromPeer);
 
+    /// <summary>Requests are topped up in batches of at least this many blocks (256 KiB), one packet for many.</summary>
+    private const int RequestBatch = 16;
+
     /// <summary>Upper bound of queued upload requests per peer; more is abuse (a request flood).</summary>
     private const int MaxQueuedUploads = 4096;
 
@@ -149,7 +152,7 @@ internal sealed class PeerSession : IPeerMessageHandler
         lock (_picked)
         {
             _picked.Clear();
-            _session.Swarm.PickRequests(Id, int.MaxValue, _picked, allowNewPieces: !_session.MemoryBudgetFull);
+            _session.Swarm.PickRequests(Id, int.MaxValue, _picked, allowNewPieces: !_session.MemoryBudgetFull, minBatch: RequestBatch);
             foreach (var r in _picked) Connection.Send(OutgoingMessage.Request(r.Piece, r.Begin, r.Length));
         }
     }
@@ -213,15 +216,22 @@ internal sealed class PeerSession : IPeerMessageHandler
                         continue;
                     }
                     await _session.UploadLimiter.WaitAsync(r.Length, cancellationToken).ConfigureAwait(false);
-                    var lease = new BlockLease(r.Length);
-                    try
+                    // Preferably a lease on the block in the storage's read cache (no copy here: the send loop's copy
+                    // into the transport is the only one); else a pooled buffer read from storage.
+                    IMemoryOwner<byte>? lease = await _session.Storage.TryLeaseAsync(r.Piece, r.Begin, r.Length, cancellationToken).ConfigureAwait(false);
+                    if (lease == null)
                     {
-                        await _session.Storage.ReadAsync(r.Piece, r.Begin, lease.Memory, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch
-                    {
-                        lease.Dispose();
-                        throw;
+                        var pooled = new BlockLease(r.Length);
+                        try
+                        {
+                            await _session.Storage.ReadAsync(r.Piece, r.Begin, pooled.Memory, cancellationToken).ConfigureAwait(false);
+                        }
+                        catch
+                        {
+                            pooled.Dispose();
+                            throw;
+                        }
+                        lease = pooled;
                     }
                     if (!Connection.Send(OutgoingMessage.Piece(r.Piece, r.Begin, lease.Memory, lease))) return;
                     Upload.Add(r.Length);
@@ -242,7 +252,7 @@ internal sealed class PeerSession : IPeerMessageHandler
     public void CompleteUploads() => _uploads.Writer.TryComplete();
 
     /// <summary>A pooled 16 KiB buffer released by the transport after it copied the block.</summary>
-    private sealed class BlockLease : IDisposable
+    private sealed class BlockLease : IMemoryOwner<byte>
     {
         private byte[]? _array;
 

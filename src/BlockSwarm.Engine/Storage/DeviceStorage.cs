@@ -41,7 +41,29 @@ public sealed class DeviceStorage : MappedPieceStorage
     {
         var layout = BlockImageLayout.Create(torrent);
         var file = DeviceFile.CreateImage(path, size ?? layout.RequiredDeviceSize);
+        if (!file.IsBlockDevice) Preallocate(file, layout);
         return Wrap(file, torrent, options);
+    }
+
+    /// <summary>
+    /// Reserves the blocks of the torrent's extents (only those: the image stays sparse elsewhere). Buffered writes
+    /// into a sparse file pay for delayed block allocation page by page (ext4 on the development VM: ~2.5 system
+    /// CPU-s per GiB, against ~1.1 into reserved blocks), and a full disk shows up now instead of mid-transfer.
+    /// File systems without fallocate simply skip it.
+    /// </summary>
+    private static void Preallocate(DeviceFile file, BlockImageLayout layout)
+    {
+        foreach (var e in layout.Stream.Extents)
+        {
+            if (e.Length == 0) continue;
+            int errno = NativeMethods.Fallocate(file.Handle, e.Offset, e.Length);
+            if (errno == NativeMethods.ENOSPC)
+            {
+                file.Dispose();
+                throw new StorageException($"{file.Path}: not enough free space for the image's {layout.Stream.Length} bytes of extents");
+            }
+            if (errno != 0) return;
+        }
     }
 
     private static DeviceStorage Wrap(DeviceFile file, Torrent torrent, StorageOptions? options)

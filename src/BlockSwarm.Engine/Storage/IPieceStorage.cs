@@ -37,6 +37,13 @@ public interface IPieceStorage : IAsyncDisposable
     ValueTask ReadAsync(int piece, int offset, Memory<byte> destination, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// A block to upload without copying it out of the storage's cache: a lease whose <see cref="IMemoryOwner{T}.Memory"/>
+    /// is the block, valid until disposed. Null when the storage cannot lend it (then use <see cref="ReadAsync"/>).
+    /// </summary>
+    ValueTask<IMemoryOwner<byte>?> TryLeaseAsync(int piece, int offset, int length, CancellationToken cancellationToken = default) =>
+        new((IMemoryOwner<byte>?)null);
+
+    /// <summary>
     /// Queues a whole, already SHA-1-verified piece for writing. Ownership of
     /// <paramref name="data"/> passes to the storage on the call, whatever the outcome: it is
     /// disposed exactly once, after the write (or on failure or cancellation). The first

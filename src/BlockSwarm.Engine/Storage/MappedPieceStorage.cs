@@ -120,6 +120,30 @@ public abstract class MappedPieceStorage : IPieceStorage
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// Uploads without a copy: a lease on the block inside the shared read cache (filled on a miss), or null when
+    /// there is no cache or the piece is still queued for writing (then use <see cref="ReadAsync"/>).
+    /// </summary>
+    public ValueTask<IMemoryOwner<byte>?> TryLeaseAsync(int piece, int offset, int length, CancellationToken cancellationToken = default)
+    {
+        int len = GetPieceLength(piece);
+        if (offset < 0 || length <= 0 || offset > len - length)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"range [{offset}, +{length}) is outside piece {piece} of {len} bytes");
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (_readCache == null) return new((IMemoryOwner<byte>?)null);
+        lock (_pendingLock)
+            if (_pending.ContainsKey(piece)) return new((IMemoryOwner<byte>?)null);
+        return _readCache.TryLease(piece, offset, length) is { } lease ? new(lease) : LeaseAfterFillAsync(piece, offset, length, cancellationToken);
+    }
+
+    private async ValueTask<IMemoryOwner<byte>?> LeaseAfterFillAsync(int piece, int offset, int length, CancellationToken cancellationToken)
+    {
+        // A miss: one (read-ahead) fill through the ordinary path, then the piece is cached. If it was evicted again
+        // in between, the caller falls back to a copying read.
+        await _readCache!.ReadAsync(piece, offset, new byte[1], cancellationToken).ConfigureAwait(false);
+        return _readCache.TryLease(piece, offset, length);
+    }
+
     private void ReadDirect(int piece, int offset, Memory<byte> destination) =>
         ReadStreamDirect((long)piece * PieceLength + offset, destination);
 

@@ -39,6 +39,29 @@ internal static partial class NativeMethods
         Fsync(h, directory);
     }
 
+    /// <summary>
+    /// fallocate(2) mode 0: reserves blocks for [offset, offset + length) without changing the file size or its
+    /// contents. Returns 0, or the errno (EOPNOTSUPP on file systems without it, ENOSPC when the space is not there).
+    /// </summary>
+    public static int Fallocate(SafeFileHandle handle, long offset, long length)
+    {
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            return fallocate(handle.DangerousGetHandle().ToInt32(), 0, offset, length) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
+    public const int ENOSPC = 28;
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fallocate(int fd, int mode, long offset, long length);
+
     // O_RDONLY opens a directory for fsync; O_CLOEXEC has the same value on x86-64 and arm64 Linux.
     private const int ORdOnly = 0;
     private const int OCloExec = 0x80000;

@@ -114,6 +114,36 @@ internal sealed class ReadCache : IDisposable
         }
     }
 
+    /// <summary>
+    /// On a hit, pins the cached piece and returns [offset, offset + length) of it without copying; disposing the
+    /// lease unpins it (an evicted piece's buffer goes back to the pool only when its last lease is gone). Null on a miss.
+    /// </summary>
+    public IMemoryOwner<byte>? TryLease(int piece, int offset, int length)
+    {
+        Entry? hit;
+        lock (_lock)
+        {
+            if (_disposed || !_entries.TryGetValue(piece, out hit)) return null;
+            hit.Refs++;
+            _lru.Remove(hit.Node);
+            _lru.AddFirst(hit.Node);
+        }
+        Interlocked.Increment(ref _hits);
+        return new Lease(this, hit, offset, length);
+    }
+
+    private sealed class Lease(ReadCache cache, Entry entry, int offset, int length) : IMemoryOwner<byte>
+    {
+        private int _released;
+
+        public Memory<byte> Memory { get; } = entry.Buffer.AsMemory(offset, length);
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0) cache.Release(entry);
+        }
+    }
+
     private void FillAndCopy(int first, int count, long epoch, TaskCompletionSource mine, int offset, Memory<byte> destination)
     {
         var buffers = new byte[count][];

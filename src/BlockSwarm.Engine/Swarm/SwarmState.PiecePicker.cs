@@ -23,7 +23,15 @@ public sealed partial class SwarmState
     /// As <see cref="PickRequests(PeerId, int, List{BlockRequest})"/>; with <paramref name="allowNewPieces"/> false only
     /// pieces already started are continued (the engine's memory budget is full: finishing pieces frees it).
     /// </summary>
-    public int PickRequests(PeerId peer, int maxCount, List<BlockRequest> into, bool allowNewPieces)
+    public int PickRequests(PeerId peer, int maxCount, List<BlockRequest> into, bool allowNewPieces) =>
+        PickRequests(peer, maxCount, into, allowNewPieces, minBatch: 1);
+
+    /// <summary>
+    /// As <see cref="PickRequests(PeerId, int, List{BlockRequest}, bool)"/>, but while the peer still has requests
+    /// outstanding, picks nothing until at least <paramref name="minBatch"/> (capped at a quarter of the pipeline)
+    /// can be picked at once: refilling per received block would send one tiny REQUEST packet per block.
+    /// </summary>
+    public int PickRequests(PeerId peer, int maxCount, List<BlockRequest> into, bool allowNewPieces, int minBatch)
     {
         ArgumentNullException.ThrowIfNull(into);
         lock (_gate)
@@ -31,8 +39,10 @@ public sealed partial class SwarmState
             // A peer already removed (its connection closed while a timer or worker looked at it) gets nothing.
             if (!_peers.TryGetValue(peer, out var ps) || ps.Banned || _have.IsComplete) return 0;
             if (ps.ChokingUs && ps.AllowedFast is null) return 0;
-            int budget = Math.Min(maxCount, DepthOf(ps) - ps.Outstanding);
+            int depth = DepthOf(ps);
+            int budget = Math.Min(maxCount, depth - ps.Outstanding);
             if (budget <= 0) return 0;
+            if (ps.Outstanding > 0 && budget < Math.Min(minBatch, Math.Max(1, depth / 4))) return 0;
 
             long now = _time.GetTimestamp();
             int added = 0;

@@ -1,4 +1,6 @@
 using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace BlockSwarm.Engine.Wire;
 
@@ -32,10 +34,12 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IAsyncDisposable
             pauseWriterThreshold: _options.InputPauseThreshold,
             resumeWriterThreshold: _options.InputResumeThreshold,
             minimumSegmentSize: _options.MinimumReadSize,
+            readerScheduler: _options.InlineReader ? PipeScheduler.Inline : PipeScheduler.ThreadPool,
             useSynchronizationContext: false));
         _output = new Pipe(new PipeOptions(
             pauseWriterThreshold: _options.OutputPauseThreshold,
             resumeWriterThreshold: _options.OutputResumeThreshold,
+            minimumSegmentSize: _options.MinimumWriteSegmentSize,
             useSynchronizationContext: false));
         _receivePump = Task.Run(ReceivePumpAsync);
         _sendPump = Task.Run(SendPumpAsync);
@@ -86,6 +90,9 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IAsyncDisposable
         PipeReader reader = _output.Reader;
         CancellationToken ct = _cts.Token;
         Exception? error = null;
+        // A plain socket gets one gather send (sendmsg) per batch instead of one send per pipe segment.
+        Socket? socket = (_stream as NetworkStream)?.Socket;
+        var gather = new List<ArraySegment<byte>>();
         try
         {
             while (true)
@@ -94,10 +101,19 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IAsyncDisposable
                 var buffer = result.Buffer;
                 if (!buffer.IsEmpty)
                 {
-                    foreach (ReadOnlyMemory<byte> segment in buffer)
-                        await _stream.WriteAsync(segment, ct).ConfigureAwait(false);
-                    // A no-op on sockets; pushes TLS or buffered wrappers.
-                    await _stream.FlushAsync(ct).ConfigureAwait(false);
+                    if (socket != null && !buffer.IsSingleSegment && TryGather(buffer, gather))
+                    {
+                        int sent = await socket.SendAsync(gather, SocketFlags.None).ConfigureAwait(false);
+                        gather.Clear();
+                        if (sent != buffer.Length) throw new IOException($"short send: {sent} of {buffer.Length} bytes");
+                    }
+                    else
+                    {
+                        foreach (ReadOnlyMemory<byte> segment in buffer)
+                            await _stream.WriteAsync(segment, ct).ConfigureAwait(false);
+                        // A no-op on sockets; pushes TLS or buffered wrappers.
+                        await _stream.FlushAsync(ct).ConfigureAwait(false);
+                    }
                 }
                 reader.AdvanceTo(buffer.End);
                 if (result.IsCompleted || result.IsCanceled) break;
@@ -114,6 +130,21 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IAsyncDisposable
         await reader.CompleteAsync(error).ConfigureAwait(false);
         // The connection is done with the peer (or the stream broke): hang up, which also ends the receive pump.
         if (!_leaveOpen) await CloseStreamAsync().ConfigureAwait(false);
+    }
+
+    private static bool TryGather(in System.Buffers.ReadOnlySequence<byte> buffer, List<ArraySegment<byte>> gather)
+    {
+        gather.Clear();
+        foreach (ReadOnlyMemory<byte> segment in buffer)
+        {
+            if (!MemoryMarshal.TryGetArray(segment, out ArraySegment<byte> array))
+            {
+                gather.Clear();
+                return false;
+            }
+            gather.Add(array);
+        }
+        return true;
     }
 
     private async ValueTask CloseStreamAsync()

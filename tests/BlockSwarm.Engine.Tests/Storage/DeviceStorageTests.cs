@@ -182,8 +182,13 @@ public sealed class DeviceStorageTests
         try
         {
             var (torrent, stream) = BlockImage(PieceLength, [new Extent(0, 256L * PieceLength)], 9);
-            // A sparse 4 MiB image on a 1 MiB filesystem: writes run out of space part way.
-            await using var storage = DeviceStorage.CreateImage(Path.Combine(mnt, "t.img"), torrent);
+            // CreateImage reserves the extents (fallocate): a 4 MiB image on a 1 MiB filesystem fails up front.
+            var early = Assert.Throws<StorageException>(() => DeviceStorage.CreateImage(Path.Combine(mnt, "t.img"), torrent));
+            Assert.Contains("space", early.Message, StringComparison.OrdinalIgnoreCase);
+            File.Delete(Path.Combine(mnt, "t.img"));
+            // Without the reservation (a file system without fallocate), the writes run out of space part way.
+            var file = DeviceFile.CreateImage(Path.Combine(mnt, "u.img"), 256L * PieceLength);
+            await using var storage = new DeviceStorage(new DeviceFileBlockDevice(file), BlockImageLayout.Create(torrent, file.Size));
             var ex = await Assert.ThrowsAsync<StorageException>(async () =>
             {
                 for (int p = 0; p < torrent.PieceCount; p++) await storage.WritePieceAsync(p, Piece(stream, torrent, p), Ct);
@@ -196,6 +201,41 @@ public sealed class DeviceStorageTests
         {
             Tool.Run("umount", mnt);
         }
+    }
+
+    [Fact]
+    public async Task Leased_blocks_equal_reads_and_every_cache_buffer_comes_back()
+    {
+        using var dir = new TempDirectory("storage");
+        var (torrent, stream) = BlockImage(PieceLength, Extents, 10);
+        var (path, file) = PatternImage(dir, 1_200_000);
+        await using (var w = new DeviceStorage(new DeviceFileBlockDevice(file), BlockImageLayout.Create(torrent, file.Size)))
+        {
+            for (int p = 0; p < torrent.PieceCount; p++) await w.WritePieceAsync(p, Piece(stream, torrent, p), Ct);
+            await w.FlushAsync(Ct);
+        }
+        var pool = new CountingPool();
+        // A cache of two pieces: leases outlive evictions while other pieces stream through.
+        await using (var seed = DeviceStorage.Open(path, torrent, new StorageOptions { Pool = pool, ReadCacheBytes = 2L * PieceLength }, writable: false))
+        {
+            var held = new List<System.Buffers.IMemoryOwner<byte>>();
+            for (int p = 0; p < torrent.PieceCount; p++)
+                for (int off = 0; off < torrent.GetPieceLength(p); off += 4096)
+                {
+                    int n = Math.Min(4096, torrent.GetPieceLength(p) - off);
+                    var lease = await seed.TryLeaseAsync(p, off, n, Ct);
+                    Assert.NotNull(lease);
+                    Assert.True(lease.Memory.Span.SequenceEqual(stream.AsSpan(p * PieceLength + off, n)), $"piece {p} offset {off}");
+                    if (off == 0) held.Add(lease);
+                    else lease.Dispose();
+                }
+            foreach (var l in held)
+            {
+                l.Dispose();
+                l.Dispose(); // twice: still released once
+            }
+        }
+        Assert.Equal(pool.Rents, pool.Returns);
     }
 
     [Fact]
