@@ -1,6 +1,7 @@
 using BlockSwarm.Bench;
 
 // blockswarm-bench create [--cache DIR] [--reps N]
+// blockswarm-bench scan [--cache DIR] [--reps N]
 // blockswarm-bench transfer [--reps N] [--size-mib N] [--dir DIR] [--tmpfs DIR] [--only a,b] [--targets tmpfs,disk] [--extras no] [--cli DLL]
 string? Option(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 
@@ -10,8 +11,11 @@ switch (args.FirstOrDefault())
         return CreateBenchmark.Run(Option("--cache") ?? "/tmp/blockswarm-bench", int.Parse(Option("--reps") ?? "3", System.Globalization.CultureInfo.InvariantCulture), Console.Out);
     case "transfer":
         return TransferBenchmark.Run(args, Console.Out);
+    case "scan":
+        return ScanBenchmark.Run(Option("--cache") ?? "/tmp/blockswarm-bench", int.Parse(Option("--reps") ?? "3", System.Globalization.CultureInfo.InvariantCulture), Console.Out);
     default:
         Console.Error.WriteLine("usage: blockswarm-bench create [--cache DIR (default /tmp/blockswarm-bench)] [--reps N (default 3)]");
+        Console.Error.WriteLine("       blockswarm-bench scan [--cache DIR] [--reps N]   (64G sparse ext4/XFS: our scanners vs partclone -c -t)");
         Console.Error.WriteLine("       blockswarm-bench transfer [--reps N (3)] [--size-mib N (1024)] [--dir DIR (/tmp/blockswarm-bench/transfer)]");
         Console.Error.WriteLine("                                 [--tmpfs DIR (/dev/shm/blockswarm-bench)] [--only blockswarm,libtorrent,aria2c]");
         Console.Error.WriteLine("                                 [--targets tmpfs,disk] [--extras no (skip 1→3 and --cache 128MiB)]");
