@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Threading.Channels;
+using BlockSwarm.Engine.Extensions;
 using BlockSwarm.Engine.Storage;
 using BlockSwarm.Engine.Swarm;
 using BlockSwarm.Engine.Wire;
@@ -114,9 +115,46 @@ internal sealed class PeerSession : IPeerMessageHandler
                 swarm.OnAllowedFast(Id, message.PieceIndex);
                 FillRequests();
                 break;
-            default:
-                // Suggest and extension messages carry nothing this engine acts on yet.
+            case MessageKind.Extended:
+                OnExtended(message);
                 break;
+            default:
+                // Suggest carries nothing this engine acts on.
+                break;
+        }
+    }
+
+    /// <summary>The peer's BEP 10 handshake, once it sent one.</summary>
+    public ExtensionHandshake? Extensions { get; private set; }
+
+    /// <summary>Builds this connection's PEX messages (at most one a minute, 50 peers each way).</summary>
+    public PexTracker Pex { get; } = new();
+
+    /// <summary>Where the peer accepts connections: its listen port from BEP 10, else the address we dialed.</summary>
+    public IPEndPoint? ListenEndPoint => Extensions?.ListenPort is int p ? new IPEndPoint(Remote.Address, p) : Outgoing ? Remote : null;
+
+    /// <summary>We dialed this peer (its remote endpoint is its listen endpoint).</summary>
+    public bool Outgoing { get; init; }
+
+    private void OnExtended(PeerMessage message)
+    {
+        var payload = message.Payload.ToArray();
+        try
+        {
+            if (message.ExtendedId == 0)
+            {
+                Extensions = ExtensionHandshake.Decode(payload);
+                return;
+            }
+            if (message.ExtendedId == ExtensionHandshake.PexId && _session.PexEnabled)
+            {
+                var pex = PexMessage.Decode(payload);
+                foreach (var p in pex.Added) _session.OnPexPeer(p.EndPoint);
+            }
+        }
+        catch (BlockSwarm.Bencode.BencodeException ex)
+        {
+            throw new PeerProtocolException($"malformed extension message {message.ExtendedId}: {ex.Message}");
         }
     }
 

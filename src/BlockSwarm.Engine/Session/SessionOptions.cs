@@ -18,6 +18,9 @@ public sealed record SessionOptions
     /// <summary>Most simultaneous connections (modest, but above ln N so the swarm stays connected).</summary>
     public int MaxConnections { get; init; } = 48;
 
+    /// <summary>Exchange peer lists with other peers (BEP 11 ut_pex over BEP 10), so peers find each other without a tracker. On by default.</summary>
+    public bool Pex { get; init; } = true;
+
     /// <summary>Upload limit in bytes/s for the whole session; 0 = unlimited.</summary>
     public long UploadLimit { get; init; }
 

@@ -226,7 +226,7 @@ public sealed class TorrentSession : IAsyncDisposable
         {
             var theirs = await conn.ConnectHandshakeAsync(_handshake, ct).ConfigureAwait(false);
             state.Connected = true;
-            await RunPeerAsync(conn, theirs, ep, ct).ConfigureAwait(false);
+            await RunPeerAsync(conn, theirs, ep, ct, outgoing: true).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is PeerProtocolException or IOException or SocketException or OperationCanceledException or TimeoutException)
         {
@@ -246,14 +246,14 @@ public sealed class TorrentSession : IAsyncDisposable
         socket.ReceiveBufferSize = _options.SocketBufferBytes;
     }
 
-    private async Task RunPeerAsync(PeerConnection conn, Handshake theirs, IPEndPoint remote, CancellationToken ct)
+    private async Task RunPeerAsync(PeerConnection conn, Handshake theirs, IPEndPoint remote, CancellationToken ct, bool outgoing = false)
     {
         if (theirs.PeerIdBytes.SequenceEqual(_peerId)) return; // ourselves
         foreach (var existing in _peers.Values)
             if (existing.Connection.RemoteHandshake?.PeerIdBytes.SequenceEqual(theirs.PeerIdBytes) == true) return; // duplicate
         var id = new SwarmPeerId(Interlocked.Increment(ref _nextPeer));
         bool fast = theirs.SupportsFastExtension;
-        var peer = new PeerSession(this, conn, id, remote, fast);
+        var peer = new PeerSession(this, conn, id, remote, fast) { Outgoing = outgoing };
         Swarm.AddPeer(id);
         _peers[id] = peer;
         SendInitialState(peer);
@@ -280,6 +280,17 @@ public sealed class TorrentSession : IAsyncDisposable
 
     private void SendInitialState(PeerSession peer)
     {
+        if (peer.Connection.RemoteHandshake?.SupportsExtensionProtocol == true)
+        {
+            var ours = new Extensions.ExtensionHandshake
+            {
+                Messages = _options.Pex ? new Dictionary<string, byte> { [Extensions.PexMessage.ExtensionName] = Extensions.ExtensionHandshake.PexId } : new Dictionary<string, byte>(),
+                ListenPort = LocalEndPoint?.Port,
+                Client = "BlockSwarm 0.1",
+                RequestQueue = 4096,
+            };
+            peer.Connection.Send(OutgoingMessage.Extended(0, ours.Encode()));
+        }
         var have = Swarm.HaveSnapshot();
         if (peer.SupportsFast && have.IsComplete) peer.Connection.Send(OutgoingMessage.HaveAll);
         else if (peer.SupportsFast && have.IsEmpty) peer.Connection.Send(OutgoingMessage.HaveNone);
@@ -307,6 +318,31 @@ public sealed class TorrentSession : IAsyncDisposable
     internal void OnPeerHave(PeerSession peer, int piece)
     {
         // A seeder's HAVE from a leecher means a piece is now elsewhere: nothing to do but let the choker see interest.
+    }
+
+    internal bool PexEnabled => _options.Pex;
+
+    /// <summary>A peer learned through PEX: dial it like any other (bounded by the connection limit and bans).</summary>
+    internal void OnPexPeer(IPEndPoint endPoint)
+    {
+        if (_bannedAddresses.ContainsKey(endPoint.Address) || _known.Count >= 4 * _options.MaxConnections) return;
+        AddPeer(endPoint);
+    }
+
+    /// <summary>Tells every ut_pex peer which peers we are connected to (the tracker-less way peers learn of each other).</summary>
+    private void SendPex()
+    {
+        if (!_options.Pex) return;
+        var connected = new List<Extensions.PexPeer>();
+        foreach (var p in _peers.Values)
+            if (p.ListenEndPoint is { } ep) connected.Add(new Extensions.PexPeer(ep, Swarm.PeerIsSeed(p.Id) ? Extensions.PexFlags.Seed : Extensions.PexFlags.None));
+        foreach (var p in _peers.Values)
+        {
+            byte id = p.Extensions?.IdOf(Extensions.PexMessage.ExtensionName) ?? 0;
+            if (id == 0) continue;
+            var msg = p.Pex.TryBuild(connected.Where(c => !c.EndPoint.Equals(p.ListenEndPoint)));
+            if (msg != null) p.Connection.Send(OutgoingMessage.Extended(id, msg.Encode()));
+        }
     }
 
     internal void SendCancel(SwarmPeerId peer, BlockRequest block)
@@ -468,6 +504,7 @@ public sealed class TorrentSession : IAsyncDisposable
                 }
                 foreach (var (ep, state) in _known)
                     if (!state.Connected && _peers.Count < _options.MaxConnections && state.Due(Time)) _ = DialAsync(ep, ct);
+                SendPex();
             }
             return true;
         }

@@ -288,7 +288,8 @@ public sealed class DeviceStorageTests
         var pool = new CountingPool();
         await using (var storage = DeviceStorage.CreateImage(dir.File("big.img"), torrent, options: new StorageOptions { CacheBytes = budget }))
         {
-            long before = GC.GetTotalMemory(true);
+            // The bound is asserted on the buffers the storage holds (counted by the pool), not on
+            // process-wide GC memory, which other tests running in parallel move at will.
             for (int p = 0; p < torrent.PieceCount; p++)
             {
                 var buf = new PooledPieceBuffer(pl, pool);
@@ -296,8 +297,6 @@ public sealed class DeviceStorageTests
                 await storage.WritePieceAsync(p, buf, Ct);
             }
             await storage.FlushAsync(Ct);
-            long after = GC.GetTotalMemory(true);
-            Assert.True(after - before < budget + (8L << 20), $"managed memory grew by {after - before} bytes");
         }
         // The caller holds one piece while waiting for space; the storage never more than its budget.
         Assert.True(pool.MaxOutstandingBytes <= budget + pl, $"{pool.MaxOutstandingBytes} bytes of piece buffers outstanding");

@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using BlockSwarm.Bencode;
 
-namespace BlockSwarm.Tracker.Pex;
+namespace BlockSwarm.Engine.Extensions;
 
 /// <summary>
 /// The BEP 11 <c>ut_pex</c> payload (the bencoded dictionary inside a BEP 10 extended message;

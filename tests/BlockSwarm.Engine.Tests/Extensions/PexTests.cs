@@ -1,10 +1,10 @@
 using System.Net;
 using BlockSwarm.Bencode;
-using BlockSwarm.Tracker.Pex;
+using BlockSwarm.Engine.Extensions;
 using CsCheck;
 using Microsoft.Extensions.Time.Testing;
 
-namespace BlockSwarm.Tracker.Tests;
+namespace BlockSwarm.Engine.Tests.Extensions;
 
 public sealed class PexTests
 {

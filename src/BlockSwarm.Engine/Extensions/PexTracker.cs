@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace BlockSwarm.Tracker.Pex;
+namespace BlockSwarm.Engine.Extensions;
 
 /// <summary>
 /// Per-connection PEX state: diffs the engine's set of connected peers against what this

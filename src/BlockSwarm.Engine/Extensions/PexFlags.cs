@@ -1,4 +1,4 @@
-namespace BlockSwarm.Tracker.Pex;
+namespace BlockSwarm.Engine.Extensions;
 
 /// <summary>Per-peer flags of BEP 11's <c>added.f</c> / <c>added6.f</c>.</summary>
 [Flags]

@@ -1,0 +1,67 @@
+using System.Net;
+using BlockSwarm.Engine.Extensions;
+using BlockSwarm.Engine.Session;
+using BlockSwarm.Engine.Storage;
+using BlockSwarm.Testing;
+
+namespace BlockSwarm.Engine.Tests.Session;
+
+public sealed class PexDiscoveryTests
+{
+    [Fact]
+    public async Task Leechers_that_only_know_the_seeder_find_each_other_through_pex()
+    {
+        using var dir = new TempDirectory("pex");
+        var (img, t) = LoopbackSwarmTests.MakeImage(dir, 21);
+        var ct = TestContext.Current.CancellationToken;
+        await using var seedStorage = DeviceStorage.Open(img, t, writable: false);
+        seedStorage.MarkDurable(PieceRecovery.TrustSeed(seedStorage).Pieces);
+        // A slow origin keeps the leechers busy long enough to meet.
+        await using var seeder = new TorrentSession(t, seedStorage, seedStorage.GetDurablePieces(),
+            new SessionOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), UploadLimit = 4 << 20 });
+        seeder.Start();
+        var sessions = new List<TorrentSession>();
+        var storages = new List<IPieceStorage>();
+        try
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                var st = DeviceStorage.CreateImage(dir.File($"t{i}.img"), t, size: new FileInfo(img).Length);
+                storages.Add(st);
+                var addr = IPAddress.Parse($"127.0.0.{41 + i}");
+                var s = new TorrentSession(t, st, new Bitfield(t.PieceCount), new SessionOptions { Listen = new IPEndPoint(addr, 0), LocalAddress = addr });
+                s.Start();
+                s.AddPeer(seeder.LocalEndPoint!);
+                sessions.Add(s);
+            }
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+            while (DateTime.UtcNow < deadline && sessions.Any(s => s.GetStats().Peers < 2 && !s.IsComplete))
+                await Task.Delay(100, ct);
+            Assert.All(sessions, s => Assert.True(s.GetStats().Peers >= 2 || s.IsComplete, $"a leecher has {s.GetStats().Peers} peers: PEX did not introduce them"));
+            var all = Task.WhenAll(sessions.Select(s => s.Completion));
+            Assert.True(await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(60), ct)) == all, "leechers did not finish");
+            Assert.True(sessions.Sum(s => s.GetStats().PayloadUploaded) > 0, "leechers never traded with each other");
+        }
+        finally
+        {
+            foreach (var s in sessions) await s.DisposeAsync();
+            foreach (var st in storages) await st.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public void Extension_handshake_round_trips_and_tolerates_unknown_keys()
+    {
+        var h = new ExtensionHandshake { Messages = new Dictionary<string, byte> { ["ut_pex"] = 1 }, ListenPort = 6881, Client = "x", RequestQueue = 500 };
+        var back = ExtensionHandshake.Decode(h.Encode());
+        Assert.Equal(1, back.IdOf("ut_pex"));
+        Assert.Equal(0, back.IdOf("ut_metadata"));
+        Assert.Equal(6881, back.ListenPort);
+        // libtorrent-style handshake with extra keys and an out-of-range port.
+        var lt = "d1:md11:ut_metadatai2e6:ut_pexi3ee1:pi70000e4:reqqi250e1:v14:libtorrent 2.0e"u8.ToArray();
+        var parsed = ExtensionHandshake.Decode(lt);
+        Assert.Equal(3, parsed.IdOf("ut_pex"));
+        Assert.Null(parsed.ListenPort);
+        Assert.Throws<BlockSwarm.Bencode.BencodeException>(() => ExtensionHandshake.Decode("li1ee"u8.ToArray()));
+    }
+}
