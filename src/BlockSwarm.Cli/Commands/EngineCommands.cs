@@ -22,7 +22,8 @@ public static class EngineCommands
         var slowStart = new Option<int>("--slow-start") { Description = "Seconds over which the upload limit ramps up from a quarter (protects weak switches)" };
         var verifySource = new Option<bool>("--verify-source") { Description = "Hash the source before seeding instead of trusting it" };
         var files = new Option<bool>("--files") { Description = "Treat the torrent as plain files under --source (standard layout)" };
-        var cmd = new Command("seed", "Seed a torrent from a device, image, partclone slice directory or plain files") { torrent, source, listen, peers, limit, slowStart, verifySource, files };
+        var (noPex, lsd) = DiscoveryOptions();
+        var cmd = new Command("seed", "Seed a torrent from a device, image, partclone slice directory or plain files") { torrent, source, listen, peers, limit, slowStart, verifySource, files, noPex, lsd };
         cmd.SetAction(async (pr, outer) =>
         {
             using var cts = EngineHost.CancelOnSignal(outer);
@@ -50,11 +51,13 @@ public static class EngineCommands
                     Listen = EngineHost.ParseEndPoint(pr.GetValue(listen)!),
                     UploadLimit = rate,
                     SlowStart = ss > 0 ? TimeSpan.FromSeconds(ss) : null,
+                    Pex = !pr.GetValue(noPex),
                 });
                 session.Start();
                 foreach (var p in pr.GetValue(peers) ?? []) session.AddPeer(EngineHost.ParseEndPoint(p));
                 using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
                 await using var announcer = TrackerAnnouncer.Start(session, TrackerAnnouncer.TiersOf(t), http, AnnounceAddress(session), m => ctx.Warn($"tracker: {m}"), ct);
+                await using var local = pr.GetValue(lsd) ? await LocalDiscovery.StartAsync(session).ConfigureAwait(false) : null;
                 ctx.Err.WriteLine($"seeding {t.Name} ({t.InfoHash.ToHex()}) on {session.LocalEndPoint}{(announcer is null ? "" : ", announcing to the torrent's trackers")}");
                 await EngineHost.RunAsync(ctx, session, "seed", untilComplete: false, null, ct).ConfigureAwait(false);
                 return ExitCodes.Ok;
@@ -83,9 +86,10 @@ public static class EngineCommands
         var resume = new Option<string?>("--resume") { Description = "Resume file (default: TARGET.blockswarm-resume for image files)" };
         var files = new Option<bool>("--files") { Description = "Write plain files under --target (standard layout)" };
         var size = new Option<string?>("--size") { Description = "Size of a new image file (default: just large enough for the torrent's extents)" };
+        var (noPex, lsd) = DiscoveryOptions();
         var cmd = new Command("fetch", "Download a torrent into a device, image file or directory; exits 0 only when every piece is verified and fsynced")
         {
-            torrent, target, listen, peers, seedAfter, cache, resume, files, size,
+            torrent, target, listen, peers, seedAfter, cache, resume, files, size, noPex, lsd,
         };
         cmd.SetAction(async (pr, outer) =>
         {
@@ -127,6 +131,7 @@ public static class EngineCommands
                 foreach (var p in pr.GetValue(peers) ?? []) session.AddPeer(EngineHost.ParseEndPoint(p));
                 using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
                 await using var announcer = TrackerAnnouncer.Start(session, TrackerAnnouncer.TiersOf(t), http, AnnounceAddress(session), m => ctx.Warn($"tracker: {m}"), ct);
+                await using var local = pr.GetValue(lsd) ? await LocalDiscovery.StartAsync(session).ConfigureAwait(false) : null;
                 bool ok = await EngineHost.RunAsync(ctx, session, "fetch", untilComplete: true, TimeSpan.FromSeconds(pr.GetValue(seedAfter)), ct).ConfigureAwait(false);
                 return ok ? ExitCodes.Ok : ExitCodes.Interrupted;
             }
@@ -143,6 +148,11 @@ public static class EngineCommands
         });
         return cmd;
     }
+
+    /// <summary>Peer discovery switches shared by seed and fetch: PEX on unless --no-pex, LSD off unless --lsd.</summary>
+    internal static (Option<bool> NoPex, Option<bool> Lsd) DiscoveryOptions() => (
+        new Option<bool>("--no-pex") { Description = "Do not exchange peer lists with peers (BEP 11 PEX is on by default)" },
+        new Option<bool>("--lsd") { Description = "Announce on and listen to the LAN's Local Service Discovery multicast group (BEP 14; off by default)" });
 
     /// <summary>The listen address when it is a specific one (several peers on one host); null lets the tracker use the source address.</summary>
     private static IPAddress? AnnounceAddress(TorrentSession session) =>

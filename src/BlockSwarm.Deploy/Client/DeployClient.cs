@@ -35,6 +35,12 @@ public sealed record DeployOptions
     /// <summary>Longest time to keep seeding after finishing, whatever the policy says.</summary>
     public TimeSpan MaxSeeding { get; init; } = TimeSpan.FromHours(2);
 
+    /// <summary>Exchange peer lists with peers (BEP 11); on by default.</summary>
+    public bool Pex { get; init; } = true;
+
+    /// <summary>Local Service Discovery on the LAN multicast group (BEP 14); off by default.</summary>
+    public bool Lsd { get; init; }
+
     /// <summary>Re-read and re-hash the whole target after the final fsync.</summary>
     public bool VerifyAfter { get; init; }
 
@@ -153,6 +159,7 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
                 LocalAddress = o.Listen.Address.Equals(IPAddress.Any) ? null : o.Listen.Address,
                 ResumePath = resume,
                 Time = o.Time,
+                Pex = o.Pex,
             });
             session.Start();
             var serverAddresses = await ResolveServerAsync(cancellationToken).ConfigureAwait(false);
@@ -161,6 +168,7 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
                 // On one host (demo, tests) clients share an HTTP source address; tell the tracker which address we listen on.
                 o.Listen.Address.Equals(IPAddress.Any) ? null : o.Listen.Address, null, cancellationToken)!;
             var originKeys = serverAddresses.Select(a => a.ToString()).ToHashSet();
+            await using var local = o.Lsd ? await LocalDiscovery.StartAsync(session).ConfigureAwait(false) : null;
 
             _state = session.IsComplete ? "seeding" : "downloading";
             reporter.Event("start", $"downloading into {o.Target} from {o.Server}");
