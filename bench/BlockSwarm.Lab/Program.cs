@@ -9,6 +9,7 @@ using BlockSwarm.Lab;
 //   blockswarm-lab bench [--image-mib 128] [--ext4-mib 256] [--rate-mbit 100] [--clients 1,2,4,8,16]
 //                        [--systems blockswarm,unicast,libtorrent,aria2,udpcast] [--out DIR]
 //   blockswarm-lab chart --data results.json --out chart.png
+//   blockswarm-lab proxy --listen IP:PORT --to IP:PORT [--max-delay-ms 20] [--reset-every-bytes B] [--max-flips K] [--flip-after-bytes B] [--seed S]
 //   blockswarm-lab clean              removes lab namespaces left by dead processes
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var cmd = args.Length > 0 ? args[0] : "help";
@@ -27,6 +28,17 @@ switch (cmd)
         return 0;
     case "bench":
         break;
+    case "proxy":
+        {
+            using var stop = new CancellationTokenSource();
+            Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+            var proxy = new FaultProxy(System.Net.IPEndPoint.Parse(Opt("listen", "")), System.Net.IPEndPoint.Parse(Opt("to", "")),
+                int.Parse(Opt("max-delay-ms", "20"), CultureInfo.InvariantCulture), long.Parse(Opt("reset-every-bytes", "0"), CultureInfo.InvariantCulture),
+                int.Parse(Opt("max-flips", "0"), CultureInfo.InvariantCulture), long.Parse(Opt("flip-after-bytes", "0"), CultureInfo.InvariantCulture),
+                int.Parse(Opt("seed", "1"), CultureInfo.InvariantCulture));
+            try { await proxy.RunAsync(stop.Token); } catch (OperationCanceledException) { }
+            return 0;
+        }
     default:
         Console.Error.WriteLine("usage: blockswarm-lab bench [--image-mib 128] [--ext4-mib 256] [--rate-mbit 100] [--clients 1,2,4,8,16] [--systems blockswarm,unicast,libtorrent,aria2,udpcast] [--unicast-max-n 16] [--out DIR]\n       blockswarm-lab chart --data FILE --out PNG\n       blockswarm-lab clean");
         return 2;
