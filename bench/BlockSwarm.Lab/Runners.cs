@@ -194,6 +194,7 @@ public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
     /// <summary>UDPcast: one multicast sender, N receivers (the bridge floods the group to every port).</summary>
     public async Task<RunResult> UdpcastAsync(LabImage img)
     {
+        if (!Sh.Exists("udp-sender")) throw new InvalidOperationException("udpcast is not installed: apt-get install udpcast");
         CleanTargets();
         try
         {
