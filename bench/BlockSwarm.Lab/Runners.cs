@@ -27,7 +27,10 @@ public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
     /// <summary>Standard clients listen here (serve's origin holds 6881 on the server).</summary>
     private const int PlainPort = 6882;
     private string ServerUrl => $"http://{net.Server.Ip}:{HttpPort}";
-    private TimeSpan Timeout(LabImage img) => TimeSpan.FromSeconds(90 + 3.0 * net.Clients.Count * img.PayloadBytes * 8.0 / (net.RateMbit * 1e6));
+    /// <summary>Per run: 90 s + 3·N·F/c, or LAB_TIMEOUT_S when set (a stalled swarm should not hold the whole sweep).</summary>
+    private TimeSpan Timeout(LabImage img) => TimeSpan.FromSeconds(
+        double.TryParse(Environment.GetEnvironmentVariable("LAB_TIMEOUT_S"), CultureInfo.InvariantCulture, out var s) ? s
+        : 90 + 3.0 * net.Clients.Count * img.PayloadBytes * 8.0 / (net.RateMbit * 1e6));
 
     private string Target(LabHost c) => System.IO.Path.Combine(workDir, c.Label + ".img");
 
