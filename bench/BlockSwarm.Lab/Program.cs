@@ -24,7 +24,7 @@ switch (cmd)
         LabNetwork.CleanStale(Log);
         return 0;
     case "chart":
-        Report.Chart(JsonSerializer.Deserialize<List<RunResult>>(File.ReadAllText(Opt("data", "docs/benchmarks.json")))!, Opt("out", "docs/benchmarks.png"));
+        Report.Chart(JsonSerializer.Deserialize<List<RunResult>>(File.ReadAllText(Opt("data", "docs/benchmarks.json")), new JsonSerializerOptions { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals })!, Opt("out", "docs/benchmarks.png"));
         return 0;
     case "bench":
         break;
