@@ -120,6 +120,8 @@ public static class DeployCommand
             ["downloadRate"] = st.DownloadRate,
             ["uploadRate"] = st.UploadRate,
             ["peers"] = st.Peers,
+            ["downloaded"] = st.PayloadDownloaded,
+            ["banned"] = st.BannedPeers,
         });
 
         private void Write(Dictionary<string, object?> o)

@@ -1,0 +1,238 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace BlockSwarm.Lab;
+
+/// <summary>An image prepared for the lab: the file, BlockSwarm's torrent, and a plain one-file torrent for standard clients.</summary>
+public sealed record LabImage(string Kind, string Path, string Torrent, long PayloadBytes, long ImageBytes, string? PlainTorrent, string PlainDir);
+
+public sealed record ClientResult(string Client, double Seconds, long Downloaded, long Uploaded, long FromOrigin);
+
+/// <summary>One run: a system delivering one image to N clients. Seconds = until the last client had all of it.</summary>
+public sealed record RunResult(string System, string Image, int Clients, long Bytes, double RateMbit, double Seconds,
+    IReadOnlyList<ClientResult> PerClient, long OriginUploaded, long PeerUploaded, string? Error)
+{
+    /// <summary>F/c: the floor for any N on equal links.</summary>
+    public double FloorSeconds => Bytes * 8.0 / (RateMbit * 1e6);
+
+    public double Ratio => Seconds / FloorSeconds;
+}
+
+/// <summary>Runs BlockSwarm and the baselines on a <see cref="LabNetwork"/>.</summary>
+public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
+{
+    private const int HttpPort = 8080;
+    private const int BtPort = 6881;
+    /// <summary>Standard clients listen here (serve's origin holds 6881 on the server).</summary>
+    private const int PlainPort = 6882;
+    private string ServerUrl => $"http://{net.Server.Ip}:{HttpPort}";
+    /// <summary>Per run: 90 s + 3·N·F/c, or LAB_TIMEOUT_S when set (a stalled swarm should not hold the whole sweep).</summary>
+    private TimeSpan Timeout(LabImage img) => TimeSpan.FromSeconds(
+        double.TryParse(Environment.GetEnvironmentVariable("LAB_TIMEOUT_S"), CultureInfo.InvariantCulture, out var s) ? s
+        : 90 + 3.0 * net.Clients.Count * img.PayloadBytes * 8.0 / (net.RateMbit * 1e6));
+
+    private string Target(LabHost c) => System.IO.Path.Combine(workDir, c.Label + ".img");
+
+    private void CleanTargets()
+    {
+        foreach (var f in Directory.EnumerateFiles(workDir)) File.Delete(f);
+        foreach (var d in Directory.EnumerateDirectories(workDir)) Directory.Delete(d, recursive: true);
+    }
+
+    /// <summary>Starts <c>blockswarm serve</c> in the server namespace (the origin and the tracker every baseline swarm uses).</summary>
+    public async Task<LabProcess> StartServeAsync(LabImage img, params string[] extra)
+    {
+        var serve = net.StartBlockSwarm(net.Server, "serve", ["serve", "--source", img.Path, "--torrent", img.Torrent,
+            "--listen", net.Server.Ip, "--http-port", "8080", "--bt-port", "6881", "--expect", net.Clients.Count.ToString(CultureInfo.InvariantCulture), .. extra]);
+        await net.WaitListeningAsync(net.Server, HttpPort, serve, TimeSpan.FromSeconds(60));
+        await net.WaitListeningAsync(net.Server, BtPort, serve, TimeSpan.FromSeconds(60));
+        return serve;
+    }
+
+    public async Task<RunResult> BlockSwarmAsync(LabImage img)
+    {
+        CleanTargets();
+        var serve = await StartServeAsync(img);
+        try
+        {
+            foreach (var c in net.Clients)
+                using (var f = File.Create(Target(c))) f.SetLength(img.ImageBytes);
+            var done = new Dictionary<string, TimeSpan>();
+            var t0 = net.Clock.Elapsed;
+            var procs = net.Clients.Select(c =>
+            {
+                var p = net.StartBlockSwarm(c, "deploy " + c.Label, ["deploy", "--server", ServerUrl, "--target", Target(c), "--allow-file", "--yes", "--json",
+                    "--listen", $"{c.Ip}:{BtPort}", "--id", c.Label, "--hostname", c.Label, "--max-seed", "600"]);
+                p.LineReceived += (line, t) =>
+                {
+                    if (line.Contains("\"event\":\"complete\"", StringComparison.Ordinal)) lock (done) done.TryAdd(c.Label, t);
+                };
+                return p;
+            }).ToList();
+            var timeout = Timeout(img);
+            while (true)
+            {
+                lock (done) if (done.Count == procs.Count) break;
+                var failed = procs.FirstOrDefault(p => p.HasExited && p.ExitCode != 0);
+                if (failed != null) throw new InvalidOperationException($"{failed.Label} exited {failed.ExitCode}\n{failed.Tail(30)}");
+                if (net.Clock.Elapsed - t0 > timeout) throw new TimeoutException($"BlockSwarm: {done.Count}/{procs.Count} clients complete after {timeout}");
+                await Task.Delay(100);
+            }
+            var seconds = done.Values.Max().TotalSeconds - t0.TotalSeconds;
+            // Last status reports arrive every second or two.
+            await Task.Delay(2500);
+            var snap = JsonNode.Parse(net.HttpGet(net.Server, ServerUrl + "/api/clients") ?? "{}")!;
+            var per = new List<ClientResult>();
+            foreach (var c in net.Clients)
+            {
+                var r = snap["clients"]?.AsArray().FirstOrDefault(x => (string?)x?["id"] == c.Label)?["report"];
+                per.Add(new ClientResult(c.Label, (done[c.Label] - t0).TotalSeconds,
+                    (long?)r?["downloaded"] ?? -1, (long?)r?["uploaded"] ?? -1, (long?)r?["fromOrigin"] ?? -1));
+            }
+            var totals = snap["totals"];
+            if (img.Kind == "random") VerifySame(img.Path, net.Clients.Select(Target));
+            return new RunResult("BlockSwarm", img.Kind, net.Clients.Count, img.PayloadBytes, net.RateMbit, seconds, per,
+                (long?)totals?["originUploaded"] ?? -1, (long?)totals?["peerUploaded"] ?? -1, null);
+        }
+        finally
+        {
+            foreach (var p in net.Processes) p.Kill();
+        }
+    }
+
+    /// <summary>Unicast: python's threading HTTP server sends the whole image to all N curl clients at once.</summary>
+    public async Task<RunResult> UnicastAsync(LabImage img)
+    {
+        CleanTargets();
+        var server = net.Start(net.Server, "http.server", "/usr/bin/python3", ["-m", "http.server", "--bind", net.Server.Ip, "--directory", img.PlainDir, "8000"]);
+        try
+        {
+            await net.WaitListeningAsync(net.Server, 8000, server, TimeSpan.FromSeconds(30));
+            var url = $"http://{net.Server.Ip}:8000/{System.IO.Path.GetFileName(img.Path)}";
+            var t0 = net.Clock.Elapsed;
+            var procs = net.Clients.Select(c => (c, p: net.Start(c, "curl " + c.Label, "curl", ["-sSf", "-o", Target(c), url]))).ToList();
+            var per = new List<ClientResult>();
+            foreach (var (c, p) in procs)
+            {
+                var rc = await p.WaitForExitAsync(Timeout(img));
+                if (rc != 0) throw new InvalidOperationException($"curl {c.Label} exited {rc}\n{p.Output}");
+                per.Add(new ClientResult(c.Label, (p.ExitedAt ?? net.Clock.Elapsed).TotalSeconds - t0.TotalSeconds, img.ImageBytes, 0, img.ImageBytes));
+            }
+            VerifySame(img.Path, net.Clients.Select(Target));
+            return new RunResult("unicast HTTP", img.Kind, net.Clients.Count, img.ImageBytes, net.RateMbit, per.Max(x => x.Seconds), per,
+                img.ImageBytes * net.Clients.Count, 0, null);
+        }
+        finally
+        {
+            foreach (var p in net.Processes) p.Kill();
+        }
+    }
+
+    /// <summary>A python3-libtorrent swarm (1 seeder on the server, N leechers) announcing to BlockSwarm's embedded tracker.</summary>
+    public Task<RunResult> LibtorrentAsync(LabImage img) => StandardSwarmAsync(img, "libtorrent",
+        (host, dir, seed) => net.Start(host, "libtorrent " + host.Label, "/usr/bin/python3",
+            [System.IO.Path.Combine(AppContext.BaseDirectory, "lt_swarm.py"), seed ? "seed" : "leech", img.PlainTorrent!, dir, host.Ip, PlainPort.ToString(CultureInfo.InvariantCulture)]),
+        "complete");
+
+    /// <summary>An aria2c swarm (1 seeder on the server, N leechers) announcing to BlockSwarm's embedded tracker.</summary>
+    public Task<RunResult> Aria2Async(LabImage img) => StandardSwarmAsync(img, "aria2c",
+        (host, dir, seed) =>
+        {
+            var hook = System.IO.Path.Combine(workDir, "aria2-done.sh");
+            if (!File.Exists(hook))
+            {
+                File.WriteAllText(hook, "#!/bin/sh\necho \"LAB-COMPLETE $3\" >&2\n");
+                if (OperatingSystem.IsLinux()) File.SetUnixFileMode(hook, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+            return net.Start(host, "aria2c " + host.Label, "aria2c", ["--dir=" + dir, "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
+                "--seed-ratio=0.0", "--listen-port=" + PlainPort.ToString(CultureInfo.InvariantCulture), "--file-allocation=none",
+                "--summary-interval=0", "--console-log-level=warn", "--check-integrity=" + (seed ? "true" : "false"),
+                "--on-bt-download-complete=" + hook, "--bt-max-peers=0", "--max-overall-upload-limit=0", img.PlainTorrent!]);
+        },
+        "LAB-COMPLETE");
+
+    private async Task<RunResult> StandardSwarmAsync(LabImage img, string name, Func<LabHost, string, bool, LabProcess> start, string completeMarker)
+    {
+        if (img.PlainTorrent == null) throw new InvalidOperationException("no plain torrent for this image");
+        CleanTargets();
+        await StartServeAsync(img); // only its tracker is used: the plain torrent has another info-hash
+        try
+        {
+            var seeder = start(net.Server, img.PlainDir, true);
+            if (name == "libtorrent") await seeder.WaitForOutputAsync("seeding", TimeSpan.FromSeconds(120));
+            else await net.WaitListeningAsync(net.Server, PlainPort, seeder, TimeSpan.FromSeconds(120));
+            var done = new Dictionary<string, TimeSpan>();
+            var t0 = net.Clock.Elapsed;
+            var procs = net.Clients.Select(c =>
+            {
+                var dir = System.IO.Path.Combine(workDir, c.Label);
+                Directory.CreateDirectory(dir);
+                var p = start(c, dir, false);
+                p.LineReceived += (line, t) =>
+                {
+                    if (line.Contains(completeMarker, StringComparison.Ordinal)) lock (done) done.TryAdd(c.Label, t);
+                };
+                return p;
+            }).ToList();
+            var timeout = Timeout(img);
+            while (true)
+            {
+                lock (done) if (done.Count == procs.Count) break;
+                var failed = procs.FirstOrDefault(p => p.HasExited);
+                if (failed != null && !done.ContainsKey(failed.Label.Split(' ')[1])) throw new InvalidOperationException($"{failed.Label} exited {failed.ExitCode}\n{failed.Tail(30)}");
+                if (net.Clock.Elapsed - t0 > timeout) throw new TimeoutException($"{name}: {done.Count}/{procs.Count} clients complete after {timeout}");
+                await Task.Delay(100);
+            }
+            var per = net.Clients.Select(c => new ClientResult(c.Label, (done[c.Label] - t0).TotalSeconds, img.ImageBytes, -1, -1)).ToList();
+            VerifySame(img.Path, net.Clients.Select(c => System.IO.Path.Combine(workDir, c.Label, System.IO.Path.GetFileName(img.Path))));
+            return new RunResult(name, img.Kind, net.Clients.Count, img.ImageBytes, net.RateMbit, per.Max(x => x.Seconds), per, -1, -1, null);
+        }
+        finally
+        {
+            foreach (var p in net.Processes) p.Kill();
+        }
+    }
+
+    /// <summary>UDPcast: one multicast sender, N receivers (the bridge floods the group to every port).</summary>
+    public async Task<RunResult> UdpcastAsync(LabImage img)
+    {
+        if (!Sh.Exists("udp-sender")) throw new InvalidOperationException("udpcast is not installed: apt-get install udpcast");
+        CleanTargets();
+        try
+        {
+            var t0 = net.Clock.Elapsed;
+            var receivers = net.Clients.Select(c => (c, p: net.Start(c, "udp-receiver " + c.Label, "udp-receiver",
+                ["--interface", "eth0", "--nokbd", "--file", Target(c)]))).ToList();
+            await Task.Delay(300);
+            // Just under the link rate: udpcast has no congestion control, tbf would drop the excess.
+            var bitrate = (net.RateMbit * 0.95).ToString("0", CultureInfo.InvariantCulture) + "m";
+            var sender = net.Start(net.Server, "udp-sender", "udp-sender", ["--interface", "eth0", "--nokbd", "--min-receivers",
+                net.Clients.Count.ToString(CultureInfo.InvariantCulture), "--max-bitrate", bitrate, "--file", img.Path]);
+            var per = new List<ClientResult>();
+            foreach (var (c, p) in receivers)
+            {
+                var rc = await p.WaitForExitAsync(Timeout(img));
+                if (rc != 0) throw new InvalidOperationException($"udp-receiver {c.Label} exited {rc}\n{p.Output}");
+                per.Add(new ClientResult(c.Label, (p.ExitedAt ?? net.Clock.Elapsed).TotalSeconds - t0.TotalSeconds, img.ImageBytes, 0, img.ImageBytes));
+            }
+            await sender.WaitForExitAsync(TimeSpan.FromSeconds(30));
+            VerifySame(img.Path, net.Clients.Select(Target));
+            return new RunResult("UDPcast multicast", img.Kind, net.Clients.Count, img.ImageBytes, net.RateMbit, per.Max(x => x.Seconds), per, img.ImageBytes, 0, null);
+        }
+        finally
+        {
+            foreach (var p in net.Processes) p.Kill();
+        }
+    }
+
+    private void VerifySame(string source, IEnumerable<string> copies)
+    {
+        foreach (var c in copies)
+        {
+            var r = Sh.Run("cmp", [source, c], check: false);
+            if (r.ExitCode != 0) throw new InvalidOperationException($"{c} differs from {source}: {r.StdOut}{r.StdErr}");
+        }
+        log("  every copy is bit-exact");
+    }
+}
