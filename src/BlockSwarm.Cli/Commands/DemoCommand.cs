@@ -244,6 +244,7 @@ public static class DemoCommand
                 if (r.IsSuccessStatusCode) return;
             }
             catch (HttpRequestException) { }
+            catch (TaskCanceledException) when (!ct.IsCancellationRequested) { } // slow start under load: try again
             await Task.Delay(100, ct).ConfigureAwait(false);
         }
         throw new InvalidOperationException("serve did not answer within 30 s");

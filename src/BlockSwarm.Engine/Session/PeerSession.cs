@@ -214,7 +214,7 @@ internal sealed class PeerSession : IPeerMessageHandler
         }
         if (status == BlockReceivedStatus.Invalid)
             throw new PeerProtocolException($"piece message for block {block} that does not exist");
-        if (complete != null) await _session.Assembler.EnqueueVerifyAsync(complete, cancellationToken).ConfigureAwait(false);
+        if (complete != null) await _session.Assembler.EnqueueVerifyAsync(complete).ConfigureAwait(false);
         FillRequests();
     }
 

@@ -73,8 +73,25 @@ internal sealed class PieceAssembler : IAsyncDisposable
         }
     }
 
-    public ValueTask EnqueueVerifyAsync(PieceAssembly piece, CancellationToken cancellationToken) =>
-        _verify.Writer.WriteAsync(piece, cancellationToken);
+    /// <summary>
+    /// Queues a complete piece for hashing, waiting while the hashers are behind (back-pressure on
+    /// this peer's receive loop). Deliberately not cancelled by the peer's connection closing: the
+    /// swarm state already counts the piece as fully received, so dropping it here would leave it
+    /// neither verified nor requested again — a download stuck just short of 100%.
+    /// </summary>
+    public async ValueTask EnqueueVerifyAsync(PieceAssembly piece)
+    {
+        try
+        {
+            await _verify.Writer.WriteAsync(piece, _stop.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
+        {
+            // The session is stopping: nothing will verify it; give the buffer back.
+            Interlocked.Add(ref _bufferedBytes, -piece.Buffer.Memory.Length);
+            piece.Buffer.Dispose();
+        }
+    }
 
     private async Task VerifyLoopAsync(CancellationToken cancellationToken)
     {
