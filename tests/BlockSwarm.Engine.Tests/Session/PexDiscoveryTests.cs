@@ -16,9 +16,9 @@ public sealed class PexDiscoveryTests
         var ct = TestContext.Current.CancellationToken;
         await using var seedStorage = DeviceStorage.Open(img, t, writable: false);
         seedStorage.MarkDurable(PieceRecovery.TrustSeed(seedStorage).Pieces);
-        // A slow origin keeps the leechers busy long enough to meet.
+        // A slow origin (1 MiB/s for 2 × 24 MiB): nobody can finish within the wait, so meeting is the only way to 2 peers.
         await using var seeder = new TorrentSession(t, seedStorage, seedStorage.GetDurablePieces(),
-            new SessionOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), UploadLimit = 4 << 20 });
+            new SessionOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), UploadLimit = 1 << 20 });
         seeder.Start();
         var sessions = new List<TorrentSession>();
         var storages = new List<IPieceStorage>();
@@ -35,12 +35,10 @@ public sealed class PexDiscoveryTests
                 sessions.Add(s);
             }
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-            while (DateTime.UtcNow < deadline && sessions.Any(s => s.GetStats().Peers < 2 && !s.IsComplete))
+            while (DateTime.UtcNow < deadline && sessions.Any(s => s.GetStats().Peers < 2))
                 await Task.Delay(100, ct);
-            Assert.All(sessions, s => Assert.True(s.GetStats().Peers >= 2 || s.IsComplete, $"a leecher has {s.GetStats().Peers} peers: PEX did not introduce them"));
-            var all = Task.WhenAll(sessions.Select(s => s.Completion));
-            Assert.True(await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(60), ct)) == all, "leechers did not finish");
-            Assert.True(sessions.Sum(s => s.GetStats().PayloadUploaded) > 0, "leechers never traded with each other");
+            Assert.All(sessions, s => Assert.False(s.IsComplete));
+            Assert.All(sessions, s => Assert.True(s.GetStats().Peers >= 2, $"a leecher has {s.GetStats().Peers} peers: PEX did not introduce them"));
         }
         finally
         {
