@@ -82,7 +82,8 @@ public static class ServeCommand
                 await using var server = new DeployServer(torrent, storage, sourceSize, serveOptions);
                 await server.StartAsync(ct).ConfigureAwait(false);
                 ctx.Out.WriteLine($"serving {torrent.Name} ({torrent.InfoHash.ToHex()}): dashboard {server.HttpAddress}  BitTorrent port {server.Job.OriginPort}  tracker {new Uri(server.HttpAddress!, "/announce")}");
-                ctx.Out.WriteLine($"on each client: blockswarm deploy --server {server.HttpAddress} --target /dev/sdX");
+                foreach (var url in ClientUrls(serveOptions.Listen, server.HttpAddress!))
+                    ctx.Out.WriteLine($"on each client: blockswarm deploy --server {url} --target /dev/sdX");
                 ctx.Out.Flush();
                 var lastLine = DateTime.MinValue;
                 while (!ct.IsCancellationRequested)
@@ -116,6 +117,23 @@ public static class ServeCommand
             }
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// URLs clients can use: the listen address itself, or, when listening on every interface, each
+    /// IPv4 address of this host's up, non-loopback interfaces (127.0.0.1 only reaches this machine).
+    /// </summary>
+    internal static IEnumerable<Uri> ClientUrls(IPAddress listen, Uri bound)
+    {
+        if (!listen.Equals(IPAddress.Any)) return [bound];
+        var lan = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+            .Where(n => n.OperationalStatus == System.Net.NetworkInformation.OperationalStatus.Up)
+            .SelectMany(n => n.GetIPProperties().UnicastAddresses)
+            .Select(a => a.Address)
+            .Where(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && !IPAddress.IsLoopback(a))
+            .Select(a => new UriBuilder(bound) { Host = a.ToString() }.Uri)
+            .ToList();
+        return lan.Count > 0 ? lan : [bound];
     }
 
     internal static CompletionPolicy ParsePolicy(string text, int expected)

@@ -284,6 +284,12 @@ internal sealed class PeerSession : IPeerMessageHandler
         {
             _session.Fail(ex);
         }
+        catch (Exception)
+        {
+            // Anything else ends this peer's uploads: close it rather than leave its requests unanswered
+            // until they time out (it reconnects or fetches elsewhere at once).
+            Connection.Close();
+        }
     }
 
     /// <summary>Stops the upload loop (connection closed).</summary>

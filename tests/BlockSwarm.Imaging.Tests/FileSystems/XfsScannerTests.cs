@@ -23,6 +23,9 @@ public sealed class XfsScannerTests(ITestOutputHelper output)
         string content = FsTestKit.PopulateSource(tmp);
         string image = FsTestKit.SparseImage(tmp, name + ".img", ImageSize);
         Tool.Run("mkfs.xfs", ["-q", "-f", .. options.Split(' '), image]);
+        // mkfs writes through the page cache and a loop mount may use direct I/O: flush first, or stale dirty
+        // pages written back later can overwrite what the mounted filesystem wrote (seen under load).
+        Tool.Run("sync");
         string mnt = tmp.File("mnt");
         Directory.CreateDirectory(mnt);
         bool populated = TryMount(image, mnt, "loop");
