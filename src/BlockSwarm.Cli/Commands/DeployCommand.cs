@@ -23,10 +23,11 @@ public static class DeployCommand
         var resume = new Option<string?>("--resume") { Description = "Resume file (default: next to an image file, or in the temp directory for devices)" };
         var verifyAfter = new Option<bool>("--verify-after") { Description = "Re-read and re-hash the whole target after the final fsync" };
         var (noPex, lsd) = EngineCommands.DiscoveryOptions();
+        var maxPeers = EngineCommands.MaxPeersOption();
         var maxSeed = new Option<int>("--max-seed") { Description = "Seconds to seed at most after finishing, whatever the server's policy", DefaultValueFactory = _ => 7200 };
         var cmd = new Command("deploy", "Deploy the server's image onto this machine's disk; exit 0 only with verified data on stable storage (4 = target refused, 5 = server unreachable, 3 = verification failed)")
         {
-            server, target, yes, json, allowFile, listen, id, hostname, cache, resume, verifyAfter, maxSeed, noPex, lsd,
+            server, target, yes, json, allowFile, listen, id, hostname, cache, resume, verifyAfter, maxSeed, noPex, lsd, maxPeers,
         };
         cmd.SetAction(async (pr, outer) =>
         {
@@ -55,6 +56,7 @@ public static class DeployCommand
                     MaxSeeding = TimeSpan.FromSeconds(pr.GetValue(maxSeed)),
                     Pex = !pr.GetValue(noPex),
                     Lsd = pr.GetValue(lsd),
+                    MaxPeers = Math.Max(1, pr.GetValue(maxPeers)),
                     Confirm = ctx.Interactive && !pr.GetValue(json) ? Ask : null,
                 };
                 return await new DeployClient(options, reporter).RunAsync(cts.Token).ConfigureAwait(false);

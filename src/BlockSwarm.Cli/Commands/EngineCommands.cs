@@ -23,7 +23,8 @@ public static class EngineCommands
         var verifySource = new Option<bool>("--verify-source") { Description = "Hash the source before seeding instead of trusting it" };
         var files = new Option<bool>("--files") { Description = "Treat the torrent as plain files under --source (standard layout)" };
         var (noPex, lsd) = DiscoveryOptions();
-        var cmd = new Command("seed", "Seed a torrent from a device, image, partclone slice directory or plain files") { torrent, source, listen, peers, limit, slowStart, verifySource, files, noPex, lsd };
+        var maxPeers = MaxPeersOption();
+        var cmd = new Command("seed", "Seed a torrent from a device, image, partclone slice directory or plain files") { torrent, source, listen, peers, limit, slowStart, verifySource, files, noPex, lsd, maxPeers };
         cmd.SetAction(async (pr, outer) =>
         {
             using var cts = EngineHost.CancelOnSignal(outer);
@@ -52,6 +53,7 @@ public static class EngineCommands
                     UploadLimit = rate,
                     SlowStart = ss > 0 ? TimeSpan.FromSeconds(ss) : null,
                     Pex = !pr.GetValue(noPex),
+                    MaxConnections = Math.Max(1, pr.GetValue(maxPeers)),
                 });
                 session.Start();
                 foreach (var p in pr.GetValue(peers) ?? []) session.AddPeer(EngineHost.ParseEndPoint(p));
@@ -87,9 +89,10 @@ public static class EngineCommands
         var files = new Option<bool>("--files") { Description = "Write plain files under --target (standard layout)" };
         var size = new Option<string?>("--size") { Description = "Size of a new image file (default: just large enough for the torrent's extents)" };
         var (noPex, lsd) = DiscoveryOptions();
+        var maxPeers = MaxPeersOption();
         var cmd = new Command("fetch", "Download a torrent into a device, image file or directory; exits 0 only when every piece is verified and fsynced")
         {
-            torrent, target, listen, peers, seedAfter, cache, resume, files, size, noPex, lsd,
+            torrent, target, listen, peers, seedAfter, cache, resume, files, size, noPex, lsd, maxPeers,
         };
         cmd.SetAction(async (pr, outer) =>
         {
@@ -126,6 +129,8 @@ public static class EngineCommands
                     LocalAddress = pr.GetValue(listen) is { } l2 ? EngineHost.ParseEndPoint(l2).Address : null,
                     ResumePath = resumePath,
                     MaxBufferedBytes = assemblingBytes,
+                    Pex = !pr.GetValue(noPex),
+                    MaxConnections = Math.Max(1, pr.GetValue(maxPeers)),
                 });
                 session.Start();
                 foreach (var p in pr.GetValue(peers) ?? []) session.AddPeer(EngineHost.ParseEndPoint(p));
@@ -148,6 +153,10 @@ public static class EngineCommands
         });
         return cmd;
     }
+
+    /// <summary>The connection limit shared by seed, fetch and deploy.</summary>
+    internal static Option<int> MaxPeersOption() =>
+        new("--max-peers") { Description = "Most simultaneous peer connections (keep it modest, above ln N)", DefaultValueFactory = _ => 48 };
 
     /// <summary>Peer discovery switches shared by seed and fetch: PEX on unless --no-pex, LSD off unless --lsd.</summary>
     internal static (Option<bool> NoPex, Option<bool> Lsd) DiscoveryOptions() => (

@@ -27,9 +27,10 @@ public static class ServeCommand
         var stopWhenDone = new Option<bool>("--stop-when-done") { Description = "Exit once every expected client is done" };
         var policy = new Option<string>("--policy") { Description = "Client seeding after completion: until-all-done, ratio:R, idle:SECONDS or none", DefaultValueFactory = _ => "until-all-done" };
         var torrentOut = new Option<string?>("--torrent-out") { Description = "Also save the created torrent here" };
+        var maxPeers = new Option<int>("--max-peers") { Description = "Most clients the origin serves at once", DefaultValueFactory = _ => 256 };
         var cmd = new Command("serve", "Serve a deployment: origin seeder, embedded tracker, job API, live dashboard and metrics")
         {
-            source, torrentOpt, map, pieceSize, name, listen, btPort, httpPort, expect, limit, slowStart, stopWhenDone, policy, torrentOut,
+            source, torrentOpt, map, pieceSize, name, listen, btPort, httpPort, expect, limit, slowStart, stopWhenDone, policy, torrentOut, maxPeers,
         };
         cmd.SetAction(async (pr, outer) =>
         {
@@ -78,6 +79,7 @@ public static class ServeCommand
                     SlowStart = ss > 0 && rate > 0 ? TimeSpan.FromSeconds(ss) : null,
                     Policy = ParsePolicy(pr.GetValue(policy)!, pr.GetValue(expect)),
                     StopWhenDone = pr.GetValue(stopWhenDone),
+                    MaxPeers = Math.Max(1, pr.GetValue(maxPeers)),
                 };
                 await using var server = new DeployServer(torrent, storage, sourceSize, serveOptions);
                 await server.StartAsync(ct).ConfigureAwait(false);

@@ -35,6 +35,9 @@ public sealed record DeployOptions
     /// <summary>Longest time to keep seeding after finishing, whatever the policy says.</summary>
     public TimeSpan MaxSeeding { get; init; } = TimeSpan.FromHours(2);
 
+    /// <summary>Most simultaneous peer connections (modest, but above ln N so the swarm stays connected).</summary>
+    public int MaxPeers { get; init; } = 48;
+
     /// <summary>Exchange peer lists with peers (BEP 11); on by default.</summary>
     public bool Pex { get; init; } = true;
 
@@ -160,6 +163,7 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
                 ResumePath = resume,
                 Time = o.Time,
                 Pex = o.Pex,
+                MaxConnections = o.MaxPeers,
             });
             session.Start();
             var serverAddresses = await ResolveServerAsync(cancellationToken).ConfigureAwait(false);

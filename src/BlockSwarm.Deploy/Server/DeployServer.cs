@@ -57,7 +57,7 @@ public sealed class DeployServer : IAsyncDisposable
             UploadLimit = options.UploadLimit,
             SlowStart = options.SlowStart,
             Time = options.Time,
-            MaxConnections = 256,
+            MaxConnections = options.MaxPeers,
         });
         Job = new JobInfo
         {

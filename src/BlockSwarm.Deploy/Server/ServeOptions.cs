@@ -21,5 +21,8 @@ public sealed record ServeOptions
     /// <summary>Exit once every expected client is done.</summary>
     public bool StopWhenDone { get; init; }
 
+    /// <summary>Most peers the origin serves at once (every client connects to it).</summary>
+    public int MaxPeers { get; init; } = 256;
+
     public TimeProvider Time { get; init; } = TimeProvider.System;
 }

@@ -1,0 +1,28 @@
+namespace BlockSwarm.Cli.Tests;
+
+public sealed class HelpTests
+{
+    [Theory]
+    [InlineData("create", "--map")]
+    [InlineData("inspect", "--json")]
+    [InlineData("verify", "--target")]
+    [InlineData("seed", "--max-peers")]
+    [InlineData("fetch", "--no-pex")]
+    [InlineData("serve", "--stop-when-done")]
+    [InlineData("deploy", "--allow-file")]
+    [InlineData("tracker", "--allow")]
+    [InlineData("demo", "--clients")]
+    public async Task Every_command_has_help_naming_its_options(string command, string option)
+    {
+        var r = await CliRunner.RunAsync(command, "--help");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains(option, r.Out);
+    }
+
+    [Fact]
+    public async Task Unknown_commands_are_usage_errors()
+    {
+        var r = await CliRunner.RunAsync("frobnicate");
+        Assert.Equal(ExitCodes.Usage, r.ExitCode);
+    }
+}
