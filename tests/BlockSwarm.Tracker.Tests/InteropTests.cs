@@ -111,7 +111,19 @@ public sealed class InteropTests
                 Left = 1000,
                 Event = AnnounceEvent.Started,
             };
-            await client.AnnounceAsync(announce, P(1, 41001), ct);
+            // opentracker accepts connections before it has read its whitelist: retry the first announce briefly.
+            for (int attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    await client.AnnounceAsync(announce, P(1, 41001), ct);
+                    break;
+                }
+                catch (TrackerException ex) when (attempt < 50 && ex.Message.Contains("not authorized", StringComparison.Ordinal))
+                {
+                    await Task.Delay(100, ct);
+                }
+            }
             var second = await client.AnnounceAsync(announce, P(2, 41002), ct);
             Assert.Contains(new IPEndPoint(IPAddress.Loopback, 41001), second.Peers);
             var first = await client.AnnounceAsync(announce, P(1, 41001) with { Event = AnnounceEvent.None }, ct);
