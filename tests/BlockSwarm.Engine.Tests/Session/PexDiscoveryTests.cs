@@ -16,9 +16,9 @@ public sealed class PexDiscoveryTests
         var ct = TestContext.Current.CancellationToken;
         await using var seedStorage = DeviceStorage.Open(img, t, writable: false);
         seedStorage.MarkDurable(PieceRecovery.TrustSeed(seedStorage).Pieces);
-        // A slow origin (1 MiB/s for 2 × 24 MiB): nobody can finish within the wait, so meeting is the only way to 2 peers.
+        // A slow origin (256 KiB/s, 13 MiB each): nobody can finish within the wait, so meeting is the only way to 2 peers.
         await using var seeder = new TorrentSession(t, seedStorage, seedStorage.GetDurablePieces(),
-            new SessionOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), UploadLimit = 1 << 20 });
+            new SessionOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), UploadLimit = 256 << 10 });
         seeder.Start();
         var sessions = new List<TorrentSession>();
         var storages = new List<IPieceStorage>();

@@ -32,16 +32,28 @@ public sealed class XfsScannerTests(ITestOutputHelper output)
         {
             Tool.Run("mkfs.xfs", ["-q", "-f", .. options.Split(' '), image]);
             Tool.Run("sync");
-            populated = TryMount(image, mnt, "loop");
-            if (!populated) break;
+            // An explicit loop device with its buffers flushed on both sides, not `mount -o loop`: a loop device
+            // reused right after an auto-clear detach has shown a stale view (even the previous attempt's files).
+            string? loop = AttachLoop(image);
+            populated = loop != null && TryMount(loop, mnt, "rw");
+            if (!populated)
+            {
+                if (loop != null) Tool.Run("losetup", ["-d", loop], check: false);
+                break;
+            }
             try
             {
                 Tool.Run("cp", "-a", content + "/.", mnt);
                 // 1500 one-block files with every other one deleted leave ~750 single-block holes
                 // in one AG: more than a bnobt leaf holds, so the walk must descend a node level.
-                Tool.Sh($"mkdir {mnt}/holes && cd {mnt}/holes && for i in $(seq 1 1500); do printf x > f$i; done && sync && rm -f f*[13579]");
+                Tool.Sh($"mkdir -p {mnt}/holes && cd {mnt}/holes && for i in $(seq 1 1500); do printf x > f$i; done && sync && rm -f f*[13579]");
             }
-            finally { Tool.Run("umount", mnt); }
+            finally
+            {
+                Tool.Run("umount", mnt);
+                Tool.Run("blockdev", ["--flushbufs", loop!], check: false);
+                Tool.Run("losetup", ["-d", loop!], check: false);
+            }
             Tool.Run("sync");
             var sourceRepair = Tool.Run("xfs_repair", ["-n", "-f", image], check: false);
             if (sourceRepair.ExitCode == 0) break;
@@ -103,6 +115,20 @@ public sealed class XfsScannerTests(ITestOutputHelper output)
             total += BinaryPrimitives.ReadUInt32BigEndian(agf.AsSpan(0x30));
         }
         return total;
+    }
+
+    private string? AttachLoop(string image)
+    {
+        if (!Tool.IsRoot) return null;
+        var r = Tool.Run("losetup", ["--find", "--show", "--direct-io=off", image], check: false);
+        if (r.ExitCode != 0)
+        {
+            output.WriteLine($"losetup failed: {r.StdErr}");
+            return null;
+        }
+        var dev = r.StdOut.Trim();
+        Tool.Run("blockdev", ["--flushbufs", dev], check: false);
+        return dev;
     }
 
     private bool TryMount(string image, string mnt, string options)
