@@ -73,6 +73,13 @@ public static class EngineHost
         return true;
     }
 
+    /// <summary>
+    /// Errors of the engine commands that are the operator's to fix (bad input, I/O, storage, network):
+    /// reported as one line and exit 1. Anything else is a bug and keeps its stack trace.
+    /// </summary>
+    public static bool IsOperatorError(Exception ex) =>
+        ex is IOException or TorrentException or StorageException or FormatException or BlockMapException or System.Net.Sockets.SocketException or UnauthorizedAccessException;
+
     /// <summary>A token cancelled by Ctrl-C / SIGTERM.</summary>
     public static CancellationTokenSource CancelOnSignal(CancellationToken outer)
     {

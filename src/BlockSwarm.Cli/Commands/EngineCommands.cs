@@ -68,7 +68,7 @@ public static class EngineCommands
             {
                 return ExitCodes.Ok;
             }
-            catch (Exception ex) when (ex is IOException or TorrentException or StorageException or FormatException or BlockMapException or System.Net.Sockets.SocketException)
+            catch (Exception ex) when (EngineHost.IsOperatorError(ex))
             {
                 ctx.Fail(ex.Message);
                 return ExitCodes.Error;
@@ -145,7 +145,7 @@ public static class EngineCommands
                 ctx.Fail("interrupted; verified pieces are kept and the resume file lets the next run continue");
                 return ExitCodes.Interrupted;
             }
-            catch (Exception ex) when (ex is IOException or TorrentException or StorageException or FormatException or BlockMapException or System.Net.Sockets.SocketException)
+            catch (Exception ex) when (EngineHost.IsOperatorError(ex))
             {
                 ctx.Fail(ex.Message);
                 return ExitCodes.Error;

@@ -112,7 +112,7 @@ public static class ServeCommand
             {
                 return ExitCodes.Ok;
             }
-            catch (Exception ex) when (ex is IOException or TorrentException or StorageException or FormatException or BlockMapException or System.Net.Sockets.SocketException)
+            catch (Exception ex) when (EngineHost.IsOperatorError(ex))
             {
                 ctx.Fail(ex.Message);
                 return ExitCodes.Error;

@@ -313,6 +313,12 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
             InfoHash = torrent.InfoHash.ToHex(),
             Endpoint = session.LocalEndPoint?.ToString(),
         };
+        return await PostReportAsync(clientId, report, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Posts one status report; null when the server is away (the deployment goes on, reports resume when it is back).</summary>
+    private async Task<ReportReply?> PostReportAsync(string clientId, ClientReport report, CancellationToken ct)
+    {
         try
         {
             using var resp = await _http.PostAsJsonAsync(new Uri(options.Server, $"/api/clients/{Uri.EscapeDataString(clientId)}/status"), report, DeployServer.Json, ct).ConfigureAwait(false);
@@ -321,7 +327,6 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException && !ct.IsCancellationRequested)
         {
-            // The server may restart; the deployment goes on, reports resume when it is back.
             return null;
         }
     }
@@ -334,13 +339,7 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
             return;
         }
         var report = new ClientReport { Hostname = options.Hostname, State = _state, Target = options.Target, Error = _error, InfoHash = torrent.InfoHash.ToHex(), TotalBytes = torrent.TotalLength };
-        try
-        {
-            using var resp = await _http.PostAsJsonAsync(new Uri(options.Server, $"/api/clients/{Uri.EscapeDataString(clientId)}/status"), report, DeployServer.Json, ct).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
-        {
-        }
+        await PostReportAsync(clientId, report, ct).ConfigureAwait(false);
     }
 
     /// <summary>A stable id per machine and target: hostname plus a short hash of the target path.</summary>

@@ -77,7 +77,6 @@ internal sealed class PeerSession : IPeerMessageHandler
                 break;
             case MessageKind.Have:
                 UpdateInterest(swarm.OnHave(Id, message.PieceIndex));
-                _session.OnPeerHave(this, message.PieceIndex);
                 break;
             case MessageKind.Bitfield:
                 {

@@ -202,7 +202,7 @@ public sealed class TorrentSession : IAsyncDisposable
 
     private async Task DialAsync(IPEndPoint ep, CancellationToken ct)
     {
-        if (!_known.TryGetValue(ep, out var state) || !state.TryBegin(Time)) return;
+        if (!_known.TryGetValue(ep, out var state) || !state.TryBegin()) return;
         var socket = new Socket(ep.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
@@ -314,11 +314,6 @@ public sealed class TorrentSession : IAsyncDisposable
 
     internal bool ShouldServe(SwarmPeerId peer, int piece) =>
         _origin is not { Active: true } origin || origin.ShouldServe(peer, piece);
-
-    internal void OnPeerHave(PeerSession peer, int piece)
-    {
-        // A seeder's HAVE from a leecher means a piece is now elsewhere: nothing to do but let the choker see interest.
-    }
 
     internal bool PexEnabled => _options.Pex;
 
@@ -546,7 +541,7 @@ public sealed class TorrentSession : IAsyncDisposable
 
         public bool Due(TimeProvider time) => Volatile.Read(ref _dialing) == 0 && time.GetTimestamp() >= Volatile.Read(ref _nextAttempt);
 
-        public bool TryBegin(TimeProvider time) => Interlocked.CompareExchange(ref _dialing, 1, 0) == 0;
+        public bool TryBegin() => Interlocked.CompareExchange(ref _dialing, 1, 0) == 0;
 
         public void End(TimeProvider time, bool connected)
         {

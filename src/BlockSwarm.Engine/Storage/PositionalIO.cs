@@ -51,40 +51,25 @@ internal static class PositionalIO
     public static List<Memory<byte>> Skip(IReadOnlyList<Memory<byte>> buffers, long skip) => Range(buffers, skip, TotalLength(buffers) - skip);
 
     /// <summary>Bytes [<paramref name="start"/>, +<paramref name="length"/>) of the concatenated buffers, as slices.</summary>
-    public static List<Memory<byte>> Range(IReadOnlyList<Memory<byte>> buffers, long start, long length)
-    {
-        var list = new List<Memory<byte>>();
-        long pos = 0;
-        for (int i = 0; i < buffers.Count && length > 0; i++)
-        {
-            var b = buffers[i];
-            long end = pos + b.Length;
-            if (end > start)
-            {
-                int from = (int)Math.Max(0, start - pos);
-                int n = (int)Math.Min(b.Length - from, length);
-                list.Add(b.Slice(from, n));
-                length -= n;
-                start += n;
-            }
-            pos = end;
-        }
-        return list;
-    }
+    public static List<Memory<byte>> Range(IReadOnlyList<Memory<byte>> buffers, long start, long length) =>
+        Range(buffers, start, length, static b => b.Length, static (b, from, n) => b.Slice(from, n));
 
-    public static List<ReadOnlyMemory<byte>> Range(IReadOnlyList<ReadOnlyMemory<byte>> buffers, long start, long length)
+    public static List<ReadOnlyMemory<byte>> Range(IReadOnlyList<ReadOnlyMemory<byte>> buffers, long start, long length) =>
+        Range(buffers, start, length, static b => b.Length, static (b, from, n) => b.Slice(from, n));
+
+    private static List<T> Range<T>(IReadOnlyList<T> buffers, long start, long length, Func<T, int> lengthOf, Func<T, int, int, T> slice)
     {
-        var list = new List<ReadOnlyMemory<byte>>();
+        var list = new List<T>();
         long pos = 0;
         for (int i = 0; i < buffers.Count && length > 0; i++)
         {
             var b = buffers[i];
-            long end = pos + b.Length;
+            long end = pos + lengthOf(b);
             if (end > start)
             {
                 int from = (int)Math.Max(0, start - pos);
-                int n = (int)Math.Min(b.Length - from, length);
-                list.Add(b.Slice(from, n));
+                int n = (int)Math.Min(lengthOf(b) - from, length);
+                list.Add(slice(b, from, n));
                 length -= n;
                 start += n;
             }
