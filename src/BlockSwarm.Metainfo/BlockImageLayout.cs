@@ -107,4 +107,28 @@ public sealed class BlockImageLayout
         MapRange((long)piece * Torrent.PieceLength + offsetInPiece, length, into);
 
     public ImmutableArray<Extent> Extents => Map.Extents;
+
+    /// <summary>
+    /// The first device offset inside the layout's extents where <paramref name="target"/> differs from
+    /// <paramref name="source"/>, or null when every used byte matches (bytes outside the extents are not compared).
+    /// </summary>
+    public long? FirstDifference(string source, string target)
+    {
+        using var a = DeviceFile.OpenRead(source);
+        using var b = DeviceFile.OpenRead(target);
+        var x = new byte[4 << 20];
+        var y = new byte[4 << 20];
+        foreach (var e in Extents)
+        {
+            for (long off = e.Offset; off < e.End; off += x.Length)
+            {
+                int n = (int)Math.Min(x.Length, e.End - off);
+                a.ReadExactly(off, x.AsSpan(0, n));
+                b.ReadExactly(off, y.AsSpan(0, n));
+                int i = x.AsSpan(0, n).CommonPrefixLength(y.AsSpan(0, n));
+                if (i < n) return off + i;
+            }
+        }
+        return null;
+    }
 }

@@ -92,6 +92,25 @@ public sealed class BlockImageLayoutTests
     }
 
     [Fact]
+    public void First_difference_looks_only_inside_the_extents()
+    {
+        using var dir = new BlockSwarm.Testing.TempDirectory("diff");
+        var t = Make((BlockImageLayout.FormatHexOffset(4096), 8192));
+        var layout = BlockImageLayout.Create(t);
+        var a = dir.File("a");
+        var b = dir.File("b");
+        var data = new byte[1 << 16];
+        new Random(3).NextBytes(data);
+        File.WriteAllBytes(a, data);
+        data[100] ^= 1; // outside the extent: ignored
+        File.WriteAllBytes(b, data);
+        Assert.Null(layout.FirstDifference(a, b));
+        data[4096 + 5000] ^= 1;
+        File.WriteAllBytes(b, data);
+        Assert.Equal(4096 + 5000, layout.FirstDifference(a, b));
+    }
+
+    [Fact]
     public void Hex_offset_format_is_32_lowercase_digits()
     {
         Assert.Equal("000000000000000000000000deadbeef", BlockImageLayout.FormatHexOffset(0xdeadbeef));

@@ -141,7 +141,7 @@ public static class DemoCommand
         var layout = BlockImageLayout.Create(torrent);
         foreach (var t in targets)
         {
-            var bad = CompareExtents(img, t, layout);
+            var bad = layout.FirstDifference(img, t);
             if (bad != null)
             {
                 ctx.Fail($"{t} differs from the source at byte {bad}");
@@ -168,27 +168,6 @@ public static class DemoCommand
         var line = $"    {elapsed.TotalSeconds,5:0.0}s  {string.Join("  ", parts)}  | done {snap.Totals.Done}/{snap.Totals.Expected}  origin {SizeParser.Format(snap.Totals.OriginUploaded)}  peers {SizeParser.Format(snap.Totals.PeerUploaded)}";
         if (ctx.Interactive) ctx.Err.Write("\r" + line);
         else ctx.Err.WriteLine(line);
-    }
-
-    /// <summary>First differing device offset, or null when every extent matches.</summary>
-    internal static long? CompareExtents(string source, string target, BlockImageLayout layout)
-    {
-        using var a = DeviceFile.OpenRead(source);
-        using var b = DeviceFile.OpenRead(target);
-        var x = new byte[4 << 20];
-        var y = new byte[4 << 20];
-        foreach (var e in layout.Extents)
-        {
-            for (long off = e.Offset; off < e.End; off += x.Length)
-            {
-                int n = (int)Math.Min(x.Length, e.End - off);
-                a.ReadExactly(off, x.AsSpan(0, n));
-                b.ReadExactly(off, y.AsSpan(0, n));
-                int i = x.AsSpan(0, n).CommonPrefixLength(y.AsSpan(0, n));
-                if (i < n) return off + i;
-            }
-        }
-        return null;
     }
 
     private static string Fsck(string image)

@@ -23,20 +23,8 @@ public sealed class LoopbackSwarmTests(ITestOutputHelper output)
         return (img, t);
     }
 
-    internal static void AssertExtentsEqual(Torrent t, string source, string target)
-    {
-        var layout = BlockImageLayout.Create(t);
-        using var a = DeviceFile.OpenRead(source);
-        using var b = DeviceFile.OpenRead(target);
-        foreach (var e in layout.Extents)
-        {
-            var x = new byte[e.Length];
-            var y = new byte[e.Length];
-            a.ReadExactly(e.Offset, x);
-            b.ReadExactly(e.Offset, y);
-            Assert.True(x.AsSpan().SequenceEqual(y), $"extent {e} differs");
-        }
-    }
+    internal static void AssertExtentsEqual(Torrent t, string source, string target) =>
+        Assert.Null(BlockImageLayout.Create(t).FirstDifference(source, target));
 
     [Fact]
     public async Task Seeder_to_two_leechers_over_loopback_is_bit_exact_and_leechers_share()
