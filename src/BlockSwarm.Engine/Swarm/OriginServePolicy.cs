@@ -20,7 +20,7 @@ public sealed class OriginServePolicy
     private readonly int[] _copies;       // peers each piece was granted to, ever
     private readonly int[] _liveGrants;   // grants to peers still connected
     private readonly Dictionary<PeerId, HashSet<int>> _grants = [];
-    private readonly Dictionary<PeerId, long> _lastGrant = [];
+    private readonly Dictionary<PeerId, Progress> _progress = [];
     private readonly TimeProvider _time;
     private int _unsentPieces;
     private long _bytesSent;
@@ -51,15 +51,19 @@ public sealed class OriginServePolicy
     public int Copies(int piece) { lock (_gate) return _copies[piece]; }
 
     /// <summary>
-    /// Whether to serve <paramref name="peer"/>'s request for a block of <paramref name="piece"/>;
-    /// false means send REJECT-REQUEST (or drop it if the peer lacks the Fast extension).
-    /// </summary>
-    /// <summary>
-    /// A peer refused everything for this long is served anyway: spreading must never stall a
-    /// peer that cannot reach the others (firewalled, not yet discovered, or a partitioned swarm).
+    /// A peer that made no progress for this long — no grant from us and no new piece announced
+    /// to us (HAVE) — is served anyway: spreading must never stall a peer that cannot reach the
+    /// others (firewalled, not yet discovered, or a partitioned swarm). A peer that keeps
+    /// completing pieces from other peers is not starving, however often we refuse it: that is
+    /// what keeps the origin from sending duplicates in large swarms, where each peer's share of
+    /// the origin's upload is small.
     /// </summary>
     public TimeSpan StarvationTimeout { get; init; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// Whether to serve <paramref name="peer"/>'s request for a block of <paramref name="piece"/>;
+    /// false means send REJECT-REQUEST (or drop it if the peer lacks the Fast extension).
+    /// </summary>
     public bool ShouldServe(PeerId peer, int piece)
     {
         lock (_gate)
@@ -71,20 +75,24 @@ public sealed class OriginServePolicy
                 && UsefulUnsentExists(now) && !Starving(peer, now))
                 return false;
             Grant(peer, piece);
-            _lastGrant[peer] = now;
+            _progress[peer] = new Progress(_swarm.PeerHaveCount(peer), now);
             return true;
         }
     }
 
     private bool Starving(PeerId peer, long now)
     {
-        if (!_lastGrant.TryGetValue(peer, out long last))
+        int pieces = _swarm.PeerHaveCount(peer);
+        if (!_progress.TryGetValue(peer, out var last) || pieces > last.Pieces)
         {
-            _lastGrant[peer] = now; // first refusal starts the clock
+            _progress[peer] = new Progress(pieces, now); // first refusal, or it got pieces elsewhere: the clock starts now
             return false;
         }
-        return _time.GetElapsedTime(last, now) >= StarvationTimeout;
+        return _time.GetElapsedTime(last.Since, now) >= StarvationTimeout;
     }
+
+    /// <summary>A peer's piece count as we last saw it, and since when it has not grown (or we last granted it something).</summary>
+    private readonly record struct Progress(int Pieces, long Since);
 
     /// <summary>
     /// Whether some never-sent piece is still missing at a connected peer. Pieces every peer
@@ -119,7 +127,7 @@ public sealed class OriginServePolicy
     {
         lock (_gate)
         {
-            _lastGrant.Remove(peer);
+            _progress.Remove(peer);
             if (!_grants.Remove(peer, out var pieces)) return;
             foreach (int p in pieces) _liveGrants[p]--;
         }

@@ -13,7 +13,7 @@ public sealed partial class SwarmState
     /// can be verified, written and shared; half pieces help nobody); (2) a new piece: random among the
     /// first <see cref="SwarmOptions.RandomFirstPieces"/> (something to trade quickly, and peers start
     /// apart), then rarest first, ties broken toward pieces next to ones we have or are fetching (disk
-    /// locality), then the lowest index; (3) in endgame, blocks already requested from others, at most
+    /// locality), then the first found scanning from a random piece; (3) in endgame, blocks already requested from others, at most
     /// <see cref="SwarmOptions.EndgameMaxRequestsPerBlock"/> requests per block. Never a block the peer
     /// lacks; outside endgame never a block already requested.
     /// </remarks>
@@ -103,20 +103,27 @@ public sealed partial class SwarmState
 
     private int PickRarestNew(PeerSwarmState ps, long now)
     {
+        // The scan starts at a random piece and wraps: full ties go to a random piece, not the lowest index.
+        // Lowest-index ties made every peer ask the origin for the same rare piece at once (a herd the
+        // origin then rejects piece by piece) and, without an origin policy, fetch the same piece twice.
         int best = -1, bestAvail = int.MaxValue;
         bool bestAdjacent = false;
-        for (int p = ps.Have.NextSet(0); p >= 0; p = ps.Have.NextSet(p + 1))
+        int start = _random.Next(PieceCount);
+        for (int pass = 0; pass < 2; pass++)
         {
-            if (!IsNewCandidate(ps, p, now)) continue;
-            int avail = _availability[p];
-            if (avail > bestAvail) continue;
-            bool adjacent = IsAdjacentToOurs(p);
-            // Ascending scan: on a full tie the lower index is already held.
-            if (avail < bestAvail || (adjacent && !bestAdjacent))
+            int from = pass == 0 ? start : 0, to = pass == 0 ? PieceCount : start;
+            for (int p = ps.Have.NextSet(from); p >= 0 && p < to; p = ps.Have.NextSet(p + 1))
             {
-                best = p;
-                bestAvail = avail;
-                bestAdjacent = adjacent;
+                if (!IsNewCandidate(ps, p, now)) continue;
+                int avail = _availability[p];
+                if (avail > bestAvail) continue;
+                bool adjacent = IsAdjacentToOurs(p);
+                if (avail < bestAvail || (adjacent && !bestAdjacent))
+                {
+                    best = p;
+                    bestAvail = avail;
+                    bestAdjacent = adjacent;
+                }
             }
         }
         return best;

@@ -185,6 +185,9 @@ public sealed partial class SwarmState
         lock (_gate) return _peers.TryGetValue(peer, out var ps) && _have.LacksAnyOf(ps.Have);
     }
 
+    /// <summary>How many pieces the peer has announced (0 for a peer no longer in the swarm).</summary>
+    public int PeerHaveCount(PeerId peer) { lock (_gate) return _peers.TryGetValue(peer, out var ps) ? ps.Have.Count : 0; }
+
     public bool PeerHas(PeerId peer, int piece) { lock (_gate) return _peers.TryGetValue(peer, out var ps) && ps.Have[piece]; }
     public bool PeerIsSeed(PeerId peer) { lock (_gate) return _peers.TryGetValue(peer, out var ps) && ps.Have.IsComplete; }
 

@@ -7,12 +7,44 @@ public sealed class OriginServePolicyTests
 {
     private static readonly PeerId A = new(1), B = new(2), C = new(3);
 
-    private static (SwarmState Origin, OriginServePolicy Policy) NewOrigin(int pieces)
+    private readonly FakeTimeProvider _time = new();
+
+    private (SwarmState Origin, OriginServePolicy Policy) NewOrigin(int pieces)
     {
-        var origin = new SwarmState((long)pieces * SwarmOptions.BlockSize, SwarmOptions.BlockSize, time: new FakeTimeProvider(), random: new Random(1));
+        var origin = new SwarmState((long)pieces * SwarmOptions.BlockSize, SwarmOptions.BlockSize, time: _time, random: new Random(1));
         origin.MarkHaveAll();
         foreach (var p in new[] { A, B, C }) origin.AddPeer(p);
-        return (origin, new OriginServePolicy(origin));
+        return (origin, new OriginServePolicy(origin, _time));
+    }
+
+    [Fact]
+    public void Peer_refused_without_progress_elsewhere_is_served_after_the_starvation_timeout()
+    {
+        var (_, policy) = NewOrigin(4);
+        Assert.True(policy.ShouldServe(A, 0));
+        Assert.False(policy.ShouldServe(B, 0)); // first refusal starts B's clock
+        _time.Advance(TimeSpan.FromSeconds(2));
+        Assert.False(policy.ShouldServe(B, 0));
+        _time.Advance(TimeSpan.FromSeconds(1.5));
+        Assert.True(policy.ShouldServe(B, 0)); // B cannot get it elsewhere, it seems: serve the duplicate
+        Assert.Equal(2, policy.Copies(0));
+    }
+
+    [Fact]
+    public void Peer_completing_pieces_from_others_is_not_starving_however_long_it_is_refused()
+    {
+        var (origin, policy) = NewOrigin(8);
+        Assert.True(policy.ShouldServe(A, 0));
+        Assert.False(policy.ShouldServe(B, 0));
+        for (int p = 1; p <= 5; p++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(2));
+            origin.OnHave(B, p); // B keeps finishing pieces it got from other peers
+            Assert.False(policy.ShouldServe(B, 0)); // so it gets piece 0 from A too
+        }
+        Assert.Equal(1, policy.Copies(0));
+        _time.Advance(TimeSpan.FromSeconds(3)); // now it stalls
+        Assert.True(policy.ShouldServe(B, 0));
     }
 
     [Fact]

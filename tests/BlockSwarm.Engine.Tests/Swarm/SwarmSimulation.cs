@@ -22,11 +22,18 @@ internal sealed class SwarmSimulation
     private readonly List<BlockRequest> _picked = [];
     private readonly List<PeerId> _cancels = [];
     private readonly List<PeerBlock> _timedOut = [];
+    private readonly int _download;   // blocks a node can receive per round (its download link)
+    private readonly int[] _received; // blocks received this round
+    private readonly TimeSpan _round;
 
     public SwarmSimulation(int leechers, int pieces, int blocksPerPiece, int seed, bool originPolicy,
         int uploadBlocksPerRound = 8, int maxRequestsPerPeer = 8, double linkProbability = 1, double dropRate = 0,
-        int[]? capacities = null)
+        int[]? capacities = null, int downloadBlocksPerRound = int.MaxValue, SwarmOptions? options = null, TimeSpan? round = null)
     {
+        _round = round ?? TimeSpan.FromSeconds(1);
+        _download = downloadBlocksPerRound;
+        _received = new int[leechers + 1];
+        _nextRequester = new int[leechers + 1];
         _random = new Random(seed);
         _pieces = pieces;
         _dropRate = dropRate;
@@ -36,7 +43,7 @@ internal sealed class SwarmSimulation
         _linked = new bool[n][];
         _queues = new List<(int, BlockRequest)>[n];
         _capacity = new int[n];
-        var options = new SwarmOptions { RequestTimeout = TimeSpan.FromSeconds(20) };
+        options ??= new SwarmOptions { RequestTimeout = TimeSpan.FromSeconds(20) };
         for (int i = 0; i < n; i++)
         {
             _states[i] = new SwarmState((long)pieces * blocksPerPiece * SwarmOptions.BlockSize, blocksPerPiece * SwarmOptions.BlockSize, options, _time, new Random(seed * 31 + i));
@@ -96,8 +103,17 @@ internal sealed class SwarmSimulation
                 if (j != i && _linked[i][j]) RequestFrom(i, j);
             }
         }
-        for (int u = 0; u < n; u++) Serve(u);
-        _time.Advance(TimeSpan.FromSeconds(1));
+        Array.Clear(_received);
+        // Uploaders take turns a block at a time, so a receiver's download budget is shared fairly among its senders.
+        var budgets = (int[])_capacity.Clone();
+        bool progress = true;
+        while (progress)
+        {
+            progress = false;
+            for (int u = 0; u < n; u++)
+                if (budgets[u] > 0 && ServeOne(u)) { budgets[u]--; progress = true; }
+        }
+        _time.Advance(_round);
         for (int i = 0; i < n; i++)
         {
             _timedOut.Clear();
@@ -126,38 +142,40 @@ internal sealed class SwarmSimulation
         }
     }
 
-    private void Serve(int u)
+    private readonly int[] _nextRequester;
+
+    /// <summary>Sends one block from <paramref name="u"/>'s queue (round-robin over requesters that can still receive this round); rejects do not use the budget.</summary>
+    private bool ServeOne(int u)
     {
         var queue = _queues[u];
-        int budget = _capacity[u];
-        // Round-robin over requesters: take the first request of each requester in turn.
-        while (budget > 0 && queue.Count > 0)
+        int n = _states.Length;
+        for (int k = 0; k < n; k++)
         {
-            bool any = false;
-            for (int requester = 0; requester < _states.Length && budget > 0; requester++)
+            int requester = (_nextRequester[u] + k) % n;
+            if (_received[requester] >= _download) continue;
+            int idx = queue.FindIndex(e => e.From == requester);
+            if (idx < 0) continue;
+            var (from, block) = queue[idx];
+            queue.RemoveAt(idx);
+            if (u == 0 && Policy is { } policy && !policy.ShouldServe(new PeerId(from), block.Piece))
             {
-                int idx = queue.FindIndex(e => e.From == requester);
-                if (idx < 0) continue;
-                any = true;
-                var (from, block) = queue[idx];
-                queue.RemoveAt(idx);
-                if (u == 0 && Policy is { } policy && !policy.ShouldServe(new PeerId(from), block.Piece))
-                {
-                    Rejects++;
-                    _states[from].OnRejected(new PeerId(0), block);
-                    continue;
-                }
-                budget--;
-                if (_dropRate > 0 && _random.NextDouble() < _dropRate) continue; // lost: the requester times out
-                if (u == 0)
-                {
-                    OriginBlocksSent++;
-                    Policy?.OnBlockSent(block.Length);
-                }
-                Deliver(from, u, block);
+                Rejects++;
+                _states[from].OnRejected(new PeerId(0), block);
+                k--; // same requester may have more; try again
+                continue;
             }
-            if (!any) break;
+            _nextRequester[u] = (requester + 1) % n;
+            _received[from]++;
+            if (_dropRate > 0 && _random.NextDouble() < _dropRate) return true; // lost: the requester times out
+            if (u == 0)
+            {
+                OriginBlocksSent++;
+                Policy?.OnBlockSent(block.Length);
+            }
+            Deliver(from, u, block);
+            return true;
         }
+        return false;
     }
 
     private void Deliver(int to, int from, BlockRequest block)
@@ -174,4 +192,8 @@ internal sealed class SwarmSimulation
     }
 
     public int PieceCount => _pieces;
+
+    /// <summary>Rounds the last leecher needed, over the floor: the image's blocks ÷ one link's blocks per round.</summary>
+    public double RoundsOverFloor(int linkBlocksPerRound) =>
+        Rounds / ((double)_pieces * _states[0].BlockCount(0) / linkBlocksPerRound);
 }

@@ -20,6 +20,20 @@ public sealed class SwarmSimulationTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Equal_links_finish_near_the_floor_for_any_swarm_size()
+    {
+        // 1 origin + N leechers, every link c blocks/round up and down: the floor is F/c rounds whatever N is.
+        const int pieces = 1024, blocks = 8, link = 64; // ~ 128 MiB in 128 KiB pieces, 100 ms rounds of ~84 Mbit/s
+        foreach (int n in new[] { 1, 2, 4, 8, 16, 32 })
+        {
+            var sim = new SwarmSimulation(n, pieces, blocks, seed: 11, originPolicy: true,
+                uploadBlocksPerRound: link, maxRequestsPerPeer: 1024, downloadBlocksPerRound: link, round: TimeSpan.FromMilliseconds(100));
+            Assert.True(sim.Run(2000));
+            output.WriteLine($"N={n,2}: {sim.Rounds} rounds = {sim.RoundsOverFloor(link):F2} x floor, origin sent {sim.OriginPieceCopies / pieces:F2} x F, {sim.Rejects} rejects");
+        }
+    }
+
+    [Fact]
     public void Random_swarms_always_complete_and_keep_the_picker_promises()
     {
         // The simulation throws when a peer is asked for a piece it lacks or a block is requested

@@ -53,14 +53,30 @@ public sealed class SwarmStateTests
     }
 
     [Fact]
-    public void Rarest_first_then_lowest_index()
+    public void Rarest_first()
     {
         var s = NewState(4);
         Join(s, A, 0, 1, 2, 3);
         Join(s, B, 0, 1);
         Join(s, C, 0);
-        // Availability: 0→3, 1→2, 2→1, 3→1.
-        Assert.Equal([2, 3, 1, 0], PiecesOf(Pick(s, A, 16)));
+        // Availability: 0→3, 1→2, 2→1, 3→1: the two rarest in either order, then 1, then 0.
+        var order = PiecesOf(Pick(s, A, 16));
+        Assert.Equal([2, 3], order[..2].Order());
+        Assert.Equal([1, 0], order[2..]);
+    }
+
+    [Fact]
+    public void Full_ties_do_not_all_go_to_the_lowest_index()
+    {
+        // Peers asking the origin for "the rarest piece" must not all ask for the same one.
+        var firsts = new HashSet<int>();
+        for (int seed = 0; seed < 20; seed++)
+        {
+            var s = NewState(64, seed: seed);
+            JoinSeed(s, A);
+            firsts.Add(PiecesOf(Pick(s, A, 4)).Single());
+        }
+        Assert.True(firsts.Count >= 10, $"only {firsts.Count} distinct first pieces over 20 seeds");
     }
 
     [Fact]
@@ -69,8 +85,10 @@ public sealed class SwarmStateTests
         var s = NewState(10);
         s.MarkHave(5);
         JoinSeed(s, A);
-        // All equally rare: 4 touches piece 5, then 3 touches 4 (in progress), and so on downward.
-        Assert.Equal([4, 3, 2], PiecesOf(Pick(s, A, 12)));
+        // All equally rare: each new piece touches piece 5 or one already started, so they grow one run.
+        var run = PiecesOf(Pick(s, A, 12)).Append(5).Order().ToArray();
+        Assert.Equal(4, run.Length);
+        Assert.Equal(Enumerable.Range(run[0], 4), run);
     }
 
     [Fact]
@@ -101,10 +119,12 @@ public sealed class SwarmStateTests
         JoinSeed(s, A);
         JoinSeed(s, B);
         var a = Pick(s, A, 2);
-        Assert.Equal([0], PiecesOf(a));
+        int first = PiecesOf(a).Single();
         var b = Pick(s, B, 3);
-        // B first takes the two free blocks of piece 0, then starts piece 1.
-        Assert.Equal([new BlockRequest(0, 2 * Block, Block), new BlockRequest(0, 3 * Block, Block), new BlockRequest(1, 0, Block)], b);
+        // B first takes the two free blocks of A's piece, then starts another.
+        Assert.Equal([new BlockRequest(first, 2 * Block, Block), new BlockRequest(first, 3 * Block, Block)], b[..2]);
+        Assert.NotEqual(first, b[2].Piece);
+        Assert.Equal(0, b[2].Begin);
     }
 
     [Fact]
@@ -185,7 +205,7 @@ public sealed class SwarmStateTests
     {
         var s = NewState(4, options: new SwarmOptions { RandomFirstPieces = 0, RequestTimeout = TimeSpan.FromSeconds(20) });
         JoinSeed(s, A);
-        var a = Pick(s, A, 8);
+        Assert.Equal(8, Pick(s, A, 8).Count);
         var timedOut = new List<PeerBlock>();
         _time.Advance(TimeSpan.FromSeconds(30));
         s.Tick(timedOut);
@@ -195,9 +215,9 @@ public sealed class SwarmStateTests
         s.Tick(timedOut);
         Assert.True(s.IsSnubbed(A)); // 60 s owing data without delivering
         Assert.Equal(1, s.PipelineDepth(A));
-        Assert.Single(Pick(s, A, 8));
+        var one = Assert.Single(Pick(s, A, 8));
         Assert.Empty(Pick(s, A, 8)); // one outstanding at most
-        s.BlockReceived(A, a[0], []);
+        Assert.Equal(BlockReceivedStatus.Accepted, s.BlockReceived(A, one, []));
         Assert.False(s.IsSnubbed(A));
     }
 
