@@ -59,6 +59,9 @@ public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
             foreach (var c in net.Clients)
                 using (var f = File.Create(Target(c))) f.SetLength(img.ImageBytes);
             var done = new Dictionary<string, TimeSpan>();
+            var started = new Dictionary<string, TimeSpan>();
+            var firstData = new Dictionary<string, TimeSpan>();
+            var cpu = CpuBusy.Sample();
             var t0 = net.Clock.Elapsed;
             var procs = net.Clients.Select(c =>
             {
@@ -67,6 +70,9 @@ public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
                 p.LineReceived += (line, t) =>
                 {
                     if (line.Contains("\"event\":\"complete\"", StringComparison.Ordinal)) lock (done) done.TryAdd(c.Label, t);
+                    else if (line.Contains("\"event\":\"start\"", StringComparison.Ordinal)) lock (done) started.TryAdd(c.Label, t);
+                    else if (line.Contains("\"event\":\"progress\"", StringComparison.Ordinal) && !line.Contains("\"bytesHave\":0,", StringComparison.Ordinal))
+                        lock (done) firstData.TryAdd(c.Label, t);
                 };
                 return p;
             }).ToList();
@@ -80,6 +86,14 @@ public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
                 await Task.Delay(100);
             }
             var seconds = done.Values.Max().TotalSeconds - t0.TotalSeconds;
+            double busy = cpu.BusyFractionSince();
+            static string Spread(IEnumerable<TimeSpan> ts, TimeSpan t0)
+            {
+                var s = ts.Select(t => (t - t0).TotalSeconds).Order().ToArray();
+                return s.Length == 0 ? "-" : $"{s[0]:0.0}/{s[s.Length / 2]:0.0}/{s[^1]:0.0} s";
+            }
+            lock (done)
+                log($"  clients up (min/median/max) {Spread(started.Values, t0)}, first piece {Spread(firstData.Values, t0)}, complete {Spread(done.Values, t0)}; CPU busy {busy:P0} of {Environment.ProcessorCount} cores");
             // Last status reports arrive every second or two.
             await Task.Delay(2500);
             var snap = JsonNode.Parse(net.HttpGet(net.Server, ServerUrl + "/api/clients") ?? "{}")!;
@@ -163,6 +177,9 @@ public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
             if (name == "libtorrent") await seeder.WaitForOutputAsync("seeding", TimeSpan.FromSeconds(120));
             else await net.WaitListeningAsync(net.Server, PlainPort, seeder, TimeSpan.FromSeconds(120));
             var done = new Dictionary<string, TimeSpan>();
+            var started = new Dictionary<string, TimeSpan>();
+            var firstData = new Dictionary<string, TimeSpan>();
+            var cpu = CpuBusy.Sample();
             var t0 = net.Clock.Elapsed;
             var procs = net.Clients.Select(c =>
             {
@@ -234,5 +251,24 @@ public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
             if (r.ExitCode != 0) throw new InvalidOperationException($"{c} differs from {source}: {r.StdOut}{r.StdErr}");
         }
         log("  every copy is bit-exact");
+    }
+}
+
+/// <summary>System-wide CPU use from /proc/stat: tells whether a run measured the links or the lab's 2 cores.</summary>
+internal readonly record struct CpuBusy(long Busy, long Total)
+{
+    public static CpuBusy Sample()
+    {
+        var f = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(long.Parse).ToArray();
+        long idle = f[3] + (f.Length > 4 ? f[4] : 0); // idle + iowait
+        long total = f.Take(8).Sum();
+        return new CpuBusy(total - idle, total);
+    }
+
+    public double BusyFractionSince()
+    {
+        var now = Sample();
+        long total = now.Total - Total;
+        return total <= 0 ? 0 : (double)(now.Busy - Busy) / total;
     }
 }

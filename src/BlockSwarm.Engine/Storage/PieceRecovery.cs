@@ -36,6 +36,9 @@ public static class PieceRecovery
         }
         if (!options.RehashWhenUntrusted)
             return new RecoveryResult(new Bitfield(torrent.PieceCount), RecoverySource.Empty, $"resume file {resumePath}: {reason}; starting empty");
+        if (options.ProbePieces > 0 && Probe(storage, torrent, options.ProbePieces, cancellationToken) is { Found: false } probe)
+            return new RecoveryResult(new Bitfield(torrent.PieceCount), RecoverySource.Empty,
+                $"resume file {resumePath}: {reason}; none of {probe.Checked} sampled pieces is on the target, starting empty (no full re-hash)");
         var have = Rehash(storage, torrent, options.Parallelism, options.Progress, cancellationToken);
         storage.MarkDurable(have);
         return new RecoveryResult(have, RecoverySource.Rehash, $"resume file {resumePath}: {reason}; re-hashed the target: {have.Count}/{have.Length} pieces good");
@@ -89,6 +92,47 @@ public static class PieceRecovery
             },
             buffer => ArrayPool<byte>.Shared.Return(buffer));
         return good;
+    }
+
+    /// <summary>
+    /// Hashes up to <paramref name="count"/> pieces at evenly spread indices, skipping pieces that are all zeros in
+    /// the image. Found: one of them is already on the target (worth a full re-hash). Checked: how many were hashed.
+    /// </summary>
+    private static (bool Found, int Checked) Probe(MappedPieceStorage storage, Torrent torrent, int count, CancellationToken ct)
+    {
+        int pieces = torrent.PieceCount;
+        Span<byte> zeroHash = stackalloc byte[20], zeroLastHash = stackalloc byte[20], hash = stackalloc byte[20];
+        var buffer = ArrayPool<byte>.Shared.Rent(torrent.PieceLength);
+        try
+        {
+            Array.Clear(buffer, 0, torrent.PieceLength);
+            SHA1.HashData(buffer.AsSpan(0, torrent.PieceLength), zeroHash);
+            SHA1.HashData(buffer.AsSpan(0, torrent.GetPieceLength(pieces - 1)), zeroLastHash);
+            // Visit pieces with a stride coprime to the count: spread over the image, every piece reachable when
+            // most are zero pieces.
+            int stride = Math.Max(1, pieces / Math.Max(1, count));
+            while (stride > 1 && Gcd(stride, pieces) != 1) stride--;
+            int checkedCount = 0;
+            for (int k = 0, p = 0; k < pieces && checkedCount < count; k++, p = (int)((p + (long)stride) % pieces))
+            {
+                ct.ThrowIfCancellationRequested();
+                var expected = torrent.GetPieceHash(p);
+                if (expected.SequenceEqual(p == pieces - 1 ? zeroLastHash : zeroHash)) continue;
+                int len = torrent.GetPieceLength(p);
+                storage.ReadStreamDirect((long)p * torrent.PieceLength, buffer.AsMemory(0, len));
+                SHA1.HashData(buffer.AsSpan(0, len), hash);
+                checkedCount++;
+                if (hash.SequenceEqual(expected)) return (true, checkedCount);
+            }
+            // An image of zero pieces only (or nothing sampled): a full re-hash is as cheap as it gets and decides.
+            return (checkedCount == 0, checkedCount);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);
     }
 
     /// <summary>Hashes up to N pieces the resume file claims; returns the first bad one or -1.</summary>

@@ -12,6 +12,14 @@ public sealed record RecoveryOptions
     /// </summary>
     public bool RehashWhenUntrusted { get; init; } = true;
 
+    /// <summary>
+    /// Before a full re-hash, hash up to this many pieces spread over the image (skipping pieces that are all
+    /// zeros in the image, which any blank disk matches). When none of them is on the target already, the target
+    /// holds something else (a blank or foreign disk: the usual case when reimaging) and the download starts at
+    /// once instead of reading the whole target first. 0 always re-hashes in full.
+    /// </summary>
+    public int ProbePieces { get; init; } = 16;
+
     /// <summary>Hashing threads; 0 means one per core.</summary>
     public int Parallelism { get; init; }
 

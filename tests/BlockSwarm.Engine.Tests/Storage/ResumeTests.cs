@@ -98,6 +98,30 @@ public sealed class ResumeTests
     }
 
     [Fact]
+    public async Task Blank_target_without_resume_file_starts_empty_after_a_probe_and_a_full_one_is_found_whole()
+    {
+        using var dir = new TempDirectory("resume");
+        var (torrent, stream) = BlockImage(PieceLength, Extents, 7);
+        string image = dir.File("t.img"), resume = ResumeFile.DefaultPathFor(image);
+        await using (var storage = DeviceStorage.CreateImage(image, torrent))
+        {
+            var r = PieceRecovery.Recover(storage, torrent, resume, cancellationToken: Ct);
+            Assert.Equal(RecoverySource.Empty, r.Source);
+            Assert.Contains("sampled pieces", r.Reason, StringComparison.Ordinal);
+            Assert.True(r.Pieces.IsEmpty);
+
+            for (int p = 0; p < torrent.PieceCount; p++) await storage.WritePieceAsync(p, Piece(stream, torrent, p), Ct);
+            await storage.FlushAsync(Ct);
+        }
+        await using (var storage = DeviceStorage.Open(image, torrent))
+        {
+            var r = PieceRecovery.Recover(storage, torrent, resume, cancellationToken: Ct);
+            Assert.Equal(RecoverySource.Rehash, r.Source); // the probe hit: the whole target is re-hashed
+            Assert.True(r.Pieces.IsComplete);
+        }
+    }
+
+    [Fact]
     public async Task Seed_mode_trusts_the_source_without_hashing()
     {
         using var dir = new TempDirectory("resume");

@@ -89,6 +89,14 @@ internal sealed class SwarmSimulation
         return AllComplete;
     }
 
+    /// <summary>Round in which each node completed (0 = not yet; the origin starts complete).</summary>
+    public int[] CompletedAt => _completedAt;
+    private int[]? _completedAtStore;
+    private int[] _completedAt => _completedAtStore ??= new int[_states.Length];
+
+    /// <summary>Round in which the origin had sent every piece at least once (0 = not yet or no policy).</summary>
+    public int AllSentAt { get; private set; }
+
     public void Step()
     {
         Rounds++;
@@ -114,6 +122,9 @@ internal sealed class SwarmSimulation
                 if (budgets[u] > 0 && ServeOne(u)) { budgets[u]--; progress = true; }
         }
         _time.Advance(_round);
+        for (int i = 1; i < n; i++)
+            if (_completedAt[i] == 0 && _states[i].IsComplete) _completedAt[i] = Rounds;
+        if (AllSentAt == 0 && Policy is { UnsentPieces: 0 }) AllSentAt = Rounds;
         for (int i = 0; i < n; i++)
         {
             _timedOut.Clear();

@@ -29,7 +29,7 @@ public sealed class SwarmSimulationTests(ITestOutputHelper output)
             var sim = new SwarmSimulation(n, pieces, blocks, seed: 11, originPolicy: true,
                 uploadBlocksPerRound: link, maxRequestsPerPeer: 1024, downloadBlocksPerRound: link, round: TimeSpan.FromMilliseconds(100));
             Assert.True(sim.Run(2000));
-            output.WriteLine($"N={n,2}: {sim.Rounds} rounds = {sim.RoundsOverFloor(link):F2} x floor, origin sent {sim.OriginPieceCopies / pieces:F2} x F, {sim.Rejects} rejects");
+            output.WriteLine($"N={n,2}: {sim.Rounds} rounds = {sim.RoundsOverFloor(link):F2} x floor, origin sent {sim.OriginPieceCopies / pieces:F2} x F, {sim.Rejects} rejects; all sent at {sim.AllSentAt}, first/last leecher done {sim.CompletedAt.Skip(1).Min()}/{sim.CompletedAt.Max()}");
         }
     }
 
