@@ -109,6 +109,9 @@ internal sealed class PeerSession : IPeerMessageHandler
                 break;
             case MessageKind.Reject:
                 swarm.OnRejected(Id, new BlockRequest(message.PieceIndex, message.Begin, message.Length));
+                // Ask for something else now (an origin spreading pieces rejects on purpose); the picker's
+                // minimum batch groups a burst of rejects into one refill.
+                FillRequests();
                 break;
             case MessageKind.AllowedFast:
                 swarm.OnAllowedFast(Id, message.PieceIndex);
