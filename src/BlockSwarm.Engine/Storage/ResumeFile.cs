@@ -37,7 +37,7 @@ public static class ResumeFile
         BinaryPrimitives.WriteInt64LittleEndian(s[40..], torrent.TotalLength);
         BinaryPrimitives.WriteInt32LittleEndian(s[48..], pieces.ByteLength);
         pieces.CopyTo(s[HeaderSize..]);
-        BinaryPrimitives.WriteUInt32LittleEndian(s[^4..], Crc32.Compute(s[..^4]));
+        BinaryPrimitives.WriteUInt32LittleEndian(s[^4..], System.IO.Hashing.Crc32.HashToUInt32(s[..^4]));
         return buf;
     }
 
@@ -50,7 +50,7 @@ public static class ResumeFile
             reason = "not a BlockSwarm resume file";
             return null;
         }
-        if (BinaryPrimitives.ReadUInt32LittleEndian(data[^4..]) != Crc32.Compute(data[..^4]))
+        if (BinaryPrimitives.ReadUInt32LittleEndian(data[^4..]) != System.IO.Hashing.Crc32.HashToUInt32(data[..^4]))
         {
             reason = "checksum mismatch (torn or corrupted)";
             return null;

@@ -230,7 +230,7 @@ public sealed class PartitionTable
         uint crc = BinaryPrimitives.ReadUInt32LittleEndian(h.AsSpan(0x10));
         // The CRC is computed with its own field zeroed.
         BinaryPrimitives.WriteUInt32LittleEndian(h.AsSpan(0x10), 0);
-        uint actual = Crc32.Compute(h.AsSpan(0, headerSize));
+        uint actual = System.IO.Hashing.Crc32.HashToUInt32(h.AsSpan(0, headerSize));
         if (actual != crc) { why = $"header CRC32 0x{actual:x8} != stored 0x{crc:x8} at LBA {lba}"; return null; }
         long my = BinaryPrimitives.ReadInt64LittleEndian(h.AsSpan(0x18));
         long alt = BinaryPrimitives.ReadInt64LittleEndian(h.AsSpan(0x20));
@@ -248,7 +248,7 @@ public sealed class PartitionTable
         { why = $"entry array at LBA {entriesLba} lies outside the disk"; return null; }
         var entries = new byte[entriesBytes];
         disk.ReadExactly(entriesLba * ss, entries);
-        uint entriesActual = Crc32.Compute(entries);
+        uint entriesActual = System.IO.Hashing.Crc32.HashToUInt32(entries);
         if (entriesActual != entriesCrc) { why = $"entry array CRC32 0x{entriesActual:x8} != stored 0x{entriesCrc:x8}"; return null; }
         return new GptHeader(my, alt, firstUsable, lastUsable, entriesLba, (int)count, (int)size, entries);
     }
