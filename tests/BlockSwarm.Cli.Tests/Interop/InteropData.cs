@@ -7,11 +7,23 @@ namespace BlockSwarm.Cli.Tests.Interop;
 internal static class InteropData
 {
     /// <summary>
-    /// A 40 MiB image holding about 26 MiB of random data in extents whose edges do not fall on piece
+    /// A 40 MiB image holding about 25 MiB of random data in extents whose edges do not fall on piece
     /// boundaries (so pieces span files), its <c>--map nonzero</c> torrent with 256 KiB pieces, and the
     /// torrent's plain files written from the image under <paramref name="seedDir"/>/NAME/&lt;hex32&gt;.
     /// </summary>
     public static async Task<Torrent> BlockImageTorrentAsync(TempDirectory dir, string seedDir, string torrentPath, int seed = 4242)
+    {
+        var (t, img) = await BlockImageAsync(dir, torrentPath, seed);
+        WritePlainFiles(t, img, seedDir);
+        File.Delete(img);
+        return t;
+    }
+
+    /// <summary>
+    /// The image of <see cref="BlockImageTorrentAsync"/> (kept, as dir/disk.img) and its torrent, made by
+    /// <c>blockswarm create</c> with <paramref name="createArgs"/> added (e.g. <c>--tracker URL</c>).
+    /// </summary>
+    public static async Task<(Torrent Torrent, string Image)> BlockImageAsync(TempDirectory dir, string torrentPath, int seed = 4242, params string[] createArgs)
     {
         var img = dir.File("disk.img");
         var rnd = new Random(seed);
@@ -34,13 +46,11 @@ internal static class InteropData
                 f.Write(data);
             }
         }
-        var r = await CliRunner.RunAsync("create", "--source", img, "--map", "nonzero", "--piece-size", "256KiB", "--name", "disk", "-o", torrentPath);
+        var r = await CliRunner.RunAsync(["create", "--source", img, "--map", "nonzero", "--piece-size", "256KiB", "--name", "disk", "-o", torrentPath, .. createArgs]);
         Assert.True(r.ExitCode == 0, r.Err + r.Out);
         var t = Torrent.Load(torrentPath);
         Assert.True(t.Files.Length >= extents.Length, $"expected at least {extents.Length} files, got {t.Files.Length}");
-        WritePlainFiles(t, img, seedDir);
-        File.Delete(img);
-        return t;
+        return (t, img);
     }
 
     /// <summary>Writes each file of a block-image torrent (named by its hex device offset) from the image.</summary>
@@ -76,6 +86,28 @@ internal static class InteropData
             Assert.True(a.Length == b.Length, $"{file.PathString}: {b.Length} bytes, expected {a.Length}");
             int diff = a.AsSpan().CommonPrefixLength(b);
             Assert.True(diff == a.Length, $"{file.PathString}: first difference at byte {diff}");
+        }
+    }
+
+    /// <summary>
+    /// Asserts every file of block-image torrent <paramref name="t"/> under <paramref name="root"/>
+    /// (ROOT/NAME/&lt;hex32&gt;, as a standard client stores it) equals the image's bytes at its offset.
+    /// </summary>
+    public static void AssertFilesMatchImage(Torrent t, string image, string root)
+    {
+        using var src = new FileStream(image, FileMode.Open, FileAccess.Read);
+        foreach (var file in t.Files)
+        {
+            Assert.True(BlockImageLayout.TryParseHexOffset(file.Path[^1], out long offset), file.PathString);
+            var path = PathOf(root, t, file);
+            Assert.True(File.Exists(path), $"missing {path}");
+            var actual = File.ReadAllBytes(path);
+            Assert.True(actual.Length == file.Length, $"{file.PathString}: {actual.Length} bytes, expected {file.Length}");
+            var expected = new byte[file.Length];
+            src.Position = offset;
+            src.ReadExactly(expected);
+            int same = expected.AsSpan().CommonPrefixLength(actual);
+            Assert.True(same == expected.Length, $"{file.PathString}: first difference at byte {same} (device offset {offset + same})");
         }
     }
 

@@ -10,17 +10,21 @@ namespace BlockSwarm.Cli.Tests.Interop;
 /// 127.0.0.0/8 is ours, so fixed ports never collide with other tests or other listeners on the box.
 /// Every process started here runs inside it; disposing kills every process tree, deletes the
 /// namespace, and writes each process's output to the test log (the diagnostics of a failure).
+/// Names are <c>bs-interop-PID-RANDOM[-ROLE]</c>: <see cref="CleanStale"/> removes those whose test
+/// process is gone (killed before it could dispose them).
 /// </summary>
 internal sealed class InteropNetwork : IDisposable
 {
+    private const string Prefix = "bs-interop-";
     private readonly ITestOutputHelper _log;
     private readonly List<PeerProcess> _processes = [];
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly Stopwatch _clock;
 
-    private InteropNetwork(string name, ITestOutputHelper log)
+    private InteropNetwork(string name, ITestOutputHelper log, Stopwatch clock)
     {
         Name = name;
         _log = log;
+        _clock = clock;
     }
 
     public string Name { get; }
@@ -34,11 +38,19 @@ internal sealed class InteropNetwork : IDisposable
         return null;
     }
 
-    public static InteropNetwork Create(ITestOutputHelper log)
+    public static InteropNetwork Create(ITestOutputHelper log) => Create(log, NewName(), Stopwatch.StartNew());
+
+    /// <summary>A fresh namespace name carrying this process's id (see <see cref="CleanStale"/>).</summary>
+    public static string NewName(string? role = null) =>
+        $"{Prefix}{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}-{Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 4))}"
+        + (role is null ? "" : "-" + role);
+
+    /// <summary>Creates namespace <paramref name="name"/> with its loopback up; <paramref name="clock"/> stamps its log lines.</summary>
+    public static InteropNetwork Create(ITestOutputHelper log, string name, Stopwatch clock)
     {
-        var name = "bs-interop-" + Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 6));
+        CleanStale();
         Tool.Run("ip", "netns", "add", name);
-        var net = new InteropNetwork(name, log);
+        var net = new InteropNetwork(name, log, clock);
         try
         {
             Tool.Run("ip", "-n", name, "link", "set", "lo", "up");
@@ -104,7 +116,30 @@ internal sealed class InteropNetwork : IDisposable
             _log.WriteLine(p.Output);
             p.Dispose();
         }
+        KillProcessesIn(Name);
         Tool.Run("ip", ["netns", "delete", Name], check: false);
+    }
+
+    /// <summary>Deletes interop namespaces (and kills what runs in them) whose creating process no longer exists.</summary>
+    public static void CleanStale()
+    {
+        foreach (var line in Tool.Run("ip", ["netns", "list"], check: false).StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var name = line.Split(' ')[0];
+            if (!name.StartsWith(Prefix, StringComparison.Ordinal)) continue;
+            if (!int.TryParse(name[Prefix.Length..].Split('-')[0], CultureInfo.InvariantCulture, out var pid) || Directory.Exists($"/proc/{pid}"))
+                continue;
+            KillProcessesIn(name);
+            Tool.Run("ip", ["netns", "delete", name], check: false);
+        }
+    }
+
+    /// <summary>Kills anything still running in namespace <paramref name="name"/> (a grandchild that escaped its tree kill).</summary>
+    private static void KillProcessesIn(string name)
+    {
+        foreach (var pid in Tool.Run("ip", ["netns", "pids", name], check: false).StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            if (int.TryParse(pid.Trim(), CultureInfo.InvariantCulture, out var id) && id != Environment.ProcessId)
+                Tool.Run("kill", ["-9", id.ToString(CultureInfo.InvariantCulture)], check: false);
     }
 
     /// <summary>The dotnet host that runs framework-dependent dlls (the test runner itself is an apphost).</summary>
