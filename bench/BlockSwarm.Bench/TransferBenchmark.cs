@@ -17,7 +17,7 @@ namespace BlockSwarm.Bench;
 /// </summary>
 public static class TransferBenchmark
 {
-    private const string NetnsVariable = "BLOCKSWARM_BENCH_NETNS";
+    internal const string NetnsVariable = "BLOCKSWARM_BENCH_NETNS";
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(5);
 
     private sealed record Sample(double Seconds, double CpuSeconds, long LeecherRss);
@@ -116,7 +116,7 @@ public static class TransferBenchmark
         return 0;
     }
 
-    private static int ReexecInNetns(string[] args)
+    internal static int ReexecInNetns(string[] args)
     {
         var psi = new ProcessStartInfo("unshare") { UseShellExecute = false };
         psi.ArgumentList.Add("-n");
