@@ -3,7 +3,7 @@ using BlockSwarm.Bench;
 // blockswarm-bench create [--cache DIR] [--reps N]
 // blockswarm-bench scan [--cache DIR] [--reps N]
 // blockswarm-bench floors [--reps N] [--tmpfs DIR] [--image IMG] [--cli DLL]...
-// blockswarm-bench transfer [--reps N] [--size-mib N] [--dir DIR] [--tmpfs DIR] [--only a,b] [--targets tmpfs,disk] [--extras no] [--cli DLL]
+// blockswarm-bench transfer [--reps N] [--size-mib N] [--dir DIR] [--tmpfs DIR] [--only a,b] [--targets tmpfs,disk] [--extras no] [--cli DLL] [--variant LABEL=DLL[;VAR=VALUE...]]...
 string? Option(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 
 switch (args.FirstOrDefault())
@@ -23,6 +23,7 @@ switch (args.FirstOrDefault())
         Console.Error.WriteLine("                                 [--tmpfs DIR (/dev/shm/blockswarm-bench)] [--only blockswarm,libtorrent,aria2c]");
         Console.Error.WriteLine("                                 [--targets tmpfs,disk] [--extras no (skip 1→3 and --cache 128MiB)]");
         Console.Error.WriteLine("                                 [--cli PATH/blockswarm.dll (default: the build output; e.g. a ReadyToRun publish)]");
+        Console.Error.WriteLine("                                 [--variant LABEL=PATH/blockswarm.dll[;VAR=VALUE...]]... (more builds/settings, interleaved)");
         Console.Error.WriteLine("       blockswarm-bench floors [--reps N (3)] [--tmpfs DIR] [--image IMG] [--cli PATH/blockswarm.dll]...");
         Console.Error.WriteLine("                                 (loopback TCP pump, SHA-1, tmpfs pwrite, CLI start-up: the floors under transfer)");
         return 2;

@@ -22,6 +22,9 @@ public static class TransferBenchmark
 
     private sealed record Sample(double Seconds, double CpuSeconds, long LeecherRss);
 
+    /// <summary>Another CLI build and/or environment for the BlockSwarm processes.</summary>
+    private sealed record Variant(string Cli, Dictionary<string, string> Environment);
+
     private sealed class Row(string target, string name, long bytes)
     {
         public string Target { get; } = target;
@@ -43,7 +46,20 @@ public static class TransferBenchmark
         long size = long.Parse(Option("--size-mib") ?? "1024", CultureInfo.InvariantCulture) << 20;
         string dir = Option("--dir") ?? "/tmp/blockswarm-bench/transfer";
         string tmpfs = Option("--tmpfs") ?? "/dev/shm/blockswarm-bench";
-        var contenders = (Option("--only") ?? "blockswarm,libtorrent,aria2c").Split(',');
+        var contenders = (Option("--only") ?? "blockswarm,libtorrent,aria2c").Split(',', StringSplitOptions.RemoveEmptyEntries).ToList();
+        // --variant LABEL=PATH/blockswarm.dll[;VAR=VALUE...] (repeatable): more BlockSwarm builds or runtime settings,
+        // interleaved with the other contenders in every repetition, so an A/B comparison sees the same load drift.
+        var variants = new Dictionary<string, Variant>();
+        for (int i = 0; i < args.Length - 1; i++)
+        {
+            if (args[i] != "--variant") continue;
+            var parts = args[i + 1].Split(';', StringSplitOptions.RemoveEmptyEntries);
+            int eq = parts[0].IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0) throw new ArgumentException($"--variant {args[i + 1]}: expected LABEL=DLL[;VAR=VALUE...]");
+            var env = parts.Skip(1).Select(p => p.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : "");
+            variants[parts[0][..eq]] = new Variant(Path.GetFullPath(parts[0][(eq + 1)..]), env);
+            contenders.Add(parts[0][..eq]);
+        }
         var targets = (Option("--targets") ?? "tmpfs,disk").Split(',');
         bool extras = Option("--extras") != "no";
 
@@ -75,6 +91,7 @@ public static class TransferBenchmark
                         "blockswarm" => bench.BlockSwarm(targetDir, 1, cache: null)[0],
                         "libtorrent" => bench.Libtorrent(targetDir),
                         "aria2c" => bench.Aria2(targetDir),
+                        _ when variants.TryGetValue(c, out var v) => bench.BlockSwarm(targetDir, 1, cache: null, v)[0],
                         _ => throw new ArgumentException($"unknown contender {c}"),
                     };
                     RowFor(target, c, size).Samples.Add(sample);
@@ -105,11 +122,12 @@ public static class TransferBenchmark
         log.WriteLine();
         foreach (var target in targets)
         {
-            var ours = rows.FirstOrDefault(r => r.Target == target && r.Name == "blockswarm");
-            if (ours == null) continue;
-            foreach (var reference in rows.Where(r => r.Target == target && r.Name is "libtorrent" or "aria2c"))
-                log.WriteLine($"{target,-6} blockswarm vs {reference.Name,-10}: {ours.GBps / reference.GBps:0.00}× throughput, {ours.CpuPerGiB / reference.CpuPerGiB:0.00}× CPU per GiB");
-            log.WriteLine($"{target,-6} goals: ≥ 1.1 GB/s (have {ours.GBps:0.00}), ≤ 1.7 CPU-s/GiB (have {ours.CpuPerGiB:0.00})");
+            foreach (var ours in rows.Where(r => r.Target == target && (r.Name == "blockswarm" || variants.ContainsKey(r.Name))))
+            {
+                foreach (var reference in rows.Where(r => r.Target == target && r.Name is "libtorrent" or "aria2c"))
+                    log.WriteLine($"{target,-6} {ours.Name} vs {reference.Name,-10}: {ours.GBps / reference.GBps:0.00}× throughput, {ours.CpuPerGiB / reference.CpuPerGiB:0.00}× CPU per GiB");
+                log.WriteLine($"{target,-6} {ours.Name} goals: ≥ 1.1 GB/s (have {ours.GBps:0.00}), ≤ 1.7 CPU-s/GiB (have {ours.CpuPerGiB:0.00})");
+            }
         }
         if (rows.FirstOrDefault(r => r.Name == "blockswarm --cache 128MiB") is { } rss)
             log.WriteLine($"leecher peak RSS with --cache 128MiB: {rss.Rss >> 20} MiB (goal ≤ 192 MiB = cache + 64 MiB)");
@@ -206,22 +224,24 @@ public static class TransferBenchmark
         }
 
         /// <summary>One seeder, <paramref name="leechers"/> leechers that also know each other; one sample per leecher (CPU: all processes).</summary>
-        public List<Sample> BlockSwarm(string targetDir, int leechers, string? cache)
+        public List<Sample> BlockSwarm(string targetDir, int leechers, string? cache, Variant? variant = null)
         {
             Clean(targetDir);
+            string cli = variant?.Cli ?? _cli;
+            var env = variant?.Environment;
             using var seed = TimedProcess.Start("bs-seed", _logs, "dotnet",
-                [_cli, "seed", "--torrent", TorrentPath, "--source", Image, "--listen", "127.0.0.1:6881"]);
+                [cli, "seed", "--torrent", TorrentPath, "--source", Image, "--listen", "127.0.0.1:6881"], env);
             seed.WaitForListener("127.0.0.1", 6881, TimeSpan.FromSeconds(30));
             var fetches = new List<TimedProcess>();
             try
             {
                 for (int i = 0; i < leechers; i++)
                 {
-                    var args = new List<string> { _cli, "fetch", "--torrent", TorrentPath, "--target", Path.Combine(targetDir, $"target{i}.img"),
+                    var args = new List<string> { cli, "fetch", "--torrent", TorrentPath, "--target", Path.Combine(targetDir, $"target{i}.img"),
                         "--listen", $"127.0.0.{2 + i}:6881", "--peer", "127.0.0.1:6881" };
                     for (int j = 0; j < i; j++) args.AddRange(["--peer", $"127.0.0.{2 + j}:6881"]);
                     if (cache != null) args.AddRange(["--cache", cache]);
-                    fetches.Add(TimedProcess.Start($"bs-fetch{i}", _logs, "dotnet", args));
+                    fetches.Add(TimedProcess.Start($"bs-fetch{i}", _logs, "dotnet", args, env));
                 }
                 var walls = fetches.Select(f => f.WaitForExit(Timeout)).ToList();
                 for (int i = 0; i < walls.Count; i++)
