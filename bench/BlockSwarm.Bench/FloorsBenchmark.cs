@@ -29,7 +29,7 @@ public static class FloorsBenchmark
         var clis = new List<string>();
         for (int i = 0; i < args.Length - 1; i++)
             if (args[i] == "--cli") clis.Add(Path.GetFullPath(args[i + 1]));
-        if (clis.Count == 0) clis.Add(Path.Combine(AppContext.BaseDirectory, "blockswarm.dll"));
+        if (clis.Count == 0) clis.AddRange(new[] { Path.Combine(AppContext.BaseDirectory, "blockswarm.dll"), TransferBenchmark.DefaultCli }.Distinct());
 
         Exec.Run("ip", "link", "set", "lo", "up");
         log.WriteLine($"machine  {Environment.ProcessorCount} cores, .NET {Environment.Version}, load {File.ReadAllText("/proc/loadavg").Trim()}");

@@ -22,7 +22,7 @@ switch (args.FirstOrDefault())
         Console.Error.WriteLine("       blockswarm-bench transfer [--reps N (3)] [--size-mib N (1024)] [--dir DIR (/tmp/blockswarm-bench/transfer)]");
         Console.Error.WriteLine("                                 [--tmpfs DIR (/dev/shm/blockswarm-bench)] [--only blockswarm,libtorrent,aria2c]");
         Console.Error.WriteLine("                                 [--targets tmpfs,disk] [--extras no (skip 1→3 and --cache 128MiB)]");
-        Console.Error.WriteLine("                                 [--cli PATH/blockswarm.dll (default: the build output; e.g. a ReadyToRun publish)]");
+        Console.Error.WriteLine("                                 [--cli PATH/blockswarm.dll (default: the ReadyToRun publish in cli/, else the build output)]");
         Console.Error.WriteLine("                                 [--variant LABEL=PATH/blockswarm.dll[;VAR=VALUE...]]... (more builds/settings, interleaved)");
         Console.Error.WriteLine("       blockswarm-bench floors [--reps N (3)] [--tmpfs DIR] [--image IMG] [--cli PATH/blockswarm.dll]...");
         Console.Error.WriteLine("                                 (loopback TCP pump, SHA-1, tmpfs pwrite, CLI start-up: the floors under transfer)");

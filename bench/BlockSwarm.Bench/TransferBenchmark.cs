@@ -20,7 +20,8 @@ public static class TransferBenchmark
     internal const string NetnsVariable = "BLOCKSWARM_BENCH_NETNS";
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(5);
 
-    private sealed record Sample(double Seconds, double CpuSeconds, long LeecherRss);
+    /// <summary>One run; <paramref name="SeederCpuSeconds"/> is the seeder's share of <paramref name="CpuSeconds"/>.</summary>
+    private sealed record Sample(double Seconds, double CpuSeconds, long LeecherRss, double SeederCpuSeconds = double.NaN);
 
     /// <summary>Another CLI build and/or environment for the BlockSwarm processes.</summary>
     private sealed record Variant(string Cli, Dictionary<string, string> Environment);
@@ -35,6 +36,7 @@ public static class TransferBenchmark
         public double GBps => Bytes / Seconds / 1e9;
         public double CpuPerGiB => Median(Samples.Select(s => s.CpuSeconds)) / (Bytes / (double)(1L << 30));
         public long Rss => (long)Median(Samples.Select(s => (double)s.LeecherRss));
+        public double SeederCpuPerGiB => Median(Samples.Select(s => s.SeederCpuSeconds)) / (Bytes / (double)(1L << 30));
     }
 
     public static int Run(string[] args, TextWriter log)
@@ -65,7 +67,7 @@ public static class TransferBenchmark
 
         Exec.Run("ip", "link", "set", "lo", "up");
         // --cli: a published blockswarm.dll (e.g. ReadyToRun) instead of the build output next to the bench.
-        var bench = new Setup(dir, tmpfs, size, log, Option("--cli") ?? Path.Combine(AppContext.BaseDirectory, "blockswarm.dll"));
+        var bench = new Setup(dir, tmpfs, size, log, Option("--cli") ?? DefaultCli);
         log.WriteLine($"machine     {Environment.ProcessorCount} cores, .NET {Environment.Version}, load {File.ReadAllText("/proc/loadavg").Trim()}");
         log.WriteLine($"image       {bench.Image}: {size >> 20} MiB random, {bench.Torrent.PieceCount} pieces of {bench.Torrent.PieceLength >> 20} MiB, in the page cache");
         log.WriteLine($"network     private namespace (unshare -n), loopback, seeder 127.0.0.1, leechers 127.0.0.2+");
@@ -95,7 +97,7 @@ public static class TransferBenchmark
                         _ => throw new ArgumentException($"unknown contender {c}"),
                     };
                     RowFor(target, c, size).Samples.Add(sample);
-                    log.WriteLine($"rep {r + 1}/{reps} {target,-5} {c,-10} {sample.Seconds,7:0.000} s  {size / sample.Seconds / 1e9,5:0.00} GB/s  {sample.CpuSeconds,6:0.00} CPU-s  leecher RSS {sample.LeecherRss >> 20} MiB");
+                    log.WriteLine($"rep {r + 1}/{reps} {target,-5} {c,-10} {sample.Seconds,7:0.000} s  {size / sample.Seconds / 1e9,5:0.00} GB/s  {sample.CpuSeconds,6:0.00} CPU-s (seeder {sample.SeederCpuSeconds:0.00})  leecher RSS {sample.LeecherRss >> 20} MiB");
                 }
             }
             if (extras && contenders.Contains("blockswarm"))
@@ -115,9 +117,9 @@ public static class TransferBenchmark
             if (Directory.Exists(d)) Directory.Delete(d, recursive: true);
 
         log.WriteLine();
-        log.WriteLine($"{"target",-6} {"contender",-26} {"median s",8} {"GB/s",6} {"CPU-s/GiB",9} {"leecher RSS",11}  runs (s)");
+        log.WriteLine($"{"target",-6} {"contender",-26} {"median s",8} {"GB/s",6} {"CPU-s/GiB",9} {"seeder",6} {"leecher RSS",11}  runs (s)");
         foreach (var row in rows)
-            log.WriteLine($"{row.Target,-6} {row.Name,-26} {row.Seconds,8:0.000} {row.GBps,6:0.00} {row.CpuPerGiB,9:0.00} {row.Rss >> 20,7} MiB  "
+            log.WriteLine($"{row.Target,-6} {row.Name,-26} {row.Seconds,8:0.000} {row.GBps,6:0.00} {row.CpuPerGiB,9:0.00} {row.SeederCpuPerGiB,6:0.00} {row.Rss >> 20,7} MiB  "
                 + string.Join(' ', row.Samples.Select(s => s.Seconds.ToString("0.00", CultureInfo.InvariantCulture))));
         log.WriteLine();
         foreach (var target in targets)
@@ -133,6 +135,12 @@ public static class TransferBenchmark
             log.WriteLine($"leecher peak RSS with --cache 128MiB: {rss.Rss >> 20} MiB (goal ≤ 192 MiB = cache + 64 MiB)");
         return 0;
     }
+
+    /// <summary>The ReadyToRun publish next to the bench (build/PublishCli.targets), else the plain build output.</summary>
+    internal static string DefaultCli =>
+        File.Exists(Path.Combine(AppContext.BaseDirectory, "cli", "blockswarm.dll"))
+            ? Path.Combine(AppContext.BaseDirectory, "cli", "blockswarm.dll")
+            : Path.Combine(AppContext.BaseDirectory, "blockswarm.dll");
 
     internal static int ReexecInNetns(string[] args)
     {
@@ -248,7 +256,7 @@ public static class TransferBenchmark
                     if (walls[i].ExitCode != 0) throw new InvalidOperationException($"blockswarm fetch exited {walls[i].ExitCode}; see {fetches[i].LogPath}");
                 seed.Terminate();
                 double cpu = seed.Usage().CpuSeconds + fetches.Sum(f => f.Usage().CpuSeconds);
-                return walls.Select((w, i) => new Sample(w.Wall.TotalSeconds, cpu, fetches[i].Usage().PeakRssBytes)).ToList();
+                return walls.Select((w, i) => new Sample(w.Wall.TotalSeconds, cpu, fetches[i].Usage().PeakRssBytes, seed.Usage().CpuSeconds)).ToList();
             }
             finally
             {
@@ -266,7 +274,7 @@ public static class TransferBenchmark
             if (code != 0) throw new InvalidOperationException($"libtorrent fetch exited {code}; see {fetch.LogPath}");
             seed.Terminate();
             Verify(PlainPath(targetDir));
-            return new Sample(wall.TotalSeconds, seed.Usage().CpuSeconds + fetch.Usage().CpuSeconds, fetch.Usage().PeakRssBytes);
+            return new Sample(wall.TotalSeconds, seed.Usage().CpuSeconds + fetch.Usage().CpuSeconds, fetch.Usage().PeakRssBytes, seed.Usage().CpuSeconds);
         }
 
         public Sample Aria2(string targetDir)
@@ -290,7 +298,7 @@ public static class TransferBenchmark
             double seconds = wall.TotalSeconds + sw.Elapsed.TotalSeconds;
             seed.Terminate();
             Verify(PlainPath(targetDir));
-            return new Sample(seconds, seed.Usage().CpuSeconds + fetch.Usage().CpuSeconds, fetch.Usage().PeakRssBytes);
+            return new Sample(seconds, seed.Usage().CpuSeconds + fetch.Usage().CpuSeconds, fetch.Usage().PeakRssBytes, seed.Usage().CpuSeconds);
         }
 
         private void Verify(string path)
