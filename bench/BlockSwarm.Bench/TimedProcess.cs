@@ -31,7 +31,7 @@ public sealed class TimedProcess : IDisposable
     public string Name { get; private init; } = "";
     public string LogPath { get; private init; } = "";
 
-    public static TimedProcess Start(string name, string logDir, string file, IEnumerable<string> args)
+    public static TimedProcess Start(string name, string logDir, string file, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
     {
         Directory.CreateDirectory(logDir);
         var usage = Path.Combine(logDir, name + ".usage");
@@ -44,6 +44,8 @@ public sealed class TimedProcess : IDisposable
             UseShellExecute = false,
         };
         foreach (var a in (string[])["-f", "%e %U %S %M", "-o", usage, file, .. args]) psi.ArgumentList.Add(a);
+        if (environment != null)
+            foreach (var (k, v) in environment) psi.Environment[k] = v;
         var log = new StreamWriter(logPath) { AutoFlush = true };
         var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
         return new TimedProcess(p, usage, log) { Name = name, LogPath = logPath };

@@ -17,10 +17,14 @@ namespace BlockSwarm.Bench;
 /// </summary>
 public static class TransferBenchmark
 {
-    private const string NetnsVariable = "BLOCKSWARM_BENCH_NETNS";
+    internal const string NetnsVariable = "BLOCKSWARM_BENCH_NETNS";
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(5);
 
-    private sealed record Sample(double Seconds, double CpuSeconds, long LeecherRss);
+    /// <summary>One run; <paramref name="SeederCpuSeconds"/> is the seeder's share of <paramref name="CpuSeconds"/>.</summary>
+    private sealed record Sample(double Seconds, double CpuSeconds, long LeecherRss, double SeederCpuSeconds = double.NaN);
+
+    /// <summary>Another CLI build and/or environment for the BlockSwarm processes.</summary>
+    private sealed record Variant(string Cli, Dictionary<string, string> Environment);
 
     private sealed class Row(string target, string name, long bytes)
     {
@@ -32,6 +36,7 @@ public static class TransferBenchmark
         public double GBps => Bytes / Seconds / 1e9;
         public double CpuPerGiB => Median(Samples.Select(s => s.CpuSeconds)) / (Bytes / (double)(1L << 30));
         public long Rss => (long)Median(Samples.Select(s => (double)s.LeecherRss));
+        public double SeederCpuPerGiB => Median(Samples.Select(s => s.SeederCpuSeconds)) / (Bytes / (double)(1L << 30));
     }
 
     public static int Run(string[] args, TextWriter log)
@@ -43,13 +48,26 @@ public static class TransferBenchmark
         long size = long.Parse(Option("--size-mib") ?? "1024", CultureInfo.InvariantCulture) << 20;
         string dir = Option("--dir") ?? "/tmp/blockswarm-bench/transfer";
         string tmpfs = Option("--tmpfs") ?? "/dev/shm/blockswarm-bench";
-        var contenders = (Option("--only") ?? "blockswarm,libtorrent,aria2c").Split(',');
+        var contenders = (Option("--only") ?? "blockswarm,libtorrent,aria2c").Split(',', StringSplitOptions.RemoveEmptyEntries).ToList();
+        // --variant LABEL=PATH/blockswarm.dll[;VAR=VALUE...] (repeatable): more BlockSwarm builds or runtime settings,
+        // interleaved with the other contenders in every repetition, so an A/B comparison sees the same load drift.
+        var variants = new Dictionary<string, Variant>();
+        for (int i = 0; i < args.Length - 1; i++)
+        {
+            if (args[i] != "--variant") continue;
+            var parts = args[i + 1].Split(';', StringSplitOptions.RemoveEmptyEntries);
+            int eq = parts[0].IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0) throw new ArgumentException($"--variant {args[i + 1]}: expected LABEL=DLL[;VAR=VALUE...]");
+            var env = parts.Skip(1).Select(p => p.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : "");
+            variants[parts[0][..eq]] = new Variant(Path.GetFullPath(parts[0][(eq + 1)..]), env);
+            contenders.Add(parts[0][..eq]);
+        }
         var targets = (Option("--targets") ?? "tmpfs,disk").Split(',');
         bool extras = Option("--extras") != "no";
 
         Exec.Run("ip", "link", "set", "lo", "up");
         // --cli: a published blockswarm.dll (e.g. ReadyToRun) instead of the build output next to the bench.
-        var bench = new Setup(dir, tmpfs, size, log, Option("--cli") ?? Path.Combine(AppContext.BaseDirectory, "blockswarm.dll"));
+        var bench = new Setup(dir, tmpfs, size, log, Option("--cli") ?? DefaultCli);
         log.WriteLine($"machine     {Environment.ProcessorCount} cores, .NET {Environment.Version}, load {File.ReadAllText("/proc/loadavg").Trim()}");
         log.WriteLine($"image       {bench.Image}: {size >> 20} MiB random, {bench.Torrent.PieceCount} pieces of {bench.Torrent.PieceLength >> 20} MiB, in the page cache");
         log.WriteLine($"network     private namespace (unshare -n), loopback, seeder 127.0.0.1, leechers 127.0.0.2+");
@@ -75,10 +93,11 @@ public static class TransferBenchmark
                         "blockswarm" => bench.BlockSwarm(targetDir, 1, cache: null)[0],
                         "libtorrent" => bench.Libtorrent(targetDir),
                         "aria2c" => bench.Aria2(targetDir),
+                        _ when variants.TryGetValue(c, out var v) => bench.BlockSwarm(targetDir, 1, cache: null, v)[0],
                         _ => throw new ArgumentException($"unknown contender {c}"),
                     };
                     RowFor(target, c, size).Samples.Add(sample);
-                    log.WriteLine($"rep {r + 1}/{reps} {target,-5} {c,-10} {sample.Seconds,7:0.000} s  {size / sample.Seconds / 1e9,5:0.00} GB/s  {sample.CpuSeconds,6:0.00} CPU-s  leecher RSS {sample.LeecherRss >> 20} MiB");
+                    log.WriteLine($"rep {r + 1}/{reps} {target,-5} {c,-10} {sample.Seconds,7:0.000} s  {size / sample.Seconds / 1e9,5:0.00} GB/s  {sample.CpuSeconds,6:0.00} CPU-s (seeder {sample.SeederCpuSeconds:0.00})  leecher RSS {sample.LeecherRss >> 20} MiB");
                 }
             }
             if (extras && contenders.Contains("blockswarm"))
@@ -98,25 +117,32 @@ public static class TransferBenchmark
             if (Directory.Exists(d)) Directory.Delete(d, recursive: true);
 
         log.WriteLine();
-        log.WriteLine($"{"target",-6} {"contender",-26} {"median s",8} {"GB/s",6} {"CPU-s/GiB",9} {"leecher RSS",11}  runs (s)");
+        log.WriteLine($"{"target",-6} {"contender",-26} {"median s",8} {"GB/s",6} {"CPU-s/GiB",9} {"seeder",6} {"leecher RSS",11}  runs (s)");
         foreach (var row in rows)
-            log.WriteLine($"{row.Target,-6} {row.Name,-26} {row.Seconds,8:0.000} {row.GBps,6:0.00} {row.CpuPerGiB,9:0.00} {row.Rss >> 20,7} MiB  "
+            log.WriteLine($"{row.Target,-6} {row.Name,-26} {row.Seconds,8:0.000} {row.GBps,6:0.00} {row.CpuPerGiB,9:0.00} {row.SeederCpuPerGiB,6:0.00} {row.Rss >> 20,7} MiB  "
                 + string.Join(' ', row.Samples.Select(s => s.Seconds.ToString("0.00", CultureInfo.InvariantCulture))));
         log.WriteLine();
         foreach (var target in targets)
         {
-            var ours = rows.FirstOrDefault(r => r.Target == target && r.Name == "blockswarm");
-            if (ours == null) continue;
-            foreach (var reference in rows.Where(r => r.Target == target && r.Name is "libtorrent" or "aria2c"))
-                log.WriteLine($"{target,-6} blockswarm vs {reference.Name,-10}: {ours.GBps / reference.GBps:0.00}× throughput, {ours.CpuPerGiB / reference.CpuPerGiB:0.00}× CPU per GiB");
-            log.WriteLine($"{target,-6} goals: ≥ 1.1 GB/s (have {ours.GBps:0.00}), ≤ 1.7 CPU-s/GiB (have {ours.CpuPerGiB:0.00})");
+            foreach (var ours in rows.Where(r => r.Target == target && (r.Name == "blockswarm" || variants.ContainsKey(r.Name))))
+            {
+                foreach (var reference in rows.Where(r => r.Target == target && r.Name is "libtorrent" or "aria2c"))
+                    log.WriteLine($"{target,-6} {ours.Name} vs {reference.Name,-10}: {ours.GBps / reference.GBps:0.00}× throughput, {ours.CpuPerGiB / reference.CpuPerGiB:0.00}× CPU per GiB");
+                log.WriteLine($"{target,-6} {ours.Name} goals: ≥ 1.1 GB/s (have {ours.GBps:0.00}), ≤ 1.7 CPU-s/GiB (have {ours.CpuPerGiB:0.00})");
+            }
         }
         if (rows.FirstOrDefault(r => r.Name == "blockswarm --cache 128MiB") is { } rss)
             log.WriteLine($"leecher peak RSS with --cache 128MiB: {rss.Rss >> 20} MiB (goal ≤ 192 MiB = cache + 64 MiB)");
         return 0;
     }
 
-    private static int ReexecInNetns(string[] args)
+    /// <summary>The ReadyToRun publish next to the bench (build/PublishCli.targets), else the plain build output.</summary>
+    internal static string DefaultCli =>
+        File.Exists(Path.Combine(AppContext.BaseDirectory, "cli", "blockswarm.dll"))
+            ? Path.Combine(AppContext.BaseDirectory, "cli", "blockswarm.dll")
+            : Path.Combine(AppContext.BaseDirectory, "blockswarm.dll");
+
+    internal static int ReexecInNetns(string[] args)
     {
         var psi = new ProcessStartInfo("unshare") { UseShellExecute = false };
         psi.ArgumentList.Add("-n");
@@ -206,29 +232,31 @@ public static class TransferBenchmark
         }
 
         /// <summary>One seeder, <paramref name="leechers"/> leechers that also know each other; one sample per leecher (CPU: all processes).</summary>
-        public List<Sample> BlockSwarm(string targetDir, int leechers, string? cache)
+        public List<Sample> BlockSwarm(string targetDir, int leechers, string? cache, Variant? variant = null)
         {
             Clean(targetDir);
+            string cli = variant?.Cli ?? _cli;
+            var env = variant?.Environment;
             using var seed = TimedProcess.Start("bs-seed", _logs, "dotnet",
-                [_cli, "seed", "--torrent", TorrentPath, "--source", Image, "--listen", "127.0.0.1:6881"]);
+                [cli, "seed", "--torrent", TorrentPath, "--source", Image, "--listen", "127.0.0.1:6881"], env);
             seed.WaitForListener("127.0.0.1", 6881, TimeSpan.FromSeconds(30));
             var fetches = new List<TimedProcess>();
             try
             {
                 for (int i = 0; i < leechers; i++)
                 {
-                    var args = new List<string> { _cli, "fetch", "--torrent", TorrentPath, "--target", Path.Combine(targetDir, $"target{i}.img"),
+                    var args = new List<string> { cli, "fetch", "--torrent", TorrentPath, "--target", Path.Combine(targetDir, $"target{i}.img"),
                         "--listen", $"127.0.0.{2 + i}:6881", "--peer", "127.0.0.1:6881" };
                     for (int j = 0; j < i; j++) args.AddRange(["--peer", $"127.0.0.{2 + j}:6881"]);
                     if (cache != null) args.AddRange(["--cache", cache]);
-                    fetches.Add(TimedProcess.Start($"bs-fetch{i}", _logs, "dotnet", args));
+                    fetches.Add(TimedProcess.Start($"bs-fetch{i}", _logs, "dotnet", args, env));
                 }
                 var walls = fetches.Select(f => f.WaitForExit(Timeout)).ToList();
                 for (int i = 0; i < walls.Count; i++)
                     if (walls[i].ExitCode != 0) throw new InvalidOperationException($"blockswarm fetch exited {walls[i].ExitCode}; see {fetches[i].LogPath}");
                 seed.Terminate();
                 double cpu = seed.Usage().CpuSeconds + fetches.Sum(f => f.Usage().CpuSeconds);
-                return walls.Select((w, i) => new Sample(w.Wall.TotalSeconds, cpu, fetches[i].Usage().PeakRssBytes)).ToList();
+                return walls.Select((w, i) => new Sample(w.Wall.TotalSeconds, cpu, fetches[i].Usage().PeakRssBytes, seed.Usage().CpuSeconds)).ToList();
             }
             finally
             {
@@ -246,7 +274,7 @@ public static class TransferBenchmark
             if (code != 0) throw new InvalidOperationException($"libtorrent fetch exited {code}; see {fetch.LogPath}");
             seed.Terminate();
             Verify(PlainPath(targetDir));
-            return new Sample(wall.TotalSeconds, seed.Usage().CpuSeconds + fetch.Usage().CpuSeconds, fetch.Usage().PeakRssBytes);
+            return new Sample(wall.TotalSeconds, seed.Usage().CpuSeconds + fetch.Usage().CpuSeconds, fetch.Usage().PeakRssBytes, seed.Usage().CpuSeconds);
         }
 
         public Sample Aria2(string targetDir)
@@ -270,7 +298,7 @@ public static class TransferBenchmark
             double seconds = wall.TotalSeconds + sw.Elapsed.TotalSeconds;
             seed.Terminate();
             Verify(PlainPath(targetDir));
-            return new Sample(seconds, seed.Usage().CpuSeconds + fetch.Usage().CpuSeconds, fetch.Usage().PeakRssBytes);
+            return new Sample(seconds, seed.Usage().CpuSeconds + fetch.Usage().CpuSeconds, fetch.Usage().PeakRssBytes, seed.Usage().CpuSeconds);
         }
 
         private void Verify(string path)

@@ -214,8 +214,14 @@ public sealed class LabNetwork : IDisposable
                 Sh.Run("kill", ["-9", id.ToString(CultureInfo.InvariantCulture)], check: false);
     }
 
-    /// <summary>The built CLI; by default blockswarm.dll next to this assembly (the project references the CLI).</summary>
-    public static string CliDll { get; set; } = Path.Combine(AppContext.BaseDirectory, "blockswarm.dll");
+    /// <summary>
+    /// The CLI the lab runs: by default the ReadyToRun publish in cli/ next to this assembly (build/PublishCli.targets),
+    /// else blockswarm.dll next to it (the project references the CLI).
+    /// </summary>
+    public static string CliDll { get; set; } =
+        File.Exists(Path.Combine(AppContext.BaseDirectory, "cli", "blockswarm.dll"))
+            ? Path.Combine(AppContext.BaseDirectory, "cli", "blockswarm.dll")
+            : Path.Combine(AppContext.BaseDirectory, "blockswarm.dll");
 
     public static string DotnetHost =>
         Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host

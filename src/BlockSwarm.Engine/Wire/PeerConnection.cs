@@ -15,6 +15,7 @@ public sealed class PeerConnection : IAsyncDisposable
 {
     private readonly IDuplexPipe _transport;
     private readonly IAsyncDisposable? _ownedTransport;
+    private readonly IGatherSendTransport? _gather;
     private readonly PeerConnectionOptions _options;
     private readonly TimeProvider _time;
     private readonly Channel<OutgoingMessage> _sendQueue;
@@ -45,6 +46,7 @@ public sealed class PeerConnection : IAsyncDisposable
         _transport = transport;
         _ownedTransport = ownedTransport;
         _options = options ?? PeerConnectionOptions.Default;
+        _gather = transport is IGatherSendTransport { SupportsGatherSend: true } gather ? gather : null;
         _time = timeProvider ?? TimeProvider.System;
         _sendQueue = Channel.CreateUnbounded<OutgoingMessage>(new UnboundedChannelOptions
         {
@@ -136,6 +138,15 @@ public sealed class PeerConnection : IAsyncDisposable
 
     private async ValueTask WriteHandshakeAsync(Handshake handshake, CancellationToken cancellationToken)
     {
+        if (_gather != null)
+        {
+            // Everything goes through gather sends on such a transport, so nothing can overtake the handshake.
+            var bytes = new byte[Handshake.Length];
+            handshake.Encode(bytes);
+            await _gather.SendAsync([new ArraySegment<byte>(bytes)], cancellationToken).ConfigureAwait(false);
+            Interlocked.Add(ref _wireBytesSent, Handshake.Length);
+            return;
+        }
         PipeWriter output = _transport.Output;
         handshake.Encode(output.GetSpan(Handshake.Length));
         output.Advance(Handshake.Length);
@@ -231,7 +242,7 @@ public sealed class PeerConnection : IAsyncDisposable
             _runCts = runCts;
             using ITimer timer = _time.CreateTimer(static state => ((PeerConnection)state!).OnIdleTimer(),
                 this, _options.IdleCheckInterval, _options.IdleCheckInterval);
-            sendLoop = SendLoopAsync(runCts);
+            sendLoop = _gather != null ? GatherSendLoopAsync(_gather, runCts) : SendLoopAsync(runCts);
             try
             {
                 result = await ReceiveLoopAsync(handler, reader, ct).ConfigureAwait(false);
@@ -381,6 +392,56 @@ public sealed class PeerConnection : IAsyncDisposable
             _sendError = new IOException("transport closed: the send side no longer accepts data");
             await runCts.CancelAsync().ConfigureAwait(false);
             return false;
+        }
+    }
+
+    /// <summary>
+    /// The send loop over an <see cref="IGatherSendTransport"/>: queued messages become one gather write (headers
+    /// copied into a scratch buffer, block payloads referenced where they are) of up to
+    /// <see cref="PeerConnectionOptions.FlushThreshold"/> bytes; payload owners are released once the socket took
+    /// the bytes. Awaiting each send is the back-pressure a full socket buffer (a slow peer) puts on this peer.
+    /// </summary>
+    private async Task GatherSendLoopAsync(IGatherSendTransport transport, CancellationTokenSource runCts)
+    {
+        ChannelReader<OutgoingMessage> queue = _sendQueue.Reader;
+        CancellationToken ct = runCts.Token;
+        using var batch = new GatherBatch();
+        try
+        {
+            while (await queue.WaitToReadAsync(ct).ConfigureAwait(false))
+            {
+                while (queue.TryRead(out OutgoingMessage message))
+                {
+                    batch.Add(message);
+                    int length = message.WireLength;
+                    Interlocked.Add(ref _queuedSendBytes, -length);
+                    Interlocked.Add(ref _wireBytesSent, length);
+                    if (message.Kind == MessageKind.Piece) Interlocked.Add(ref _payloadBytesSent, message.PayloadByteCount);
+                    if (batch.Bytes >= _options.FlushThreshold || batch.IsFull) await SendBatchAsync().ConfigureAwait(false);
+                }
+                if (!batch.IsEmpty) await SendBatchAsync().ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            _sendError = ex;
+            await runCts.CancelAsync().ConfigureAwait(false);
+        }
+
+        async ValueTask SendBatchAsync()
+        {
+            try
+            {
+                await transport.SendAsync(batch.Segments, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                batch.Clear();
+            }
+            Volatile.Write(ref _lastSendTimestamp, _time.GetTimestamp());
         }
     }
 

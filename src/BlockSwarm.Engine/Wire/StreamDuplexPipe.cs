@@ -11,9 +11,10 @@ namespace BlockSwarm.Engine.Wire;
 /// Transport errors end the pumps and surface to the pipe's reader as exceptions, never crash the process.
 /// Completing <see cref="Output"/> hangs up: the stream is disposed once queued bytes are written (unless left open).
 /// </summary>
-public sealed class StreamDuplexPipe : IDuplexPipe, IAsyncDisposable
+public sealed class StreamDuplexPipe : IDuplexPipe, IGatherSendTransport, IAsyncDisposable
 {
     private readonly Stream _stream;
+    private readonly Socket? _socket;
     private readonly bool _leaveOpen;
     private readonly PeerTransportOptions _options;
     private readonly Pipe _input;
@@ -30,6 +31,8 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IAsyncDisposable
         _stream = stream;
         _leaveOpen = leaveOpen;
         _options = options ?? PeerTransportOptions.Default;
+        // Gather sends bypass the stream: only for a plain socket we own (a caller's open stream stays theirs to write).
+        _socket = !leaveOpen && _options.GatherSend ? (stream as NetworkStream)?.Socket : null;
         _input = new Pipe(new PipeOptions(
             pauseWriterThreshold: _options.InputPauseThreshold,
             resumeWriterThreshold: _options.InputResumeThreshold,
@@ -48,6 +51,32 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IAsyncDisposable
     public PipeReader Input => _input.Reader;
     public PipeWriter Output => _output.Writer;
 
+    /// <summary>True over a plain <see cref="NetworkStream"/> this pipe owns (and <see cref="PeerTransportOptions.GatherSend"/>).</summary>
+    public bool SupportsGatherSend => _socket != null;
+
+    /// <inheritdoc/>
+    public async ValueTask SendAsync(IList<ArraySegment<byte>> buffers, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(buffers);
+        Socket socket = _socket ?? throw new NotSupportedException("gather sends need a plain socket stream");
+        long total = 0;
+        foreach (var b in buffers) total += b.Count;
+        // The socket overload taking a buffer list cannot be cancelled: let a send in progress finish as a pipe's
+        // queued bytes may (up to CloseTimeout), then close the stream, which fails the send and ends the pumps.
+        using var registration = cancellationToken.UnsafeRegister(static state => ((StreamDuplexPipe)state!).CloseLater(), this);
+        cancellationToken.ThrowIfCancellationRequested();
+        int sent = await socket.SendAsync(buffers, SocketFlags.None).ConfigureAwait(false);
+        if (sent != total) throw new IOException($"short send: {sent} of {total} bytes");
+    }
+
+    private void CloseLater() => _ = CloseAfterTimeoutAsync();
+
+    private async Task CloseAfterTimeoutAsync()
+    {
+        await Task.Delay(_options.CloseTimeout).ConfigureAwait(false);
+        await CloseStreamAsync().ConfigureAwait(false);
+    }
+
     /// <summary>Bytes the receive pipe may hold before the socket pump pauses.</summary>
     public long InputPauseThreshold => _options.InputPauseThreshold;
 
@@ -58,13 +87,17 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IAsyncDisposable
         Exception? error = null;
         try
         {
+            bool lastReadFilled = false;
             while (true)
             {
-                if (_options.WaitForDataBeforeAllocating)
+                // After a read that filled its buffer more bytes are almost surely waiting: skip the zero-byte read
+                // (one syscall per read while a peer streams); an idle or slow peer still holds no buffer.
+                if (_options.WaitForDataBeforeAllocating && !lastReadFilled)
                     await _stream.ReadAsync(Memory<byte>.Empty, ct).ConfigureAwait(false);
                 Memory<byte> memory = writer.GetMemory(_options.MinimumReadSize);
                 int read = await _stream.ReadAsync(memory, ct).ConfigureAwait(false);
                 if (read == 0) break;
+                lastReadFilled = read == memory.Length;
                 writer.Advance(read);
                 FlushResult flush = await writer.FlushAsync(ct).ConfigureAwait(false);
                 if (flush.IsCompleted || flush.IsCanceled) break;

@@ -372,6 +372,69 @@ public sealed class PeerConnectionTests
         Assert.Equal(1, late.DisposeCount);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Gather_and_pipe_send_paths_deliver_the_same_bytes_in_order_and_release_every_owner(bool gather)
+    {
+        var (clientStream, serverStream, cleanup) = await TcpPairAsync();
+        using var _ = cleanup;
+        var options = new PeerTransportOptions { GatherSend = gather };
+        await using var sender = PeerConnection.Create(serverStream, transportOptions: options);
+        await using var receiver = PeerConnection.Create(clientStream);
+        var senderHandshake = sender.AcceptHandshakeAsync(h => Handshake.Create(h.InfoHash, PeerId.Create(new Random(1))), Ct);
+        await receiver.ConnectHandshakeAsync(Handshake.Create(InfoHash, PeerId.Create(new Random(2))), Ct);
+        await senderHandshake;
+        var handler = new RecordingHandler();
+        var receive = receiver.RunAsync(handler, Limits, Ct);
+        var send = sender.RunAsync(new RecordingHandler(), Limits, Ct);
+
+        // Blocks that are referenced (array slices at odd offsets, as cache leases are), small ones that are copied,
+        // and control messages in between; enough bytes for several gather batches and a second scratch buffer.
+        var owners = new List<CountingOwner>();
+        var expected = new List<(MessageKind Kind, int Piece, int Begin, byte[] Payload)>();
+        var backing = new byte[PieceLength + 100];
+        new Random(3).NextBytes(backing);
+        var bits = new Bitfield(Pieces);
+        bits.Set(1);
+        Assert.True(sender.Send(OutgoingMessage.Bitfield(bits)));
+        expected.Add((MessageKind.Bitfield, 0, 0, bits.ToBytes()));
+        for (int round = 0; round < 40; round++)
+        {
+            for (int b = 0; b < 4; b++)
+            {
+                int length = b == 3 ? 700 : 16384;
+                var owner = new CountingOwner();
+                owners.Add(owner);
+                var block = backing.AsMemory(b * 16384 + round % 7, length);
+                Assert.True(sender.Send(OutgoingMessage.Piece(round % Pieces, b * 16384, block, owner)));
+                expected.Add((MessageKind.Piece, round % Pieces, b * 16384, block.ToArray()));
+            }
+            Assert.True(sender.Send(OutgoingMessage.Have(round % Pieces)));
+            expected.Add((MessageKind.Have, round % Pieces, 0, []));
+        }
+
+        var deadline = DateTime.UtcNow + TestTimeout;
+        while (handler.Messages.Count < expected.Count && DateTime.UtcNow < deadline) await Task.Delay(10, Ct);
+        var got = handler.Messages;
+        Assert.Equal(expected.Count, got.Count);
+        for (int i = 0; i < expected.Count; i++)
+        {
+            Assert.Equal(expected[i].Kind, got[i].Kind);
+            Assert.Equal(expected[i].Piece, got[i].PieceIndex);
+            if (expected[i].Kind == MessageKind.Piece) Assert.Equal(expected[i].Begin, got[i].Begin);
+            Assert.Equal(expected[i].Payload, got[i].Payload);
+        }
+        Assert.All(owners, o => Assert.Equal(1, o.DisposeCount));
+        Assert.Equal(0, sender.QueuedSendBytes);
+        Assert.Equal(40 * (3 * 16384L + 700), sender.PayloadBytesSent);
+        Assert.Equal(receiver.WireBytesReceived, sender.WireBytesSent);
+
+        sender.Close();
+        Assert.Equal(PeerCloseReason.LocalClose, (await send.WaitAsync(TestTimeout, Ct)).Reason);
+        Assert.Equal(PeerCloseReason.RemoteClose, (await receive.WaitAsync(TestTimeout, Ct)).Reason);
+    }
+
     [Fact]
     public async Task Remote_reset_is_a_transport_error_for_that_peer()
     {
