@@ -8,6 +8,8 @@ public sealed class HelpTests
     [InlineData("verify", "--target")]
     [InlineData("seed", "--max-peers")]
     [InlineData("fetch", "--no-pex")]
+    [InlineData("fetch", "--direct-io")]
+    [InlineData("deploy", "--direct-io")]
     [InlineData("serve", "--stop-when-done")]
     [InlineData("deploy", "--allow-file")]
     [InlineData("tracker", "--allow")]

@@ -5,8 +5,8 @@ namespace BlockSwarm.Cli.Tests;
 /// <summary>Small real filesystem images made by the real tools.</summary>
 internal static class ImageFixtures
 {
-    /// <summary>An ext4 image (4 KiB blocks) holding a few files of seeded random data, made by mkfs.ext4 -d.</summary>
-    public static string Ext4(TempDirectory dir, string name = "sda1.img", int sizeMiB = 96, int seed = 1)
+    /// <summary>An ext4 image (4 KiB blocks unless told) holding a few files of seeded random data, made by mkfs.ext4 -d.</summary>
+    public static string Ext4(TempDirectory dir, string name = "sda1.img", int sizeMiB = 96, int seed = 1, int blockSize = 4096)
     {
         var content = Directory.CreateDirectory(dir.File(name + ".content")).FullName;
         var rng = new Random(seed);
@@ -20,7 +20,7 @@ internal static class ImageFixtures
         File.WriteAllText(Path.Combine(content, "etc", "hostname"), "lab-pc-01\n");
         var img = dir.File(name);
         Tool.Run("truncate", "-s", $"{sizeMiB}M", img);
-        Tool.Run("mkfs.ext4", "-q", "-F", "-b", "4096", "-E", "root_owner=0:0", "-d", content, img);
+        Tool.Run("mkfs.ext4", "-q", "-F", "-b", blockSize.ToString(System.Globalization.CultureInfo.InvariantCulture), "-E", "root_owner=0:0", "-d", content, img);
         return img;
     }
 

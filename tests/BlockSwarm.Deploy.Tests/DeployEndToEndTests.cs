@@ -72,6 +72,7 @@ public sealed class DeployEndToEndTests(ITestOutputHelper output)
                 Listen = new IPEndPoint(IPAddress.Parse($"127.0.0.{21 + i}"), 0),
                 Hostname = $"pc{i}",
                 ReportInterval = TimeSpan.FromMilliseconds(300),
+                DirectIO = i == 1, // one client writes with O_DIRECT (--direct-io)
             }, reporters.AddAndReturn(new CollectingReporter()));
             runs.Add(client.RunAsync(ct));
         }

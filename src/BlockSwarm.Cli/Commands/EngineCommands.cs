@@ -85,6 +85,7 @@ public static class EngineCommands
         var peers = new Option<string[]>("--peer") { Description = "IP:PORT of a peer to dial (repeatable)", Arity = ArgumentArity.ZeroOrMore };
         var seedAfter = new Option<int>("--seed-after") { Description = "Keep seeding this many seconds after completing" };
         var cache = new Option<string>("--cache") { Description = "Write-back cache size (pushes back on the network when full)", DefaultValueFactory = _ => "256MiB" };
+        var directIO = DirectIOOption();
         var resume = new Option<string?>("--resume") { Description = "Resume file (default: TARGET.blockswarm-resume for image files)" };
         var files = new Option<bool>("--files") { Description = "Write plain files under --target (standard layout)" };
         var size = new Option<string?>("--size") { Description = "Size of a new image file (default: just large enough for the torrent's extents)" };
@@ -92,7 +93,7 @@ public static class EngineCommands
         var maxPeers = MaxPeersOption();
         var cmd = new Command("fetch", "Download a torrent into a device, image file or directory; exits 0 only when every piece is verified and fsynced")
         {
-            torrent, target, listen, peers, seedAfter, cache, resume, files, size, noPex, lsd, maxPeers,
+            torrent, target, listen, peers, seedAfter, cache, directIO, resume, files, size, noPex, lsd, maxPeers,
         };
         cmd.SetAction(async (pr, outer) =>
         {
@@ -102,6 +103,11 @@ public static class EngineCommands
             {
                 var t = Torrent.Load(pr.GetValue(torrent)!);
                 var targetPath = pr.GetValue(target)!;
+                if (pr.GetValue(directIO) && (pr.GetValue(files) || !BlockImageLayout.IsBlockImage(t)))
+                {
+                    ctx.Fail("--direct-io applies to a device or image file target of a block-image torrent, not to plain files");
+                    return ExitCodes.Usage;
+                }
                 // --cache bounds all the piece data the fetch holds, not just the write-back cache: a quarter for pieces
                 // being assembled and hashed, up to a quarter (64 MiB at most) for the upload read cache, the rest for
                 // verified pieces waiting to be written. Peak RSS is then about the cache plus the runtime.
@@ -112,6 +118,7 @@ public static class EngineCommands
                 {
                     CacheBytes = Math.Max(t.PieceLength, cacheBytes - assemblingBytes - readCacheBytes),
                     ReadCacheBytes = readCacheBytes,
+                    DirectIO = pr.GetValue(directIO),
                 };
                 long? createSize = pr.GetValue(size) is { } s ? SizeParser.Parse(s) : null;
                 // A target that does not exist yet becomes a new (sparse) image file: it holds no piece, so hashing it is wasted work.
@@ -153,6 +160,10 @@ public static class EngineCommands
         });
         return cmd;
     }
+
+    /// <summary>O_DIRECT writes of the target, shared by fetch and deploy.</summary>
+    internal static Option<bool> DirectIOOption() =>
+        new("--direct-io") { Description = "Write the target with O_DIRECT, bypassing the page cache (unaligned extent edges stay buffered; fsync as always). Refused where the file system does not support it" };
 
     /// <summary>The connection limit shared by seed, fetch and deploy.</summary>
     internal static Option<int> MaxPeersOption() =>

@@ -30,6 +30,10 @@ public sealed record DeployOptions
     public string? ClientId { get; init; }
     public long CacheBytes { get; init; } = StorageOptions.DefaultCacheBytes;
     public string? ResumePath { get; init; }
+
+    /// <summary>Write the target with O_DIRECT (<see cref="StorageOptions.DirectIO"/>).</summary>
+    public bool DirectIO { get; init; }
+
     public TimeSpan ReportInterval { get; init; } = TimeSpan.FromSeconds(1.5);
 
     /// <summary>Longest time to keep seeding after finishing, whatever the policy says.</summary>
@@ -138,7 +142,7 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
             }
         }
 
-        var storageOptions = new StorageOptions { CacheBytes = StorageOptions.ClampCacheBytes(o.CacheBytes, torrent.PieceLength) };
+        var storageOptions = new StorageOptions { CacheBytes = StorageOptions.ClampCacheBytes(o.CacheBytes, torrent.PieceLength), DirectIO = o.DirectIO };
         MappedPieceStorage storage;
         try
         {

@@ -82,7 +82,7 @@ public abstract class MappedPieceStorage : IPieceStorage
     public long CacheBudget => _budget.Capacity;
     public long PendingWriteBytes => _budget.Used;
     public StorageException? Fault => Volatile.Read(ref _fault);
-    protected IBlockDevice Device => _device;
+    protected internal IBlockDevice Device => _device;
     public ExtentStream Stream => _stream;
 
     /// <summary>Gather writes issued (one per coalesced run), for tests and statistics.</summary>

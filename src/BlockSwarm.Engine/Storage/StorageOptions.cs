@@ -23,6 +23,13 @@ public sealed record StorageOptions
     /// <summary>The writer takes up to this many queued bytes per batch before sorting and coalescing them.</summary>
     public long MaxWriteBatchBytes { get; init; } = 64L << 20;
 
+    /// <summary>
+    /// Write the target with O_DIRECT (<c>--direct-io</c>), bypassing the page cache: aligned parts of each write run go
+    /// from an aligned bounce buffer (taken out of <see cref="CacheBytes"/>), unaligned edges stay buffered. Only
+    /// <see cref="DeviceStorage"/> opened for writing uses it; reads stay buffered.
+    /// </summary>
+    public bool DirectIO { get; init; }
+
     /// <summary>Pool for read-cache buffers (tests inject a counting pool).</summary>
     public ArrayPool<byte> Pool { get; init; } = ArrayPool<byte>.Shared;
 

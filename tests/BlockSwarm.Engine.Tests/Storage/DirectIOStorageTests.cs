@@ -1,0 +1,210 @@
+using BlockSwarm.Engine.Storage;
+using BlockSwarm.Imaging;
+using BlockSwarm.Metainfo;
+using BlockSwarm.Testing;
+using CsCheck;
+using static BlockSwarm.Engine.Tests.Storage.StorageTestKit;
+
+namespace BlockSwarm.Engine.Tests.Storage;
+
+/// <summary>
+/// Real O_DIRECT writes through <see cref="DeviceStorage"/> (<c>--direct-io</c>) to image files on a file system that
+/// supports it (the temp directory: ext4 here, not tmpfs) and to loop devices, at extents that are not sector-aligned.
+/// </summary>
+public sealed class DirectIOStorageTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private const byte Pattern = 0xAA;
+
+    // Deliberately unaligned: odd starts and lengths, device-adjacent extents, a one-byte one, a sub-block one, gaps
+    // inside one 4 KiB block, and one long enough for several bounce buffers.
+    private static readonly Extent[] Extents =
+    [
+        new(1_000, 100_000), new(101_000, 60_000), new(170_001, 1), new(170_100, 700), new(172_000, 5_000),
+        new(400_000, 123_457), new(1_000_000, 40_000), new(1_048_577, 3_000_000),
+    ];
+
+    private static string PatternFile(TempDirectory dir, long size, string name = "target.img")
+    {
+        string path = dir.File(name);
+        using var f = File.Create(path);
+        var block = new byte[1 << 20];
+        Array.Fill(block, Pattern);
+        for (long pos = 0; pos < size; pos += block.Length) f.Write(block, 0, (int)Math.Min(block.Length, size - pos));
+        return path;
+    }
+
+    /// <summary>Every extent holds its part of the stream; every byte outside the extents still holds the pattern.</summary>
+    private static void AssertImage(byte[] image, IReadOnlyList<Extent> extents, byte[] stream)
+    {
+        var inside = new bool[image.Length];
+        long pos = 0;
+        foreach (var e in extents)
+        {
+            Assert.True(stream.AsSpan((int)pos, (int)e.Length).SequenceEqual(image.AsSpan((int)e.Offset, (int)e.Length)), $"extent at {e.Offset} differs");
+            inside.AsSpan((int)e.Offset, (int)e.Length).Fill(true);
+            pos += e.Length;
+        }
+        for (int i = 0; i < image.Length; i++)
+            if (!inside[i] && image[i] != Pattern) Assert.Fail($"byte {i} outside the extents was changed");
+    }
+
+    private static async Task<(long Direct, long Buffered, int Alignment)> FetchDirect(string path, Torrent torrent, byte[] stream, long cacheBytes, int seed)
+    {
+        var pool = new CountingPool();
+        await using var storage = DeviceStorage.Open(path, torrent, new StorageOptions { DirectIO = true, CacheBytes = cacheBytes });
+        var device = Assert.IsType<DirectIOBlockDevice>(GetDevice(storage));
+        Assert.True(storage.CacheBudget <= cacheBytes - device.BounceBytes || storage.CacheBudget == 1, "the bounce buffer comes out of the cache budget");
+        foreach (int p in Shuffled(torrent.PieceCount, seed))
+            await storage.WritePieceAsync(p, Piece(stream, torrent, p, pool), Ct);
+        await storage.FlushAsync(Ct);
+        Assert.True(storage.GetDurablePieces().IsComplete);
+        Assert.Equal(stream.Length, storage.BytesWritten);
+        Assert.Equal(stream.Length, device.DirectBytes + device.BufferedBytes);
+        Assert.Equal(0, device.BouncePool.Outstanding);
+        Assert.InRange(device.BouncePool.Allocated, 0, 1);
+        Assert.Equal(pool.Rents, pool.Returns);
+        return (device.DirectBytes, device.BufferedBytes, device.Alignment);
+    }
+
+    private static IBlockDevice GetDevice(MappedPieceStorage storage) => storage.Device;
+
+    private static void SkipUnlessDirectIO(string dir)
+    {
+        var probe = Path.Combine(dir, "probe");
+        File.WriteAllBytes(probe, new byte[4096]);
+        using var h = NativeMethods.OpenDirectWrite(probe, out int errno);
+        Assert.SkipWhen(h is null, $"{dir} refuses O_DIRECT (errno {errno})");
+        var id = NativeMethods.Statx(h!, probe);
+        Assert.SkipWhen(id.HasDirectIOAlignment && id.DirectIOOffsetAlign == 0, $"{dir}'s file system does not support O_DIRECT");
+    }
+
+    [Fact]
+    public async Task Direct_writes_to_an_image_file_land_bit_exact_at_unaligned_extents_and_nothing_else_changes()
+    {
+        using var dir = new TempDirectory("directio");
+        SkipUnlessDirectIO(dir.Path);
+        var (torrent, stream) = BlockImage(16384, Extents, 11);
+        string path = PatternFile(dir, 4_200_000);
+        // A small cache: several bounce-sized direct writes per run.
+        var (direct, buffered, alignment) = await FetchDirect(path, torrent, stream, 1L << 20, 12);
+        Assert.True(direct > stream.Length / 2, $"only {direct} of {stream.Length} bytes went direct");
+        Assert.True(buffered > 0);
+        Assert.Equal(0, alignment % 4096);
+        AssertImage(File.ReadAllBytes(path), Extents, stream);
+    }
+
+    [Fact]
+    public async Task Random_unaligned_layouts_written_directly_match_a_model()
+    {
+        using var dir = new TempDirectory("directio-prop");
+        SkipUnlessDirectIO(dir.Path);
+        var genLayout = Gen.Int[1, 12].SelectMany(n => Gen.Select(Gen.Int[0, 9000].Array[n], Gen.Int[1, 70_000].Array[n]));
+        int run = 0;
+        await genLayout.SampleAsync(async layout =>
+        {
+            var (gaps, lengths) = layout;
+            var extents = new List<Extent>();
+            long pos = 0;
+            for (int i = 0; i < gaps.Length; i++)
+            {
+                pos += gaps[i];
+                extents.Add(new Extent(pos, lengths[i]));
+                pos += lengths[i];
+            }
+            int n = Interlocked.Increment(ref run);
+            var (torrent, stream) = BlockImage(16384, extents, n);
+            string path = PatternFile(dir, pos + gaps[0], $"t{n}.img");
+            await FetchDirect(path, torrent, stream, 64 << 10, n);
+            AssertImage(File.ReadAllBytes(path), extents, stream);
+            File.Delete(path);
+        }, iter: 25);
+    }
+
+    [Theory]
+    [InlineData(512)]
+    [InlineData(4096)]
+    public async Task Direct_writes_to_a_loop_device_land_bit_exact_at_unaligned_extents_and_nothing_else_changes(int sectorSize)
+    {
+        using var dir = new TempDirectory("directio-loop");
+        var (torrent, stream) = BlockImage(16384, Extents, 21);
+        string image = PatternFile(dir, 8L << 20);
+        using var loop = LoopDevice.TryAttach(image, out string reason, sectorSize);
+        Assert.SkipWhen(loop is null, reason);
+        var (direct, _, alignment) = await FetchDirect(loop!.Path, torrent, stream, 2L << 20, 22);
+        Assert.True(direct > stream.Length / 2);
+        Assert.Equal(Math.Max(sectorSize, Environment.SystemPageSize), alignment);
+        var back = new byte[8L << 20];
+        using (var dev = DeviceFile.OpenRead(loop.Path))
+        {
+            Assert.True(dev.IsBlockDevice);
+            dev.ReadExactly(0, back);
+        }
+        AssertImage(back, Extents, stream);
+    }
+
+    [Fact]
+    public async Task Seeding_reads_after_direct_writes_see_the_new_data()
+    {
+        using var dir = new TempDirectory("directio-read");
+        SkipUnlessDirectIO(dir.Path);
+        var (torrent, stream) = BlockImage(16384, Extents, 31);
+        string path = PatternFile(dir, 4_200_000);
+        // Warm the page cache with the old pattern first: the direct writes must not leave it stale.
+        _ = File.ReadAllBytes(path);
+        await using var storage = DeviceStorage.Open(path, torrent, new StorageOptions { DirectIO = true, ReadCacheBytes = 0 });
+        foreach (int p in Shuffled(torrent.PieceCount, 32))
+            await storage.WritePieceAsync(p, Piece(stream, torrent, p), Ct);
+        await storage.FlushAsync(Ct);
+        var back = new byte[stream.Length];
+        for (int p = 0; p < torrent.PieceCount; p++)
+        {
+            int len = torrent.GetPieceLength(p);
+            await storage.ReadAsync(p, 0, back.AsMemory(p * 16384, len), Ct);
+        }
+        Assert.Equal(stream, back);
+    }
+
+    [Fact]
+    public async Task A_file_system_without_O_DIRECT_is_refused_at_open_with_a_hint()
+    {
+        // ext4 with data=journal journals file data and says so through statx (STATX_DIOALIGN of 0): O_DIRECT would
+        // silently be buffered there, so the open fails instead.
+        Assert.SkipUnless(Tool.IsRoot, "mounting a loop ext4 needs root");
+        using var dir = new TempDirectory("directio-refuse");
+        string fs = dir.File("fs.img");
+        Tool.Run("truncate", "-s", "32M", fs);
+        Tool.Run("mkfs.ext4", "-q", "-F", fs);
+        string mnt = Directory.CreateDirectory(dir.File("mnt")).FullName;
+        var mount = Tool.Run("mount", ["-o", "loop,data=journal", fs, mnt], check: false);
+        Assert.SkipWhen(mount.ExitCode != 0, $"cannot loop-mount ext4: {mount.StdErr.Trim()}");
+        try
+        {
+            var (torrent, _) = BlockImage(16384, Extents, 41);
+            string path = Path.Combine(mnt, "target.img");
+            var ex = await Assert.ThrowsAsync<StorageException>(async () =>
+            {
+                await using var s = DeviceStorage.CreateImage(path, torrent, options: new StorageOptions { DirectIO = true });
+            });
+            Assert.Contains(path, ex.Message);
+            Assert.Contains("--direct-io", ex.Message);
+            // Without the option the same target works.
+            await using var ok = DeviceStorage.CreateImage(path, torrent);
+            Assert.True(ok.IsWritable);
+        }
+        finally
+        {
+            Tool.Run("umount", mnt);
+        }
+    }
+
+    [Fact]
+    public async Task Reading_storage_ignores_the_option()
+    {
+        using var dir = new TempDirectory("directio-ro");
+        var (torrent, _) = BlockImage(16384, Extents, 51);
+        string path = PatternFile(dir, 4_200_000);
+        await using var storage = DeviceStorage.Open(path, torrent, new StorageOptions { DirectIO = true }, writable: false);
+        Assert.IsType<DeviceFileBlockDevice>(GetDevice(storage));
+    }
+}
