@@ -82,7 +82,12 @@ public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
                 lock (done) if (done.Count == procs.Count) break;
                 var failed = procs.FirstOrDefault(p => p.HasExited && p.ExitCode != 0);
                 if (failed != null) throw new InvalidOperationException($"{failed.Label} exited {failed.ExitCode}\n{failed.Tail(30)}");
-                if (net.Clock.Elapsed - t0 > timeout) throw new TimeoutException($"BlockSwarm: {done.Count}/{procs.Count} clients complete after {timeout}");
+                if (net.Clock.Elapsed - t0 > timeout)
+                {
+                    LabProcess? stuck;
+                    lock (done) stuck = procs.FirstOrDefault(p => !done.ContainsKey(p.Label["deploy ".Length..]));
+                    throw new TimeoutException($"BlockSwarm: {done.Count}/{procs.Count} clients complete after {timeout}\n{stuck?.Label}:\n{stuck?.Tail(12)}\nserve:\n{serve.Tail(12)}");
+                }
                 await Task.Delay(100);
             }
             var seconds = done.Values.Max().TotalSeconds - t0.TotalSeconds;

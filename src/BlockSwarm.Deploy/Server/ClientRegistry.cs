@@ -51,7 +51,9 @@ public sealed class ClientRegistry(TimeProvider time, int maxClients = 10_000)
     public IReadOnlyList<ClientView> List()
     {
         var now = time.GetUtcNow();
-        return _clients.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv =>
+        // ToArray is an atomic snapshot. LINQ straight over the live dictionary sizes its buffer from Count and then
+        // enumerates: a client registering in between threw IndexOutOfRangeException (it killed `serve` at N = 16).
+        return _clients.ToArray().OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv =>
         {
             var e = kv.Value;
             double? eta = null;
