@@ -149,7 +149,7 @@ public sealed class TorrentSession : IAsyncDisposable
     /// <summary>Payload received per remote IP address: finished connections plus live ones.</summary>
     private Dictionary<string, long> DownloadedByAddress()
     {
-        var result = new Dictionary<string, long>(_downloadedFrom);
+        var result = new Dictionary<string, long>(_downloadedFrom.ToArray()); // ToArray: an atomic snapshot
         foreach (var p in _peers.Values)
         {
             var key = p.Remote.Address.ToString();
