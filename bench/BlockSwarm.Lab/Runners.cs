@@ -61,6 +61,7 @@ public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
             var done = new Dictionary<string, TimeSpan>();
             var started = new Dictionary<string, TimeSpan>();
             var firstData = new Dictionary<string, TimeSpan>();
+            var timeline = new List<string>();
             var cpu = CpuBusy.Sample();
             var t0 = net.Clock.Elapsed;
             var procs = net.Clients.Select(c =>
@@ -71,8 +72,15 @@ public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
                 {
                     if (line.Contains("\"event\":\"complete\"", StringComparison.Ordinal)) lock (done) done.TryAdd(c.Label, t);
                     else if (line.Contains("\"event\":\"start\"", StringComparison.Ordinal)) lock (done) started.TryAdd(c.Label, t);
-                    else if (line.Contains("\"event\":\"progress\"", StringComparison.Ordinal) && !line.Contains("\"bytesHave\":0,", StringComparison.Ordinal))
-                        lock (done) firstData.TryAdd(c.Label, t);
+                    else if (line.Contains("\"event\":\"progress\"", StringComparison.Ordinal))
+                    {
+                        var have = System.Text.RegularExpressions.Regex.Match(line, "\"bytesHave\":(\\d+)").Groups[1].Value;
+                        lock (done)
+                        {
+                            timeline.Add(string.Create(CultureInfo.InvariantCulture, $"{c.Label},{(t - t0).TotalSeconds:0.000},{have}"));
+                            if (have != "0") firstData.TryAdd(c.Label, t);
+                        }
+                    }
                 };
                 return p;
             }).ToList();
@@ -110,6 +118,9 @@ public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
                     (long?)r?["downloaded"] ?? -1, (long?)r?["uploaded"] ?? -1, (long?)r?["fromOrigin"] ?? -1));
             }
             var totals = snap["totals"];
+            // Per-client progress over time (deploy --json prints it every 1.5 s), for ramp-up/steady/tail analysis.
+            if (Environment.GetEnvironmentVariable("LAB_TIMELINE_DIR") is { Length: > 0 } tdir)
+                lock (done) File.WriteAllLines(System.IO.Path.Combine(tdir, $"timeline-{img.Kind}-n{net.Clients.Count}-{net.RateMbit}mbit.csv"), ["client,seconds,bytesHave", .. timeline]);
             if (img.Kind == "random") VerifySame(img.Path, net.Clients.Select(Target));
             return new RunResult("BlockSwarm", img.Kind, net.Clients.Count, img.PayloadBytes, net.RateMbit, seconds, per,
                 (long?)totals?["originUploaded"] ?? -1, (long?)totals?["peerUploaded"] ?? -1, null);
@@ -184,6 +195,7 @@ public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
             var done = new Dictionary<string, TimeSpan>();
             var started = new Dictionary<string, TimeSpan>();
             var firstData = new Dictionary<string, TimeSpan>();
+            var timeline = new List<string>();
             var cpu = CpuBusy.Sample();
             var t0 = net.Clock.Elapsed;
             var procs = net.Clients.Select(c =>

@@ -55,6 +55,13 @@ public sealed record PeerTransportOptions
     /// </summary>
     public bool GatherSend { get; init; } = true;
 
+    /// <summary>
+    /// Over a plain socket carrying a BitTorrent connection from its first byte, keep the socket's receive low-water
+    /// mark (SO_RCVLOWAT) at the rest of the frame in progress (<see cref="FrameBoundaryTracker"/>), capped here:
+    /// one wake-up per frame instead of one per TCP segment. 0 turns it off (any other protocol on the stream).
+    /// </summary>
+    public int FrameLowWaterMax { get; init; } = 64 * 1024;
+
     /// <summary>How long closing waits for queued bytes to reach the stream before giving up on them.</summary>
     public TimeSpan CloseTimeout { get; init; } = TimeSpan.FromSeconds(2);
 }

@@ -85,11 +85,20 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IGatherSendTransport, IAsync
         PipeWriter writer = _input.Writer;
         CancellationToken ct = _cts.Token;
         Exception? error = null;
+        // Frame-aware wake-ups need the socket and a zero-byte read to wait in (the low-water mark gates readiness).
+        Socket? lowWaterSocket = _options.FrameLowWaterMax > 0 && _options.WaitForDataBeforeAllocating ? (_stream as NetworkStream)?.Socket : null;
+        var frames = FrameBoundaryTracker.AfterConnect();
+        int lowWater = 1;
         try
         {
             bool lastReadFilled = false;
             while (true)
             {
+                if (lowWaterSocket != null)
+                {
+                    int want = frames.LowWaterMark(_options.FrameLowWaterMax);
+                    if (want != lowWater) lowWater = SetLowWater(lowWaterSocket, want);
+                }
                 // After a read that filled its buffer more bytes are almost surely waiting: skip the zero-byte read
                 // (one syscall per read while a peer streams); an idle or slow peer still holds no buffer.
                 if (_options.WaitForDataBeforeAllocating && !lastReadFilled)
@@ -98,6 +107,7 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IGatherSendTransport, IAsync
                 int read = await _stream.ReadAsync(memory, ct).ConfigureAwait(false);
                 if (read == 0) break;
                 lastReadFilled = read == memory.Length;
+                if (lowWaterSocket != null) frames.Advance(memory.Span[..read]);
                 writer.Advance(read);
                 FlushResult flush = await writer.FlushAsync(ct).ConfigureAwait(false);
                 if (flush.IsCompleted || flush.IsCanceled) break;
@@ -116,6 +126,24 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IGatherSendTransport, IAsync
             error = ex;
         }
         await writer.CompleteAsync(error).ConfigureAwait(false);
+    }
+
+    /// <summary>Sets SO_RCVLOWAT; where the platform refuses, frame-aware wake-ups are simply off (returns the mark in force).</summary>
+    private static int SetLowWater(Socket socket, int bytes)
+    {
+        try
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReceiveLowWater, bytes);
+            return bytes;
+        }
+        catch (SocketException)
+        {
+            return bytes; // remembered as set: no retry per read
+        }
+        catch (ObjectDisposedException)
+        {
+            return bytes;
+        }
     }
 
     private async Task SendPumpAsync()
