@@ -30,10 +30,10 @@ public static class Report
         if (ours.Count > 0)
         {
             sb.AppendLine("\nBlockSwarm byte counts (from the server's /api/clients): origin upload and peer upload in units of F\n");
-            sb.AppendLine("| image | N | origin sent | peers sent | slowest client (s) | fastest client (s) |");
-            sb.AppendLine("|---|---:|---:|---:|---:|---:|");
+            sb.AppendLine("| image | N | origin sent | peers sent | slowest client (s) | fastest client (s) | last client up (s) | T ÷ (F/c) from then |");
+            sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var r in ours)
-                sb.AppendLine(CultureInfo.InvariantCulture, $"| {r.Image} | {r.Clients} | {r.OriginUploaded / (double)r.Bytes:0.00} | {r.PeerUploaded / (double)r.Bytes:0.00} | {r.PerClient.Max(c => c.Seconds):0.0} | {r.PerClient.Min(c => c.Seconds):0.0} |");
+                sb.AppendLine(CultureInfo.InvariantCulture, $"| {r.Image} | {r.Clients} | {r.OriginUploaded / (double)r.Bytes:0.00} | {r.PeerUploaded / (double)r.Bytes:0.00} | {r.PerClient.Max(c => c.Seconds):0.0} | {r.PerClient.Min(c => c.Seconds):0.0} | {r.LastClientUpSeconds:0.0} | {(r.Seconds - r.LastClientUpSeconds) / r.FloorSeconds:0.00} |");
         }
         return sb.ToString();
     }

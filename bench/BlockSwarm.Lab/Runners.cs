@@ -17,6 +17,9 @@ public sealed record RunResult(string System, string Image, int Clients, long By
     public double FloorSeconds => Bytes * 8.0 / (RateMbit * 1e6);
 
     public double Ratio => Seconds / FloorSeconds;
+
+    /// <summary>BlockSwarm: when the last client process was up and downloading (start-up of N .NET processes on the lab's cores).</summary>
+    public double LastClientUpSeconds { get; init; } = double.NaN;
 }
 
 /// <summary>Runs BlockSwarm and the baselines on a <see cref="LabNetwork"/>.</summary>
@@ -122,8 +125,10 @@ public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
             if (Environment.GetEnvironmentVariable("LAB_TIMELINE_DIR") is { Length: > 0 } tdir)
                 lock (done) File.WriteAllLines(System.IO.Path.Combine(tdir, $"timeline-{img.Kind}-n{net.Clients.Count}-{net.RateMbit}mbit.csv"), ["client,seconds,bytesHave", .. timeline]);
             if (img.Kind == "random") VerifySame(img.Path, net.Clients.Select(Target));
+            double lastUp;
+            lock (done) lastUp = started.Count == 0 ? double.NaN : started.Values.Max().TotalSeconds - t0.TotalSeconds;
             return new RunResult("BlockSwarm", img.Kind, net.Clients.Count, img.PayloadBytes, net.RateMbit, seconds, per,
-                (long?)totals?["originUploaded"] ?? -1, (long?)totals?["peerUploaded"] ?? -1, null);
+                (long?)totals?["originUploaded"] ?? -1, (long?)totals?["peerUploaded"] ?? -1, null) { LastClientUpSeconds = lastUp };
         }
         finally
         {
