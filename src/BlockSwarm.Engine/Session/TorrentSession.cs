@@ -239,11 +239,27 @@ public sealed class TorrentSession : IAsyncDisposable
         }
     }
 
+    private const int IpProtoTcp = 6, TcpCongestionOption = 13; // IPPROTO_TCP, TCP_CONGESTION (Linux)
+
     private void Tune(Socket socket)
     {
         socket.NoDelay = true;
-        socket.SendBufferSize = _options.SocketBufferBytes;
-        socket.ReceiveBufferSize = _options.SocketBufferBytes;
+        if (_options.SocketBufferBytes > 0)
+        {
+            socket.SendBufferSize = _options.SocketBufferBytes;
+            socket.ReceiveBufferSize = _options.SocketBufferBytes;
+        }
+        if (_options.TcpCongestion is { Length: > 0 } cc && !cc.Equals("system", StringComparison.OrdinalIgnoreCase))
+        {
+            try
+            {
+                socket.SetRawSocketOption(IpProtoTcp, TcpCongestionOption, System.Text.Encoding.ASCII.GetBytes(cc));
+            }
+            catch (SocketException)
+            {
+                // Not built into this kernel or not allowed: the system default stays.
+            }
+        }
     }
 
     private async Task RunPeerAsync(PeerConnection conn, Handshake theirs, IPEndPoint remote, CancellationToken ct, bool outgoing = false)
