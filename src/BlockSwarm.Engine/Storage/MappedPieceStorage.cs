@@ -312,6 +312,8 @@ public abstract class MappedPieceStorage : IPieceStorage
             {
                 if (Volatile.Read(ref _fault) is { } fault) throw fault;
                 if (batch.Count > 0) WriteBatch(batch, segments, slices, run);
+                // Buffers go back before a flush in the same round completes: whoever awaited FlushAsync may count them.
+                ReleaseBatch(batch);
                 if (flush != null)
                 {
                     Bitfield covered;
