@@ -198,10 +198,6 @@ public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
             if (name == "libtorrent") await seeder.WaitForOutputAsync("seeding", TimeSpan.FromSeconds(120));
             else await net.WaitListeningAsync(net.Server, PlainPort, seeder, TimeSpan.FromSeconds(120));
             var done = new Dictionary<string, TimeSpan>();
-            var started = new Dictionary<string, TimeSpan>();
-            var firstData = new Dictionary<string, TimeSpan>();
-            var timeline = new List<string>();
-            var cpu = CpuBusy.Sample();
             var t0 = net.Clock.Elapsed;
             var procs = net.Clients.Select(c =>
             {

@@ -101,7 +101,7 @@ public static class PieceRecovery
     private static (bool Found, int Checked) Probe(MappedPieceStorage storage, Torrent torrent, int count, CancellationToken ct)
     {
         int pieces = torrent.PieceCount;
-        Span<byte> zeroHash = stackalloc byte[20], zeroLastHash = stackalloc byte[20], hash = stackalloc byte[20];
+        Span<byte> zeroHash = stackalloc byte[20], zeroLastHash = stackalloc byte[20];
         var buffer = ArrayPool<byte>.Shared.Rent(torrent.PieceLength);
         try
         {
@@ -118,11 +118,8 @@ public static class PieceRecovery
                 ct.ThrowIfCancellationRequested();
                 var expected = torrent.GetPieceHash(p);
                 if (expected.SequenceEqual(p == pieces - 1 ? zeroLastHash : zeroHash)) continue;
-                int len = torrent.GetPieceLength(p);
-                storage.ReadStreamDirect((long)p * torrent.PieceLength, buffer.AsMemory(0, len));
-                SHA1.HashData(buffer.AsSpan(0, len), hash);
                 checkedCount++;
-                if (hash.SequenceEqual(expected)) return (true, checkedCount);
+                if (IsOnTarget(storage, torrent, p, buffer)) return (true, checkedCount);
             }
             // An image of zero pieces only (or nothing sampled): a full re-hash is as cheap as it gets and decides.
             return (checkedCount == 0, checkedCount);
@@ -145,15 +142,11 @@ public static class PieceRecovery
         var buffer = ArrayPool<byte>.Shared.Rent(torrent.PieceLength);
         try
         {
-            Span<byte> hash = stackalloc byte[20];
             for (int k = 0; k < Math.Min(options.SpotCheckPieces, present.Count); k++)
             {
                 ct.ThrowIfCancellationRequested();
                 int p = present[random.Next(present.Count)];
-                int len = torrent.GetPieceLength(p);
-                storage.ReadStreamDirect((long)p * torrent.PieceLength, buffer.AsMemory(0, len));
-                SHA1.HashData(buffer.AsSpan(0, len), hash);
-                if (!hash.SequenceEqual(torrent.GetPieceHash(p))) return p;
+                if (!IsOnTarget(storage, torrent, p, buffer)) return p;
             }
             return -1;
         }
@@ -161,6 +154,16 @@ public static class PieceRecovery
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>Reads piece <paramref name="piece"/> from the device (not the cache) into <paramref name="buffer"/> and checks its hash.</summary>
+    private static bool IsOnTarget(MappedPieceStorage storage, Torrent torrent, int piece, byte[] buffer)
+    {
+        int len = torrent.GetPieceLength(piece);
+        storage.ReadStreamDirect((long)piece * torrent.PieceLength, buffer.AsMemory(0, len));
+        Span<byte> hash = stackalloc byte[20];
+        SHA1.HashData(buffer.AsSpan(0, len), hash);
+        return hash.SequenceEqual(torrent.GetPieceHash(piece));
     }
 
     private static void CheckGeometry(MappedPieceStorage storage, Torrent torrent)
