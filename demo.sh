@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/install-deps.sh
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-# A ReadyToRun publish, as a deployment ships it: every serve/deploy process the demo starts skips most JIT work.
-dotnet publish src/BlockSwarm.Cli -c Release -r linux-x64 --self-contained false -o artifacts/cli -nologo -v:q -clp:ErrorsOnly
-exec dotnet artifacts/cli/blockswarm.dll demo "$@"
+# A NativeAOT publish, as a deployment ships it: one self-contained native binary; every serve/deploy process the
+# demo starts runs without JIT or runtime start-up work. (Without clang: -p:PublishAot=false -p:PublishReadyToRun=true
+# --self-contained false, then run `dotnet artifacts/cli/blockswarm.dll`.)
+dotnet publish src/BlockSwarm.Cli -c Release -r linux-x64 -p:PublishAot=true -o artifacts/cli -nologo -v:q -clp:ErrorsOnly
+exec artifacts/cli/blockswarm demo "$@"

@@ -7,6 +7,7 @@ PKGS=(
   partclone                                                      # cross-checks of used-block maps and torrent.info
   aria2 python3-libtorrent transmission-cli opentracker          # interoperability peers and tracker
   iproute2 curl                                                  # network namespaces, veth, tc; HTTP from inside a namespace (tracker scrape, lab)
+  clang                                                          # NativeAOT links the published CLI with it (demo.sh, bench, lab)
   chromium fonts-dejavu-core                                     # headless browser test of the dashboard (Playwright drives /usr/bin/chromium)
 )
 missing=()

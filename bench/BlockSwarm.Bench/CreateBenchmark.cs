@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using BlockSwarm.BenchShared;
 using BlockSwarm.Imaging;
 using BlockSwarm.Metainfo;
 
@@ -24,7 +25,7 @@ public static class CreateBenchmark
         var info = PartcloneTorrentInfo.Load(image.TorrentInfo);
         long used = info.Map.UsedBytes;
         long size = new FileInfo(image.Path).Length;
-        var cliDll = Path.Combine(AppContext.BaseDirectory, "blockswarm.dll");
+        string cliPath = TransferBenchmark.DefaultCli;
         var outDir = Directory.CreateTempSubdirectory("blockswarm-bench-").FullName;
         log.WriteLine($"image       {image.Path}: {size} bytes, {used} used in {info.Map.Extents.Length} extents (partclone torrent.info)");
         log.WriteLine($"machine     {Environment.ProcessorCount} cores, .NET {Environment.Version}, {reps} repetitions, median");
@@ -50,8 +51,9 @@ public static class CreateBenchmark
             for (int r = 0; r < reps; r++)
             {
                 inProc.Add(Time(() => TorrentCreator.Create(dev, info.Map, options)));
-                cli.Add(Exec.Run("dotnet", cliDll, "create", "--source", image.Path, "--map", $"partclone:{image.TorrentInfo}",
-                    "--piece-size", "16MiB", "-o", Path.Combine(outDir, "cli.torrent")).TotalSeconds);
+                var (file, arguments) = CliCommand.For(cliPath, ["create", "--source", image.Path, "--map", $"partclone:{image.TorrentInfo}",
+                    "--piece-size", "16MiB", "-o", Path.Combine(outDir, "cli.torrent")]);
+                cli.Add(Exec.Run(file, [.. arguments]).TotalSeconds);
                 oneThread.Add(Time(() => new PieceHasher(dev, new ExtentStream(info.Map.Extents), options.PieceLength) { Parallelism = 1 }.HashAll()));
                 partclone.Add(Exec.Run("partclone.extfs", "-c", "-t", "-s", image.Path, "-O", Path.Combine(outDir, "pc"),
                     "-L", Path.Combine(outDir, "pc.log")).TotalSeconds);

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using BlockSwarm.BenchShared;
 
 namespace BlockSwarm.Bench;
 
@@ -104,7 +105,8 @@ public static class FloorsBenchmark
         log.WriteLine($"{"start-up: `blockswarm --help` (one process)",-52} {"wall s",7} {"",6} {"CPU-s",9} {"user",6} {"sys",6}");
         foreach (var cli in clis)
         {
-            var samples = Enumerable.Range(0, reps).Select(_ => Child("dotnet", [cli, "--help"])).ToList();
+            var (file, arguments) = CliCommand.For(cli, ["--help"]);
+            var samples = Enumerable.Range(0, reps).Select(_ => Child(file, [.. arguments])).ToList();
             string name = Path.GetRelativePath(Environment.CurrentDirectory, cli);
             log.WriteLine($"{(name.Length > 52 ? "…" + name[^51..] : name),-52} {Median(samples.Select(s => s.Wall)),7:0.000} {"",6} {Median(samples.Select(s => s.User + s.Sys)),9:0.00} {Median(samples.Select(s => s.User)),6:0.00} {Median(samples.Select(s => s.Sys)),6:0.00}");
         }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text;
+using BlockSwarm.BenchShared;
 using BlockSwarm.Metainfo;
 
 namespace BlockSwarm.Bench;
@@ -136,11 +137,8 @@ public static class TransferBenchmark
         return 0;
     }
 
-    /// <summary>The ReadyToRun publish next to the bench (build/PublishCli.targets), else the plain build output.</summary>
-    internal static string DefaultCli =>
-        File.Exists(Path.Combine(AppContext.BaseDirectory, "cli", "blockswarm.dll"))
-            ? Path.Combine(AppContext.BaseDirectory, "cli", "blockswarm.dll")
-            : Path.Combine(AppContext.BaseDirectory, "blockswarm.dll");
+    /// <summary>The publish next to the bench (build/PublishCli.targets: NativeAOT), else the plain build output.</summary>
+    internal static string DefaultCli => CliCommand.DefaultPath(AppContext.BaseDirectory);
 
     internal static int ReexecInNetns(string[] args)
     {
@@ -196,7 +194,10 @@ public static class TransferBenchmark
             }
             TorrentPath = Path.Combine(dir, $"seed-{size >> 20}M.torrent");
             if (!File.Exists(TorrentPath) || File.GetLastWriteTimeUtc(TorrentPath) < File.GetLastWriteTimeUtc(Image))
-                Exec.Run("dotnet", _cli, "create", "--source", Image, "--map", "all", "--piece-size", "4MiB", "-o", TorrentPath);
+            {
+                var (file, arguments) = CliCommand.For(_cli, ["create", "--source", Image, "--map", "all", "--piece-size", "4MiB", "-o", TorrentPath]);
+                Exec.Run(file, [.. arguments]);
+            }
             Torrent = Torrent.Load(TorrentPath);
             // The reference clients seed plain files: the image's one extent is the torrent's one file; a hard link shares its page cache.
             if (Torrent.Files.Length != 1 || Torrent.Files[0].Length != size)
@@ -237,19 +238,20 @@ public static class TransferBenchmark
             Clean(targetDir);
             string cli = variant?.Cli ?? _cli;
             var env = variant?.Environment;
-            using var seed = TimedProcess.Start("bs-seed", _logs, "dotnet",
-                [cli, "seed", "--torrent", TorrentPath, "--source", Image, "--listen", "127.0.0.1:6881"], env);
+            var (seedFile, seedArgs) = CliCommand.For(cli, ["seed", "--torrent", TorrentPath, "--source", Image, "--listen", "127.0.0.1:6881"]);
+            using var seed = TimedProcess.Start("bs-seed", _logs, seedFile, seedArgs, env);
             seed.WaitForListener("127.0.0.1", 6881, TimeSpan.FromSeconds(30));
             var fetches = new List<TimedProcess>();
             try
             {
                 for (int i = 0; i < leechers; i++)
                 {
-                    var args = new List<string> { cli, "fetch", "--torrent", TorrentPath, "--target", Path.Combine(targetDir, $"target{i}.img"),
+                    var args = new List<string> { "fetch", "--torrent", TorrentPath, "--target", Path.Combine(targetDir, $"target{i}.img"),
                         "--listen", $"127.0.0.{2 + i}:6881", "--peer", "127.0.0.1:6881" };
                     for (int j = 0; j < i; j++) args.AddRange(["--peer", $"127.0.0.{2 + j}:6881"]);
                     if (cache != null) args.AddRange(["--cache", cache]);
-                    fetches.Add(TimedProcess.Start($"bs-fetch{i}", _logs, "dotnet", args, env));
+                    var (fetchFile, fetchArgs) = CliCommand.For(cli, args);
+                    fetches.Add(TimedProcess.Start($"bs-fetch{i}", _logs, fetchFile, fetchArgs, env));
                 }
                 var walls = fetches.Select(f => f.WaitForExit(Timeout)).ToList();
                 for (int i = 0; i < walls.Count; i++)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using BlockSwarm.BenchShared;
 
 namespace BlockSwarm.Lab;
 
@@ -149,9 +150,12 @@ public sealed class LabNetwork : IDisposable
         return p;
     }
 
-    /// <summary>Starts the blockswarm CLI (the dll next to this assembly, or <see cref="CliDll"/>) in a host's namespace.</summary>
-    public LabProcess StartBlockSwarm(LabHost host, string label, params IEnumerable<string> args) =>
-        Start(host, label, DotnetHost, new[] { CliDll }.Concat(args));
+    /// <summary>Starts the blockswarm CLI (<see cref="Cli"/>) in a host's namespace.</summary>
+    public LabProcess StartBlockSwarm(LabHost host, string label, params IEnumerable<string> args)
+    {
+        var (file, arguments) = CliCommand.For(Cli, args);
+        return Start(host, label, file, arguments);
+    }
 
     /// <summary>Runs a command to completion inside a host's namespace.</summary>
     public Sh.Result Run(LabHost host, string file, IEnumerable<string> args, bool check = true, TimeSpan? timeout = null) =>
@@ -215,16 +219,10 @@ public sealed class LabNetwork : IDisposable
     }
 
     /// <summary>
-    /// The CLI the lab runs: by default the ReadyToRun publish in cli/ next to this assembly (build/PublishCli.targets),
-    /// else blockswarm.dll next to it (the project references the CLI).
+    /// The CLI the lab runs (an executable or a blockswarm.dll): by default the NativeAOT publish in cli/ next to this
+    /// assembly (build/PublishCli.targets), else blockswarm.dll next to it (the project references the CLI).
     /// </summary>
-    public static string CliDll { get; set; } =
-        File.Exists(Path.Combine(AppContext.BaseDirectory, "cli", "blockswarm.dll"))
-            ? Path.Combine(AppContext.BaseDirectory, "cli", "blockswarm.dll")
-            : Path.Combine(AppContext.BaseDirectory, "blockswarm.dll");
+    public static string Cli { get; set; } = CliCommand.DefaultPath(AppContext.BaseDirectory);
 
-    public static string DotnetHost =>
-        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host
-        : Sh.Exists("dotnet") ? Sh.Which("dotnet")!
-        : throw new InvalidOperationException("dotnet host not found (DOTNET_HOST_PATH, PATH)");
+    public static string DotnetHost => CliCommand.DotnetHost;
 }

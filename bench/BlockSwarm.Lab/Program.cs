@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using BlockSwarm.BenchShared;
 using BlockSwarm.Lab;
 
 // blockswarm-lab: the swarm lab (see docs/benchmarks.md).
@@ -146,8 +147,10 @@ internal static class Images
     private static LabImage Finish(string kind, string path, string root, string? plainDir, string map, Action<string> log)
     {
         var torrent = Path.Combine(root, kind + ".torrent");
-        Sh.Run(LabNetwork.DotnetHost, [LabNetwork.CliDll, "create", "--source", path, "--map", map, "--output", torrent], timeout: TimeSpan.FromMinutes(10));
-        var info = JsonNode.Parse(Sh.Run(LabNetwork.DotnetHost, [LabNetwork.CliDll, "inspect", torrent, "--json"]).StdOut)!;
+        var (createFile, createArgs) = CliCommand.For(LabNetwork.Cli, ["create", "--source", path, "--map", map, "--output", torrent]);
+        Sh.Run(createFile, createArgs, timeout: TimeSpan.FromMinutes(10));
+        var (inspectFile, inspectArgs) = CliCommand.For(LabNetwork.Cli, ["inspect", torrent, "--json"]);
+        var info = JsonNode.Parse(Sh.Run(inspectFile, inspectArgs).StdOut)!;
         long payload = (long)info["totalLength"]!;
         long piece = (long)info["pieceLength"]!;
         string? plain = null;

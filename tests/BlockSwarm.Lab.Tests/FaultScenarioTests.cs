@@ -22,7 +22,7 @@ public sealed partial class FaultScenarioTests(ITestOutputHelper output) : IDisp
     private LabNetwork Net(int clients, double rateMbit)
     {
         Assert.SkipWhen(LabNetwork.Unavailable() is not null, LabNetwork.Unavailable() ?? "");
-        LabNetwork.CliDll = RepoPaths.CliDll;
+        LabNetwork.Cli = RepoPaths.CliDll;
         _net = LabNetwork.Create(clients, rateMbit, output.WriteLine);
         return _net;
     }

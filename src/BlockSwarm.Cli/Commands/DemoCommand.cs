@@ -115,7 +115,7 @@ public static class DemoCommand
             await Task.WhenAny(clientsDone, Task.Delay(500, ct)).ConfigureAwait(false);
             try
             {
-                last = await http.GetFromJsonAsync<Snapshot>(new Uri(server, "/api/clients"), DeployServer.Json, ct).ConfigureAwait(false) ?? last;
+                last = await http.GetFromJsonAsync(new Uri(server, "/api/clients"), DeployJson.Default.Snapshot, ct).ConfigureAwait(false) ?? last;
             }
             catch (HttpRequestException) { }
             catch (TaskCanceledException) when (!ct.IsCancellationRequested) { }
@@ -208,8 +208,8 @@ public static class DemoCommand
     internal static (string File, string[] Prefix) SelfCommand()
     {
         var exe = Environment.ProcessPath ?? "dotnet";
-        var dll = typeof(DemoCommand).Assembly.Location;
-        return Path.GetFileNameWithoutExtension(exe) == "dotnet" ? (exe, [dll]) : (exe, []);
+        // A NativeAOT or apphost build is its own executable; under the dotnet host, blockswarm.dll sits in the app's directory.
+        return Path.GetFileNameWithoutExtension(exe) == "dotnet" ? (exe, [Path.Combine(AppContext.BaseDirectory, "blockswarm.dll")]) : (exe, []);
     }
 
     private static async Task WaitForServerAsync(HttpClient http, Uri server, Process serve, CancellationToken ct)

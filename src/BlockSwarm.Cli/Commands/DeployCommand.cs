@@ -130,10 +130,40 @@ public static class DeployCommand
 
         private void Write(Dictionary<string, object?> o)
         {
+            // Written by hand rather than by reflection: the values are a handful of primitive kinds, and the CLI is
+            // published NativeAOT, where reflection-based serialization of object-typed values is not available.
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
+            using (var json = new Utf8JsonWriter(buffer))
+            {
+                json.WriteStartObject();
+                foreach (var (key, value) in o)
+                {
+                    json.WritePropertyName(key);
+                    WriteValue(json, value);
+                }
+                json.WriteEndObject();
+            }
             lock (_gate)
             {
-                output.WriteLine(JsonSerializer.Serialize(o));
+                output.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan));
                 output.Flush();
+            }
+        }
+
+        internal static void WriteValue(Utf8JsonWriter json, object? value)
+        {
+            switch (value)
+            {
+                case null: json.WriteNullValue(); break;
+                case string s: json.WriteStringValue(s); break;
+                case bool b: json.WriteBooleanValue(b); break;
+                case int i: json.WriteNumberValue(i); break;
+                case long l: json.WriteNumberValue(l); break;
+                case double d when double.IsFinite(d): json.WriteNumberValue(d); break;
+                case double: json.WriteNullValue(); break;
+                case DateTimeOffset t: json.WriteStringValue(t); break;
+                case IFormattable f: json.WriteStringValue(f.ToString(null, System.Globalization.CultureInfo.InvariantCulture)); break;
+                default: json.WriteStringValue(value.ToString()); break;
             }
         }
     }

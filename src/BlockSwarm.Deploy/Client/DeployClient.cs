@@ -276,7 +276,7 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
         {
             try
             {
-                var job = await _http.GetFromJsonAsync<JobInfo>(new Uri(options.Server, "/api/job"), DeployServer.Json, ct).ConfigureAwait(false);
+                var job = await _http.GetFromJsonAsync(new Uri(options.Server, "/api/job"), DeployJson.Default.JobInfo, ct).ConfigureAwait(false);
                 if (job != null) return job;
                 reporter.Event("error", $"{options.Server}: empty job");
                 return null;
@@ -325,9 +325,9 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
     {
         try
         {
-            using var resp = await _http.PostAsJsonAsync(new Uri(options.Server, $"/api/clients/{Uri.EscapeDataString(clientId)}/status"), report, DeployServer.Json, ct).ConfigureAwait(false);
+            using var resp = await _http.PostAsJsonAsync(new Uri(options.Server, $"/api/clients/{Uri.EscapeDataString(clientId)}/status"), report, DeployJson.Default.ClientReport, ct).ConfigureAwait(false);
             if (!resp.IsSuccessStatusCode) return null;
-            return await resp.Content.ReadFromJsonAsync<ReportReply>(DeployServer.Json, ct).ConfigureAwait(false);
+            return await resp.Content.ReadFromJsonAsync(DeployJson.Default.ReportReply, ct).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException && !ct.IsCancellationRequested)
         {

@@ -24,8 +24,8 @@ namespace BlockSwarm.Deploy.Server;
 /// </summary>
 public sealed class DeployServer : IAsyncDisposable
 {
-    /// <summary>JSON options of the API (camelCase web defaults), shared by server, client and demo.</summary>
-    public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web);
+    /// <summary>JSON options of the API (camelCase web defaults, the source-generated <see cref="DeployJson"/> contract).</summary>
+    public static JsonSerializerOptions Json => DeployJson.Default.Options;
 
     private readonly Torrent _torrent;
     private readonly IPieceStorage _storage;
@@ -114,28 +114,28 @@ public sealed class DeployServer : IAsyncDisposable
     private void Map(WebApplication app)
     {
         app.MapTracker(Tracker);
-        app.MapGet("/api/job", () => Results.Json(Job, Json));
+        app.MapGet("/api/job", () => Results.Json(Job, DeployJson.Default.JobInfo));
         app.MapGet("/job.torrent", (HttpContext ctx) => Results.Bytes(TorrentWithAnnounce(ctx), "application/x-bittorrent", $"{_torrent.Name}.torrent"));
         app.MapPost("/api/clients/{id}/status", async (HttpContext ctx, string id) =>
         {
             if (id.Length is 0 or > 128 || id.Any(c => char.IsControl(c)))
-                return Results.BadRequest(new { error = "client id must be 1-128 printable characters" });
+                return BadRequest("client id must be 1-128 printable characters");
             ClientReport? report;
             try
             {
-                report = await JsonSerializer.DeserializeAsync<ClientReport>(ctx.Request.Body, Json, ctx.RequestAborted).ConfigureAwait(false);
+                report = await JsonSerializer.DeserializeAsync(ctx.Request.Body, DeployJson.Default.ClientReport, ctx.RequestAborted).ConfigureAwait(false);
             }
             catch (JsonException ex)
             {
-                return Results.BadRequest(new { error = $"malformed status report: {ex.Message}" });
+                return BadRequest($"malformed status report: {ex.Message}");
             }
-            if (report is null) return Results.BadRequest(new { error = "empty status report" });
+            if (report is null) return BadRequest("empty status report");
             var address = ctx.Connection.RemoteIpAddress?.ToString() ?? "?";
             if (!Registry.Report(id, address, report)) return Results.StatusCode(StatusCodes.Status503ServiceUnavailable);
             CheckAllDone();
-            return Results.Json(new ReportReply(KeepSeeding(report), IsAllDone(), Job.JobId), Json);
+            return Results.Json(new ReportReply(KeepSeeding(report), IsAllDone(), Job.JobId), DeployJson.Default.ReportReply);
         });
-        app.MapGet("/api/clients", () => Results.Json(Snapshot(), Json));
+        app.MapGet("/api/clients", () => Results.Json(Snapshot(), DeployJson.Default.Snapshot));
         app.MapGet("/api/events", StreamEventsAsync);
         app.MapGet("/metrics", () => Results.Text(Metrics(), "text/plain; version=0.0.4"));
         app.MapGet("/", () => Asset("index.html", "text/html; charset=utf-8"));
@@ -206,7 +206,7 @@ public sealed class DeployServer : IAsyncDisposable
             while (!ct.IsCancellationRequested)
             {
                 var changed = Registry.Changed;
-                var json = JsonSerializer.Serialize(Snapshot(), Json);
+                var json = JsonSerializer.Serialize(Snapshot(), DeployJson.Default.Snapshot);
                 await ctx.Response.WriteAsync($"data: {json}\n\n", ct).ConfigureAwait(false);
                 await ctx.Response.Body.FlushAsync(ct).ConfigureAwait(false);
                 // At most two updates a second; at least one a second so rates and totals move.
@@ -279,4 +279,7 @@ public sealed class DeployServer : IAsyncDisposable
         await Seeder.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
     }
+
+    /// <summary>400 with <c>{"error": message}</c> (typed, so it serializes without reflection).</summary>
+    private static IResult BadRequest(string message) => Results.Json(new ApiError(message), DeployJson.Default.ApiError, statusCode: StatusCodes.Status400BadRequest);
 }

@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using BlockSwarm.Deploy.Api;
+using BlockSwarm.Testing;
+
+namespace BlockSwarm.Cli.Tests;
+
+/// <summary>
+/// The CLI as it ships: the NativeAOT binary that build/PublishCli.targets publishes into artifacts/cli-aot-CONFIG/
+/// when the bench or lab projects build (the solution build in test.sh does). Code that only fails without a JIT or
+/// full metadata (reflection-based JSON, anonymous types in API answers) passes every in-process test, so these run
+/// the binary itself through serve, deploy, seed/fetch and inspect.
+/// </summary>
+public sealed class NativeCliTests
+{
+    private static string Binary()
+    {
+        var found = new[] { "Release", "Debug" }
+            .Select(c => Path.Combine(RepoPaths.Root, "artifacts", $"cli-aot-{c}", "blockswarm"))
+            .Where(File.Exists)
+            .OrderByDescending(File.GetLastWriteTimeUtc)
+            .FirstOrDefault();
+        if (found == null)
+            Assert.Skip("no NativeAOT publish in artifacts/cli-aot-*/ (build bench/BlockSwarm.Bench or the solution: ./test.sh does)");
+        return found!;
+    }
+
+    private static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    [Fact]
+    public void Demo_deploys_bit_exact_with_the_native_binary()
+    {
+        string bin = Binary();
+        var r = Tool.Run(bin, ["demo", "--clients", "2", "--size-mib", "96"], check: false, timeout: TimeSpan.FromMinutes(3));
+        Assert.True(r.ExitCode == 0, r.StdOut + r.StdErr);
+        Assert.Contains("all 2 clients bit-exact", r.StdOut, StringComparison.Ordinal);
+        Assert.Contains("e2fsck -fn on a copy: clean", r.StdOut, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_api_and_deploy_json_work_without_a_jit()
+    {
+        string bin = Binary();
+        var ct = TestContext.Current.CancellationToken;
+        using var dir = new TempDirectory("native-cli");
+        var source = dir.File("source.img");
+        var data = new byte[24 << 20];
+        new Random(7).NextBytes(data);
+        await File.WriteAllBytesAsync(source, data, ct);
+        int httpPort = FreePort(), btPort = FreePort();
+
+        var psi = new ProcessStartInfo(bin) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "serve", "-s", source, "--map", "all", "--listen", "127.0.0.1", "--http-port", $"{httpPort}", "--bt-port", $"{btPort}", "--expect", "1" })
+            psi.ArgumentList.Add(a);
+        using var serve = Process.Start(psi)!;
+        var serveOut = new StringBuilder();
+        serve.OutputDataReceived += (_, e) => { lock (serveOut) serveOut.AppendLine(e.Data); };
+        serve.ErrorDataReceived += (_, e) => { lock (serveOut) serveOut.AppendLine(e.Data); };
+        serve.BeginOutputReadLine();
+        serve.BeginErrorReadLine();
+        try
+        {
+            var server = new Uri($"http://127.0.0.1:{httpPort}/");
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            JobInfo? job = null;
+            for (int i = 0; i < 100 && job == null; i++)
+            {
+                Assert.False(serve.HasExited, $"serve exited {(serve.HasExited ? serve.ExitCode : 0)}: {serveOut}");
+                try { job = await http.GetFromJsonAsync(new Uri(server, "/api/job"), DeployJson.Default.JobInfo, ct); }
+                catch (HttpRequestException) { await Task.Delay(100, ct); }
+            }
+            Assert.NotNull(job);
+            Assert.Equal(data.Length, job.TotalBytes);
+            Assert.Equal(btPort, job.OriginPort);
+
+            // A malformed report is a 400 with a typed {"error": ...} body, not a 500 from a serializer that needs reflection.
+            using (var bad = await http.PostAsync(new Uri(server, "/api/clients/x/status"), new StringContent("{not json", Encoding.UTF8, "application/json"), ct))
+            {
+                Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+                var error = await bad.Content.ReadFromJsonAsync(DeployJson.Default.ApiError, ct);
+                Assert.StartsWith("malformed status report", error!.Error, StringComparison.Ordinal);
+            }
+            var metrics = await http.GetStringAsync(new Uri(server, "/metrics"), ct);
+            Assert.Contains("blockswarm_origin_uploaded_bytes_total", metrics, StringComparison.Ordinal);
+
+            // deploy --json: every line is one JSON object; the run ends with "complete" and the target holds the data.
+            var target = dir.File("target.img");
+            using (var blank = File.Create(target)) blank.SetLength(data.Length);
+            var deploy = Tool.Run(bin, ["deploy", "--server", server.ToString(), "--target", target, "--allow-file", "--yes", "--json",
+                "--listen", "127.0.0.1:0", "--max-seed", "0", "--id", "native-test"], check: false, timeout: TimeSpan.FromMinutes(2));
+            Assert.True(deploy.ExitCode == 0, deploy.StdOut + deploy.StdErr + serveOut);
+            var events = deploy.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
+            Assert.Contains(events, e => (string?)e["event"] == "complete");
+            Assert.Contains(events, e => (string?)e["event"] == "progress" && e["totalBytes"]!.GetValue<long>() == data.Length);
+            var written = await File.ReadAllBytesAsync(target, ct);
+            Assert.True(data.AsSpan().SequenceEqual(written), "target differs from the source");
+
+            var snapshot = await http.GetFromJsonAsync(new Uri(server, "/api/clients"), DeployJson.Default.Snapshot, ct);
+            Assert.Contains(snapshot!.Clients, c => c.Id == "native-test");
+
+            // inspect --json from the native binary parses and names the same torrent.
+            var torrent = dir.File("job.torrent");
+            await File.WriteAllBytesAsync(torrent, await http.GetByteArrayAsync(new Uri(server, "/job.torrent"), ct), ct);
+            var inspect = JsonNode.Parse(Tool.Run(bin, "inspect", torrent, "--json").StdOut)!;
+            Assert.Equal(job.InfoHash, (string?)inspect["infoHash"]);
+        }
+        finally
+        {
+            if (!serve.HasExited) serve.Kill(entireProcessTree: true);
+            await serve.WaitForExitAsync(CancellationToken.None);
+        }
+    }
+}
