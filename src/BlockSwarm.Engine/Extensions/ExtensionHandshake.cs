@@ -23,6 +23,19 @@ public sealed record ExtensionHandshake
     /// <summary>Requests the sender queues per peer (BEP 10 <c>reqq</c>).</summary>
     public int? RequestQueue { get; init; }
 
+    /// <summary>Handshake key of <see cref="MaxRequestLength"/> (a BlockSwarm extension; other clients ignore unknown keys).</summary>
+    public const string MaxRequestLengthKey = "bs_reqlen";
+
+    /// <summary>Smallest and largest <see cref="MaxRequestLength"/> a peer may announce.</summary>
+    public const int MinRequestLength = 16 * 1024, MaxRequestLengthLimit = 1024 * 1024;
+
+    /// <summary>
+    /// The longest REQUEST the sender serves (and PIECE it accepts), when it announced more than the usual 16 KiB:
+    /// two BlockSwarm peers then move a run of blocks in one message, a sixteenth of the per-message work at
+    /// 256 KiB. Values outside [16 KiB, 1 MiB] or not a multiple of 16 KiB are ignored (the peer gets 16 KiB).
+    /// </summary>
+    public int? MaxRequestLength { get; init; }
+
     public byte[] Encode()
     {
         var m = new BDictionary();
@@ -31,6 +44,7 @@ public sealed record ExtensionHandshake
         if (ListenPort is { } p) d["p"] = new BInteger(p);
         if (Client is { } v) d["v"] = new BString(v);
         if (RequestQueue is { } q) d["reqq"] = new BInteger(q);
+        if (MaxRequestLength is { } r) d[MaxRequestLengthKey] = new BInteger(r);
         return BencodeEncoder.Encode(d);
     }
 
@@ -50,7 +64,12 @@ public sealed record ExtensionHandshake
         }
         int? port = d.Get<BInteger>("p") is { Value: > 0 and <= 65535 } p ? (int)p.Value : null;
         int? reqq = d.Get<BInteger>("reqq") is { Value: > 0 and <= 1 << 20 } q ? (int)q.Value : null;
-        return new ExtensionHandshake { Messages = messages, ListenPort = port, Client = d.Get<BString>("v")?.Text, RequestQueue = reqq };
+        int? reqlen = d.Get<BInteger>(MaxRequestLengthKey) is { Value: >= MinRequestLength and <= MaxRequestLengthLimit } r && r.Value % MinRequestLength == 0
+            ? (int)r.Value : null;
+        return new ExtensionHandshake
+        {
+            Messages = messages, ListenPort = port, Client = d.Get<BString>("v")?.Text, RequestQueue = reqq, MaxRequestLength = reqlen,
+        };
     }
 
     /// <summary>The id to send <paramref name="name"/> under, or 0 when the peer does not speak it.</summary>

@@ -20,7 +20,7 @@ internal sealed class PeerSession : IPeerMessageHandler
     private readonly Channel<BlockRequest> _uploads;
     private readonly HashSet<BlockRequest> _cancelled = [];
     private readonly List<BlockRequest> _picked = [];
-    private readonly List<SwarmPeerId> _cancelTo = [];
+    private readonly List<PeerBlock> _cancelTo = [];
     private int _queuedUploads;
     private long _payloadFromPeer;
 
@@ -102,13 +102,16 @@ internal sealed class PeerSession : IPeerMessageHandler
                 OnRequest(new BlockRequest(message.PieceIndex, message.Begin, message.Length));
                 break;
             case MessageKind.Cancel:
-                lock (_cancelled) _cancelled.Add(new BlockRequest(message.PieceIndex, message.Begin, message.Length));
+                // Never more cancels kept than requests queued: one for a block already sent (or inside a longer
+                // run) matches nothing, and a peer must not grow this set without bound. Cleared when the queue drains.
+                lock (_cancelled)
+                    if (_cancelled.Count < Volatile.Read(ref _queuedUploads)) _cancelled.Add(new BlockRequest(message.PieceIndex, message.Begin, message.Length));
                 break;
             case MessageKind.Piece:
                 await OnPieceAsync(message, cancellationToken).ConfigureAwait(false);
                 break;
             case MessageKind.Reject:
-                swarm.OnRejected(Id, new BlockRequest(message.PieceIndex, message.Begin, message.Length));
+                OnRejected(new BlockRequest(message.PieceIndex, message.Begin, message.Length));
                 // Ask for something else now (an origin spreading pieces rejects on purpose); the picker's
                 // minimum batch groups a burst of rejects into one refill.
                 FillRequests();
@@ -146,6 +149,8 @@ internal sealed class PeerSession : IPeerMessageHandler
             if (message.ExtendedId == 0)
             {
                 Extensions = ExtensionHandshake.Decode(payload);
+                // Longer requests only to a peer that announced it takes them, and no longer than we take ourselves.
+                _maxRequestToPeer = Math.Min(_session.MaxRequestLength, Extensions.MaxRequestLength ?? SwarmOptions.BlockSize);
                 return;
             }
             if (message.ExtendedId == ExtensionHandshake.PexId && _session.PexEnabled)
@@ -185,7 +190,16 @@ internal sealed class PeerSession : IPeerMessageHandler
         }
     }
 
-    /// <summary>Tops the request pipeline up from the swarm's picker.</summary>
+    /// <summary>Longest request this peer gets: 16 KiB unless both sides announced more (bs_reqlen).</summary>
+    private volatile int _maxRequestToPeer = SwarmOptions.BlockSize;
+
+    /// <summary>Longest request this peer gets: 16 KiB unless both sides announced more in their BEP 10 handshakes.</summary>
+    public int MaxRequestToPeer => _maxRequestToPeer;
+
+    /// <summary>
+    /// Tops the request pipeline up from the swarm's picker. Blocks are picked (and tracked) one by one; for a
+    /// peer that takes longer requests, consecutive blocks of a piece go out as one REQUEST for the run.
+    /// </summary>
     public void FillRequests()
     {
         if (!AmInterested || _session.Swarm.IsComplete) return;
@@ -193,8 +207,36 @@ internal sealed class PeerSession : IPeerMessageHandler
         {
             _picked.Clear();
             _session.Swarm.PickRequests(Id, int.MaxValue, _picked, allowNewPieces: !_session.MemoryBudgetFull, minBatch: RequestBatch);
-            foreach (var r in _picked) Connection.Send(OutgoingMessage.Request(r.Piece, r.Begin, r.Length));
+            int max = _maxRequestToPeer;
+            for (int i = 0; i < _picked.Count;)
+            {
+                var run = _picked[i++];
+                // Only whole blocks extend a run: a short block is a piece's last, nothing follows it.
+                while (i < _picked.Count && _picked[i] is var next && next.Piece == run.Piece && next.Begin == run.Begin + run.Length
+                    && run.Length % SwarmOptions.BlockSize == 0 && run.Length + next.Length <= max)
+                {
+                    run = run with { Length = run.Length + next.Length };
+                    i++;
+                }
+                Connection.Send(OutgoingMessage.Request(run.Piece, run.Begin, run.Length));
+            }
         }
+    }
+
+    /// <summary>BEP 6 reject of a request, which may have covered a run of blocks: each is released for other peers.</summary>
+    private void OnRejected(BlockRequest r)
+    {
+        const int B = SwarmOptions.BlockSize;
+        var swarm = _session.Swarm;
+        long end = (long)r.Begin + r.Length;
+        if (r.Length <= B || r.Begin < 0 || r.Begin % B != 0 || (uint)r.Piece >= (uint)_session.Torrent.PieceCount
+            || end > _session.Torrent.GetPieceLength(r.Piece))
+        {
+            swarm.OnRejected(Id, r); // one block, or not on the grid (the swarm ignores it beyond the back-off)
+            return;
+        }
+        for (int begin = r.Begin; begin < end; begin += B)
+            swarm.OnRejected(Id, new BlockRequest(r.Piece, begin, (int)Math.Min(B, end - begin)));
     }
 
     private async ValueTask OnPieceAsync(PeerMessage message, CancellationToken cancellationToken)
@@ -212,7 +254,7 @@ internal sealed class PeerSession : IPeerMessageHandler
         {
             _cancelTo.Clear();
             (status, complete) = _session.Assembler.Accept(Id, block, message.Payload, _cancelTo);
-            foreach (var other in _cancelTo) _session.SendCancel(other, block);
+            foreach (var c in _cancelTo) _session.SendCancel(c.Peer, c.Block);
         }
         if (status == BlockReceivedStatus.Invalid)
             throw new PeerProtocolException($"piece message for block {block} that does not exist");
@@ -223,7 +265,7 @@ internal sealed class PeerSession : IPeerMessageHandler
     private void OnRequest(BlockRequest r)
     {
         var t = _session.Torrent;
-        bool valid = (uint)r.Piece < (uint)t.PieceCount && r.Length is > 0 and <= 16 * 1024 && r.Begin >= 0
+        bool valid = (uint)r.Piece < (uint)t.PieceCount && r.Length > 0 && r.Length <= _session.MaxRequestLength && r.Begin >= 0
             && (long)r.Begin + r.Length <= t.GetPieceLength(r.Piece);
         if (!valid) throw new PeerProtocolException($"request {r} is outside the torrent");
         if (AmChoking || !_session.Swarm.Have(r.Piece) || !_session.ShouldServe(Id, r.Piece) || _queuedUploads >= MaxQueuedUploads)
@@ -256,6 +298,18 @@ internal sealed class PeerSession : IPeerMessageHandler
                         continue;
                     }
                     await _session.UploadLimiter.WaitAsync(r.Length, cancellationToken).ConfigureAwait(false);
+                    // A run of blocks (a BlockSwarm peer's long request) goes from the page cache to the socket with
+                    // sendfile: no read into a buffer and no copy into the socket. 16 KiB blocks do not pay for the
+                    // extra system call per block, they keep the cache-and-gather path below.
+                    if (r.Length >= MinFileSendLength && Connection.SupportsFileSend && _session.Storage is MappedPieceStorage mapped
+                        && mapped.TryGetFileRun(r.Piece, r.Begin, r.Length, _onFileSendFailed ??= OnFileSendFailed) is { } run)
+                    {
+                        if (!Connection.Send(OutgoingMessage.Piece(r.Piece, r.Begin, run))) return;
+                        Upload.Add(r.Length);
+                        _session.CountUploaded(this, r.Length);
+                        _session.CountUploadedFromFile(r.Length);
+                        continue;
+                    }
                     // Preferably a lease on the block in the storage's read cache (no copy here: the send loop's copy
                     // into the transport is the only one); else a pooled buffer read from storage.
                     IMemoryOwner<byte>? lease = await _session.Storage.TryLeaseAsync(r.Piece, r.Begin, r.Length, cancellationToken).ConfigureAwait(false);
@@ -277,6 +331,9 @@ internal sealed class PeerSession : IPeerMessageHandler
                     Upload.Add(r.Length);
                     _session.CountUploaded(this, r.Length);
                 }
+                // Queue drained: any cancel still held matches no request (the peer's requests were all served).
+                lock (_cancelled)
+                    if (Volatile.Read(ref _queuedUploads) == 0) _cancelled.Clear();
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -292,6 +349,31 @@ internal sealed class PeerSession : IPeerMessageHandler
             // until they time out (it reconnects or fetches elsewhere at once).
             Connection.Close();
         }
+    }
+
+    /// <summary>Runs at least this long are sent with sendfile (see <see cref="RunUploadsAsync"/>).</summary>
+    private const int MinFileSendLength = 64 * 1024;
+
+    private Action<FileRun, Exception>? _onFileSendFailed;
+
+    /// <summary>
+    /// A sendfile failed: the socket broke (the connection closes, nothing more to do) or the device could not be
+    /// read. Reading the device tells which; a read error stops the session as any storage error does.
+    /// </summary>
+    private void OnFileSendFailed(FileRun run, Exception sendError)
+    {
+        if (_session.Storage is not MappedPieceStorage mapped) return;
+        _ = Task.Run(() =>
+        {
+            try
+            {
+                mapped.CheckReadable(run);
+            }
+            catch (Exception ex) when (ex is IOException or StorageException)
+            {
+                _session.Fail(ex as StorageException ?? new StorageException($"seeding stopped: the device cannot be read ({ex.Message}); the send failed with: {sendError.Message}", ex));
+            }
+        });
     }
 
     /// <summary>Stops the upload loop (connection closed).</summary>

@@ -29,6 +29,7 @@ internal sealed class PieceAssembler : IAsyncDisposable
     private readonly Channel<PieceAssembly> _verify;
     private readonly Task[] _workers;
     private readonly CancellationTokenSource _stop = new();
+    private readonly List<SwarmPeerId> _cancelScratch = [];
     private long _bufferedBytes;
     private long _hashFailures;
 
@@ -48,29 +49,60 @@ internal sealed class PieceAssembler : IAsyncDisposable
     public long HashFailures => Interlocked.Read(ref _hashFailures);
 
     /// <summary>
-    /// Accepts a block: records it in the swarm state and copies it into its piece buffer under
-    /// the piece's lock, so when the last block completes the piece no other copy is in flight.
+    /// Accepts a PIECE message: one 16 KiB block, or a run of consecutive blocks from a peer that takes longer
+    /// requests (bs_reqlen). Each block is recorded in the swarm state and copied into its piece buffer under the
+    /// assembler's lock, so when the last block completes the piece no other copy is in flight. Peers also asked
+    /// for an accepted block (endgame) are added to <paramref name="cancelTo"/> with that block.
     /// </summary>
-    public (BlockReceivedStatus Status, PieceAssembly? Complete) Accept(SwarmPeerId peer, BlockRequest block, in ReadOnlySequence<byte> data, List<SwarmPeerId> cancelTo)
+    public (BlockReceivedStatus Status, PieceAssembly? Complete) Accept(SwarmPeerId peer, BlockRequest message, in ReadOnlySequence<byte> data, List<PeerBlock> cancelTo)
     {
+        const int B = SwarmOptions.BlockSize;
+        if ((uint)message.Piece >= (uint)_torrent.PieceCount || message.Begin < 0 || message.Begin % B != 0 || message.Length <= 0 || data.Length != message.Length)
+            return (BlockReceivedStatus.Invalid, null);
+        int pieceLength = _torrent.GetPieceLength(message.Piece);
+        long end = (long)message.Begin + message.Length;
+        // A run is whole blocks, except that it may end with the piece's short last block.
+        if (end > pieceLength || (message.Length % B != 0 && end != pieceLength)) return (BlockReceivedStatus.Invalid, null);
+
         var slot = _buffers;
+        var result = BlockReceivedStatus.Duplicate;
+        PieceAssembly? complete = null;
         lock (slot)
         {
-            var status = _swarm.BlockReceived(peer, block, cancelTo);
-            if (status is not (BlockReceivedStatus.Accepted or BlockReceivedStatus.PieceComplete)) return (status, null);
-            var buffer = slot[block.Piece];
-            if (buffer == null)
+            var cancels = _cancelScratch;
+            for (int begin = message.Begin; begin < end; begin += B)
             {
-                int len = _torrent.GetPieceLength(block.Piece);
-                buffer = new PooledPieceBuffer(len);
-                slot[block.Piece] = buffer;
-                Interlocked.Add(ref _bufferedBytes, len);
+                var block = new BlockRequest(message.Piece, begin, (int)Math.Min(B, end - begin));
+                cancels.Clear();
+                var status = _swarm.BlockReceived(peer, block, cancels);
+                foreach (var other in cancels) cancelTo.Add(new PeerBlock(other, block));
+                if (status is not (BlockReceivedStatus.Accepted or BlockReceivedStatus.PieceComplete))
+                {
+                    if (status == BlockReceivedStatus.Invalid) return (status, null);
+                    if (result == BlockReceivedStatus.Duplicate) result = status;
+                    continue;
+                }
+                var buffer = slot[block.Piece];
+                if (buffer == null)
+                {
+                    buffer = new PooledPieceBuffer(pieceLength);
+                    slot[block.Piece] = buffer;
+                    Interlocked.Add(ref _bufferedBytes, pieceLength);
+                }
+                data.Slice(begin - message.Begin, block.Length).CopyTo(buffer.Span.Slice(block.Begin, block.Length));
+                if (status == BlockReceivedStatus.PieceComplete)
+                {
+                    slot[block.Piece] = null;
+                    complete = new PieceAssembly(block.Piece, buffer);
+                    result = status;
+                }
+                else if (result != BlockReceivedStatus.PieceComplete)
+                {
+                    result = status;
+                }
             }
-            data.CopyTo(buffer.Span.Slice(block.Begin, block.Length));
-            if (status != BlockReceivedStatus.PieceComplete) return (status, null);
-            slot[block.Piece] = null;
-            return (status, new PieceAssembly(block.Piece, buffer));
         }
+        return (result, complete);
     }
 
     /// <summary>

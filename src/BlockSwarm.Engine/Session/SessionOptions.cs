@@ -38,6 +38,14 @@ public sealed record SessionOptions
 
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// Longest REQUEST served and sent, announced in the BEP 10 handshake (<c>bs_reqlen</c>). Between two BlockSwarm
+    /// peers runs of consecutive 16 KiB blocks then travel as one message of up to this many bytes: the per-message
+    /// work (parsing, picking, cache lookups, the upload queue) drops sixteenfold at 256 KiB. Other clients never
+    /// announce it and keep getting standard 16 KiB requests. 16 KiB turns it off; at most 1 MiB (the receive buffer pauses at 4 MiB and must hold a whole frame), a multiple of 16 KiB.
+    /// </summary>
+    public int MaxRequestLength { get; init; } = 256 * 1024;
+
     /// <summary>Threads hashing received pieces.</summary>
     public int HashWorkers { get; init; } = Math.Max(1, Environment.ProcessorCount);
 

@@ -9,6 +9,9 @@ public sealed record SessionStats
     public required long BytesHave { get; init; }
     public required long PayloadDownloaded { get; init; }
     public required long PayloadUploaded { get; init; }
+
+    /// <summary>Of <see cref="PayloadUploaded"/>, the bytes sent with sendfile straight from the device's page cache.</summary>
+    public long PayloadUploadedFromFile { get; init; }
     public required long WireDownloaded { get; init; }
     public required long WireUploaded { get; init; }
     public required double DownloadRate { get; init; }

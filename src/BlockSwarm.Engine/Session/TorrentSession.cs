@@ -38,6 +38,7 @@ public sealed class TorrentSession : IAsyncDisposable
     private int _nextPeer;
     private long _downloaded;
     private long _uploaded;
+    private long _uploadedFromFile;
     private long _wireDown;
     private long _wireUp;
     private int _banned;
@@ -60,7 +61,11 @@ public sealed class TorrentSession : IAsyncDisposable
         // Peer ids must be unique even when sessions share a seed (they identify duplicates and ourselves).
         _peerId = _options.PeerId ?? WirePeerId.Create(new Random(System.Security.Cryptography.RandomNumberGenerator.GetInt32(int.MaxValue)));
         _handshake = Handshake.Create(torrent.InfoHash.Span, _peerId);
-        _limits = new MessageLimits(torrent.PieceCount);
+        int reqlen = _options.MaxRequestLength;
+        if (reqlen < SwarmOptions.BlockSize || reqlen > Extensions.ExtensionHandshake.MaxRequestLengthLimit || reqlen % SwarmOptions.BlockSize != 0)
+            throw new ArgumentException($"MaxRequestLength must be a multiple of 16 KiB in [16 KiB, 1 MiB], not {reqlen}", nameof(options));
+        MaxRequestLength = reqlen;
+        _limits = new MessageLimits(torrent.PieceCount, maxBlockLength: reqlen);
         UploadLimiter = _options.UploadLimit > 0
             ? new RateLimiter(Time, _options.UploadLimit, _options.SlowStart is null ? null : _options.UploadLimit / 4, _options.SlowStart)
             : new RateLimiter(Time, 0);
@@ -76,6 +81,9 @@ public sealed class TorrentSession : IAsyncDisposable
     internal SwarmState Swarm { get; }
     internal PieceAssembler Assembler { get; }
     internal RateLimiter UploadLimiter { get; }
+
+    /// <summary>Longest REQUEST we serve and PIECE we accept (<see cref="SessionOptions.MaxRequestLength"/>).</summary>
+    internal int MaxRequestLength { get; }
 
     /// <summary>Our 20-byte peer id.</summary>
     public ReadOnlyMemory<byte> PeerId => _peerId;
@@ -132,6 +140,7 @@ public sealed class TorrentSession : IAsyncDisposable
             BytesHave = bytesHave,
             PayloadDownloaded = Interlocked.Read(ref _downloaded),
             PayloadUploaded = Interlocked.Read(ref _uploaded),
+            PayloadUploadedFromFile = Interlocked.Read(ref _uploadedFromFile),
             WireDownloaded = Interlocked.Read(ref _wireDown) + _peers.Values.Sum(p => p.Connection.WireBytesReceived),
             WireUploaded = Interlocked.Read(ref _wireUp) + _peers.Values.Sum(p => p.Connection.WireBytesSent),
             DownloadRate = _downRate.BytesPerSecond,
@@ -304,6 +313,7 @@ public sealed class TorrentSession : IAsyncDisposable
                 ListenPort = LocalEndPoint?.Port,
                 Client = "BlockSwarm 0.1",
                 RequestQueue = 4096,
+                MaxRequestLength = MaxRequestLength > SwarmOptions.BlockSize ? MaxRequestLength : null,
             };
             peer.Connection.Send(OutgoingMessage.Extended(0, ours.Encode()));
         }
@@ -320,6 +330,8 @@ public sealed class TorrentSession : IAsyncDisposable
         Interlocked.Add(ref _downloaded, bytes);
         _downRate.Add(bytes);
     }
+
+    internal void CountUploadedFromFile(int bytes) => Interlocked.Add(ref _uploadedFromFile, bytes);
 
     internal void CountUploaded(PeerSession peer, int bytes)
     {
@@ -358,6 +370,8 @@ public sealed class TorrentSession : IAsyncDisposable
 
     internal void SendCancel(SwarmPeerId peer, BlockRequest block)
     {
+        // A block that went out inside a longer request (bs_reqlen) matches no queued request there: the peer sends the
+        // run anyway and the copy is dropped as a duplicate, which is all endgame costs.
         if (_peers.TryGetValue(peer, out var p)) p.Connection.Send(OutgoingMessage.Cancel(block.Piece, block.Begin, block.Length));
     }
 

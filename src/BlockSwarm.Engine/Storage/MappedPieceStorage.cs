@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Threading.Channels;
+using BlockSwarm.Engine.Wire;
 using BlockSwarm.Imaging;
 
 namespace BlockSwarm.Engine.Storage;
@@ -70,6 +71,7 @@ public abstract class MappedPieceStorage : IPieceStorage
             var cache = new ReadCache(_options.ReadCacheBytes, pieceLength, PieceCount, GetPieceLength, _options.ReadAheadBytes, _options.Pool, FillPieces);
             if (cache.Enabled) _readCache = cache;
         }
+        _sendFile = OpenForSendFile(device);
         // The writer runs on the thread pool; its pwritev calls block one pool thread at a
         // time, which is what RandomAccess.WriteAsync would do on Unix anyway.
         _writer = device.CanWrite ? Task.Run(WriterLoopAsync) : Task.CompletedTask;
@@ -78,6 +80,56 @@ public abstract class MappedPieceStorage : IPieceStorage
     public int PieceLength { get; }
     public int PieceCount { get; }
     public long TotalLength { get; }
+
+    private readonly FileStream? _sendFile;
+
+    /// <summary>
+    /// A second, read-only descriptor of the device for <c>sendfile</c> (the socket layer wants a stream opened for
+    /// asynchronous use, and owning it keeps its lifetime simple), where the device is a buffered image file or block
+    /// device whose full size the kernel reports; null elsewhere (O_DIRECT, file sets) or when it cannot be opened.
+    /// </summary>
+    private static FileStream? OpenForSendFile(IBlockDevice device)
+    {
+        if (device is not DeviceFileBlockDevice { File: var file }) return null;
+        Microsoft.Win32.SafeHandles.SafeFileHandle? handle = null;
+        try
+        {
+            handle = File.OpenHandle(file.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileOptions.Asynchronous);
+            // The socket layer checks every run against the length fstat reports: a device reporting less cannot use it.
+            if (RandomAccess.GetLength(handle) < device.Size)
+            {
+                handle.Dispose();
+                return null;
+            }
+            return new FileStream(handle, FileAccess.Read, bufferSize: 0, isAsync: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            handle?.Dispose();
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The device regions holding [<paramref name="offset"/>, +<paramref name="length"/>) of a piece, for sending with
+    /// <c>sendfile</c> straight from the page cache: no read into a buffer, no copy into the socket. Null when the
+    /// device does not allow it or the piece still waits in the write-back queue (its bytes are not on the device yet).
+    /// <paramref name="onSendFailed"/> runs if the send fails, to tell a read error of the device from a broken socket.
+    /// </summary>
+    public FileRun? TryGetFileRun(int piece, int offset, int length, Action<FileRun, Exception>? onSendFailed = null)
+    {
+        if (_sendFile is not { } file || Volatile.Read(ref _disposed) != 0) return null;
+        int len = GetPieceLength(piece);
+        if (offset < 0 || length <= 0 || offset > len - length)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"range [{offset}, +{length}) is outside piece {piece} of {len} bytes");
+        lock (_pendingLock)
+            if (_pending.ContainsKey(piece)) return null;
+        var slices = new List<DeviceSlice>(2);
+        _stream.MapRange((long)piece * PieceLength + offset, length, slices);
+        var regions = new (long Offset, int Length)[slices.Count];
+        for (int i = 0; i < regions.Length; i++) regions[i] = (slices[i].DeviceOffset, slices[i].Length);
+        return new FileRun(file, regions, onSendFailed);
+    }
     public bool IsWritable => _device.CanWrite;
     public long CacheBudget => _budget.Capacity;
     public long PendingWriteBytes => _budget.Used;
@@ -146,6 +198,23 @@ public abstract class MappedPieceStorage : IPieceStorage
 
     private void ReadDirect(int piece, int offset, Memory<byte> destination) =>
         ReadStreamDirect((long)piece * PieceLength + offset, destination);
+
+    /// <summary>Reads a run's regions from the device (after its sendfile failed): throws the device's read error, if it has one.</summary>
+    public void CheckReadable(FileRun run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        int longest = 0;
+        foreach (var (_, length) in run.Regions) longest = Math.Max(longest, length);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(longest);
+        try
+        {
+            foreach (var (offset, length) in run.Regions) _device.Read(offset, [buffer.AsMemory(0, length)]);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
 
     /// <summary>Reads piece-stream bytes straight from the device, bypassing queue and cache (re-hash, spot checks).</summary>
     public void ReadStreamDirect(long streamOffset, Memory<byte> destination)
@@ -436,6 +505,7 @@ public abstract class MappedPieceStorage : IPieceStorage
         finally
         {
             _readCache?.Dispose();
+            _sendFile?.Dispose();
             _device.Dispose();
             GC.SuppressFinalize(this);
         }

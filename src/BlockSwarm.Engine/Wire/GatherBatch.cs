@@ -61,6 +61,13 @@ internal sealed class GatherBatch : IDisposable
             throw;
         }
         AppendScratch(header);
+        if (message.File != null)
+        {
+            // Only the header goes into the batch; the caller sends the batch, then the run from its file.
+            message.PayloadOwner?.Dispose();
+            Bytes += header;
+            return;
+        }
         if (payload.IsEmpty)
         {
             message.PayloadOwner?.Dispose();

@@ -18,4 +18,19 @@ public interface IGatherSendTransport
     /// finish for up to the transport's close timeout, after which the transport is closed and the send fails.
     /// </summary>
     ValueTask SendAsync(IList<ArraySegment<byte>> buffers, CancellationToken cancellationToken);
+
+    /// <summary>True when <see cref="SendFileAsync"/> works (a plain TCP socket).</summary>
+    bool SupportsFileSend { get; }
+
+    /// <summary>
+    /// Writes <paramref name="prefix"/> (one gather write), then the file run with <c>sendfile</c>; completes once the
+    /// socket took every byte. Cancellation behaves as for <see cref="SendAsync"/>.
+    /// </summary>
+    ValueTask SendFileAsync(IList<ArraySegment<byte>> prefix, FileRun run, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Holds partial TCP segments back while true (TCP_CORK), so a header sent just before a file run shares the
+    /// run's first segment; set false when nothing more is queued, which sends what is held at once.
+    /// </summary>
+    void SetCork(bool on);
 }

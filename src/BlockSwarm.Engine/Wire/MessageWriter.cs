@@ -51,7 +51,7 @@ public static class MessageWriter
                 BinaryPrimitives.WriteUInt32BigEndian(destination[13..], (uint)message.Length);
                 return 17;
             case MessageKind.Piece:
-                return WritePieceHeader(destination, message.PieceIndex, message.Begin, message.Payload.Length);
+                return WritePieceHeader(destination, message.PieceIndex, message.Begin, message.BlockLength);
             case MessageKind.Bitfield:
                 BinaryPrimitives.WriteUInt32BigEndian(destination, (uint)(1 + message.Payload.Length));
                 destination[4] = (byte)kind;
@@ -83,6 +83,7 @@ public static class MessageWriter
     /// <summary>Writes the whole message into <paramref name="destination"/>; returns the bytes written (<see cref="OutgoingMessage.WireLength"/>).</summary>
     public static int Write(Span<byte> destination, in OutgoingMessage message)
     {
+        if (message.File != null) throw new ArgumentException("a piece sent from a file is written by the transport, not into a span", nameof(message));
         int header = WriteHeader(destination, message);
         message.Payload.Span.CopyTo(destination[header..]);
         return header + message.Payload.Length;
@@ -95,7 +96,21 @@ public static class MessageWriter
         Span<byte> span = writer.GetSpan(17);
         int header = WriteHeader(span, message);
         writer.Advance(header);
-        if (!message.Payload.IsEmpty) writer.Write(message.Payload.Span);
+        if (message.File is { } file)
+        {
+            // No sendfile on this transport (TLS, a test pipe): read the run into the buffer.
+            foreach (var (offset, length) in file.Regions)
+            {
+                Span<byte> into = writer.GetSpan(length)[..length];
+                int read = RandomAccess.Read(file.File.SafeFileHandle, into, offset);
+                if (read != length) throw new IOException($"{file.File.Name}: short read, {read} of {length} bytes at {offset}");
+                writer.Advance(length);
+            }
+        }
+        else if (!message.Payload.IsEmpty)
+        {
+            writer.Write(message.Payload.Span);
+        }
     }
 
     public static void WriteKeepAlive(IBufferWriter<byte> writer) => Write(writer, OutgoingMessage.KeepAlive);

@@ -8,8 +8,9 @@ namespace BlockSwarm.Engine.Wire;
 public readonly struct OutgoingMessage
 {
     private OutgoingMessage(MessageKind kind, int index = 0, int begin = 0, int length = 0, byte extendedId = 0,
-        ReadOnlyMemory<byte> payload = default, IDisposable? payloadOwner = null)
+        ReadOnlyMemory<byte> payload = default, IDisposable? payloadOwner = null, FileRun? file = null)
     {
+        File = file;
         Kind = kind;
         PieceIndex = index;
         Begin = begin;
@@ -31,11 +32,17 @@ public readonly struct OutgoingMessage
     /// <summary>Released by the send loop once <see cref="Payload"/> has been copied out (or the message dropped).</summary>
     public IDisposable? PayloadOwner { get; }
 
+    /// <summary>A piece whose block is sent from a file (<c>sendfile</c>) instead of <see cref="Payload"/>; null otherwise.</summary>
+    public FileRun? File { get; }
+
+    /// <summary>Block bytes of a piece message, from memory or from a file.</summary>
+    public int BlockLength => File?.Length ?? Payload.Length;
+
     /// <summary>DHT port (port message).</summary>
     public ushort Port => Kind == MessageKind.Port ? (ushort)PieceIndex : (ushort)0;
 
     /// <summary>Block bytes counted as payload (piece data), as opposed to protocol overhead.</summary>
-    public int PayloadByteCount => Kind == MessageKind.Piece ? Payload.Length : 0;
+    public int PayloadByteCount => Kind == MessageKind.Piece ? BlockLength : 0;
 
     /// <summary>Bytes on the wire, length prefix included.</summary>
     public int WireLength => Kind switch
@@ -43,7 +50,7 @@ public readonly struct OutgoingMessage
         MessageKind.KeepAlive => 4,
         MessageKind.Have or MessageKind.Suggest or MessageKind.AllowedFast => 9,
         MessageKind.Request or MessageKind.Cancel or MessageKind.Reject => 17,
-        MessageKind.Piece => 13 + Payload.Length,
+        MessageKind.Piece => 13 + BlockLength,
         MessageKind.Bitfield => 5 + Payload.Length,
         MessageKind.Extended => 6 + Payload.Length,
         MessageKind.Port => 7,
@@ -70,6 +77,13 @@ public readonly struct OutgoingMessage
     public static OutgoingMessage Piece(int pieceIndex, int begin, ReadOnlyMemory<byte> block, IDisposable? owner = null)
         => new(MessageKind.Piece, CheckIndex(pieceIndex), CheckBegin(begin), block.Length, payload: block, payloadOwner: owner);
 
+    /// <summary>A block sent straight from a file: the transport uses <c>sendfile</c> where it can, else reads it in.</summary>
+    public static OutgoingMessage Piece(int pieceIndex, int begin, FileRun file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        return new(MessageKind.Piece, CheckIndex(pieceIndex), CheckBegin(begin), file.Length, file: file);
+    }
+
     /// <summary>Wire-form bitfield bytes (see <see cref="Engine.Bitfield.ToBytes"/>).</summary>
     public static OutgoingMessage Bitfield(ReadOnlyMemory<byte> bits, IDisposable? owner = null)
         => new(MessageKind.Bitfield, payload: bits, payloadOwner: owner);
@@ -90,7 +104,7 @@ public readonly struct OutgoingMessage
     {
         MessageKind.Have or MessageKind.Suggest or MessageKind.AllowedFast => $"{Kind}({PieceIndex})",
         MessageKind.Request or MessageKind.Cancel or MessageKind.Reject => $"{Kind}({PieceIndex}, {Begin}, {Length})",
-        MessageKind.Piece => $"Piece({PieceIndex}, {Begin}, {Payload.Length})",
+        MessageKind.Piece => $"Piece({PieceIndex}, {Begin}, {BlockLength}{(File is null ? "" : ", from file")})",
         MessageKind.Bitfield => $"Bitfield({Payload.Length} bytes)",
         MessageKind.Extended => $"Extended({ExtendedId}, {Payload.Length} bytes)",
         MessageKind.Port => $"Port({Port})",

@@ -80,6 +80,9 @@ public sealed class PeerConnection : IAsyncDisposable
     public long WireBytesSent => Interlocked.Read(ref _wireBytesSent);
     public long PayloadBytesSent => Interlocked.Read(ref _payloadBytesSent);
 
+    /// <summary>Pieces may be sent from a file (<see cref="OutgoingMessage.Piece(int, int, FileRun)"/>) with <c>sendfile</c>; elsewhere they are read in.</summary>
+    public bool SupportsFileSend => _gather is { SupportsFileSend: true };
+
     /// <summary>Bytes queued by <see cref="Send"/> and not yet written to the transport: the upload path throttles on it.</summary>
     public long QueuedSendBytes => Interlocked.Read(ref _queuedSendBytes);
 
@@ -406,6 +409,8 @@ public sealed class PeerConnection : IAsyncDisposable
         ChannelReader<OutgoingMessage> queue = _sendQueue.Reader;
         CancellationToken ct = runCts.Token;
         using var batch = new GatherBatch();
+        bool corked = false;
+        FileRun? sending = null;
         try
         {
             while (await queue.WaitToReadAsync(ct).ConfigureAwait(false))
@@ -417,9 +422,30 @@ public sealed class PeerConnection : IAsyncDisposable
                     Interlocked.Add(ref _queuedSendBytes, -length);
                     Interlocked.Add(ref _wireBytesSent, length);
                     if (message.Kind == MessageKind.Piece) Interlocked.Add(ref _payloadBytesSent, message.PayloadByteCount);
-                    if (batch.Bytes >= _options.FlushThreshold || batch.IsFull) await SendBatchAsync().ConfigureAwait(false);
+                    if (message.File is { } file)
+                    {
+                        // Corked while runs stream, so each header rides in its run's first segment.
+                        if (!corked) transport.SetCork(corked = true);
+                        sending = file;
+                        try
+                        {
+                            await transport.SendFileAsync(batch.Segments, file, ct).ConfigureAwait(false);
+                        }
+                        finally
+                        {
+                            batch.Clear();
+                        }
+                        sending = null;
+                        Volatile.Write(ref _lastSendTimestamp, _time.GetTimestamp());
+                    }
+                    else if (batch.Bytes >= _options.FlushThreshold || batch.IsFull)
+                    {
+                        await SendBatchAsync().ConfigureAwait(false);
+                    }
                 }
                 if (!batch.IsEmpty) await SendBatchAsync().ConfigureAwait(false);
+                // Nothing more queued: let held partial segments go.
+                if (corked) transport.SetCork(corked = false);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -428,6 +454,7 @@ public sealed class PeerConnection : IAsyncDisposable
         catch (Exception ex)
         {
             _sendError = ex;
+            sending?.OnSendFailed?.Invoke(sending, ex);
             await runCts.CancelAsync().ConfigureAwait(false);
         }
 

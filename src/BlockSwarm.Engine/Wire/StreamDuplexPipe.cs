@@ -69,6 +69,70 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IGatherSendTransport, IAsync
         if (sent != total) throw new IOException($"short send: {sent} of {total} bytes");
     }
 
+    /// <inheritdoc/>
+    public bool SupportsFileSend => _socket is { ProtocolType: ProtocolType.Tcp };
+
+    /// <inheritdoc/>
+    public async ValueTask SendFileAsync(IList<ArraySegment<byte>> prefix, FileRun run, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        ArgumentNullException.ThrowIfNull(run);
+        if (!SupportsFileSend) throw new NotSupportedException("file sends need a plain TCP socket");
+        if (prefix.Count > 0) await SendAsync(prefix, cancellationToken).ConfigureAwait(false);
+        Socket socket = _socket!;
+        using var registration = cancellationToken.UnsafeRegister(static state => ((StreamDuplexPipe)state!).CloseLater(), this);
+        cancellationToken.ThrowIfCancellationRequested();
+        var elements = new SendPacketsElement[run.Regions.Count];
+        for (int i = 0; i < elements.Length; i++)
+        {
+            var (offset, length) = run.Regions[i];
+            elements[i] = new SendPacketsElement(run.File, offset, length, endOfPacket: false);
+        }
+        // The socket's sendfile path: EAGAIN waits on the socket's readiness like any async send, no thread is held.
+        var args = new SendPacketsOperation { SendPacketsElements = elements };
+        if (!socket.SendPacketsAsync(args)) args.Finish();
+        await args.Task.ConfigureAwait(false);
+        args.Dispose();
+    }
+
+    /// <inheritdoc/>
+    public void SetCork(bool on)
+    {
+        if (_socket is not { } socket) return;
+        try
+        {
+            socket.SetRawSocketOption(IPProtoTcp, TcpCork, BitConverter.GetBytes(on ? 1 : 0));
+        }
+        catch (SocketException)
+        {
+            // No TCP_CORK (not Linux): headers then simply go out in their own small segments.
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private const int IPProtoTcp = 6, TcpCork = 3;
+
+    /// <summary>One SendPacketsAsync, completed through a task; checks that every byte went out.</summary>
+    private sealed class SendPacketsOperation : SocketAsyncEventArgs
+    {
+        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Task => _done.Task;
+
+        protected override void OnCompleted(SocketAsyncEventArgs e) => Finish();
+
+        public void Finish()
+        {
+            long expected = 0;
+            foreach (var el in SendPacketsElements!) expected += el!.Count;
+            if (SocketError != SocketError.Success) _done.TrySetException(new SocketException((int)SocketError));
+            else if (BytesTransferred != expected) _done.TrySetException(new IOException($"short sendfile: {BytesTransferred} of {expected} bytes"));
+            else _done.TrySetResult();
+        }
+    }
+
     private void CloseLater() => _ = CloseAfterTimeoutAsync();
 
     private async Task CloseAfterTimeoutAsync()
