@@ -85,7 +85,7 @@ internal sealed class PieceAssembler : IAsyncDisposable
                 var buffer = slot[block.Piece];
                 if (buffer == null)
                 {
-                    buffer = new PooledPieceBuffer(pieceLength);
+                    buffer = new PooledPieceBuffer(pieceLength, _session.BufferPool);
                     slot[block.Piece] = buffer;
                     Interlocked.Add(ref _bufferedBytes, pieceLength);
                 }

@@ -72,6 +72,7 @@ public sealed class TorrentSession : IAsyncDisposable
         if (_options.OriginSpreading && Swarm.IsComplete) _origin = new OriginServePolicy(Swarm, Time);
         _downRate = new RateMeter(Time);
         _upRate = new RateMeter(Time);
+        BufferPool = new PieceBufferPool(_options.MaxBufferedBytes);
         Assembler = new PieceAssembler(this, _options.HashWorkers);
     }
 
@@ -80,6 +81,9 @@ public sealed class TorrentSession : IAsyncDisposable
     public TimeProvider Time { get; }
     internal SwarmState Swarm { get; }
     internal PieceAssembler Assembler { get; }
+
+    /// <summary>Where piece buffers come from and go back to (after hashing, or once storage wrote them).</summary>
+    internal PieceBufferPool BufferPool { get; }
     internal RateLimiter UploadLimiter { get; }
 
     /// <summary>Longest REQUEST we serve and PIECE we accept (<see cref="SessionOptions.MaxRequestLength"/>).</summary>
