@@ -72,7 +72,9 @@ public sealed class TorrentSession : IAsyncDisposable
         if (_options.OriginSpreading && Swarm.IsComplete) _origin = new OriginServePolicy(Swarm, Time);
         _downRate = new RateMeter(Time);
         _upRate = new RateMeter(Time);
-        BufferPool = new PieceBufferPool(_options.MaxBufferedBytes);
+        // Every piece buffer is either assembling (MaxBufferedBytes, plus what is in flight) or queued for writing: keep
+        // that many free ones, so a drained write-back queue does not drop buffers the next burst allocates again.
+        BufferPool = new PieceBufferPool(_options.MaxBufferedBytes + (storage is MappedPieceStorage mapped ? mapped.WriteCacheBytes : 0));
         Assembler = new PieceAssembler(this, _options.HashWorkers);
     }
 

@@ -83,6 +83,9 @@ public abstract class MappedPieceStorage : IPieceStorage
 
     private readonly FileStream? _sendFile;
 
+    /// <summary>Bytes of verified pieces the write-back queue may hold (<see cref="StorageOptions.CacheBytes"/>).</summary>
+    public long WriteCacheBytes => _options.CacheBytes;
+
     /// <summary>
     /// A second, read-only descriptor of the device for <c>sendfile</c> (the socket layer wants a stream opened for
     /// asynchronous use, and owning it keeps its lifetime simple), where the device is a buffered image file or block
