@@ -2,8 +2,8 @@ using BlockSwarm.Bench;
 
 // blockswarm-bench create [--cache DIR] [--reps N]
 // blockswarm-bench scan [--cache DIR] [--reps N]
-// blockswarm-bench floors [--reps N] [--tmpfs DIR] [--image IMG] [--cli DLL]...
-// blockswarm-bench transfer [--reps N] [--size-mib N] [--dir DIR] [--tmpfs DIR] [--only a,b] [--targets tmpfs,disk] [--extras no] [--cli DLL] [--variant LABEL=DLL[;VAR=VALUE...]]...
+// blockswarm-bench floors [--reps N] [--tmpfs DIR] [--image IMG] [--cli PATH]...
+// blockswarm-bench transfer [--reps N] [--size-mib N] [--dir DIR] [--tmpfs DIR] [--only a,b] [--targets tmpfs,disk] [--extras no] [--cli PATH] [--variant LABEL=PATH[;VAR=VALUE...]]...
 string? Option(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 
 switch (args.FirstOrDefault())
@@ -22,9 +22,9 @@ switch (args.FirstOrDefault())
         Console.Error.WriteLine("       blockswarm-bench transfer [--reps N (3)] [--size-mib N (1024)] [--dir DIR (/tmp/blockswarm-bench/transfer)]");
         Console.Error.WriteLine("                                 [--tmpfs DIR (/dev/shm/blockswarm-bench)] [--only blockswarm,libtorrent,aria2c]");
         Console.Error.WriteLine("                                 [--targets tmpfs,disk] [--extras no (skip 1→3 and --cache 128MiB)]");
-        Console.Error.WriteLine("                                 [--cli PATH/blockswarm.dll (default: the ReadyToRun publish in cli/, else the build output)]");
-        Console.Error.WriteLine("                                 [--variant LABEL=PATH/blockswarm.dll[;VAR=VALUE...]]... (more builds/settings, interleaved)");
-        Console.Error.WriteLine("       blockswarm-bench floors [--reps N (3)] [--tmpfs DIR] [--image IMG] [--cli PATH/blockswarm.dll]...");
+        Console.Error.WriteLine("                                 [--cli PATH/blockswarm[.dll] (default: the NativeAOT binary in cli/, else the build output)]");
+        Console.Error.WriteLine("                                 [--variant LABEL=PATH/blockswarm[.dll][;VAR=VALUE...]]... (more builds/settings, interleaved)");
+        Console.Error.WriteLine("       blockswarm-bench floors [--reps N (3)] [--tmpfs DIR] [--image IMG] [--cli PATH/blockswarm[.dll]]...");
         Console.Error.WriteLine("                                 (loopback TCP pump, SHA-1, tmpfs pwrite, CLI start-up: the floors under transfer)");
         return 2;
 }
