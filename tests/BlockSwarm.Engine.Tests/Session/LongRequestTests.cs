@@ -98,8 +98,7 @@ public sealed class LongRequestTests
         using var dir = new TempDirectory("reqlen");
         var (img, t) = LoopbackSwarmTests.MakeImage(dir, 9);
         var ct = TestContext.Current.CancellationToken;
-        await using var storage = DeviceStorage.Open(img, t, writable: false);
-        storage.MarkDurable(PieceRecovery.TrustSeed(storage).Pieces);
+        await using var storage = LoopbackSwarmTests.OpenTrustedSeed(img, t);
         await using var seeder = new TorrentSession(t, storage, storage.GetDurablePieces(),
             new SessionOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), OriginSpreading = false, MaxRequestLength = 128 << 10 });
         seeder.Start();

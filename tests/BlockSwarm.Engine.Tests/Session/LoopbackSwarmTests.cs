@@ -23,6 +23,14 @@ public sealed class LoopbackSwarmTests(ITestOutputHelper output)
         return (img, t);
     }
 
+    /// <summary>The image opened read-only as a seed, every piece trusted (no re-hash).</summary>
+    internal static DeviceStorage OpenTrustedSeed(string image, Torrent t)
+    {
+        var storage = DeviceStorage.Open(image, t, writable: false);
+        storage.MarkDurable(PieceRecovery.TrustSeed(storage).Pieces);
+        return storage;
+    }
+
     internal static void AssertExtentsEqual(Torrent t, string source, string target) =>
         Assert.Null(BlockImageLayout.Create(t).FirstDifference(source, target));
 
@@ -33,8 +41,7 @@ public sealed class LoopbackSwarmTests(ITestOutputHelper output)
         var (img, t) = MakeImage(dir, 11);
         var ct = TestContext.Current.CancellationToken;
 
-        await using var seedStorage = DeviceStorage.Open(img, t, writable: false);
-        seedStorage.MarkDurable(PieceRecovery.TrustSeed(seedStorage).Pieces);
+        await using var seedStorage = OpenTrustedSeed(img, t);
         await using var seeder = new TorrentSession(t, seedStorage, seedStorage.GetDurablePieces(),
             new SessionOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), Seed = 1 });
         seeder.Start();

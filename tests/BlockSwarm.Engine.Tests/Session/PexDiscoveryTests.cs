@@ -14,8 +14,7 @@ public sealed class PexDiscoveryTests
         using var dir = new TempDirectory("pex");
         var (img, t) = LoopbackSwarmTests.MakeImage(dir, 21);
         var ct = TestContext.Current.CancellationToken;
-        await using var seedStorage = DeviceStorage.Open(img, t, writable: false);
-        seedStorage.MarkDurable(PieceRecovery.TrustSeed(seedStorage).Pieces);
+        await using var seedStorage = LoopbackSwarmTests.OpenTrustedSeed(img, t);
         // A slow origin (256 KiB/s, 13 MiB each): nobody can finish within the wait, so meeting is the only way to 2 peers.
         await using var seeder = new TorrentSession(t, seedStorage, seedStorage.GetDurablePieces(),
             new SessionOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), UploadLimit = 256 << 10 });

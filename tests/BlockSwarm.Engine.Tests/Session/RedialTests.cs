@@ -35,8 +35,7 @@ public sealed class RedialTests
         leecher.AddPeer(endPoint);
         await Task.Delay(500, ct); // the refused attempt ends; its next attempt is due at fake t = 2 s
 
-        await using var seedStorage = DeviceStorage.Open(img, t, writable: false);
-        seedStorage.MarkDurable(PieceRecovery.TrustSeed(seedStorage).Pieces);
+        await using var seedStorage = LoopbackSwarmTests.OpenTrustedSeed(img, t);
         await using var seeder = new TorrentSession(t, seedStorage, seedStorage.GetDurablePieces(), new SessionOptions { Listen = endPoint, Seed = 4 });
         seeder.Start();
 
