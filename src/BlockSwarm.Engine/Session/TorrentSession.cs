@@ -38,6 +38,7 @@ public sealed class TorrentSession : IAsyncDisposable
     private int _nextPeer;
     private long _downloaded;
     private long _uploaded;
+    private readonly Lock _peerGate = new();
     private long _uploadedFromFile;
     private long _wireDown;
     private long _wireUp;
@@ -280,13 +281,24 @@ public sealed class TorrentSession : IAsyncDisposable
     private async Task RunPeerAsync(PeerConnection conn, Handshake theirs, IPEndPoint remote, CancellationToken ct, bool outgoing = false)
     {
         if (theirs.PeerIdBytes.SequenceEqual(_peerId)) return; // ourselves
-        foreach (var existing in _peers.Values)
-            if (existing.Connection.RemoteHandshake?.PeerIdBytes.SequenceEqual(theirs.PeerIdBytes) == true) return; // duplicate
+        // Two peers that learn of each other at the same moment (a PEX message reaches both) dial each other at
+        // once. Each side keeping its first connection and refusing the second would close a different one on
+        // each side, and both die. Both sides instead keep the connection opened by the peer with the lower id.
+        bool weAreLow = ((ReadOnlySpan<byte>)_peerId).SequenceCompareTo(theirs.PeerIdBytes) < 0;
         var id = new SwarmPeerId(Interlocked.Increment(ref _nextPeer));
-        bool fast = theirs.SupportsFastExtension;
-        var peer = new PeerSession(this, conn, id, remote, fast) { Outgoing = outgoing };
-        Swarm.AddPeer(id);
-        _peers[id] = peer;
+        var peer = new PeerSession(this, conn, id, remote, theirs.SupportsFastExtension) { Outgoing = outgoing };
+        lock (_peerGate)
+        {
+            foreach (var existing in _peers.Values)
+            {
+                if (existing.Connection.RemoteHandshake?.PeerIdBytes.SequenceEqual(theirs.PeerIdBytes) != true) continue;
+                bool keepNew = existing.Outgoing != outgoing && outgoing == weAreLow;
+                if (!keepNew) return; // a duplicate: the connection we have is the one both sides keep
+                existing.Connection.Close();
+            }
+            Swarm.AddPeer(id);
+            _peers[id] = peer;
+        }
         SendInitialState(peer);
         var uploads = peer.RunUploadsAsync(ct);
         RequestChokerRun();

@@ -122,6 +122,8 @@ public sealed class LongRequestTests
         Assert.Empty(none);
     }
 
+    private static int s_peers;
+
     /// <summary>Connects as a leecher announcing 1 MiB requests, sends the requests, collects the pieces (or how it ended).</summary>
     private static async Task<(PeerCloseReason? Closed, List<(BlockRequest, byte[])> Pieces)> RequestAsync(
         TorrentSession seeder, Torrent t, BlockRequest[] requests, CancellationToken ct)
@@ -129,14 +131,16 @@ public sealed class LongRequestTests
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(seeder.LocalEndPoint!, ct);
         await using var conn = PeerConnection.Create(new NetworkStream(socket, ownsSocket: true));
-        await conn.ConnectHandshakeAsync(Handshake.Create(t.InfoHash.Span, WirePeerId.Create(new Random(2))), ct);
+        // A fresh peer id per connection: the seeder may not have seen the previous one close yet, and takes a
+        // repeated id for a duplicate connection.
+        await conn.ConnectHandshakeAsync(Handshake.Create(t.InfoHash.Span, WirePeerId.Create(new Random(Interlocked.Increment(ref s_peers)))), ct);
         var collector = new PieceCollector(requests.Length);
         conn.Send(OutgoingMessage.Extended(0, new ExtensionHandshake { MaxRequestLength = 1 << 20 }.Encode()));
         conn.Send(OutgoingMessage.Interested);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         stop.CancelAfter(TimeSpan.FromSeconds(20));
         var run = conn.RunAsync(collector, new MessageLimits(t.PieceCount, maxBlockLength: 1 << 20), stop.Token);
-        await collector.Unchoked.Task.WaitAsync(stop.Token);
+        if (await Task.WhenAny(collector.Unchoked.Task, run).WaitAsync(stop.Token) == run) return ((await run).Reason, collector.Pieces);
         foreach (var r in requests) conn.Send(OutgoingMessage.Request(r.Piece, r.Begin, r.Length));
         var ended = await Task.WhenAny(collector.AllArrived.Task, run);
         if (ended == run) return ((await run).Reason, collector.Pieces);
