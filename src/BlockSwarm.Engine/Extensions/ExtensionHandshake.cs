@@ -36,6 +36,10 @@ public sealed record ExtensionHandshake
     /// </summary>
     public int? MaxRequestLength { get; init; }
 
+    /// <summary>Whole 16 KiB blocks in [16 KiB, 1 MiB]: what a peer may announce and a session may be configured with.</summary>
+    public static bool IsValidRequestLength(int length) =>
+        length is >= MinRequestLength and <= MaxRequestLengthLimit && length % MinRequestLength == 0;
+
     public byte[] Encode()
     {
         var m = new BDictionary();
@@ -64,8 +68,7 @@ public sealed record ExtensionHandshake
         }
         int? port = d.Get<BInteger>("p") is { Value: > 0 and <= 65535 } p ? (int)p.Value : null;
         int? reqq = d.Get<BInteger>("reqq") is { Value: > 0 and <= 1 << 20 } q ? (int)q.Value : null;
-        int? reqlen = d.Get<BInteger>(MaxRequestLengthKey) is { Value: >= MinRequestLength and <= MaxRequestLengthLimit } r && r.Value % MinRequestLength == 0
-            ? (int)r.Value : null;
+        int? reqlen = d.Get<BInteger>(MaxRequestLengthKey) is { Value: >= 0 and <= int.MaxValue } r && IsValidRequestLength((int)r.Value) ? (int)r.Value : null;
         return new ExtensionHandshake
         {
             Messages = messages, ListenPort = port, Client = d.Get<BString>("v")?.Text, RequestQueue = reqq, MaxRequestLength = reqlen,

@@ -111,7 +111,7 @@ internal sealed class PeerSession : IPeerMessageHandler
                 await OnPieceAsync(message, cancellationToken).ConfigureAwait(false);
                 break;
             case MessageKind.Reject:
-                OnRejected(new BlockRequest(message.PieceIndex, message.Begin, message.Length));
+                swarm.OnRejected(Id, new BlockRequest(message.PieceIndex, message.Begin, message.Length));
                 // Ask for something else now (an origin spreading pieces rejects on purpose); the picker's
                 // minimum batch groups a burst of rejects into one refill.
                 FillRequests();
@@ -190,11 +190,8 @@ internal sealed class PeerSession : IPeerMessageHandler
         }
     }
 
-    /// <summary>Longest request this peer gets: 16 KiB unless both sides announced more (bs_reqlen).</summary>
-    private volatile int _maxRequestToPeer = SwarmOptions.BlockSize;
-
     /// <summary>Longest request this peer gets: 16 KiB unless both sides announced more in their BEP 10 handshakes.</summary>
-    public int MaxRequestToPeer => _maxRequestToPeer;
+    private volatile int _maxRequestToPeer = SwarmOptions.BlockSize;
 
     /// <summary>
     /// Tops the request pipeline up from the swarm's picker. Blocks are picked (and tracked) one by one; for a
@@ -221,22 +218,6 @@ internal sealed class PeerSession : IPeerMessageHandler
                 Connection.Send(OutgoingMessage.Request(run.Piece, run.Begin, run.Length));
             }
         }
-    }
-
-    /// <summary>BEP 6 reject of a request, which may have covered a run of blocks: each is released for other peers.</summary>
-    private void OnRejected(BlockRequest r)
-    {
-        const int B = SwarmOptions.BlockSize;
-        var swarm = _session.Swarm;
-        long end = (long)r.Begin + r.Length;
-        if (r.Length <= B || r.Begin < 0 || r.Begin % B != 0 || (uint)r.Piece >= (uint)_session.Torrent.PieceCount
-            || end > _session.Torrent.GetPieceLength(r.Piece))
-        {
-            swarm.OnRejected(Id, r); // one block, or not on the grid (the swarm ignores it beyond the back-off)
-            return;
-        }
-        for (int begin = r.Begin; begin < end; begin += B)
-            swarm.OnRejected(Id, new BlockRequest(r.Piece, begin, (int)Math.Min(B, end - begin)));
     }
 
     private async ValueTask OnPieceAsync(PeerMessage message, CancellationToken cancellationToken)

@@ -57,12 +57,9 @@ internal sealed class PieceAssembler : IAsyncDisposable
     public (BlockReceivedStatus Status, PieceAssembly? Complete) Accept(SwarmPeerId peer, BlockRequest message, in ReadOnlySequence<byte> data, List<PeerBlock> cancelTo)
     {
         const int B = SwarmOptions.BlockSize;
-        if ((uint)message.Piece >= (uint)_torrent.PieceCount || message.Begin < 0 || message.Begin % B != 0 || message.Length <= 0 || data.Length != message.Length)
-            return (BlockReceivedStatus.Invalid, null);
+        if (data.Length != message.Length || !_swarm.IsRunOnGrid(message)) return (BlockReceivedStatus.Invalid, null);
         int pieceLength = _torrent.GetPieceLength(message.Piece);
-        long end = (long)message.Begin + message.Length;
-        // A run is whole blocks, except that it may end with the piece's short last block.
-        if (end > pieceLength || (message.Length % B != 0 && end != pieceLength)) return (BlockReceivedStatus.Invalid, null);
+        int end = message.Begin + message.Length;
 
         var slot = _buffers;
         var result = BlockReceivedStatus.Duplicate;
@@ -72,7 +69,7 @@ internal sealed class PieceAssembler : IAsyncDisposable
             var cancels = _cancelScratch;
             for (int begin = message.Begin; begin < end; begin += B)
             {
-                var block = new BlockRequest(message.Piece, begin, (int)Math.Min(B, end - begin));
+                var block = new BlockRequest(message.Piece, begin, Math.Min(B, end - begin));
                 cancels.Clear();
                 var status = _swarm.BlockReceived(peer, block, cancels);
                 foreach (var other in cancels) cancelTo.Add(new PeerBlock(other, block));

@@ -63,7 +63,7 @@ public sealed class TorrentSession : IAsyncDisposable
         _peerId = _options.PeerId ?? WirePeerId.Create(new Random(System.Security.Cryptography.RandomNumberGenerator.GetInt32(int.MaxValue)));
         _handshake = Handshake.Create(torrent.InfoHash.Span, _peerId);
         int reqlen = _options.MaxRequestLength;
-        if (reqlen < SwarmOptions.BlockSize || reqlen > Extensions.ExtensionHandshake.MaxRequestLengthLimit || reqlen % SwarmOptions.BlockSize != 0)
+        if (!Extensions.ExtensionHandshake.IsValidRequestLength(reqlen))
             throw new ArgumentException($"MaxRequestLength must be a multiple of 16 KiB in [16 KiB, 1 MiB], not {reqlen}", nameof(options));
         MaxRequestLength = reqlen;
         _limits = new MessageLimits(torrent.PieceCount, maxBlockLength: reqlen);

@@ -229,11 +229,27 @@ public sealed partial class SwarmState
         {
             var ps = Get(peer);
             (ps.Backoff ??= [])[block.Piece] = _time.GetTimestamp() + _backoffTicks;
-            if (!_inProgress.TryGetValue(block.Piece, out var pp) || !IsOnGrid(block)) return;
-            ReleaseRequest(pp, block.Begin / SwarmOptions.BlockSize, peer, ps);
+            // A rejected run (a long request) releases each of its blocks.
+            if (!_inProgress.TryGetValue(block.Piece, out var pp) || !IsRunOnGrid(block)) return;
+            int first = block.Begin / SwarmOptions.BlockSize, end = first + BlocksIn(block);
+            for (int b = first; b < end; b++) ReleaseRequest(pp, b, peer, ps);
             UnstartIfUntouched(pp);
         }
     }
+
+    /// <summary>
+    /// True for one block of the grid or a run of consecutive ones (what a long request covers): inside the piece,
+    /// starting on a block boundary, whole blocks except that it may end with the piece's short last block.
+    /// </summary>
+    public bool IsRunOnGrid(BlockRequest run)
+    {
+        if ((uint)run.Piece >= (uint)PieceCount || run.Begin < 0 || run.Begin % SwarmOptions.BlockSize != 0 || run.Length <= 0) return false;
+        long end = (long)run.Begin + run.Length;
+        int size = PieceSize(run.Piece);
+        return end <= size && (run.Length % SwarmOptions.BlockSize == 0 || end == size);
+    }
+
+    private static int BlocksIn(BlockRequest run) => (run.Length + SwarmOptions.BlockSize - 1) / SwarmOptions.BlockSize;
 
     // ---- blocks and pieces -----------------------------------------------------------------
 
@@ -384,12 +400,8 @@ public sealed partial class SwarmState
 
     private int DepthOf(PeerSwarmState ps) => ps.Snubbed ? 1 : _options.Pipeline.DepthFor(ps.HasDelivered ? ps.Download.BytesPerSecond : null);
 
-    private bool IsOnGrid(BlockRequest block)
-    {
-        if ((uint)block.Piece >= (uint)PieceCount || block.Begin < 0 || block.Begin % SwarmOptions.BlockSize != 0) return false;
-        int size = PieceSize(block.Piece);
-        return block.Begin < size && block.Length == Math.Min(SwarmOptions.BlockSize, size - block.Begin);
-    }
+    /// <summary>Exactly one block of the grid (what BEP 3 peers send and what is tracked).</summary>
+    private bool IsOnGrid(BlockRequest block) => block.Length <= SwarmOptions.BlockSize && IsRunOnGrid(block);
 
     private BlockRequest BlockOf(int piece, int block)
     {

@@ -285,6 +285,31 @@ public sealed class SwarmStateTests
     }
 
     [Fact]
+    public void A_rejected_run_releases_each_of_its_blocks_and_only_runs_on_the_grid_count()
+    {
+        var s = NewState(4);
+        JoinSeed(s, A);
+        var a = Pick(s, A, 8); // two whole pieces, four blocks each
+        int first = a[0].Piece, second = a[4].Piece;
+        Assert.Equal(8, s.Outstanding(A));
+        // A long request covered blocks 1-3 of the first piece; the peer rejects the run as a whole.
+        s.OnRejected(A, new BlockRequest(first, Block, 3 * Block));
+        Assert.Equal(5, s.Outstanding(A));
+        // Off the grid (not block aligned, or running past the piece): only the back-off applies.
+        s.OnRejected(A, new BlockRequest(second, 100, 2 * Block));
+        s.OnRejected(A, new BlockRequest(second, 2 * Block, 3 * Block));
+        Assert.Equal(5, s.Outstanding(A));
+
+        Assert.True(s.IsRunOnGrid(new BlockRequest(0, 0, 4 * Block)));
+        Assert.True(s.IsRunOnGrid(new BlockRequest(0, 2 * Block, Block)));
+        Assert.False(s.IsRunOnGrid(new BlockRequest(0, 0, Block + 1)));
+        Assert.False(s.IsRunOnGrid(new BlockRequest(0, 0, 5 * Block)));
+        Assert.False(s.IsRunOnGrid(new BlockRequest(0, Block / 2, Block)));
+        Assert.False(s.IsRunOnGrid(new BlockRequest(4, 0, Block)));
+        Assert.False(s.IsRunOnGrid(new BlockRequest(0, 0, 0)));
+    }
+
+    [Fact]
     public void Choke_releases_requests_except_allowed_fast_and_reject_backs_off()
     {
         var s = NewState(4);
