@@ -255,8 +255,6 @@ public sealed class TorrentSession : IAsyncDisposable
         }
     }
 
-    private const int IpProtoTcp = 6, TcpCongestionOption = 13; // IPPROTO_TCP, TCP_CONGESTION (Linux)
-
     private void Tune(Socket socket)
     {
         socket.NoDelay = true;
@@ -269,7 +267,7 @@ public sealed class TorrentSession : IAsyncDisposable
         {
             try
             {
-                socket.SetRawSocketOption(IpProtoTcp, TcpCongestionOption, System.Text.Encoding.ASCII.GetBytes(cc));
+                socket.SetRawSocketOption(TcpSocketOptions.Level, TcpSocketOptions.Congestion, System.Text.Encoding.ASCII.GetBytes(cc));
             }
             catch (SocketException)
             {

@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Threading.Tasks.Sources;
 
 namespace BlockSwarm.Engine.Wire;
 
@@ -89,10 +90,8 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IGatherSendTransport, IAsync
             elements[i] = new SendPacketsElement(run.File, offset, length, endOfPacket: false);
         }
         // The socket's sendfile path: EAGAIN waits on the socket's readiness like any async send, no thread is held.
-        var args = new SendPacketsOperation { SendPacketsElements = elements };
-        if (!socket.SendPacketsAsync(args)) args.Finish();
-        await args.Task.ConfigureAwait(false);
-        args.Dispose();
+        // One operation object per connection, reused: only the send loop sends, one run at a time.
+        await (_sendPackets ??= new SendPacketsOperation()).SendAsync(socket, elements, run.Length).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -101,7 +100,7 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IGatherSendTransport, IAsync
         if (_socket is not { } socket) return;
         try
         {
-            socket.SetRawSocketOption(IPProtoTcp, TcpCork, BitConverter.GetBytes(on ? 1 : 0));
+            TcpSocketOptions.SetInt(socket, TcpSocketOptions.Cork, on ? 1 : 0);
         }
         catch (SocketException)
         {
@@ -112,25 +111,36 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IGatherSendTransport, IAsync
         }
     }
 
-    private const int IPProtoTcp = 6, TcpCork = 3;
+    private SendPacketsOperation? _sendPackets;
 
-    /// <summary>One SendPacketsAsync, completed through a task; checks that every byte went out.</summary>
-    private sealed class SendPacketsOperation : SocketAsyncEventArgs
+    /// <summary>A reusable SendPacketsAsync awaited as a value task; checks that every byte went out.</summary>
+    private sealed class SendPacketsOperation : SocketAsyncEventArgs, IValueTaskSource
     {
-        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+        private long _expected;
 
-        public Task Task => _done.Task;
+        public ValueTask SendAsync(Socket socket, SendPacketsElement[] elements, long expected)
+        {
+            _core.Reset();
+            _expected = expected;
+            SendPacketsElements = elements;
+            if (!socket.SendPacketsAsync(this)) Finish();
+            return new ValueTask(this, _core.Version);
+        }
 
         protected override void OnCompleted(SocketAsyncEventArgs e) => Finish();
 
-        public void Finish()
+        private void Finish()
         {
-            long expected = 0;
-            foreach (var el in SendPacketsElements!) expected += el!.Count;
-            if (SocketError != SocketError.Success) _done.TrySetException(new SocketException((int)SocketError));
-            else if (BytesTransferred != expected) _done.TrySetException(new IOException($"short sendfile: {BytesTransferred} of {expected} bytes"));
-            else _done.TrySetResult();
+            if (SocketError != SocketError.Success) _core.SetException(new SocketException((int)SocketError));
+            else if (BytesTransferred != _expected) _core.SetException(new IOException($"short sendfile: {BytesTransferred} of {_expected} bytes"));
+            else _core.SetResult(true);
         }
+
+        void IValueTaskSource.GetResult(short token) => _core.GetResult(token);
+        ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _core.GetStatus(token);
+        void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
     }
 
     private void CloseLater() => _ = CloseAfterTimeoutAsync();
@@ -305,5 +315,6 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IGatherSendTransport, IAsync
         await Task.WhenAll(_receivePump, _sendPump).ConfigureAwait(false);
         await _input.Reader.CompleteAsync().ConfigureAwait(false);
         _cts.Dispose();
+        _sendPackets?.Dispose();
     }
 }
