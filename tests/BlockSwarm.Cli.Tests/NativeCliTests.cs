@@ -66,6 +66,8 @@ public sealed class NativeCliTests
         var serveOut = new StringBuilder();
         serve.OutputDataReceived += (_, e) => { lock (serveOut) serveOut.AppendLine(e.Data); };
         serve.ErrorDataReceived += (_, e) => { lock (serveOut) serveOut.AppendLine(e.Data); };
+        // The handlers append on other threads while the test reads: every read takes the same lock.
+        string ServeLog() { lock (serveOut) return serveOut.ToString(); }
         serve.BeginOutputReadLine();
         serve.BeginErrorReadLine();
         try
@@ -75,7 +77,7 @@ public sealed class NativeCliTests
             JobInfo? job = null;
             for (int i = 0; i < 100 && job == null; i++)
             {
-                Assert.False(serve.HasExited, $"serve exited {(serve.HasExited ? serve.ExitCode : 0)}: {serveOut}");
+                Assert.False(serve.HasExited, $"serve exited {(serve.HasExited ? serve.ExitCode : 0)}: {ServeLog()}");
                 try { job = await http.GetFromJsonAsync(new Uri(server, "/api/job"), DeployJson.Default.JobInfo, ct); }
                 catch (HttpRequestException) { await Task.Delay(100, ct); }
             }
@@ -98,7 +100,7 @@ public sealed class NativeCliTests
             using (var blank = File.Create(target)) blank.SetLength(data.Length);
             var deploy = Tool.Run(bin, ["deploy", "--server", server.ToString(), "--target", target, "--allow-file", "--yes", "--json",
                 "--listen", "127.0.0.1:0", "--max-seed", "0", "--id", "native-test"], check: false, timeout: TimeSpan.FromMinutes(2));
-            Assert.True(deploy.ExitCode == 0, deploy.StdOut + deploy.StdErr + serveOut);
+            Assert.True(deploy.ExitCode == 0, deploy.ExitCode == 0 ? "" : deploy.StdOut + deploy.StdErr + ServeLog());
             var events = deploy.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
             Assert.Contains(events, e => (string?)e["event"] == "complete");
             Assert.Contains(events, e => (string?)e["event"] == "progress" && e["totalBytes"]!.GetValue<long>() == data.Length);

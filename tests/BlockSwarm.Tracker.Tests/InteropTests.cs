@@ -51,12 +51,13 @@ public sealed class InteropTests
         using var seeder = Process.Start(psi)!;
         var seederLog = new System.Text.StringBuilder();
         seeder.ErrorDataReceived += (_, e) => { lock (seederLog) seederLog.AppendLine(e.Data); };
+        string SeederLog() { lock (seederLog) return seederLog.ToString(); }
         seeder.BeginErrorReadLine();
         try
         {
             string? line;
             while ((line = await seeder.StandardOutput.ReadLineAsync(ct)) != null && line != "seeding") { lock (seederLog) seederLog.AppendLine(line); }
-            Assert.True(line == "seeding", "seeder never became ready:\n" + seederLog);
+            Assert.True(line == "seeding", "seeder never became ready:\n" + SeederLog());
             _ = Task.Run(async () => { while (await seeder.StandardOutput.ReadLineAsync(ct) is { } l) lock (seederLog) seederLog.AppendLine(l); }, ct);
             await AnnounceClientTests.WaitFor(() => host.Tracker.GetPeers(torrent.InfoHash).Count == 1, 20_000);
             Assert.Equal(IPAddress.Parse("127.0.0.2"), host.Tracker.GetPeers(torrent.InfoHash)[0].EndPoint.Address);
@@ -66,7 +67,7 @@ public sealed class InteropTests
                 "--enable-peer-exchange=false", "--bt-external-ip=127.0.0.1", "--interface=127.0.0.1",
                 "--listen-port=" + FreeTcpPort(IPAddress.Loopback), "--bt-stop-timeout=60", "--summary-interval=0",
                 "--console-log-level=warn", "--check-integrity=true", torrentPath], check: false, timeout: TimeSpan.FromSeconds(90));
-            Assert.True(r.ExitCode == 0, $"aria2c exited {r.ExitCode}\n{r.StdOut}\n{r.StdErr}\nseeder:\n{seederLog}");
+            Assert.True(r.ExitCode == 0, $"aria2c exited {r.ExitCode}\n{r.StdOut}\n{r.StdErr}\nseeder:\n{SeederLog()}");
             Assert.Equal(data, await File.ReadAllBytesAsync(Path.Combine(getDir, "payload.bin"), ct));
         }
         finally
