@@ -3,6 +3,7 @@ using System.Globalization;
 using BlockSwarm.BenchShared;
 using BlockSwarm.Imaging;
 using BlockSwarm.Metainfo;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Bench;
 

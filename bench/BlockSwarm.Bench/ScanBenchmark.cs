@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using BlockSwarm.Imaging;
 using BlockSwarm.Imaging.FileSystems;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Bench;
 

@@ -4,6 +4,7 @@ using BlockSwarm.Bencode;
 using BlockSwarm.Imaging;
 using BlockSwarm.Metainfo;
 using static BlockSwarm.Fuzz.FuzzInvariantException;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Fuzz;
 

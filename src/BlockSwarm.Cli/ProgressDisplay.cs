@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using BlockSwarm.Imaging;
 using Spectre.Console;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Cli;
 

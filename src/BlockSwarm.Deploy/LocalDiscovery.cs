@@ -1,5 +1,5 @@
 using BlockSwarm.Engine.Session;
-using BlockSwarm.Tracker.Lsd;
+using BlockSwarm.Tracker.Client.Lsd;
 
 namespace BlockSwarm.Deploy;
 

@@ -2,6 +2,7 @@ using System.Net;
 using BlockSwarm.Engine.Session;
 using BlockSwarm.Metainfo;
 using BlockSwarm.Tracker;
+using BlockSwarm.Tracker.Client;
 
 namespace BlockSwarm.Deploy;
 

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Imaging;
 

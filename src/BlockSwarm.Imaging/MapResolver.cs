@@ -1,3 +1,4 @@
+using BlockSwarm.Devices;
 namespace BlockSwarm.Imaging;
 
 /// <summary>A block map together with where it came from.</summary>

@@ -1,4 +1,5 @@
 using System.Buffers;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Imaging;
 

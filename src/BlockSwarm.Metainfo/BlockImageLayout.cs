@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using BlockSwarm.Imaging;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Metainfo;
 

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Security.Cryptography;
 using BlockSwarm.Imaging;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Metainfo;
 

@@ -1,5 +1,6 @@
 using BlockSwarm.Imaging;
 using System.Numerics;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Metainfo;
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
 using BlockSwarm.Metainfo;
+using BlockSwarm.Tracker.Client;
 
 namespace BlockSwarm.Tracker;
 

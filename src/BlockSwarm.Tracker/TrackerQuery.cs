@@ -1,5 +1,6 @@
 using System.Net;
 using BlockSwarm.Metainfo;
+using BlockSwarm.Tracker.Client;
 
 namespace BlockSwarm.Tracker;
 

@@ -4,6 +4,7 @@ using BlockSwarm.Cli;
 using BlockSwarm.Imaging;
 using BlockSwarm.Metainfo;
 using BlockSwarm.Testing;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Cli.Tests;
 

@@ -9,6 +9,7 @@ using BlockSwarm.Imaging;
 using BlockSwarm.Metainfo;
 using BlockSwarm.Testing;
 using Microsoft.Playwright;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Deploy.Tests;
 

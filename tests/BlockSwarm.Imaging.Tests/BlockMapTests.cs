@@ -1,4 +1,5 @@
 using BlockSwarm.Imaging;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Imaging.Tests;
 

@@ -1,5 +1,6 @@
 using BlockSwarm.Imaging;
 using BlockSwarm.Testing;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Imaging.Tests;
 

@@ -2,6 +2,7 @@ using BlockSwarm.Bencode;
 using BlockSwarm.Imaging;
 using BlockSwarm.Metainfo;
 using CsCheck;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Metainfo.Tests;
 

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using BlockSwarm.Imaging;
 using BlockSwarm.Metainfo;
 using BlockSwarm.Testing;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Metainfo.Tests;
 

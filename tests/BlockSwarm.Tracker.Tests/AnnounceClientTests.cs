@@ -3,6 +3,7 @@ using System.Text;
 using BlockSwarm.Bencode;
 using Microsoft.Extensions.Time.Testing;
 using static BlockSwarm.Tracker.Tests.TestQueries;
+using BlockSwarm.Tracker.Client;
 
 namespace BlockSwarm.Tracker.Tests;
 

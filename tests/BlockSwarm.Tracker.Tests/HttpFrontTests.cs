@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using BlockSwarm.Bencode;
 using static BlockSwarm.Tracker.Tests.TestQueries;
+using BlockSwarm.Tracker.Client;
 
 namespace BlockSwarm.Tracker.Tests;
 

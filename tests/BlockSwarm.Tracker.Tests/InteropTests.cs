@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using BlockSwarm.Metainfo;
 using BlockSwarm.Testing;
 using static BlockSwarm.Tracker.Tests.TestQueries;
+using BlockSwarm.Tracker.Client;
 
 namespace BlockSwarm.Tracker.Tests;
 

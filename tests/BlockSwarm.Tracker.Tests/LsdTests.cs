@@ -1,6 +1,6 @@
 using System.Net;
-using BlockSwarm.Tracker.Lsd;
 using static BlockSwarm.Tracker.Tests.TestQueries;
+using BlockSwarm.Tracker.Client.Lsd;
 
 namespace BlockSwarm.Tracker.Tests;
 

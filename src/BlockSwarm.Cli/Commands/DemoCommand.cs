@@ -7,6 +7,7 @@ using BlockSwarm.Deploy.Api;
 using BlockSwarm.Deploy.Server;
 using BlockSwarm.Imaging;
 using BlockSwarm.Metainfo;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Cli.Commands;
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using BlockSwarm.Deploy.Client;
 using BlockSwarm.Engine.Session;
 using BlockSwarm.Imaging;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Cli.Commands;
 

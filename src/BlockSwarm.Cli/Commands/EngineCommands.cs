@@ -6,6 +6,7 @@ using BlockSwarm.Engine.Session;
 using BlockSwarm.Engine.Storage;
 using BlockSwarm.Imaging;
 using BlockSwarm.Metainfo;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Cli.Commands;
 

@@ -5,6 +5,7 @@ using BlockSwarm.Deploy.Server;
 using BlockSwarm.Engine.Storage;
 using BlockSwarm.Imaging;
 using BlockSwarm.Metainfo;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Cli.Commands;
 

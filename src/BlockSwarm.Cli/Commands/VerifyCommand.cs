@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using BlockSwarm.Imaging;
 using BlockSwarm.Metainfo;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Cli.Commands;
 

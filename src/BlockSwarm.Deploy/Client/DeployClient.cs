@@ -8,6 +8,7 @@ using BlockSwarm.Engine.Session;
 using BlockSwarm.Engine.Storage;
 using BlockSwarm.Metainfo;
 using BlockSwarm.Tracker;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Deploy.Client;
 

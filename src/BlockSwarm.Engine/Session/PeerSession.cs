@@ -6,6 +6,7 @@ using BlockSwarm.Engine.Storage;
 using BlockSwarm.Engine.Swarm;
 using BlockSwarm.Engine.Wire;
 using SwarmPeerId = BlockSwarm.Engine.Swarm.PeerId;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Engine.Session;
 

@@ -5,6 +5,7 @@ using BlockSwarm.Engine.Storage;
 using BlockSwarm.Engine.Swarm;
 using BlockSwarm.Metainfo;
 using SwarmPeerId = BlockSwarm.Engine.Swarm.PeerId;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Engine.Session;
 

@@ -7,6 +7,7 @@ using BlockSwarm.Engine.Wire;
 using BlockSwarm.Metainfo;
 using SwarmPeerId = BlockSwarm.Engine.Swarm.PeerId;
 using WirePeerId = BlockSwarm.Engine.Wire.PeerId;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Engine.Session;
 

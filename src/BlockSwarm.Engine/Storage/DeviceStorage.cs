@@ -1,5 +1,6 @@
 using BlockSwarm.Imaging;
 using BlockSwarm.Metainfo;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Engine.Storage;
 

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using BlockSwarm.Imaging;
 using BlockSwarm.Metainfo;
 using Microsoft.Win32.SafeHandles;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Engine.Storage;
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Threading.Channels;
 using BlockSwarm.Engine.Wire;
 using BlockSwarm.Imaging;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Engine.Storage;
 

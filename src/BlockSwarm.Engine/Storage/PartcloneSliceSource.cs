@@ -1,4 +1,5 @@
 using BlockSwarm.Metainfo;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Engine.Storage;
 

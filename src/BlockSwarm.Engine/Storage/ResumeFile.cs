@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using BlockSwarm.Metainfo;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Engine.Storage;
 

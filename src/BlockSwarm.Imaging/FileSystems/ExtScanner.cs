@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Numerics;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Imaging.FileSystems;
 

@@ -1,3 +1,4 @@
+using BlockSwarm.Devices;
 namespace BlockSwarm.Imaging.FileSystems;
 
 /// <summary>Picks the scanner whose magic is on a volume. Unknown filesystems yield null; the caller chooses a fallback.</summary>

@@ -1,3 +1,4 @@
+using BlockSwarm.Devices;
 namespace BlockSwarm.Imaging.FileSystems;
 
 /// <summary>

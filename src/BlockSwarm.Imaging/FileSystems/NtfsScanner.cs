@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Imaging.FileSystems;
 

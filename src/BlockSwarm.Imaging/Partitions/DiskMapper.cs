@@ -1,4 +1,5 @@
 using BlockSwarm.Imaging.FileSystems;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Imaging.Partitions;
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Collections.Immutable;
 using System.Text;
 using BlockSwarm.Imaging.FileSystems;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Imaging.Partitions;
 

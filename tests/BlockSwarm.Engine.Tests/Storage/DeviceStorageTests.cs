@@ -3,6 +3,7 @@ using BlockSwarm.Imaging;
 using BlockSwarm.Metainfo;
 using BlockSwarm.Testing;
 using static BlockSwarm.Engine.Tests.Storage.StorageTestKit;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Engine.Tests.Storage;
 

@@ -4,6 +4,7 @@ using BlockSwarm.Metainfo;
 using BlockSwarm.Testing;
 using CsCheck;
 using static BlockSwarm.Engine.Tests.Storage.StorageTestKit;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Engine.Tests.Storage;
 

@@ -2,6 +2,7 @@ using BlockSwarm.Engine.Storage;
 using BlockSwarm.Imaging;
 using BlockSwarm.Testing;
 using static BlockSwarm.Engine.Tests.Storage.StorageTestKit;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Engine.Tests.Storage;
 

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using BlockSwarm.Engine.Storage;
 using BlockSwarm.Imaging;
 using BlockSwarm.Metainfo;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Engine.Tests.Storage;
 

@@ -1,6 +1,7 @@
 using BlockSwarm.Imaging.FileSystems;
 using BlockSwarm.Imaging.Partitions;
 using BlockSwarm.Testing;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Imaging.Tests.FileSystems;
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using BlockSwarm.Imaging.FileSystems;
 using BlockSwarm.Imaging.Partitions;
 using BlockSwarm.Testing;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Imaging.Tests.FileSystems;
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using BlockSwarm.Imaging;
 using BlockSwarm.Imaging.FileSystems;
 using BlockSwarm.Testing;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Imaging.Tests.FileSystems;
 

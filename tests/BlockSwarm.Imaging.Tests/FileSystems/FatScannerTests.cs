@@ -1,5 +1,6 @@
 using BlockSwarm.Imaging.FileSystems;
 using BlockSwarm.Testing;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Imaging.Tests.FileSystems;
 

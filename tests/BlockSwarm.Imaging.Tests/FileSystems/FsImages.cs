@@ -1,5 +1,6 @@
 using System.Globalization;
 using BlockSwarm.Testing;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Imaging.Tests.FileSystems;
 

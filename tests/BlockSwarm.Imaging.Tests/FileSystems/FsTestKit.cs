@@ -1,6 +1,7 @@
 using System.Globalization;
 using BlockSwarm.Imaging;
 using BlockSwarm.Testing;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Imaging.Tests.FileSystems;
 

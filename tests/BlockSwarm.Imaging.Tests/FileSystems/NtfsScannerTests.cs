@@ -1,6 +1,7 @@
 using System.Globalization;
 using BlockSwarm.Imaging.FileSystems;
 using BlockSwarm.Testing;
+using BlockSwarm.Devices;
 
 namespace BlockSwarm.Imaging.Tests.FileSystems;
 

@@ -1,4 +1,0 @@
-namespace BlockSwarm.Tracker;
-
-/// <summary>Transfer totals the engine reports at each announce.</summary>
-public readonly record struct AnnounceProgress(long Uploaded, long Downloaded, long Left);
