@@ -14,6 +14,9 @@ public sealed class CliContext
     public TextWriter Err { get; }
     public bool Interactive { get; }
 
+    /// <summary>Where the commands' services log (the engine, the server, the client).</summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory LoggerFactory { get; set; } = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
+
     public static CliContext FromConsole() =>
         new(Console.Out, Console.Error, !Console.IsOutputRedirected && !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("CI") is null);
 

@@ -38,20 +38,23 @@ public static class EngineHost
         throw new FormatException($"'{text}' is not IP:PORT (e.g. 127.0.0.2:6881 or [::1]:6881)");
     }
 
-    /// <summary>Runs until the session completes (or forever when <paramref name="untilComplete"/> is false), showing progress.</summary>
-    public static async Task<bool> RunAsync(CliContext ctx, TorrentSession session, string label, bool untilComplete, TimeSpan? extraSeeding, CancellationToken ct)
+    /// <summary>
+    /// Shows progress until every session completes (or forever when <paramref name="untilComplete"/> is false): one line
+    /// for all the torrents of the process, rewritten in place on a terminal, every 2 s in a log.
+    /// </summary>
+    public static async Task<bool> RunAsync(CliContext ctx, IReadOnlyList<TorrentSession> sessions, string label, bool untilComplete, TimeSpan? extraSeeding, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
         var lastLine = TimeSpan.Zero;
+        var all = Task.WhenAll(sessions.Select(s => s.Completion));
         while (!ct.IsCancellationRequested)
         {
-            var done = untilComplete ? session.Completion : Task.Delay(Timeout.Infinite, ct);
+            var done = untilComplete ? all : Task.Delay(Timeout.Infinite, ct);
             await Task.WhenAny(done, Task.Delay(TimeSpan.FromMilliseconds(ctx.Interactive ? 500 : 1000), ct)).ConfigureAwait(false);
-            var st = session.GetStats();
             if (ctx.Interactive || sw.Elapsed - lastLine >= TimeSpan.FromSeconds(2) || done.IsCompleted)
             {
                 lastLine = sw.Elapsed;
-                var line = $"{label}: {st.Progress * 100,5:0.0}%  {st.PiecesHave}/{st.PieceCount} pieces  down {SizeParser.Format((long)st.DownloadRate)}/s  up {SizeParser.Format((long)st.UploadRate)}/s  peers {st.Peers} (seeds {st.Seeds})";
+                var line = ProgressLine(label, sessions);
                 if (ctx.Interactive) ctx.Err.Write("\r" + line.PadRight(100));
                 else ctx.Err.WriteLine(line);
             }
@@ -60,10 +63,12 @@ public static class EngineHost
         if (ctx.Interactive) ctx.Err.WriteLine();
         if (untilComplete)
         {
-            if (!session.Completion.IsCompleted) return false;
-            await session.Completion.ConfigureAwait(false); // throws the storage error if it failed
-            var st = session.GetStats();
-            ctx.Out.WriteLine($"complete: {SizeParser.Format(st.TotalBytes)} in {sw.Elapsed.TotalSeconds:0.0} s ({ProgressDisplay.Rate(st.PayloadDownloaded, sw.Elapsed)}), every piece SHA-1 verified and fsynced");
+            if (!all.IsCompleted) return false;
+            await all.ConfigureAwait(false); // throws the storage error if one failed
+            var stats = sessions.Select(s => s.GetStats()).ToList();
+            long bytes = stats.Sum(s => s.TotalBytes);
+            string what = sessions.Count == 1 ? SizeParser.Format(bytes) : $"{sessions.Count} torrents, {SizeParser.Format(bytes)}";
+            ctx.Out.WriteLine($"complete: {what} in {sw.Elapsed.TotalSeconds:0.0} s ({ProgressDisplay.Rate(stats.Sum(s => s.PayloadDownloaded), sw.Elapsed)}), every piece SHA-1 verified and fsynced");
             if (extraSeeding is { } seedFor && seedFor > TimeSpan.Zero)
             {
                 ctx.Err.WriteLine($"seeding for {seedFor.TotalSeconds:0} s");
@@ -72,6 +77,15 @@ public static class EngineHost
             }
         }
         return true;
+    }
+
+    private static string ProgressLine(string label, IReadOnlyList<TorrentSession> sessions)
+    {
+        var st = sessions.Select(s => s.GetStats()).ToList();
+        long total = st.Sum(s => s.TotalBytes), have = st.Sum(s => s.BytesHave);
+        double progress = total == 0 ? 1 : (double)have / total;
+        string torrents = sessions.Count == 1 ? "" : $"{st.Count(s => s.Complete)}/{sessions.Count} torrents  ";
+        return $"{label}: {progress * 100,5:0.0}%  {torrents}{st.Sum(s => s.PiecesHave)}/{st.Sum(s => s.PieceCount)} pieces  down {SizeParser.Format((long)st.Sum(s => s.DownloadRate))}/s  up {SizeParser.Format((long)st.Sum(s => s.UploadRate))}/s  peers {st.Sum(s => s.Peers)} (seeds {st.Sum(s => s.Seeds)})";
     }
 
     /// <summary>

@@ -1,73 +1,92 @@
 using System.CommandLine;
-using System.Net;
-using BlockSwarm.Deploy;
+using BlockSwarm.Devices;
 using BlockSwarm.Engine;
+using BlockSwarm.Engine.Hosting;
 using BlockSwarm.Engine.Session;
 using BlockSwarm.Engine.Storage;
-using BlockSwarm.Imaging;
 using BlockSwarm.Metainfo;
-using BlockSwarm.Devices;
 
 namespace BlockSwarm.Cli.Commands;
 
-/// <summary><c>blockswarm seed</c> and <c>blockswarm fetch</c>: the engine without orchestration.</summary>
+/// <summary>
+/// <c>blockswarm seed</c> and <c>blockswarm fetch</c>: the engine without orchestration. Each takes one or more
+/// <c>--torrent</c> with a <c>--source</c> (or <c>--target</c>) each, paired in order, and runs them all in one engine:
+/// one port, one peer id, one memory budget and one upload limit (Clonezilla's BitTorrent mode adds one torrent per
+/// partition to one client process the same way).
+/// </summary>
 public static class EngineCommands
 {
     public static Command BuildSeed(CliContext ctx)
     {
-        var torrent = new Option<string>("--torrent", "-t") { Description = "The torrent", Required = true };
-        var source = new Option<string>("--source", "-s") { Description = "Device or image to seed (block-image torrents), a partclone -T directory, or a directory of plain files", Required = true };
-        var listen = new Option<string>("--listen") { Description = "IP:PORT to accept peers on", DefaultValueFactory = _ => "0.0.0.0:6881" };
-        var peers = new Option<string[]>("--peer") { Description = "IP:PORT of a peer to dial (repeatable)", Arity = ArgumentArity.ZeroOrMore };
-        var limit = new Option<string?>("--upload-limit") { Description = "Upload limit, e.g. 100MiB (per second); default unlimited" };
+        var torrents = TorrentOption();
+        var sources = new Option<string[]>("--source", "-s")
+        {
+            Description = "Device or image to seed (block-image torrents), a partclone -T directory, or a directory of plain files; one per --torrent, in the same order",
+            Required = true,
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var listen = new Option<string>("--listen") { Description = "IP:PORT to accept peers on (every torrent shares it)", DefaultValueFactory = _ => "0.0.0.0:6881" };
+        var peers = PeerOption();
+        var limit = new Option<string?>("--upload-limit") { Description = "Upload limit of the whole process, e.g. 100MiB (per second); default unlimited" };
         var slowStart = new Option<int>("--slow-start") { Description = "Seconds over which the upload limit ramps up from a quarter (protects weak switches)" };
-        var verifySource = new Option<bool>("--verify-source") { Description = "Hash the source before seeding instead of trusting it" };
-        var files = new Option<bool>("--files") { Description = "Treat the torrent as plain files under --source (standard layout)" };
+        var verifySource = new Option<bool>("--verify-source") { Description = "Hash each source before seeding instead of trusting it" };
+        var files = new Option<bool>("--files") { Description = "Treat every torrent as plain files under its --source (standard layout)" };
         var (noPex, lsd) = DiscoveryOptions();
         var maxPeers = MaxPeersOption();
-        var cmd = new Command("seed", "Seed a torrent from a device, image, partclone slice directory or plain files") { torrent, source, listen, peers, limit, slowStart, verifySource, files, noPex, lsd, maxPeers };
+        var cmd = new Command("seed", "Seed torrents from devices, images, partclone slice directories or plain files, all on one port")
+        {
+            torrents, sources, listen, peers, limit, slowStart, verifySource, files, noPex, lsd, maxPeers,
+        };
         cmd.SetAction(async (pr, outer) =>
         {
             using var cts = EngineHost.CancelOnSignal(outer);
             var ct = cts.Token;
             try
             {
-                var t = Torrent.Load(pr.GetValue(torrent)!);
-                await using var storage = EngineHost.OpenStorage(t, pr.GetValue(source)!, writable: false, pr.GetValue(files), new StorageOptions());
-                Bitfield have;
-                if (pr.GetValue(verifySource))
-                {
-                    have = await ProgressDisplay.RunAsync(ctx, "verifying source", t.TotalLength,
-                        report => PieceRecovery.Rehash(storage, t, progress: report, cancellationToken: ct)).ConfigureAwait(false);
-                    if (!have.IsComplete) ctx.Warn($"the source has only {have.Count} of {have.Length} pieces right; seeding those");
-                    storage.MarkDurable(have);
-                }
-                else
-                {
-                    have = PieceRecovery.TrustSeed(storage).Pieces;
-                }
+                var pairs = Pair(pr.GetValue(torrents)!, pr.GetValue(sources)!, "--source");
                 long rate = pr.GetValue(limit) is { } l ? SizeParser.Parse(l) : 0;
                 int ss = pr.GetValue(slowStart);
-                await using var session = new TorrentSession(t, storage, have, new SessionOptions
+                var memory = PieceMemory.Split(EngineOptions.DefaultMemoryBytes, pairs.Max(p => p.Torrent.PieceLength));
+                var storages = new List<MappedPieceStorage>();
+                try
                 {
-                    Listen = EngineHost.ParseEndPoint(pr.GetValue(listen)!),
-                    UploadLimit = rate,
-                    SlowStart = ss > 0 ? TimeSpan.FromSeconds(ss) : null,
-                    Pex = !pr.GetValue(noPex),
-                    MaxConnections = Math.Max(1, pr.GetValue(maxPeers)),
-                });
-                session.Start();
-                foreach (var p in pr.GetValue(peers) ?? []) session.AddPeer(EngineHost.ParseEndPoint(p));
-                using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
-                await using var announcer = TrackerAnnouncer.Start(session, TrackerAnnouncer.TiersOf(t), http, AnnounceAddress(session), m => ctx.Warn($"tracker: {m}"), ct);
-                await using var local = pr.GetValue(lsd) ? await LocalDiscovery.StartAsync(session).ConfigureAwait(false) : null;
-                ctx.Err.WriteLine($"seeding {t.Name} ({t.InfoHash.ToHex()}) on {session.LocalEndPoint}{(announcer is null ? "" : ", announcing to the torrent's trackers")}");
-                await EngineHost.RunAsync(ctx, session, "seed", untilComplete: false, null, ct).ConfigureAwait(false);
-                return ExitCodes.Ok;
+                    var haves = new List<Bitfield>();
+                    foreach (var (t, path) in pairs)
+                    {
+                        var storage = EngineHost.OpenStorage(t, path, writable: false, pr.GetValue(files), new StorageOptions { Memory = memory });
+                        storages.Add(storage);
+                        haves.Add(await SourcePiecesAsync(ctx, t, storage, pr.GetValue(verifySource), ct).ConfigureAwait(false));
+                    }
+                    await using var engine = new TorrentEngine(new EngineOptions
+                    {
+                        Listen = [EngineHost.ParseEndPoint(pr.GetValue(listen)!)],
+                        UploadLimit = rate,
+                        SlowStart = ss > 0 ? TimeSpan.FromSeconds(ss) : null,
+                        Memory = memory,
+                        LoggerFactory = ctx.LoggerFactory,
+                        Discovery = new DiscoveryOptions { Pex = !pr.GetValue(noPex), Lsd = pr.GetValue(lsd) },
+                    });
+                    engine.Start();
+                    var torrentOptions = new TorrentOptions { MaxConnections = Math.Max(1, pr.GetValue(maxPeers)), Peers = ParsePeers(pr.GetValue(peers)) };
+                    var sessions = pairs.Select((p, i) => engine.Add(p.Torrent, storages[i], haves[i], torrentOptions)).ToList();
+                    foreach (var s in sessions)
+                        ctx.Err.WriteLine($"seeding {s.Name} ({s.Torrent.InfoHash.ToHex()}) on {engine.LocalEndPoint}{(s.Torrent.TrackerTiers.IsEmpty ? "" : ", announcing to its trackers")}");
+                    await EngineHost.RunAsync(ctx, sessions, "seed", untilComplete: false, null, ct).ConfigureAwait(false);
+                    return ExitCodes.Ok;
+                }
+                finally
+                {
+                    foreach (var s in storages) await s.DisposeAsync().ConfigureAwait(false);
+                }
             }
             catch (OperationCanceledException)
             {
                 return ExitCodes.Ok;
+            }
+            catch (UsageException ex)
+            {
+                ctx.Fail(ex.Message);
+                return ExitCodes.Usage;
             }
             catch (Exception ex) when (EngineHost.IsOperatorError(ex))
             {
@@ -80,21 +99,26 @@ public static class EngineCommands
 
     public static Command BuildFetch(CliContext ctx)
     {
-        var torrent = new Option<string>("--torrent", "-t") { Description = "The torrent", Required = true };
-        var target = new Option<string>("--target") { Description = "Device or image file to write (block-image torrents; an image file is created if missing), or a directory for plain files", Required = true };
-        var listen = new Option<string?>("--listen") { Description = "IP:PORT to accept peers on (others can fetch from us)" };
-        var peers = new Option<string[]>("--peer") { Description = "IP:PORT of a peer to dial (repeatable)", Arity = ArgumentArity.ZeroOrMore };
-        var seedAfter = new Option<int>("--seed-after") { Description = "Keep seeding this many seconds after completing" };
-        var cache = new Option<string>("--cache") { Description = "Write-back cache size (pushes back on the network when full)", DefaultValueFactory = _ => "256MiB" };
+        var torrents = TorrentOption();
+        var targets = new Option<string[]>("--target")
+        {
+            Description = "Device or image file to write (block-image torrents; an image file is created if missing), or a directory for plain files; one per --torrent, in the same order",
+            Required = true,
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var listen = new Option<string?>("--listen") { Description = "IP:PORT to accept peers on (others can fetch from us); its address is also used for outgoing connections" };
+        var peers = PeerOption();
+        var seedAfter = new Option<int>("--seed-after") { Description = "Keep seeding this many seconds after every torrent completed" };
+        var cache = new Option<string>("--cache") { Description = "All the piece data the process may hold (assembling, write-back, upload cache), shared by every torrent; pushes back on the network when full", DefaultValueFactory = _ => "256MiB" };
         var directIO = DirectIOOption();
-        var resume = new Option<string?>("--resume") { Description = "Resume file (default: TARGET.blockswarm-resume for image files)" };
-        var files = new Option<bool>("--files") { Description = "Write plain files under --target (standard layout)" };
-        var size = new Option<string?>("--size") { Description = "Size of a new image file (default: just large enough for the torrent's extents)" };
+        var resume = new Option<string?>("--resume") { Description = "Resume file (one torrent only; default: TARGET.blockswarm-resume for image files)" };
+        var files = new Option<bool>("--files") { Description = "Write plain files under each --target (standard layout)" };
+        var size = new Option<string?>("--size") { Description = "Size of a new image file (one torrent only; default: just large enough for the torrent's extents)" };
         var (noPex, lsd) = DiscoveryOptions();
         var maxPeers = MaxPeersOption();
-        var cmd = new Command("fetch", "Download a torrent into a device, image file or directory; exits 0 only when every piece is verified and fsynced")
+        var cmd = new Command("fetch", "Download torrents into devices, image files or directories, all on one port; exits 0 only when every piece of every torrent is verified and fsynced")
         {
-            torrent, target, listen, peers, seedAfter, cache, directIO, resume, files, size, noPex, lsd, maxPeers,
+            torrents, targets, listen, peers, seedAfter, cache, directIO, resume, files, size, noPex, lsd, maxPeers,
         };
         cmd.SetAction(async (pr, outer) =>
         {
@@ -102,56 +126,66 @@ public static class EngineCommands
             var ct = cts.Token;
             try
             {
-                var t = Torrent.Load(pr.GetValue(torrent)!);
-                var targetPath = pr.GetValue(target)!;
-                if (pr.GetValue(directIO) && (pr.GetValue(files) || !BlockImageLayout.IsBlockImage(t)))
-                {
-                    ctx.Fail("--direct-io applies to a device or image file target of a block-image torrent, not to plain files");
-                    return ExitCodes.Usage;
-                }
-                // --cache bounds all the piece data the fetch holds, not just the write-back cache: a quarter for pieces
-                // being assembled and hashed, up to a quarter (64 MiB at most) for the upload read cache, the rest for
-                // verified pieces waiting to be written. Peak RSS is then about the cache plus the runtime.
-                long cacheBytes = StorageOptions.ClampCacheBytes(SizeParser.Parse(pr.GetValue(cache)!), t.PieceLength);
-                long assemblingBytes = Math.Max(2L * t.PieceLength, cacheBytes / 4);
-                long readCacheBytes = Math.Min(StorageOptions.DefaultReadCacheBytes, cacheBytes / 4);
-                var storageOptions = new StorageOptions
-                {
-                    CacheBytes = Math.Max(t.PieceLength, cacheBytes - assemblingBytes - readCacheBytes),
-                    ReadCacheBytes = readCacheBytes,
-                    DirectIO = pr.GetValue(directIO),
-                };
+                var pairs = Pair(pr.GetValue(torrents)!, pr.GetValue(targets)!, "--target");
+                bool plainFiles = pr.GetValue(files);
+                if (pairs.Count > 1 && (pr.GetValue(resume) is not null || pr.GetValue(size) is not null))
+                    throw new UsageException("--resume and --size name one target: use them with a single --torrent");
+                if (pr.GetValue(directIO) && (plainFiles || pairs.Any(p => !BlockImageLayout.IsBlockImage(p.Torrent))))
+                    throw new UsageException("--direct-io applies to device or image file targets of block-image torrents, not to plain files");
+                var memory = PieceMemory.Split(StorageOptions.ClampCacheBytes(SizeParser.Parse(pr.GetValue(cache)!), pairs.Max(p => p.Torrent.PieceLength)),
+                    pairs.Max(p => p.Torrent.PieceLength));
+                var storageOptions = new StorageOptions { Memory = memory, DirectIO = pr.GetValue(directIO) };
                 long? createSize = pr.GetValue(size) is { } s ? SizeParser.Parse(s) : null;
-                // A target that does not exist yet becomes a new (sparse) image file: it holds no piece, so hashing it is wasted work.
-                bool fresh = !File.Exists(targetPath) && !Directory.Exists(targetPath) && !pr.GetValue(files) && BlockImageLayout.IsBlockImage(t);
-                await using var storage = EngineHost.OpenStorage(t, targetPath, writable: true, pr.GetValue(files), storageOptions, createSize);
-                var resumePath = pr.GetValue(resume) ?? (File.Exists(targetPath) && !Directory.Exists(targetPath) && !IsBlockDevice(targetPath)
-                    ? ResumeFile.DefaultPathFor(targetPath)
-                    : Path.Combine(Directory.Exists(targetPath) ? targetPath : Path.GetTempPath(), $".{t.InfoHash.ToHex()}.blockswarm-resume"));
-                var recovered = await ProgressDisplay.RunAsync(ctx, "checking target", t.TotalLength,
-                    report => PieceRecovery.Recover(storage, t, resumePath, new RecoveryOptions { Progress = report, RehashWhenUntrusted = !fresh }, ct)).ConfigureAwait(false);
-                ctx.Err.WriteLine(recovered.Reason);
-                await using var session = new TorrentSession(t, storage, recovered.Pieces, new SessionOptions
+                var storages = new List<MappedPieceStorage>();
+                try
                 {
-                    Listen = pr.GetValue(listen) is { } l ? EngineHost.ParseEndPoint(l) : null,
-                    LocalAddress = pr.GetValue(listen) is { } l2 ? EngineHost.ParseEndPoint(l2).Address : null,
-                    ResumePath = resumePath,
-                    MaxBufferedBytes = assemblingBytes,
-                    Pex = !pr.GetValue(noPex),
-                    MaxConnections = Math.Max(1, pr.GetValue(maxPeers)),
-                });
-                session.Start();
-                foreach (var p in pr.GetValue(peers) ?? []) session.AddPeer(EngineHost.ParseEndPoint(p));
-                using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
-                await using var announcer = TrackerAnnouncer.Start(session, TrackerAnnouncer.TiersOf(t), http, AnnounceAddress(session), m => ctx.Warn($"tracker: {m}"), ct);
-                await using var local = pr.GetValue(lsd) ? await LocalDiscovery.StartAsync(session).ConfigureAwait(false) : null;
-                bool ok = await EngineHost.RunAsync(ctx, session, "fetch", untilComplete: true, TimeSpan.FromSeconds(pr.GetValue(seedAfter)), ct).ConfigureAwait(false);
-                return ok ? ExitCodes.Ok : ExitCodes.Interrupted;
+                    var starts = new List<(Bitfield Have, string ResumePath)>();
+                    foreach (var (t, targetPath) in pairs)
+                    {
+                        // A target that does not exist yet becomes a new (sparse) image file: it holds no piece, so hashing it is wasted work.
+                        bool fresh = !File.Exists(targetPath) && !Directory.Exists(targetPath) && !plainFiles && BlockImageLayout.IsBlockImage(t);
+                        var storage = EngineHost.OpenStorage(t, targetPath, writable: true, plainFiles, storageOptions, createSize);
+                        storages.Add(storage);
+                        var resumePath = pr.GetValue(resume) ?? DefaultResumePath(t, targetPath);
+                        var recovered = await ProgressDisplay.RunAsync(ctx, pairs.Count > 1 ? $"checking {t.Name}" : "checking target", t.TotalLength,
+                            report => PieceRecovery.Recover(storage, t, resumePath, new RecoveryOptions { Progress = report, RehashWhenUntrusted = !fresh }, ct)).ConfigureAwait(false);
+                        ctx.Err.WriteLine(pairs.Count > 1 ? $"{t.Name}: {recovered.Reason}" : recovered.Reason);
+                        starts.Add((recovered.Pieces, resumePath));
+                    }
+                    var listenAt = pr.GetValue(listen) is { } l ? EngineHost.ParseEndPoint(l) : null;
+                    await using var engine = new TorrentEngine(new EngineOptions
+                    {
+                        Listen = listenAt is null ? [] : [listenAt],
+                        LocalAddress = listenAt?.Address,
+                        Memory = memory,
+                        LoggerFactory = ctx.LoggerFactory,
+                        Discovery = new DiscoveryOptions { Pex = !pr.GetValue(noPex), Lsd = pr.GetValue(lsd) },
+                    });
+                    engine.Start();
+                    var peerList = ParsePeers(pr.GetValue(peers));
+                    var sessions = pairs.Select((p, i) => engine.Add(p.Torrent, storages[i], starts[i].Have, new TorrentOptions
+                    {
+                        ResumePath = starts[i].ResumePath,
+                        MaxConnections = Math.Max(1, pr.GetValue(maxPeers)),
+                        Peers = peerList,
+                    })).ToList();
+                    bool ok = await EngineHost.RunAsync(ctx, sessions, "fetch", untilComplete: true, TimeSpan.FromSeconds(pr.GetValue(seedAfter)), ct).ConfigureAwait(false);
+                    return ok ? ExitCodes.Ok : ExitCodes.Interrupted;
+                }
+                finally
+                {
+                    foreach (var st in storages) await st.DisposeAsync().ConfigureAwait(false);
+                }
             }
             catch (OperationCanceledException)
             {
                 ctx.Fail("interrupted; verified pieces are kept and the resume file lets the next run continue");
                 return ExitCodes.Interrupted;
+            }
+            catch (UsageException ex)
+            {
+                ctx.Fail(ex.Message);
+                return ExitCodes.Usage;
             }
             catch (Exception ex) when (EngineHost.IsOperatorError(ex))
             {
@@ -168,16 +202,60 @@ public static class EngineCommands
 
     /// <summary>The connection limit shared by seed, fetch and deploy.</summary>
     internal static Option<int> MaxPeersOption() =>
-        new("--max-peers") { Description = "Most simultaneous peer connections (keep it modest, above ln N)", DefaultValueFactory = _ => 48 };
+        new("--max-peers") { Description = "Most simultaneous peer connections per torrent (keep it modest, above ln N)", DefaultValueFactory = _ => 48 };
 
     /// <summary>Peer discovery switches shared by seed and fetch: PEX on unless --no-pex, LSD off unless --lsd.</summary>
     internal static (Option<bool> NoPex, Option<bool> Lsd) DiscoveryOptions() => (
         new Option<bool>("--no-pex") { Description = "Do not exchange peer lists with peers (BEP 11 PEX is on by default)" },
         new Option<bool>("--lsd") { Description = "Announce on and listen to the LAN's Local Service Discovery multicast group (BEP 14; off by default)" });
 
-    /// <summary>The listen address when it is a specific one (several peers on one host); null lets the tracker use the source address.</summary>
-    private static IPAddress? AnnounceAddress(TorrentSession session) =>
-        session.LocalEndPoint is { } ep && !ep.Address.Equals(IPAddress.Any) && !ep.Address.Equals(IPAddress.IPv6Any) ? ep.Address : null;
+    private static Option<string[]> TorrentOption() => new("--torrent", "-t")
+    {
+        Description = "A torrent file; repeat it (with its --source/--target) to run several torrents in one process on one port",
+        Required = true,
+        Arity = ArgumentArity.OneOrMore,
+    };
+
+    private static Option<string[]> PeerOption() => new("--peer")
+    {
+        Description = "IP:PORT of a peer to dial for every torrent (repeatable)",
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+
+    private static List<System.Net.IPEndPoint> ParsePeers(string[]? peers) => [.. (peers ?? []).Select(p => EngineHost.ParseEndPoint(p))];
+
+    /// <summary>Loads each torrent and pairs it with the path given in the same position; refuses counts that differ or a torrent given twice.</summary>
+    private static List<(Torrent Torrent, string Path)> Pair(string[] torrentPaths, string[] paths, string pathOption)
+    {
+        if (torrentPaths.Length != paths.Length)
+            throw new UsageException($"--torrent is given {torrentPaths.Length} time(s) but {pathOption} {paths.Length}: give one {pathOption} per --torrent, in the same order");
+        var pairs = new List<(Torrent, string)>();
+        var seen = new Dictionary<InfoHash, string>();
+        for (int i = 0; i < torrentPaths.Length; i++)
+        {
+            var t = Torrent.Load(torrentPaths[i]);
+            if (!seen.TryAdd(t.InfoHash, torrentPaths[i]))
+                throw new UsageException($"{torrentPaths[i]} and {seen[t.InfoHash]} are the same torrent (info-hash {t.InfoHash.ToHex()})");
+            pairs.Add((t, paths[i]));
+        }
+        return pairs;
+    }
+
+    /// <summary>The pieces a seed source offers: all of them (trusted), or those whose hash matches with --verify-source.</summary>
+    private static async Task<Bitfield> SourcePiecesAsync(CliContext ctx, Torrent t, MappedPieceStorage storage, bool verify, CancellationToken ct)
+    {
+        if (!verify) return PieceRecovery.TrustSeed(storage).Pieces;
+        var have = await ProgressDisplay.RunAsync(ctx, $"verifying {t.Name}", t.TotalLength,
+            report => PieceRecovery.Rehash(storage, t, progress: report, cancellationToken: ct)).ConfigureAwait(false);
+        if (!have.IsComplete) ctx.Warn($"{t.Name}: the source has only {have.Count} of {have.Length} pieces right; seeding those");
+        storage.MarkDurable(have);
+        return have;
+    }
+
+    private static string DefaultResumePath(Torrent t, string targetPath) =>
+        File.Exists(targetPath) && !Directory.Exists(targetPath) && !IsBlockDevice(targetPath)
+            ? ResumeFile.DefaultPathFor(targetPath)
+            : Path.Combine(Directory.Exists(targetPath) ? targetPath : Path.GetTempPath(), $".{t.InfoHash.ToHex()}.blockswarm-resume");
 
     private static bool IsBlockDevice(string path)
     {

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using BlockSwarm.Deploy.Api;
 using BlockSwarm.Deploy.Server;
+using BlockSwarm.Engine.Hosting;
 using BlockSwarm.Engine.Session;
 using BlockSwarm.Engine.Storage;
 using BlockSwarm.Metainfo;
@@ -29,6 +30,7 @@ public sealed record DeployOptions
 
     public string Hostname { get; init; } = Environment.MachineName;
     public string? ClientId { get; init; }
+    /// <summary>All the piece data the client may hold (assembling, write-back, read cache): <see cref="PieceMemory.Split"/>.</summary>
     public long CacheBytes { get; init; } = StorageOptions.DefaultCacheBytes;
     public string? ResumePath { get; init; }
 
@@ -51,6 +53,9 @@ public sealed record DeployOptions
 
     /// <summary>Re-read and re-hash the whole target after the final fsync.</summary>
     public bool VerifyAfter { get; init; }
+
+    /// <summary>Where the engine logs (connections, bans, storage errors, tracker failures).</summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory LoggerFactory { get; init; } = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
 
     /// <summary>Asks the operator to confirm; null = non-interactive (then <see cref="Yes"/> is required).</summary>
     public Func<string, bool>? Confirm { get; init; }
@@ -143,7 +148,9 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
             }
         }
 
-        var storageOptions = new StorageOptions { CacheBytes = StorageOptions.ClampCacheBytes(o.CacheBytes, torrent.PieceLength), DirectIO = o.DirectIO };
+        // --cache bounds all the piece data the client holds: pieces being assembled, written and read for uploads.
+        var memory = PieceMemory.Split(StorageOptions.ClampCacheBytes(o.CacheBytes, torrent.PieceLength), torrent.PieceLength);
+        var storageOptions = new StorageOptions { Memory = memory, DirectIO = o.DirectIO };
         MappedPieceStorage storage;
         try
         {
@@ -161,23 +168,26 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
             var recovered = await Task.Run(() => PieceRecovery.Recover(storage, torrent, resume, new RecoveryOptions(), cancellationToken), cancellationToken).ConfigureAwait(false);
             reporter.Event("recovered", recovered.Reason, new Dictionary<string, object?> { ["pieces"] = recovered.Pieces.Count });
 
-            await using var session = new TorrentSession(torrent, storage, recovered.Pieces, new Engine.Session.SessionOptions
-            {
-                Listen = o.Listen,
-                LocalAddress = o.Listen.Address.Equals(IPAddress.Any) ? null : o.Listen.Address,
-                ResumePath = resume,
-                Time = o.Time,
-                Pex = o.Pex,
-                MaxConnections = o.MaxPeers,
-            });
-            session.Start();
             var serverAddresses = await ResolveServerAsync(cancellationToken).ConfigureAwait(false);
-            foreach (var a in serverAddresses) session.AddPeer(new IPEndPoint(a, job.OriginPort));
-            await using var announcer = TrackerAnnouncer.Start(session, [[new Uri(o.Server, job.AnnounceUrl)]], _http,
-                // On one host (demo, tests) clients share an HTTP source address; tell the tracker which address we listen on.
-                o.Listen.Address.Equals(IPAddress.Any) ? null : o.Listen.Address, null, cancellationToken)!;
+            await using var engine = new TorrentEngine(new EngineOptions
+            {
+                Listen = [o.Listen],
+                LocalAddress = o.Listen.Address.Equals(IPAddress.Any) ? null : o.Listen.Address,
+                Memory = memory,
+                Time = o.Time,
+                LoggerFactory = o.LoggerFactory,
+                // On one host (demo, tests) clients share an HTTP source address; the engine tells the tracker which address we listen on.
+                Discovery = new DiscoveryOptions { Pex = o.Pex, Lsd = o.Lsd, Http = _http },
+            });
+            engine.Start();
+            var session = engine.Add(torrent, storage, recovered.Pieces, new TorrentOptions
+            {
+                ResumePath = resume,
+                MaxConnections = o.MaxPeers,
+                Peers = [.. serverAddresses.Select(a => new IPEndPoint(a, job.OriginPort))],
+                Trackers = [[new Uri(o.Server, job.AnnounceUrl)]],
+            });
             var originKeys = serverAddresses.Select(a => a.ToString()).ToHashSet();
-            await using var local = o.Lsd ? await LocalDiscovery.StartAsync(session).ConfigureAwait(false) : null;
 
             _state = session.IsComplete ? "seeding" : "downloading";
             reporter.Event("start", $"downloading into {o.Target} from {o.Server}");

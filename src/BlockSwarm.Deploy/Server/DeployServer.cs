@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using BlockSwarm.Bencode;
 using BlockSwarm.Deploy.Api;
+using BlockSwarm.Engine.Hosting;
 using BlockSwarm.Engine.Session;
 using BlockSwarm.Engine.Storage;
 using BlockSwarm.Metainfo;
@@ -49,15 +50,16 @@ public sealed class DeployServer : IAsyncDisposable
         _started = options.Time.GetUtcNow();
         Registry = new ClientRegistry(options.Time);
         Tracker = new Tracker.Tracker(new TrackerOptions(), null, options.Time);
-        var have = new Engine.Bitfield(torrent.PieceCount);
-        have.SetAll();
-        Seeder = new TorrentSession(torrent, storage, have, new Engine.Session.SessionOptions
+        // The origin: an engine of its own on the BitTorrent port. Clients dial it directly (the job names its port), so
+        // it announces nowhere; the embedded tracker below introduces the clients to each other.
+        Engine = new TorrentEngine(new EngineOptions
         {
-            Listen = new IPEndPoint(options.Listen, options.BitTorrentPort),
+            Listen = [new IPEndPoint(options.Listen, options.BitTorrentPort)],
             UploadLimit = options.UploadLimit,
             SlowStart = options.SlowStart,
             Time = options.Time,
-            MaxConnections = options.MaxPeers,
+            LoggerFactory = options.LoggerFactory,
+            Discovery = new DiscoveryOptions { Trackers = false },
         });
         Job = new JobInfo
         {
@@ -78,7 +80,13 @@ public sealed class DeployServer : IAsyncDisposable
 
     public ClientRegistry Registry { get; }
     public Tracker.Tracker Tracker { get; }
-    public TorrentSession Seeder { get; }
+    /// <summary>The engine the origin runs in (its meter feeds /metrics).</summary>
+    public TorrentEngine Engine { get; }
+
+    /// <summary>The origin seeder (after <see cref="StartAsync"/>).</summary>
+    public TorrentSession Seeder => _seeder ?? throw new InvalidOperationException("the server is not started");
+
+    private TorrentSession? _seeder;
     public JobInfo Job { get; private set; }
 
     /// <summary>Completes when every expected client reported done (never when none are expected).</summary>
@@ -89,8 +97,11 @@ public sealed class DeployServer : IAsyncDisposable
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        Seeder.Start();
-        if (Seeder.LocalEndPoint is { } bt && bt.Port != Job.OriginPort) Job = Job with { OriginPort = bt.Port };
+        Engine.Start();
+        var have = new BlockSwarm.Engine.Bitfield(_torrent.PieceCount);
+        have.SetAll();
+        _seeder = Engine.Add(_torrent, _storage, have, new TorrentOptions { MaxConnections = _options.MaxPeers });
+        if (Engine.LocalEndPoint is { } bt && bt.Port != Job.OriginPort) Job = Job with { OriginPort = bt.Port };
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k =>
@@ -276,7 +287,7 @@ public sealed class DeployServer : IAsyncDisposable
         {
             try { await _expiry.ConfigureAwait(false); } catch (OperationCanceledException) { }
         }
-        await Seeder.DisposeAsync().ConfigureAwait(false);
+        await Engine.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
     }
 

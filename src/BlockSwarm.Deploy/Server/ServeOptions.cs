@@ -25,4 +25,7 @@ public sealed record ServeOptions
     public int MaxPeers { get; init; } = 256;
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Where the origin's engine logs.</summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory LoggerFactory { get; init; } = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
 }

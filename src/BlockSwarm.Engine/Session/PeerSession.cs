@@ -5,7 +5,6 @@ using BlockSwarm.Engine.Extensions;
 using BlockSwarm.Engine.Storage;
 using BlockSwarm.Engine.Swarm;
 using BlockSwarm.Engine.Wire;
-using SwarmPeerId = BlockSwarm.Engine.Swarm.PeerId;
 using BlockSwarm.Devices;
 
 namespace BlockSwarm.Engine.Session;
@@ -17,7 +16,7 @@ namespace BlockSwarm.Engine.Session;
 /// </summary>
 internal sealed class PeerSession : IPeerMessageHandler
 {
-    private readonly TorrentSession _session;
+    private readonly IPeerSessionHost _session;
     private readonly Channel<BlockRequest> _uploads;
     private readonly HashSet<BlockRequest> _cancelled = [];
     private readonly List<BlockRequest> _picked = [];
@@ -25,7 +24,7 @@ internal sealed class PeerSession : IPeerMessageHandler
     private int _queuedUploads;
     private long _payloadFromPeer;
 
-    public PeerSession(TorrentSession session, PeerConnection connection, SwarmPeerId id, IPEndPoint remote, bool fast)
+    public PeerSession(IPeerSessionHost session, PeerConnection connection, PeerHandle id, IPEndPoint remote, bool fast)
     {
         _session = session;
         Connection = connection;
@@ -38,7 +37,7 @@ internal sealed class PeerSession : IPeerMessageHandler
     }
 
     public PeerConnection Connection { get; }
-    public SwarmPeerId Id { get; }
+    public PeerHandle Id { get; }
     public IPEndPoint Remote { get; }
     public bool SupportsFast { get; }
     public RateMeter Download { get; }
@@ -229,7 +228,7 @@ internal sealed class PeerSession : IPeerMessageHandler
             throw new PeerProtocolException($"piece {block.Piece} block [{block.Begin}, +{block.Length}) runs past the piece's {pieceLength} bytes");
         Download.Add(block.Length);
         Interlocked.Add(ref _payloadFromPeer, block.Length);
-        _session.CountDownloaded(block.Length);
+        _session.OnDownloaded(block.Length);
         BlockReceivedStatus status;
         PieceAssembly? complete;
         lock (_cancelTo)
@@ -279,17 +278,16 @@ internal sealed class PeerSession : IPeerMessageHandler
                         if (SupportsFast) Connection.Send(OutgoingMessage.Reject(r.Piece, r.Begin, r.Length));
                         continue;
                     }
-                    await _session.UploadLimiter.WaitAsync(r.Length, cancellationToken).ConfigureAwait(false);
+                    await _session.WaitForUploadAsync(r.Length, cancellationToken).ConfigureAwait(false);
                     // A run of blocks (a BlockSwarm peer's long request) goes from the page cache to the socket with
                     // sendfile: no read into a buffer and no copy into the socket. 16 KiB blocks do not pay for the
                     // extra system call per block, they keep the cache-and-gather path below.
-                    if (r.Length >= MinFileSendLength && Connection.SupportsFileSend && _session.Storage is MappedPieceStorage mapped
-                        && mapped.TryGetFileRun(r.Piece, r.Begin, r.Length, _onFileSendFailed ??= OnFileSendFailed) is { } run)
+                    if (r.Length >= MinFileSendLength && Connection.SupportsFileSend && _session.FileRuns is { } files
+                        && files.TryGetFileRun(r.Piece, r.Begin, r.Length, _onFileSendFailed ??= OnFileSendFailed) is { } run)
                     {
                         if (!Connection.Send(OutgoingMessage.Piece(r.Piece, r.Begin, run))) return;
                         Upload.Add(r.Length);
-                        _session.CountUploaded(this, r.Length);
-                        _session.CountUploadedFromFile(r.Length);
+                        _session.OnUploaded(r.Length, fromFile: true);
                         continue;
                     }
                     // Preferably a lease on the block in the storage's read cache (no copy here: the send loop's copy
@@ -311,7 +309,7 @@ internal sealed class PeerSession : IPeerMessageHandler
                     }
                     if (!Connection.Send(OutgoingMessage.Piece(r.Piece, r.Begin, lease.Memory, lease))) return;
                     Upload.Add(r.Length);
-                    _session.CountUploaded(this, r.Length);
+                    _session.OnUploaded(r.Length, fromFile: false);
                 }
                 // Queue drained: any cancel still held matches no request (the peer's requests were all served).
                 lock (_cancelled)
@@ -325,10 +323,11 @@ internal sealed class PeerSession : IPeerMessageHandler
         {
             _session.Fail(ex);
         }
-        catch (Exception)
+        catch (Exception ex)
         {
             // Anything else ends this peer's uploads: close it rather than leave its requests unanswered
             // until they time out (it reconnects or fetches elsewhere at once).
+            _session.OnUploadFailed(Remote, ex);
             Connection.Close();
         }
     }
@@ -344,12 +343,12 @@ internal sealed class PeerSession : IPeerMessageHandler
     /// </summary>
     private void OnFileSendFailed(FileRun run, Exception sendError)
     {
-        if (_session.Storage is not MappedPieceStorage mapped) return;
+        if (_session.FileRuns is not { } files) return;
         _ = Task.Run(() =>
         {
             try
             {
-                mapped.CheckReadable(run);
+                files.CheckReadable(run);
             }
             catch (Exception ex) when (ex is IOException or StorageException)
             {

@@ -4,22 +4,26 @@ using System.Threading.Channels;
 using BlockSwarm.Engine.Storage;
 using BlockSwarm.Engine.Swarm;
 using BlockSwarm.Metainfo;
-using SwarmPeerId = BlockSwarm.Engine.Swarm.PeerId;
+using SwarmPeerId = BlockSwarm.Engine.Swarm.PeerHandle;
 using BlockSwarm.Devices;
 
 namespace BlockSwarm.Engine.Session;
 
 /// <summary>A piece whose blocks have all arrived, waiting for its SHA-1.</summary>
-internal sealed class PieceAssembly(int piece, PooledPieceBuffer buffer)
+internal sealed class PieceAssembly(int piece, PooledPieceBuffer buffer, long started)
 {
     public int Piece { get; } = piece;
     public PooledPieceBuffer Buffer { get; } = buffer;
+
+    /// <summary>When its first block arrived (a <see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
+    public long Started { get; } = started;
 }
 
 /// <summary>
 /// Collects blocks into pooled piece buffers (the one copy from the receive buffer), hands
 /// complete pieces to hashing workers, writes verified pieces to storage and reports them to
-/// the session. Memory held here is counted so requests for new pieces pause when it is full.
+/// the session. Memory held here is counted, in the torrent and in the engine's shared <see cref="PieceMemory"/>, so
+/// requests for new pieces pause when it is full.
 /// </summary>
 internal sealed class PieceAssembler : IAsyncDisposable
 {
@@ -27,6 +31,8 @@ internal sealed class PieceAssembler : IAsyncDisposable
     private readonly Torrent _torrent;
     private readonly SwarmState _swarm;
     private readonly PooledPieceBuffer?[] _buffers;
+    private readonly long[] _started;
+    private readonly PieceMemory _memory;
     private readonly Channel<PieceAssembly> _verify;
     private readonly Task[] _workers;
     private readonly CancellationTokenSource _stop = new();
@@ -34,16 +40,30 @@ internal sealed class PieceAssembler : IAsyncDisposable
     private long _bufferedBytes;
     private long _hashFailures;
 
-    public PieceAssembler(TorrentSession session, int workers)
+    public PieceAssembler(TorrentSession session, PieceMemory memory, int workers)
     {
         _session = session;
+        _memory = memory;
         _torrent = session.Torrent;
         _swarm = session.Swarm;
         _buffers = new PooledPieceBuffer?[_torrent.PieceCount];
+        _started = new long[_torrent.PieceCount];
         // Bounded: when hashing or storage falls behind, receive loops wait here (back-pressure to the network).
         _verify = Channel.CreateBounded<PieceAssembly>(new BoundedChannelOptions(Math.Max(4, workers * 4)) { SingleWriter = false });
-        _workers = new Task[workers];
-        for (int i = 0; i < workers; i++) _workers[i] = Task.Run(() => VerifyLoopAsync(_stop.Token));
+        _workers = new Task[Math.Max(1, workers)];
+        Array.Fill(_workers, Task.CompletedTask);
+    }
+
+    /// <summary>Starts the hashing workers.</summary>
+    public void Start()
+    {
+        for (int i = 0; i < _workers.Length; i++) _workers[i] = Task.Run(() => VerifyLoopAsync(_stop.Token));
+    }
+
+    private void AddBuffered(long bytes)
+    {
+        Interlocked.Add(ref _bufferedBytes, bytes);
+        _memory.AddAssembling(bytes);
     }
 
     public long BufferedBytes => Interlocked.Read(ref _bufferedBytes);
@@ -83,15 +103,16 @@ internal sealed class PieceAssembler : IAsyncDisposable
                 var buffer = slot[block.Piece];
                 if (buffer == null)
                 {
-                    buffer = new PooledPieceBuffer(pieceLength, _session.BufferPool);
+                    buffer = new PooledPieceBuffer(pieceLength, _memory.Buffers);
                     slot[block.Piece] = buffer;
-                    Interlocked.Add(ref _bufferedBytes, pieceLength);
+                    _started[block.Piece] = System.Diagnostics.Stopwatch.GetTimestamp();
+                    AddBuffered(pieceLength);
                 }
                 data.Slice(begin - message.Begin, block.Length).CopyTo(buffer.Span.Slice(block.Begin, block.Length));
                 if (status == BlockReceivedStatus.PieceComplete)
                 {
                     slot[block.Piece] = null;
-                    complete = new PieceAssembly(block.Piece, buffer);
+                    complete = new PieceAssembly(block.Piece, buffer, _started[block.Piece]);
                     result = status;
                 }
                 else if (result != BlockReceivedStatus.PieceComplete)
@@ -118,7 +139,7 @@ internal sealed class PieceAssembler : IAsyncDisposable
         catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
         {
             // The session is stopping: nothing will verify it; give the buffer back.
-            Interlocked.Add(ref _bufferedBytes, -piece.Buffer.Memory.Length);
+            AddBuffered(-piece.Buffer.Memory.Length);
             piece.Buffer.Dispose();
         }
     }
@@ -135,7 +156,7 @@ internal sealed class PieceAssembler : IAsyncDisposable
                 if (!hash.AsSpan().SequenceEqual(_torrent.GetPieceHash(p.Piece)))
                 {
                     p.Buffer.Dispose();
-                    Interlocked.Add(ref _bufferedBytes, -len);
+                    AddBuffered(-len);
                     Interlocked.Increment(ref _hashFailures);
                     _session.OnHashFailed(p.Piece);
                     continue;
@@ -147,11 +168,12 @@ internal sealed class PieceAssembler : IAsyncDisposable
                 }
                 catch (StorageException ex)
                 {
-                    Interlocked.Add(ref _bufferedBytes, -len);
+                    AddBuffered(-len);
                     _session.Fail(ex);
                     return;
                 }
-                Interlocked.Add(ref _bufferedBytes, -len);
+                AddBuffered(-len);
+                _session.RecordPieceDuration(System.Diagnostics.Stopwatch.GetElapsedTime(p.Started));
                 _session.OnPieceVerified(p.Piece);
             }
         }
@@ -174,13 +196,17 @@ internal sealed class PieceAssembler : IAsyncDisposable
             {
                 if (_buffers[i] is { } b)
                 {
-                    Interlocked.Add(ref _bufferedBytes, -b.Memory.Length);
+                    AddBuffered(-b.Memory.Length);
                     b.Dispose();
                     _buffers[i] = null;
                 }
             }
         }
-        while (_verify.Reader.TryRead(out var p)) p.Buffer.Dispose();
+        while (_verify.Reader.TryRead(out var p))
+        {
+            AddBuffered(-p.Buffer.Memory.Length);
+            p.Buffer.Dispose();
+        }
     }
 
     public async ValueTask DisposeAsync()

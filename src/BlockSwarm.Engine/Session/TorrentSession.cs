@@ -1,103 +1,98 @@
-using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Sockets;
+using BlockSwarm.Devices;
+using BlockSwarm.Engine.Extensions;
+using BlockSwarm.Engine.Hosting;
 using BlockSwarm.Engine.Storage;
 using BlockSwarm.Engine.Swarm;
 using BlockSwarm.Engine.Wire;
 using BlockSwarm.Metainfo;
-using SwarmPeerId = BlockSwarm.Engine.Swarm.PeerId;
-using WirePeerId = BlockSwarm.Engine.Wire.PeerId;
-using BlockSwarm.Devices;
+using Microsoft.Extensions.Logging;
 
 namespace BlockSwarm.Engine.Session;
 
 /// <summary>
-/// One torrent being shared: a listener and dialer, a <see cref="PeerSession"/> per connection
-/// (each with its own receive, send and upload loops), the swarm state, the piece assembler and
-/// hashing workers, the choker, and resume checkpoints. The control surface — start, add peers,
-/// stats, stop — is what a CLI, HTTP or gRPC front wraps.
+/// One torrent in a <see cref="TorrentEngine"/>: its swarm state, piece assembler and hashing workers, its connected
+/// peers (<see cref="PeerSet"/>, a <see cref="PeerSession"/> each), choking (<see cref="ChokeScheduler"/>), peer exchange
+/// (<see cref="PexBroadcaster"/>), checkpoints (<see cref="Checkpointer"/>), tracker announces and traffic counters
+/// (<see cref="TransferCounters"/>). The engine owns listening, dialing and the shared memory and rate budgets; this
+/// class is the control surface a CLI, HTTP or gRPC front wraps: add peers, stats, completion, remove.
 /// </summary>
-public sealed class TorrentSession : IAsyncDisposable
+public sealed class TorrentSession : IAsyncDisposable, IPeerSessionHost
 {
-    private readonly SessionOptions _options;
-    private readonly ConcurrentDictionary<SwarmPeerId, PeerSession> _peers = new();
-    private readonly ConcurrentDictionary<IPEndPoint, DialState> _known = new();
-    private readonly ConcurrentDictionary<string, long> _downloadedFrom = new();
-    private readonly ConcurrentDictionary<IPAddress, byte> _bannedAddresses = new();
+    private const int StateCreated = 0, StateRunning = 1, StateStopped = 2;
+
+    private readonly TorrentEngine _engine;
+    private readonly TorrentOptions _options;
+    private readonly ILogger _log;
+    // Not linked to the engine's token (the engine stops each torrent itself), so it holds no registration and needs no disposal.
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Choker _choker;
     private readonly OriginServePolicy? _origin;
-    private readonly byte[] _peerId;
-    private readonly Handshake _handshake;
     private readonly MessageLimits _limits;
-    private readonly RateMeter _downRate;
-    private readonly RateMeter _upRate;
-    private readonly SemaphoreSlim _chokerSignal = new(0, 1);
+    private readonly RateLimiter _uploadLimiter;
+    private readonly KnownPeers _known = new();
+    private readonly ChokeScheduler _choking;
+    private readonly PexBroadcaster _pex;
+    private readonly Checkpointer _checkpoints;
     private readonly List<Task> _background = [];
-    private TcpListener? _listener;
-    private int _nextPeer;
-    private long _downloaded;
-    private long _uploaded;
-    private readonly Lock _peerGate = new();
-    private long _uploadedFromFile;
-    private long _wireDown;
-    private long _wireUp;
-    private int _banned;
+    private TrackerAnnouncer? _announcer;
     private volatile Exception? _error;
-    private bool _started;
+    private int _state;
+    private int _failureLogged;
 
-    public TorrentSession(Torrent torrent, IPieceStorage storage, Bitfield have, SessionOptions? options = null)
+    internal TorrentSession(TorrentEngine engine, Torrent torrent, IPieceStorage storage, Bitfield have, TorrentOptions options, int seed, ILogger log)
     {
         ArgumentNullException.ThrowIfNull(torrent);
         ArgumentNullException.ThrowIfNull(storage);
         ArgumentNullException.ThrowIfNull(have);
-        _options = options ?? new SessionOptions();
+        if (storage.PieceCount != torrent.PieceCount)
+            throw new ArgumentException($"the storage has {storage.PieceCount} pieces, the torrent {torrent.PieceCount}", nameof(storage));
+        if (have.Length != torrent.PieceCount)
+            throw new ArgumentException($"the bitfield has {have.Length} pieces, the torrent {torrent.PieceCount}", nameof(have));
+        if (!ExtensionHandshake.IsValidRequestLength(options.MaxRequestLength))
+            throw new ArgumentException($"MaxRequestLength must be a multiple of 16 KiB in [16 KiB, 1 MiB], not {options.MaxRequestLength}", nameof(options));
+        _engine = engine;
+        _options = options;
+        _log = log;
         Torrent = torrent;
         Storage = storage;
-        Time = _options.Time;
-        var random = new Random(_options.Seed);
-        Swarm = new SwarmState(torrent.TotalLength, torrent.PieceLength, _options.Swarm, Time, new Random(random.Next()));
+        FileRuns = storage as IFileRunSource;
+        Time = engine.Time;
+        Name = torrent.Name;
+        var random = new Random(seed);
+        Swarm = new SwarmState(torrent.TotalLength, torrent.PieceLength, options.Swarm, Time, new Random(random.Next()));
         for (int i = have.NextSet(0); i >= 0; i = have.NextSet(i + 1)) Swarm.MarkHave(i);
-        _choker = new Choker(_options.Choker, Time, new Random(random.Next()));
-        // Peer ids must be unique even when sessions share a seed (they identify duplicates and ourselves).
-        _peerId = _options.PeerId ?? WirePeerId.Create(new Random(System.Security.Cryptography.RandomNumberGenerator.GetInt32(int.MaxValue)));
-        _handshake = Handshake.Create(torrent.InfoHash.Span, _peerId);
-        int reqlen = _options.MaxRequestLength;
-        if (!Extensions.ExtensionHandshake.IsValidRequestLength(reqlen))
-            throw new ArgumentException($"MaxRequestLength must be a multiple of 16 KiB in [16 KiB, 1 MiB], not {reqlen}", nameof(options));
-        MaxRequestLength = reqlen;
-        _limits = new MessageLimits(torrent.PieceCount, maxBlockLength: reqlen);
-        UploadLimiter = _options.UploadLimit > 0
-            ? new RateLimiter(Time, _options.UploadLimit, _options.SlowStart is null ? null : _options.UploadLimit / 4, _options.SlowStart)
+        Handshake = Handshake.Create(torrent.InfoHash.Span, engine.PeerId.Span);
+        MaxRequestLength = options.MaxRequestLength;
+        _limits = new MessageLimits(torrent.PieceCount, maxBlockLength: MaxRequestLength);
+        _uploadLimiter = options.UploadLimit > 0
+            ? new RateLimiter(Time, options.UploadLimit, options.SlowStart is null ? null : options.UploadLimit / 4, options.SlowStart)
             : new RateLimiter(Time, 0);
-        if (_options.OriginSpreading && Swarm.IsComplete) _origin = new OriginServePolicy(Swarm, Time);
-        _downRate = new RateMeter(Time);
-        _upRate = new RateMeter(Time);
-        // Every piece buffer is either assembling (MaxBufferedBytes, plus what is in flight) or queued for writing: keep
-        // that many free ones, so a drained write-back queue does not drop buffers the next burst allocates again.
-        BufferPool = new PieceBufferPool(_options.MaxBufferedBytes + (storage is MappedPieceStorage mapped ? mapped.WriteCacheBytes : 0));
-        Assembler = new PieceAssembler(this, _options.HashWorkers);
+        if (options.OriginSpreading && Swarm.IsComplete) _origin = new OriginServePolicy(Swarm, Time);
+        Counters = new TransferCounters(Time);
+        Peers = new PeerSet();
+        Assembler = new PieceAssembler(this, engine.Memory, options.HashWorkers);
+        _choking = new ChokeScheduler(this, new Choker(options.Choker, Time, new Random(random.Next())), _origin, log);
+        _pex = new PexBroadcaster(this);
+        _checkpoints = new Checkpointer(this, options);
+        MetricTags = [new("torrent", Name), new("info_hash", torrent.InfoHash.ToHex())];
     }
 
     public Torrent Torrent { get; }
     public IPieceStorage Storage { get; }
     public TimeProvider Time { get; }
-    internal SwarmState Swarm { get; }
-    internal PieceAssembler Assembler { get; }
 
-    /// <summary>Where piece buffers come from and go back to (after hashing, or once storage wrote them).</summary>
-    internal PieceBufferPool BufferPool { get; }
-    internal RateLimiter UploadLimiter { get; }
+    /// <summary>The torrent's name, as log lines and metrics show it.</summary>
+    public string Name { get; }
 
-    /// <summary>Longest REQUEST we serve and PIECE we accept (<see cref="SessionOptions.MaxRequestLength"/>).</summary>
-    internal int MaxRequestLength { get; }
+    /// <summary>The engine this torrent runs in.</summary>
+    public TorrentEngine Engine => _engine;
 
-    /// <summary>Our 20-byte peer id.</summary>
-    public ReadOnlyMemory<byte> PeerId => _peerId;
+    /// <summary>Our 20-byte peer id (the engine's).</summary>
+    public ReadOnlyMemory<byte> PeerId => _engine.PeerId;
 
-    /// <summary>The listener's bound endpoint (port 0 resolved), or null.</summary>
-    public IPEndPoint? LocalEndPoint => _listener?.LocalEndpoint as IPEndPoint;
+    /// <summary>The engine's first listening endpoint (port 0 resolved), or null when it only dials.</summary>
+    public IPEndPoint? LocalEndPoint => _engine.LocalEndPoint;
 
     /// <summary>Completes when every piece is verified and on stable storage; faults with the storage error.</summary>
     public Task Completion => _completed.Task;
@@ -107,227 +102,208 @@ public sealed class TorrentSession : IAsyncDisposable
     /// <summary>Raised (from a worker thread) after each verified piece; for progress displays and checkpoints.</summary>
     public event Action<int>? PieceVerified;
 
-    internal bool MemoryBudgetFull => Assembler.BufferedBytes >= _options.MaxBufferedBytes;
+    internal SwarmState Swarm { get; }
+    internal PieceAssembler Assembler { get; }
+    internal PeerSet Peers { get; }
+    internal TransferCounters Counters { get; }
+    internal Handshake Handshake { get; }
+    internal int MaxRequestLength { get; }
+    internal CancellationToken StopToken => _stop.Token;
+    internal KeyValuePair<string, object?>[] MetricTags { get; }
+    internal IFileRunSource? FileRuns { get; }
+    internal int PeerCount => Peers.Count;
 
-    public void Start()
+    /// <summary>Incoming handshakes for this info-hash are answered (false once the torrent is being removed).</summary>
+    internal bool IsAccepting => Volatile.Read(ref _state) == StateRunning;
+
+    internal bool PexEnabled => _options.Pex ?? _engine.Discovery.Pex;
+
+    internal bool MemoryBudgetFull =>
+        _engine.Memory.AssemblingFull || (_options.MaxBufferedBytes is { } cap && Assembler.BufferedBytes >= cap);
+
+    internal long BytesHave
     {
-        if (_started) throw new InvalidOperationException("session already started");
-        _started = true;
-        if (_options.Listen is { } ep)
+        get
         {
-            _listener = new TcpListener(ep);
-            _listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            _listener.Start(512);
-            _background.Add(AcceptLoopAsync(_stop.Token));
+            int have = Swarm.HaveCount;
+            long bytes = (long)have * Torrent.PieceLength;
+            if (Swarm.Have(Torrent.PieceCount - 1)) bytes += Torrent.GetPieceLength(Torrent.PieceCount - 1) - Torrent.PieceLength;
+            return bytes;
         }
+    }
+
+    internal long WireReceived
+    {
+        get
+        {
+            long total = Counters.ClosedWireReceived;
+            foreach (var p in Peers.All) total += p.Connection.WireBytesReceived;
+            return total;
+        }
+    }
+
+    internal long WireSent
+    {
+        get
+        {
+            long total = Counters.ClosedWireSent;
+            foreach (var p in Peers.All) total += p.Connection.WireBytesSent;
+            return total;
+        }
+    }
+
+    /// <summary>Starts the torrent's loops and discovery (the engine calls this once it is registered).</summary>
+    internal void Start()
+    {
+        if (Interlocked.CompareExchange(ref _state, StateRunning, StateCreated) != StateCreated)
+            throw new InvalidOperationException($"{Name}: already started");
+        Assembler.Start();
         _background.Add(TickLoopAsync(_stop.Token));
-        _background.Add(ChokerLoopAsync(_stop.Token));
-        if (Swarm.IsComplete) _ = FinishAsync();
+        _background.Add(_choking.RunAsync(_stop.Token));
+        foreach (var p in _options.Peers) AddPeer(p);
+        if (_options.AnnounceToTrackers ?? _engine.Discovery.Trackers)
+        {
+            var tiers = _options.Trackers ?? TrackerAnnouncer.TiersOf(Torrent);
+            _announcer = TrackerAnnouncer.Start(this, tiers, _engine.Http, _engine.LocalEndPoint?.Port ?? 0, _engine.AnnounceAddress, _log, _stop.Token);
+        }
+        if (Swarm.IsComplete) _ = _checkpoints.FinishAsync(_stop.Token);
     }
 
     /// <summary>Adds a peer address to dial (and re-dial with backoff while it is not connected).</summary>
     public void AddPeer(IPEndPoint endPoint)
     {
         ArgumentNullException.ThrowIfNull(endPoint);
-        if (_listener != null && endPoint.Equals(LocalEndPoint)) return;
-        if (_known.TryAdd(endPoint, new DialState()) && _started) _ = DialAsync(endPoint, _stop.Token);
+        if (_engine.IsOwnListener(endPoint) || Peers.IsBanned(endPoint.Address)) return;
+        if (_known.TryAdd(endPoint) is { } state && IsAccepting && state.TryBegin()) _engine.Connections.Dial(this, endPoint, state);
     }
 
     public SessionStats GetStats()
     {
         int seeds = 0;
-        foreach (var p in _peers.Values) if (Swarm.PeerIsSeed(p.Id)) seeds++;
-        int have = Swarm.HaveCount;
-        long bytesHave = (long)have * Torrent.PieceLength;
-        if (Swarm.Have(Torrent.PieceCount - 1)) bytesHave += Torrent.GetPieceLength(Torrent.PieceCount - 1) - Torrent.PieceLength;
+        foreach (var p in Peers.All) if (Swarm.PeerIsSeed(p.Id)) seeds++;
         return new SessionStats
         {
             PieceCount = Torrent.PieceCount,
-            PiecesHave = have,
+            PiecesHave = Swarm.HaveCount,
             TotalBytes = Torrent.TotalLength,
-            BytesHave = bytesHave,
-            PayloadDownloaded = Interlocked.Read(ref _downloaded),
-            PayloadUploaded = Interlocked.Read(ref _uploaded),
-            PayloadUploadedFromFile = Interlocked.Read(ref _uploadedFromFile),
-            WireDownloaded = Interlocked.Read(ref _wireDown) + _peers.Values.Sum(p => p.Connection.WireBytesReceived),
-            WireUploaded = Interlocked.Read(ref _wireUp) + _peers.Values.Sum(p => p.Connection.WireBytesSent),
-            DownloadRate = _downRate.BytesPerSecond,
-            UploadRate = _upRate.BytesPerSecond,
-            Peers = _peers.Count,
+            BytesHave = BytesHave,
+            PayloadDownloaded = Counters.Downloaded,
+            PayloadUploaded = Counters.Uploaded,
+            PayloadUploadedFromFile = Counters.UploadedFromFile,
+            WireDownloaded = WireReceived,
+            WireUploaded = WireSent,
+            DownloadRate = Counters.DownloadRate,
+            UploadRate = Counters.UploadRate,
+            Peers = Peers.Count,
             Seeds = seeds,
             HashFailures = Assembler.HashFailures,
-            BannedPeers = Volatile.Read(ref _banned),
+            BannedPeers = Counters.Banned,
             Complete = _completed.Task.IsCompletedSuccessfully,
             Error = _error?.Message,
-            DownloadedFrom = DownloadedByAddress(),
+            DownloadedFrom = Counters.DownloadedByAddress(Peers.All),
         };
     }
 
-    /// <summary>Payload received per remote IP address: finished connections plus live ones.</summary>
-    private Dictionary<string, long> DownloadedByAddress()
-    {
-        var result = new Dictionary<string, long>(_downloadedFrom.ToArray()); // ToArray: an atomic snapshot
-        foreach (var p in _peers.Values)
-        {
-            var key = p.Remote.Address.ToString();
-            result[key] = result.GetValueOrDefault(key) + p.PayloadFromPeer;
-        }
-        return result;
-    }
+    // ---- one connection ---------------------------------------------------------------------
 
-    // ---- connections ----------------------------------------------------------------------
-
-    private async Task AcceptLoopAsync(CancellationToken ct)
+    /// <summary>
+    /// Runs a handshaken connection as one of this torrent's peers until it closes, then logs why it closed. Refuses
+    /// (closes at once) a connection to ourselves, from a banned address, over the torrent's limit, or a duplicate.
+    /// </summary>
+    internal async Task RunPeerAsync(PeerConnection conn, Handshake theirs, IPEndPoint remote, bool outgoing)
     {
-        while (!ct.IsCancellationRequested)
+        var ct = _stop.Token;
+        if (ct.IsCancellationRequested) return;
+        string? refusal = theirs.PeerIdBytes.SequenceEqual(_engine.PeerId.Span) ? "self"
+            : Peers.IsBanned(remote.Address) ? "banned"
+            : Peers.Count >= _options.MaxConnections ? "torrent_limit"
+            : null;
+        var peer = refusal is null ? new PeerSession(this, conn, Peers.NextHandle(), remote, theirs.SupportsFastExtension) { Outgoing = outgoing } : null;
+        if (peer != null && !Peers.TryRegister(peer, _engine.PeerId.Span, theirs.PeerIdBytes, Swarm)) refusal = "duplicate";
+        if (refusal != null)
         {
-            Socket socket;
-            try
+            _engine.Metrics.Refused(refusal);
+            EngineLog.PeerRefused(_log, Name, remote, refusal switch
             {
-                socket = await _listener!.AcceptSocketAsync(ct).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) { return; }
-            catch (ObjectDisposedException) { return; }
-            catch (SocketException) { continue; }
-            _ = RunIncomingAsync(socket, ct);
-        }
-    }
-
-    private async Task RunIncomingAsync(Socket socket, CancellationToken ct)
-    {
-        var remote = (IPEndPoint)socket.RemoteEndPoint!;
-        if (_bannedAddresses.ContainsKey(remote.Address) || _peers.Count >= _options.MaxConnections)
-        {
-            socket.Dispose();
+                "self" => "it is ourselves",
+                "banned" => "its address is banned",
+                "torrent_limit" => $"{Peers.Count} peers connected, the torrent's limit is {_options.MaxConnections}",
+                _ => "already connected to that peer id (the connection both sides keep stays)",
+            });
             return;
         }
-        Tune(socket);
-        var conn = PeerConnection.Create(new NetworkStream(socket, ownsSocket: true), timeProvider: Time);
+        string direction = outgoing ? "outgoing" : "incoming";
+        _engine.Metrics.ConnectionsOpened.Add(1, new KeyValuePair<string, object?>("direction", direction));
+        EngineLog.PeerConnected(_log, Name, remote, direction, ClientName(theirs.PeerIdBytes), Peers.Count);
+        long opened = Time.GetTimestamp();
+        SendInitialState(peer!);
+        var uploads = peer!.RunUploadsAsync(ct);
+        _choking.Request();
+        var result = new PeerConnectionResult(PeerCloseReason.LocalClose);
         try
         {
-            var theirs = await conn.AcceptHandshakeAsync(h => h.InfoHash.SequenceEqual(_handshake.InfoHash) ? _handshake : null, ct).ConfigureAwait(false);
-            await RunPeerAsync(conn, theirs, remote, ct).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is PeerProtocolException or IOException or SocketException or OperationCanceledException or TimeoutException)
-        {
-        }
-        finally
-        {
-            await conn.DisposeAsync().ConfigureAwait(false);
-        }
-    }
-
-    private async Task DialAsync(IPEndPoint ep, CancellationToken ct)
-    {
-        if (!_known.TryGetValue(ep, out var state) || !state.TryBegin()) return;
-        var socket = new Socket(ep.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            if (_options.LocalAddress is { } local && local.AddressFamily == ep.AddressFamily)
-                socket.Bind(new IPEndPoint(local, 0));
-            Tune(socket);
-            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
-            {
-                timeout.CancelAfter(TimeSpan.FromSeconds(10));
-                await socket.ConnectAsync(ep, timeout.Token).ConfigureAwait(false);
-            }
-        }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
-        {
-            socket.Dispose();
-            state.End(Time, connected: false);
-            return;
-        }
-        var conn = PeerConnection.Create(new NetworkStream(socket, ownsSocket: true), timeProvider: Time);
-        try
-        {
-            var theirs = await conn.ConnectHandshakeAsync(_handshake, ct).ConfigureAwait(false);
-            state.Connected = true;
-            await RunPeerAsync(conn, theirs, ep, ct, outgoing: true).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is PeerProtocolException or IOException or SocketException or OperationCanceledException or TimeoutException)
-        {
-        }
-        finally
-        {
-            await conn.DisposeAsync().ConfigureAwait(false);
-            state.End(Time, state.Connected);
-            state.Connected = false;
-        }
-    }
-
-    private void Tune(Socket socket)
-    {
-        socket.NoDelay = true;
-        if (_options.SocketBufferBytes > 0)
-        {
-            socket.SendBufferSize = _options.SocketBufferBytes;
-            socket.ReceiveBufferSize = _options.SocketBufferBytes;
-        }
-        if (_options.TcpCongestion is { Length: > 0 } cc && !cc.Equals("system", StringComparison.OrdinalIgnoreCase))
-        {
-            try
-            {
-                socket.SetRawSocketOption(TcpSocketOptions.Level, TcpSocketOptions.Congestion, System.Text.Encoding.ASCII.GetBytes(cc));
-            }
-            catch (SocketException)
-            {
-                // Not built into this kernel or not allowed: the system default stays.
-            }
-        }
-    }
-
-    private async Task RunPeerAsync(PeerConnection conn, Handshake theirs, IPEndPoint remote, CancellationToken ct, bool outgoing = false)
-    {
-        if (theirs.PeerIdBytes.SequenceEqual(_peerId)) return; // ourselves
-        // Two peers that learn of each other at the same moment (a PEX message reaches both) dial each other at
-        // once. Each side keeping its first connection and refusing the second would close a different one on
-        // each side, and both die. Both sides instead keep the connection opened by the peer with the lower id.
-        bool weAreLow = ((ReadOnlySpan<byte>)_peerId).SequenceCompareTo(theirs.PeerIdBytes) < 0;
-        var id = new SwarmPeerId(Interlocked.Increment(ref _nextPeer));
-        var peer = new PeerSession(this, conn, id, remote, theirs.SupportsFastExtension) { Outgoing = outgoing };
-        lock (_peerGate)
-        {
-            foreach (var existing in _peers.Values)
-            {
-                if (existing.Connection.RemoteHandshake?.PeerIdBytes.SequenceEqual(theirs.PeerIdBytes) != true) continue;
-                bool keepNew = existing.Outgoing != outgoing && outgoing == weAreLow;
-                if (!keepNew) return; // a duplicate: the connection we have is the one both sides keep
-                existing.Connection.Close();
-            }
-            Swarm.AddPeer(id);
-            _peers[id] = peer;
-        }
-        SendInitialState(peer);
-        var uploads = peer.RunUploadsAsync(ct);
-        RequestChokerRun();
-        try
-        {
-            var result = await conn.RunAsync(peer, _limits, ct).ConfigureAwait(false);
-            _ = result;
+            result = await conn.RunAsync(peer, _limits, ct).ConfigureAwait(false);
         }
         finally
         {
             peer.CompleteUploads();
-            _peers.TryRemove(id, out _);
-            _downloadedFrom.AddOrUpdate(remote.Address.ToString(), peer.PayloadFromPeer, (_, v) => v + peer.PayloadFromPeer);
-            Swarm.RemovePeer(id);
-            _origin?.RemovePeer(id);
-            Interlocked.Add(ref _wireDown, conn.WireBytesReceived);
-            Interlocked.Add(ref _wireUp, conn.WireBytesSent);
+            Peers.Remove(peer.Id);
+            Counters.OnPeerClosed(peer);
+            Swarm.RemovePeer(peer.Id);
+            _origin?.RemovePeer(peer.Id);
             try { await uploads.ConfigureAwait(false); } catch (OperationCanceledException) { }
-            RequestChokerRun();
+            _choking.Request();
+            LogClosed(peer, result, Time.GetElapsedTime(opened));
         }
+    }
+
+    private void LogClosed(PeerSession peer, PeerConnectionResult result, TimeSpan duration)
+    {
+        _engine.Metrics.ConnectionsClosed.Add(1, new KeyValuePair<string, object?>("reason", ReasonTag(result.Reason)));
+        var remote = peer.Remote;
+        switch (result.Reason)
+        {
+            case PeerCloseReason.ProtocolViolation:
+                EngineLog.ProtocolViolation(_log, Name, remote, result.Error?.Message ?? "unspecified");
+                break;
+            case PeerCloseReason.HandlerError:
+                EngineLog.HandlerFailed(_log, Name, remote, result.Error?.Message ?? "unspecified", result.Error!);
+                break;
+            default:
+                if (_log.IsEnabled(LogLevel.Debug))
+                    EngineLog.PeerClosed(_log, Name, remote, result.Reason.ToString(), result.Error is { } e ? ": " + e.Message : "",
+                        peer.Connection.WireBytesReceived, peer.Connection.WireBytesSent, duration);
+                break;
+        }
+    }
+
+    private static string ReasonTag(PeerCloseReason reason) => reason switch
+    {
+        PeerCloseReason.LocalClose => "local_close",
+        PeerCloseReason.RemoteClose => "remote_close",
+        PeerCloseReason.ProtocolViolation => "protocol_violation",
+        PeerCloseReason.Timeout => "timeout",
+        PeerCloseReason.TransportError => "transport_error",
+        _ => "handler_error",
+    };
+
+    /// <summary>"-BS0100-" → "BS0100", "-lt0D80-" → "lt0D80" (Azureus style); else the id's printable prefix.</summary>
+    internal static string ClientName(ReadOnlySpan<byte> peerId)
+    {
+        if (peerId.Length >= 8 && peerId[0] == '-' && peerId[7] == '-') return System.Text.Encoding.ASCII.GetString(peerId[1..7]);
+        int n = 0;
+        while (n < Math.Min(8, peerId.Length) && peerId[n] is >= 0x20 and < 0x7f) n++;
+        return n > 0 ? System.Text.Encoding.ASCII.GetString(peerId[..n]) : "unknown client";
     }
 
     private void SendInitialState(PeerSession peer)
     {
         if (peer.Connection.RemoteHandshake?.SupportsExtensionProtocol == true)
         {
-            var ours = new Extensions.ExtensionHandshake
+            var ours = new ExtensionHandshake
             {
-                Messages = _options.Pex ? new Dictionary<string, byte> { [Extensions.PexMessage.ExtensionName] = Extensions.ExtensionHandshake.PexId } : new Dictionary<string, byte>(),
-                ListenPort = LocalEndPoint?.Port,
+                Messages = PexEnabled ? new Dictionary<string, byte> { [PexMessage.ExtensionName] = ExtensionHandshake.PexId } : new Dictionary<string, byte>(),
+                ListenPort = _engine.LocalEndPoint?.Port,
                 Client = "BlockSwarm 0.1",
                 RequestQueue = 4096,
                 MaxRequestLength = MaxRequestLength > SwarmOptions.BlockSize ? MaxRequestLength : null,
@@ -340,62 +316,12 @@ public sealed class TorrentSession : IAsyncDisposable
         else if (!have.IsEmpty) peer.Connection.Send(OutgoingMessage.Bitfield(have));
     }
 
-    // ---- events from peers and workers ----------------------------------------------------
-
-    internal void CountDownloaded(int bytes)
-    {
-        Interlocked.Add(ref _downloaded, bytes);
-        _downRate.Add(bytes);
-    }
-
-    internal void CountUploadedFromFile(int bytes) => Interlocked.Add(ref _uploadedFromFile, bytes);
-
-    internal void CountUploaded(PeerSession peer, int bytes)
-    {
-        Interlocked.Add(ref _uploaded, bytes);
-        _upRate.Add(bytes);
-        _origin?.OnBlockSent(bytes);
-    }
-
-    internal bool ShouldServe(SwarmPeerId peer, int piece) =>
-        _origin is not { Active: true } origin || origin.ShouldServe(peer, piece);
-
-    internal bool PexEnabled => _options.Pex;
-
-    /// <summary>A peer learned through PEX: dial it like any other (bounded by the connection limit and bans).</summary>
-    internal void OnPexPeer(IPEndPoint endPoint)
-    {
-        if (_bannedAddresses.ContainsKey(endPoint.Address) || _known.Count >= 4 * _options.MaxConnections) return;
-        AddPeer(endPoint);
-    }
-
-    /// <summary>Tells every ut_pex peer which peers we are connected to (the tracker-less way peers learn of each other).</summary>
-    private void SendPex()
-    {
-        if (!_options.Pex) return;
-        var connected = new List<Extensions.PexPeer>();
-        foreach (var p in _peers.Values)
-            if (p.ListenEndPoint is { } ep) connected.Add(new Extensions.PexPeer(ep, Swarm.PeerIsSeed(p.Id) ? Extensions.PexFlags.Seed : Extensions.PexFlags.None));
-        foreach (var p in _peers.Values)
-        {
-            byte id = p.Extensions?.IdOf(Extensions.PexMessage.ExtensionName) ?? 0;
-            if (id == 0) continue;
-            var msg = p.Pex.TryBuild(connected.Where(c => !c.EndPoint.Equals(p.ListenEndPoint)));
-            if (msg != null) p.Connection.Send(OutgoingMessage.Extended(id, msg.Encode()));
-        }
-    }
-
-    internal void SendCancel(SwarmPeerId peer, BlockRequest block)
-    {
-        // A block that went out inside a longer request (bs_reqlen) matches no queued request there: the peer sends the
-        // run anyway and the copy is dropped as a duplicate, which is all endgame costs.
-        if (_peers.TryGetValue(peer, out var p)) p.Connection.Send(OutgoingMessage.Cancel(block.Piece, block.Begin, block.Length));
-    }
+    // ---- events from peers, hashing workers and the checkpointer ------------------------------
 
     internal void OnPieceVerified(int piece)
     {
         Swarm.PieceVerified(piece);
-        foreach (var p in _peers.Values)
+        foreach (var p in Peers.All)
         {
             p.Connection.Send(OutgoingMessage.Have(piece));
             p.FillRequests();
@@ -403,126 +329,74 @@ public sealed class TorrentSession : IAsyncDisposable
         PieceVerified?.Invoke(piece);
         if (Swarm.IsComplete)
         {
-            foreach (var p in _peers.Values) p.RefreshInterest();
-            _ = FinishAsync();
+            foreach (var p in Peers.All) p.RefreshInterest();
+            _ = _checkpoints.FinishAsync(_stop.Token);
         }
     }
 
     internal void OnHashFailed(int piece)
     {
-        var banned = new List<SwarmPeerId>();
+        long offset = (long)piece * Torrent.PieceLength;
+        EngineLog.HashFailed(_log, Name, piece, offset, offset + Torrent.GetPieceLength(piece));
+        var banned = new List<PeerHandle>();
         Swarm.PieceHashFailed(piece, banned);
         foreach (var id in banned)
         {
-            if (_peers.TryGetValue(id, out var p))
+            if (!Peers.TryGet(id, out var p)) continue;
+            if (Peers.Ban(p.Remote.Address))
             {
-                _bannedAddresses.TryAdd(p.Remote.Address, 0);
-                Interlocked.Increment(ref _banned);
-                p.Connection.Close();
+                Counters.OnBanned();
+                EngineLog.PeerBanned(_log, Name, p.Remote, p.Connection.RemoteHandshake is { } h ? ClientName(h.PeerIdBytes) : "unknown client", piece);
             }
+            p.Connection.Close();
         }
-        foreach (var p in _peers.Values) p.FillRequests();
+        foreach (var p in Peers.All) p.FillRequests();
     }
 
-    internal void Fail(Exception error)
+    internal void RecordPieceDuration(TimeSpan elapsed) => _engine.Metrics.PieceDuration.Record(elapsed.TotalSeconds, MetricTags);
+
+    internal void RecordFlush(TimeSpan elapsed) => _engine.Metrics.FlushDuration.Record(elapsed.TotalSeconds, MetricTags);
+
+    /// <summary>The final flush succeeded: every piece is verified and on stable storage.</summary>
+    internal void OnStable()
     {
+        if (_completed.TrySetResult()) EngineLog.Complete(_log, Name, Torrent.PieceCount, Torrent.TotalLength);
+    }
+
+    internal void OnStopped() => _completed.TrySetCanceled();
+
+    /// <summary>Stops the torrent with <paramref name="error"/> (a storage error, or an engine fault): logged once, Completion faults.</summary>
+    public void Fail(Exception error)
+    {
+        ArgumentNullException.ThrowIfNull(error);
         _error ??= error;
+        if (Interlocked.Exchange(ref _failureLogged, 1) == 0) EngineLog.TorrentFailed(_log, Name, error.Message);
         _completed.TrySetException(error);
-        _stop.Cancel();
+        try { _stop.Cancel(); } catch (ObjectDisposedException) { }
     }
 
-    private int _finishing;
-
-    private async Task FinishAsync()
-    {
-        if (Interlocked.Exchange(ref _finishing, 1) == 1) return;
-        try
-        {
-            await Storage.FlushAsync(_stop.Token).ConfigureAwait(false);
-            if (_options.ResumePath is { } path && Storage.IsWritable)
-                await ResumeFile.CheckpointAsync(Storage, path, Torrent, _stop.Token).ConfigureAwait(false);
-            _completed.TrySetResult();
-        }
-        catch (StorageException ex)
-        {
-            Fail(ex);
-        }
-        catch (OperationCanceledException)
-        {
-            _completed.TrySetCanceled();
-        }
-    }
-
-    // ---- timers -----------------------------------------------------------------------------
-
-    internal void RequestChokerRun()
-    {
-        try { _chokerSignal.Release(); } catch (SemaphoreFullException) { }
-    }
-
-    private async Task ChokerLoopAsync(CancellationToken ct)
-    {
-        var unchoke = new List<SwarmPeerId>();
-        var candidates = new List<ChokerPeer>();
-        Task? signal = null;
-        while (!ct.IsCancellationRequested)
-        {
-            // Run on a signal (interest changed, peer came or went) or every 10 s (rotation).
-            signal ??= _chokerSignal.WaitAsync(ct);
-            try
-            {
-                await Task.WhenAny(signal, Task.Delay(TimeSpan.FromSeconds(10), Time, ct)).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) { return; }
-            if (ct.IsCancellationRequested) return;
-            if (signal.IsCompleted) signal = null;
-            candidates.Clear();
-            foreach (var p in _peers.Values) candidates.Add(new ChokerPeer(p.Id, p.PeerInterested, p.Download.BytesPerSecond));
-            unchoke.Clear();
-            bool seeding = Swarm.IsComplete;
-            _choker.Decide(candidates, seeding, unchoke);
-            if (_origin != null) _origin.Active = seeding && _peers.Values.All(p => !Swarm.PeerIsSeed(p.Id));
-            var set = new HashSet<SwarmPeerId>(unchoke);
-            foreach (var p in _peers.Values)
-            {
-                bool shouldUnchoke = set.Contains(p.Id);
-                if (shouldUnchoke && p.AmChoking)
-                {
-                    p.AmChoking = false;
-                    p.Connection.Send(OutgoingMessage.Unchoke);
-                }
-                else if (!shouldUnchoke && !p.AmChoking)
-                {
-                    p.AmChoking = true;
-                    p.Connection.Send(OutgoingMessage.Choke);
-                }
-            }
-        }
-    }
+    // ---- housekeeping ------------------------------------------------------------------------
 
     private async Task TickLoopAsync(CancellationToken ct)
     {
         var timedOut = new List<PeerBlock>();
-        long lastCheckpoint = Time.GetTimestamp();
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), Time);
         try
         {
             while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
             {
-                if (!Tick(timedOut, ct)) continue;
-                if (_options.ResumePath is { } path && Storage.IsWritable && !Swarm.IsComplete
-                    && Time.GetElapsedTime(lastCheckpoint) >= _options.CheckpointInterval)
+                try
                 {
-                    lastCheckpoint = Time.GetTimestamp();
-                    try
-                    {
-                        await ResumeFile.CheckpointAsync(Storage, path, Torrent, ct).ConfigureAwait(false);
-                    }
-                    catch (StorageException ex)
-                    {
-                        Fail(ex);
-                    }
+                    Tick(timedOut);
                 }
+                catch (InvalidOperationException ex)
+                {
+                    // Never let one bad tick stop timeouts and re-dials for good; the error is kept for the stats.
+                    _error ??= ex;
+                    EngineLog.TickFailed(_log, Name, ex.Message);
+                    continue;
+                }
+                await _checkpoints.TickAsync(ct).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)
@@ -530,39 +404,36 @@ public sealed class TorrentSession : IAsyncDisposable
         }
     }
 
-    /// <summary>One second's housekeeping: request timeouts, interest, pipelines, re-dials.</summary>
-    private bool Tick(List<PeerBlock> timedOut, CancellationToken ct)
+    /// <summary>One second's housekeeping: request timeouts, interest, pipelines, re-dials, PEX.</summary>
+    private void Tick(List<PeerBlock> timedOut)
     {
-        try
+        timedOut.Clear();
+        Swarm.Tick(timedOut);
+        foreach (var pb in timedOut) ((IPeerSessionHost)this).SendCancel(pb.Peer, pb.Block);
+        foreach (var p in Peers.All)
         {
-            {
-                timedOut.Clear();
-                Swarm.Tick(timedOut);
-                foreach (var pb in timedOut) SendCancel(pb.Peer, pb.Block);
-                foreach (var p in _peers.Values)
-                {
-                    p.RefreshInterest();
-                    p.FillRequests();
-                }
-                foreach (var (ep, state) in _known)
-                    if (!state.Connected && _peers.Count < _options.MaxConnections && state.Due(Time)) _ = DialAsync(ep, ct);
-                SendPex();
-            }
-            return true;
+            p.RefreshInterest();
+            p.FillRequests();
         }
-        catch (InvalidOperationException ex)
+        foreach (var (ep, state) in _known.Due(Time))
         {
-            // Never let one bad tick stop timeouts and re-dials for good; the error is kept for the stats.
-            _error ??= ex;
-            return false;
+            if (Peers.Count >= _options.MaxConnections) break;
+            if (state.TryBegin()) _engine.Connections.Dial(this, ep, state);
         }
+        if (PexEnabled) _pex.Broadcast();
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Stops the torrent (the engine calls this on removal): tracker <c>stopped</c>, every peer closed, their connection
+    /// tasks awaited, pieces still assembling released. Verified pieces stay in storage, which the caller owns.
+    /// </summary>
+    internal async ValueTask StopAsync()
     {
-        if (!_stop.IsCancellationRequested) await _stop.CancelAsync().ConfigureAwait(false);
-        _listener?.Stop();
-        foreach (var p in _peers.Values) p.Connection.Close();
+        int was = Interlocked.Exchange(ref _state, StateStopped);
+        if (was == StateStopped) return;
+        if (_announcer != null) await _announcer.DisposeAsync().ConfigureAwait(false);
+        await _stop.CancelAsync().ConfigureAwait(false);
+        foreach (var p in Peers.All) p.Connection.Close();
         try
         {
             await Task.WhenAll(_background).ConfigureAwait(false);
@@ -570,33 +441,65 @@ public sealed class TorrentSession : IAsyncDisposable
         catch (OperationCanceledException)
         {
         }
-        for (int i = 0; i < 100 && !_peers.IsEmpty; i++) await Task.Delay(10).ConfigureAwait(false);
+        await _engine.Connections.WaitAsync(this).ConfigureAwait(false);
+        _choking.Dispose();
         await Assembler.DisposeAsync().ConfigureAwait(false);
         _completed.TrySetCanceled();
-        _stop.Dispose();
-        _chokerSignal.Dispose();
     }
 
-    /// <summary>Dial bookkeeping for one known address: exponential backoff from 2 s to 60 s.</summary>
-    private sealed class DialState
+    /// <summary>Removes the torrent from its engine (see <see cref="TorrentEngine.RemoveAsync"/>).</summary>
+    public ValueTask DisposeAsync() => _engine.RemoveAsync(this);
+
+    // ---- what a peer session may ask ------------------------------------------------------------
+
+    TimeProvider IPeerSessionHost.Time => Time;
+    SwarmState IPeerSessionHost.Swarm => Swarm;
+    PieceAssembler IPeerSessionHost.Assembler => Assembler;
+    IFileRunSource? IPeerSessionHost.FileRuns => FileRuns;
+    int IPeerSessionHost.MaxRequestLength => MaxRequestLength;
+    bool IPeerSessionHost.PexEnabled => PexEnabled;
+    bool IPeerSessionHost.MemoryBudgetFull => MemoryBudgetFull;
+
+    ValueTask IPeerSessionHost.WaitForUploadAsync(int bytes, CancellationToken cancellationToken)
     {
-        private int _dialing;
-        private long _nextAttempt;
-        private TimeSpan _backoff = TimeSpan.FromSeconds(2);
-
-        public volatile bool Connected;
-
-        public bool Due(TimeProvider time) => Volatile.Read(ref _dialing) == 0 && time.GetTimestamp() >= Volatile.Read(ref _nextAttempt);
-
-        public bool TryBegin() => Interlocked.CompareExchange(ref _dialing, 1, 0) == 0;
-
-        public void End(TimeProvider time, bool connected)
-        {
-            // Wait the current backoff, then double it for the attempt after: retries at 2, 4, 8 ... 60 s.
-            if (connected) _backoff = TimeSpan.FromSeconds(2);
-            Volatile.Write(ref _nextAttempt, time.GetTimestamp() + (long)(_backoff.TotalSeconds * time.TimestampFrequency));
-            if (!connected) _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, TimeSpan.FromSeconds(60).Ticks));
-            Volatile.Write(ref _dialing, 0);
-        }
+        // Unlimited limiters complete synchronously: no await, no allocation on the usual path.
+        var torrent = _uploadLimiter.WaitAsync(bytes, cancellationToken);
+        if (!torrent.IsCompletedSuccessfully) return WaitBothAsync(torrent, bytes, cancellationToken);
+        return _engine.UploadLimiter.WaitAsync(bytes, cancellationToken);
     }
+
+    private async ValueTask WaitBothAsync(ValueTask torrent, int bytes, CancellationToken cancellationToken)
+    {
+        await torrent.ConfigureAwait(false);
+        await _engine.UploadLimiter.WaitAsync(bytes, cancellationToken).ConfigureAwait(false);
+    }
+
+    void IPeerSessionHost.OnDownloaded(int bytes) => Counters.OnDownloaded(bytes);
+
+    void IPeerSessionHost.OnUploaded(int bytes, bool fromFile)
+    {
+        Counters.OnUploaded(bytes, fromFile);
+        _origin?.OnBlockSent(bytes);
+    }
+
+    bool IPeerSessionHost.ShouldServe(PeerHandle peer, int piece) =>
+        _origin is not { Active: true } origin || origin.ShouldServe(peer, piece);
+
+    void IPeerSessionHost.OnPexPeer(IPEndPoint endPoint)
+    {
+        // Bounded: a peer flooding PEX cannot grow the dial list without limit.
+        if (Peers.IsBanned(endPoint.Address) || _known.Count >= 4 * _options.MaxConnections) return;
+        AddPeer(endPoint);
+    }
+
+    void IPeerSessionHost.SendCancel(PeerHandle peer, BlockRequest block)
+    {
+        // A block that went out inside a longer request (bs_reqlen) matches no queued request there: the peer sends the
+        // run anyway and the copy is dropped as a duplicate, which is all endgame costs.
+        if (Peers.TryGet(peer, out var p)) p.Connection.Send(OutgoingMessage.Cancel(block.Piece, block.Begin, block.Length));
+    }
+
+    void IPeerSessionHost.RequestChokerRun() => _choking.Request();
+
+    void IPeerSessionHost.OnUploadFailed(IPEndPoint remote, Exception error) => EngineLog.UploadFailed(_log, Name, remote, error.Message);
 }

@@ -1,17 +1,16 @@
 namespace BlockSwarm.Engine.Storage;
 
 /// <summary>
-/// A byte-counting semaphore for the write-back cache. Acquirers wait in FIFO order while
-/// the budget is used up; a request larger than the whole budget is admitted when nothing
-/// else is held, so one oversized piece cannot deadlock. <see cref="Fail"/> wakes every
-/// waiter with the storage's fault.
+/// A byte-counting semaphore for the write-back cache (one storage's, or shared by all the storages of a
+/// <see cref="PieceMemory"/>). Acquirers wait in FIFO order while the budget is used up; a request larger than the
+/// whole budget is admitted when nothing else is held, so one oversized piece cannot deadlock. A storage that fails
+/// wakes its own waiters by cancelling them, leaving the budget usable for the others.
 /// </summary>
 internal sealed class ByteBudget
 {
     private readonly Lock _lock = new();
     private readonly LinkedList<Waiter> _waiters = new();
     private long _used;
-    private Exception? _fault;
 
     public ByteBudget(long capacity)
     {
@@ -26,12 +25,22 @@ internal sealed class ByteBudget
         get { lock (_lock) return _used; }
     }
 
+    /// <summary>Takes <paramref name="bytes"/> if they fit now and nobody waits (never waits, never allocates).</summary>
+    public bool TryAcquire(long bytes)
+    {
+        lock (_lock)
+        {
+            if (_waiters.Count != 0 || !Fits(bytes)) return false;
+            _used += bytes;
+            return true;
+        }
+    }
+
     public ValueTask AcquireAsync(long bytes, CancellationToken cancellationToken)
     {
         Waiter waiter;
         lock (_lock)
         {
-            if (_fault != null) return ValueTask.FromException(_fault);
             if (_waiters.Count == 0 && Fits(bytes))
             {
                 _used += bytes;
@@ -71,23 +80,6 @@ internal sealed class ByteBudget
                 w.Registration.Dispose();
                 w.Completion.TrySetResult();
             }
-    }
-
-    public void Fail(Exception fault)
-    {
-        List<Waiter> all;
-        lock (_lock)
-        {
-            _fault ??= fault;
-            all = [.. _waiters];
-            _waiters.Clear();
-            foreach (var w in all) w.Node = null;
-        }
-        foreach (var w in all)
-        {
-            w.Registration.Dispose();
-            w.Completion.TrySetException(fault);
-        }
     }
 
     private bool Fits(long bytes) => _used + bytes <= Capacity || _used == 0;

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Threading.Channels;
-using BlockSwarm.Engine.Wire;
 using BlockSwarm.Imaging;
 using BlockSwarm.Devices;
 
@@ -23,7 +22,7 @@ namespace BlockSwarm.Engine.Storage;
 /// as it is verified); otherwise from the shared read cache or directly from the device.
 /// </para>
 /// </summary>
-public abstract class MappedPieceStorage : IPieceStorage
+public abstract class MappedPieceStorage : IPieceStorage, IFileRunSource
 {
     private readonly IBlockDevice _device;
     private readonly ExtentStream _stream;
@@ -40,6 +39,7 @@ public abstract class MappedPieceStorage : IPieceStorage
     private readonly Bitfield _written;
     private readonly Bitfield _durable;
     private StorageException? _fault;
+    private readonly CancellationTokenSource _faulted = new();
     private int _faultObserved;
     private int _disposed;
     private long _writeCalls;
@@ -65,11 +65,15 @@ public abstract class MappedPieceStorage : IPieceStorage
             throw new StorageException($"{device.Name}: the layout needs {sorted[^1].End} bytes but the device has {device.Size}");
         _written = new Bitfield(PieceCount);
         _durable = new Bitfield(PieceCount);
-        _budget = new ByteBudget(Math.Max(1, _options.CacheBytes));
+        // With a shared PieceMemory every storage of the process draws on one write-back budget and one read cache;
+        // otherwise this storage has budgets of its own.
+        var memory = _options.Memory;
+        _budget = memory?.WriteBack ?? new ByteBudget(Math.Max(1, _options.CacheBytes));
         _queue = Channel.CreateUnbounded<QueueItem>(new UnboundedChannelOptions { SingleReader = true });
-        if (_options.ReadCacheBytes > 0)
+        var readGroup = memory?.ReadCache ?? (_options.ReadCacheBytes > 0 ? new ReadCacheGroup(_options.ReadCacheBytes) : null);
+        if (readGroup != null)
         {
-            var cache = new ReadCache(_options.ReadCacheBytes, pieceLength, PieceCount, GetPieceLength, _options.ReadAheadBytes, _options.Pool, FillPieces);
+            var cache = new ReadCache(readGroup, pieceLength, PieceCount, GetPieceLength, _options.ReadAheadBytes, memory?.Buffers ?? _options.Pool, FillPieces);
             if (cache.Enabled) _readCache = cache;
         }
         _sendFile = OpenForSendFile(device);
@@ -84,8 +88,8 @@ public abstract class MappedPieceStorage : IPieceStorage
 
     private readonly FileStream? _sendFile;
 
-    /// <summary>Bytes of verified pieces the write-back queue may hold (<see cref="StorageOptions.CacheBytes"/>).</summary>
-    public long WriteCacheBytes => _options.CacheBytes;
+    /// <summary>Bytes of verified pieces the write-back queue may hold (<see cref="StorageOptions.CacheBytes"/>, or the shared budget).</summary>
+    public long WriteCacheBytes => _budget.Capacity;
 
     /// <summary>
     /// A second, read-only descriptor of the device for <c>sendfile</c> (the socket layer wants a stream opened for
@@ -257,7 +261,7 @@ public abstract class MappedPieceStorage : IPieceStorage
             if (!IsWritable) throw new NotSupportedException($"{_device.Name} is read-only: it cannot store piece {piece}");
             ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
             ThrowIfFaulted();
-            await _budget.AcquireAsync(len, cancellationToken).ConfigureAwait(false);
+            await AcquireBudgetAsync(len, cancellationToken).ConfigureAwait(false);
             acquired = true;
             var item = new QueueItem(piece, data, len, null);
             _readCache?.Invalidate(piece);
@@ -286,22 +290,36 @@ public abstract class MappedPieceStorage : IPieceStorage
         }
     }
 
-    public ValueTask WaitForCacheSpaceAsync(int bytes, CancellationToken cancellationToken = default)
+    public async ValueTask WaitForCacheSpaceAsync(int bytes, CancellationToken cancellationToken = default)
     {
         ThrowIfFaulted();
-        var wait = _budget.AcquireAsync(bytes, cancellationToken);
-        if (wait.IsCompletedSuccessfully)
-        {
-            _budget.Release(bytes);
-            return ValueTask.CompletedTask;
-        }
-        return WaitSlowAsync(wait, bytes);
+        await AcquireBudgetAsync(bytes, cancellationToken).ConfigureAwait(false);
+        _budget.Release(bytes);
     }
 
-    private async ValueTask WaitSlowAsync(ValueTask wait, int bytes)
+    /// <summary>
+    /// Takes write-back budget, waiting while it is used up. The budget may be shared with other torrents' storages, so a
+    /// fault of this storage cannot fail it for everyone: it wakes only this storage's waiters (cancelling them), who then
+    /// throw the fault.
+    /// </summary>
+    private ValueTask AcquireBudgetAsync(long bytes, CancellationToken cancellationToken)
     {
-        await wait.ConfigureAwait(false);
-        _budget.Release(bytes);
+        if (_budget.TryAcquire(bytes)) return ValueTask.CompletedTask;
+        return AcquireBudgetSlowAsync(bytes, cancellationToken);
+    }
+
+    private async ValueTask AcquireBudgetSlowAsync(long bytes, CancellationToken cancellationToken)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _faulted.Token);
+        try
+        {
+            await _budget.AcquireAsync(bytes, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_faulted.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            ThrowIfFaulted();
+            throw;
+        }
     }
 
     public async ValueTask FlushAsync(CancellationToken cancellationToken = default)
@@ -480,7 +498,8 @@ public abstract class MappedPieceStorage : IPieceStorage
         var fault = ex as StorageException ?? new StorageException(
             $"{_device.Name}: writing {batch.Count} piece(s) failed, storage stopped: {ex.Message}", ex);
         if (Interlocked.CompareExchange(ref _fault, fault, null) is { } earlier) fault = earlier;
-        _budget.Fail(fault);
+        // Wakes this storage's writers waiting for budget (they throw the fault); other storages sharing it are not touched.
+        try { _faulted.Cancel(); } catch (ObjectDisposedException) { }
         // No more writes are accepted; queued pieces are released by the drain loop.
         _queue.Writer.TryComplete();
         return fault;
@@ -510,6 +529,7 @@ public abstract class MappedPieceStorage : IPieceStorage
         {
             _readCache?.Dispose();
             _sendFile?.Dispose();
+            _faulted.Dispose();
             _device.Dispose();
             GC.SuppressFinalize(this);
         }

@@ -14,11 +14,11 @@ internal sealed class ReadCache : IDisposable
     /// <summary>Reads pieces [first, first + buffers.Count) into the buffers (one per piece).</summary>
     public delegate void FillPieces(int first, IReadOnlyList<Memory<byte>> buffers);
 
-    private readonly Lock _lock = new();
+    private readonly ReadCacheGroup _group;
+    private readonly Lock _lock;
     private readonly Dictionary<int, Entry> _entries = [];
-    private readonly LinkedList<Entry> _lru = new();
+    private readonly LinkedList<Entry> _lru;
     private readonly Dictionary<int, TaskCompletionSource> _inFlight = [];
-    private readonly long _budget;
     private readonly int _runPieces;
     private readonly int _pieceCount;
     private readonly Func<int, int> _pieceLength;
@@ -28,9 +28,13 @@ internal sealed class ReadCache : IDisposable
     private long _epoch;
     private bool _disposed;
 
-    public ReadCache(long budget, int pieceLength, int pieceCount, Func<int, int> getPieceLength, int readAheadBytes, ArrayPool<byte> pool, FillPieces fill)
+    /// <param name="group">The budget and LRU order shared with other torrents' caches (or this cache's own).</param>
+    public ReadCache(ReadCacheGroup group, int pieceLength, int pieceCount, Func<int, int> getPieceLength, int readAheadBytes, ArrayPool<byte> pool, FillPieces fill)
     {
-        _budget = budget;
+        _group = group;
+        _lock = group.Gate;
+        _lru = group.Lru;
+        long budget = group.Capacity;
         _pieceCount = pieceCount;
         _pieceLength = getPieceLength;
         _pool = pool;
@@ -46,6 +50,7 @@ internal sealed class ReadCache : IDisposable
     /// <summary>False when the budget cannot hold one piece; callers then read directly.</summary>
     public bool Enabled { get; }
 
+    /// <summary>Bytes this cache holds (its share of the group's).</summary>
     public long Bytes
     {
         get { lock (_lock) return _bytes; }
@@ -166,10 +171,11 @@ internal sealed class ReadCache : IDisposable
                 {
                     for (int i = 0; i < count; i++)
                     {
-                        var e = new Entry(first + i, buffers[i], memories[i].Length);
+                        var e = new Entry(this, first + i, buffers[i], memories[i].Length);
                         e.Node = _lru.AddFirst(e);
                         _entries[e.Piece] = e;
                         _bytes += e.Length;
+                        _group.Bytes += e.Length;
                         if (i == 0)
                         {
                             e.Refs = 1;
@@ -209,12 +215,15 @@ internal sealed class ReadCache : IDisposable
         if (free != null) _pool.Return(free);
     }
 
+    /// <summary>Evicts the group's least recently used pieces, whichever cache holds them, until the group fits its budget.</summary>
     private void EvictLocked()
     {
-        while (_bytes > _budget && _lru.Last is { } node)
+        while (_group.Bytes > _group.Capacity && _lru.Last is { } node)
         {
-            _entries.Remove(node.Value.Piece);
-            if (DetachLocked(node.Value) is { } free) _pool.Return(free);
+            var owner = node.Value.Owner;
+            owner._entries.Remove(node.Value.Piece);
+            // A pool takes no lock of ours, so returning under the gate cannot deadlock.
+            if (owner.DetachLocked(node.Value) is { } free) owner._pool.Return(free);
         }
     }
 
@@ -222,6 +231,7 @@ internal sealed class ReadCache : IDisposable
     {
         _lru.Remove(e.Node);
         _bytes -= e.Length;
+        _group.Bytes -= e.Length;
         e.Evicted = true;
         return e.Refs == 0 ? e.Buffer : null;
     }
@@ -234,7 +244,7 @@ internal sealed class ReadCache : IDisposable
             e.Refs--;
             free = e.Refs == 0 && e.Evicted;
         }
-        if (free) _pool.Return(e.Buffer);
+        if (free) e.Owner._pool.Return(e.Buffer);
     }
 
     public void Dispose()
@@ -253,8 +263,10 @@ internal sealed class ReadCache : IDisposable
         foreach (var b in free) _pool.Return(b);
     }
 
-    private sealed class Entry(int piece, byte[] buffer, int length)
+    /// <summary>One cached piece; lives in its cache's dictionary and in the group's LRU list.</summary>
+    internal sealed class Entry(ReadCache owner, int piece, byte[] buffer, int length)
     {
+        public ReadCache Owner { get; } = owner;
         public int Piece { get; } = piece;
         public byte[] Buffer { get; } = buffer;
         public int Length { get; } = length;

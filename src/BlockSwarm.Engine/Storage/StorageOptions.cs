@@ -30,6 +30,13 @@ public sealed record StorageOptions
     /// </summary>
     public bool DirectIO { get; init; }
 
+    /// <summary>
+    /// The process-wide piece memory budget. When set, the write-back cache and the read cache are its shared parts
+    /// (<see cref="CacheBytes"/>, <see cref="ReadCacheBytes"/> and <see cref="Pool"/> are then ignored), so any number of
+    /// torrents in one process stay inside one bound. Null: this storage has budgets of its own.
+    /// </summary>
+    public PieceMemory? Memory { get; init; }
+
     /// <summary>Pool for read-cache buffers (tests inject a counting pool).</summary>
     public ArrayPool<byte> Pool { get; init; } = ArrayPool<byte>.Shared;
 

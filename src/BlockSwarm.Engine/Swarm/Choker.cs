@@ -17,13 +17,13 @@ public sealed class Choker
     private readonly ChokerOptions _options;
     private readonly TimeProvider _time;
     private readonly Random _random;
-    private readonly Dictionary<PeerId, long> _unchokedSince = [];
-    private readonly Dictionary<PeerId, long> _lastServed = []; // when the peer was last choked after being served
+    private readonly Dictionary<PeerHandle, long> _unchokedSince = [];
+    private readonly Dictionary<PeerHandle, long> _lastServed = []; // when the peer was last choked after being served
     private readonly List<ChokerPeer> _interested = [];
-    private readonly List<PeerId> _chosen = [];
-    private readonly HashSet<PeerId> _present = [];
-    private readonly List<PeerId> _stale = [];
-    private PeerId? _optimistic;
+    private readonly List<PeerHandle> _chosen = [];
+    private readonly HashSet<PeerHandle> _present = [];
+    private readonly List<PeerHandle> _stale = [];
+    private PeerHandle? _optimistic;
     private long _optimisticSince;
 
     public Choker(ChokerOptions? options = null, TimeProvider? time = null, Random? random = null)
@@ -35,15 +35,15 @@ public sealed class Choker
     }
 
     /// <summary>The peer holding the optimistic slot, if any.</summary>
-    public PeerId? OptimisticPeer => _optimistic;
+    public PeerHandle? OptimisticPeer => _optimistic;
 
-    public bool IsUnchoked(PeerId peer) => _unchokedSince.ContainsKey(peer);
+    public bool IsUnchoked(PeerHandle peer) => _unchokedSince.ContainsKey(peer);
 
     /// <summary>
     /// Fills <paramref name="unchoke"/> with the peers that should be unchoked now; every other
     /// peer should be choked. <paramref name="seeding"/>: we have every piece.
     /// </summary>
-    public void Decide(IReadOnlyList<ChokerPeer> peers, bool seeding, List<PeerId> unchoke)
+    public void Decide(IReadOnlyList<ChokerPeer> peers, bool seeding, List<PeerHandle> unchoke)
     {
         ArgumentNullException.ThrowIfNull(peers);
         ArgumentNullException.ThrowIfNull(unchoke);
@@ -103,7 +103,7 @@ public sealed class Choker
     }
 
     /// <summary>Smaller is served first: in-turn peers by start of turn, then waiting peers by last service (never = first), then peers whose turn is over.</summary>
-    private (int Group, long Time) RoundRobinKey(PeerId peer, long now, long rotation)
+    private (int Group, long Time) RoundRobinKey(PeerHandle peer, long now, long rotation)
     {
         if (_unchokedSince.TryGetValue(peer, out long since))
             return now - since < rotation ? (0, since) : (2, since);
@@ -136,10 +136,10 @@ public sealed class Choker
         _chosen.Add(_optimistic!.Value);
     }
 
-    private long LastServed(PeerId peer) =>
+    private long LastServed(PeerHandle peer) =>
         _unchokedSince.ContainsKey(peer) ? long.MaxValue : _lastServed.TryGetValue(peer, out long t) ? t : long.MinValue;
 
-    private void Forget(Dictionary<PeerId, long> map)
+    private void Forget(Dictionary<PeerHandle, long> map)
     {
         foreach (var (peer, _) in map)
             if (!_present.Contains(peer)) _stale.Add(peer);

@@ -19,8 +19,8 @@ public sealed class OriginServePolicy
     private readonly Lock _gate = new();
     private readonly int[] _copies;       // peers each piece was granted to, ever
     private readonly int[] _liveGrants;   // grants to peers still connected
-    private readonly Dictionary<PeerId, HashSet<int>> _grants = [];
-    private readonly Dictionary<PeerId, Progress> _progress = [];
+    private readonly Dictionary<PeerHandle, HashSet<int>> _grants = [];
+    private readonly Dictionary<PeerHandle, Progress> _progress = [];
     private readonly TimeProvider _time;
     private int _unsentPieces;
     private long _bytesSent;
@@ -64,7 +64,7 @@ public sealed class OriginServePolicy
     /// Whether to serve <paramref name="peer"/>'s request for a block of <paramref name="piece"/>;
     /// false means send REJECT-REQUEST (or drop it if the peer lacks the Fast extension).
     /// </summary>
-    public bool ShouldServe(PeerId peer, int piece)
+    public bool ShouldServe(PeerHandle peer, int piece)
     {
         lock (_gate)
         {
@@ -80,7 +80,7 @@ public sealed class OriginServePolicy
         }
     }
 
-    private bool Starving(PeerId peer, long now)
+    private bool Starving(PeerHandle peer, long now)
     {
         int pieces = _swarm.PeerHaveCount(peer);
         if (!_progress.TryGetValue(peer, out var last) || pieces > last.Pieces)
@@ -123,7 +123,7 @@ public sealed class OriginServePolicy
     }
 
     /// <summary>The peer left: pieces it was receiving are no longer on their way to the swarm.</summary>
-    public void RemovePeer(PeerId peer)
+    public void RemovePeer(PeerHandle peer)
     {
         lock (_gate)
         {
@@ -133,7 +133,7 @@ public sealed class OriginServePolicy
         }
     }
 
-    private void Grant(PeerId peer, int piece)
+    private void Grant(PeerHandle peer, int piece)
     {
         if (!_grants.TryGetValue(peer, out var set)) _grants[peer] = set = [];
         set.Add(piece);

@@ -1,4 +1,4 @@
 namespace BlockSwarm.Engine.Swarm;
 
 /// <summary>A block and the peer it concerns: a request that timed out, or a CANCEL to send.</summary>
-public readonly record struct PeerBlock(PeerId Peer, BlockRequest Block);
+public readonly record struct PeerBlock(PeerHandle Peer, BlockRequest Block);

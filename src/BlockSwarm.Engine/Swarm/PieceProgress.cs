@@ -12,8 +12,8 @@ internal sealed class PieceProgress
         MaxRequestsPerBlock = maxRequestsPerBlock;
         IsReceived = new bool[maxBlocks];
         RequestCount = new byte[maxBlocks];
-        DeliveredBy = new PeerId[maxBlocks];
-        Requesters = new PeerId[maxBlocks * maxRequestsPerBlock];
+        DeliveredBy = new PeerHandle[maxBlocks];
+        Requesters = new PeerHandle[maxBlocks * maxRequestsPerBlock];
         RequestedAt = new long[maxBlocks * maxRequestsPerBlock];
     }
 
@@ -27,10 +27,10 @@ internal sealed class PieceProgress
 
     public bool[] IsReceived { get; }
     public byte[] RequestCount { get; }
-    public PeerId[] DeliveredBy { get; }
+    public PeerHandle[] DeliveredBy { get; }
 
     /// <summary>Requesters of block b live at [b*MaxRequestsPerBlock, b*MaxRequestsPerBlock + RequestCount[b]).</summary>
-    public PeerId[] Requesters { get; }
+    public PeerHandle[] Requesters { get; }
     public long[] RequestedAt { get; }
 
     public bool IsFullyReceived => ReceivedCount == Blocks;
@@ -51,7 +51,7 @@ internal sealed class PieceProgress
         Array.Clear(DeliveredBy, 0, Blocks);
     }
 
-    public bool IsRequestedBy(int block, PeerId peer)
+    public bool IsRequestedBy(int block, PeerHandle peer)
     {
         int baseIdx = block * MaxRequestsPerBlock;
         for (int i = 0; i < RequestCount[block]; i++)
@@ -59,7 +59,7 @@ internal sealed class PieceProgress
         return false;
     }
 
-    public void AddRequester(int block, PeerId peer, long now)
+    public void AddRequester(int block, PeerHandle peer, long now)
     {
         int slot = block * MaxRequestsPerBlock + RequestCount[block];
         Requesters[slot] = peer;

@@ -12,7 +12,7 @@ public sealed class SuperSeeder
     private readonly Random _random;
     private readonly Lock _gate = new();
     private readonly int[] _offered; // live offers per piece
-    private readonly Dictionary<PeerId, int> _offerOf = [];
+    private readonly Dictionary<PeerHandle, int> _offerOf = [];
 
     /// <param name="swarm">The origin's swarm state (peer bitfields and availability).</param>
     public SuperSeeder(SwarmState swarm, Random? random = null)
@@ -24,13 +24,13 @@ public sealed class SuperSeeder
     }
 
     /// <summary>The piece currently offered to the peer, or -1.</summary>
-    public int OfferOf(PeerId peer) { lock (_gate) return _offerOf.TryGetValue(peer, out int p) ? p : -1; }
+    public int OfferOf(PeerHandle peer) { lock (_gate) return _offerOf.TryGetValue(peer, out int p) ? p : -1; }
 
     /// <summary>
     /// The piece to announce to <paramref name="peer"/> with HAVE now, or -1 to wait. Call after
     /// connect and after every HAVE the origin receives from anyone.
     /// </summary>
-    public int NextOffer(PeerId peer)
+    public int NextOffer(PeerHandle peer)
     {
         lock (_gate)
         {
@@ -58,7 +58,7 @@ public sealed class SuperSeeder
         }
     }
 
-    public void RemovePeer(PeerId peer)
+    public void RemovePeer(PeerHandle peer)
     {
         lock (_gate)
             if (_offerOf.Remove(peer, out int p)) _offered[p]--;

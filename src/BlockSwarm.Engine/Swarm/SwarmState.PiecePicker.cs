@@ -17,21 +17,21 @@ public sealed partial class SwarmState
     /// <see cref="SwarmOptions.EndgameMaxRequestsPerBlock"/> requests per block. Never a block the peer
     /// lacks; outside endgame never a block already requested.
     /// </remarks>
-    public int PickRequests(PeerId peer, int maxCount, List<BlockRequest> into) => PickRequests(peer, maxCount, into, allowNewPieces: true);
+    public int PickRequests(PeerHandle peer, int maxCount, List<BlockRequest> into) => PickRequests(peer, maxCount, into, allowNewPieces: true);
 
     /// <summary>
-    /// As <see cref="PickRequests(PeerId, int, List{BlockRequest})"/>; with <paramref name="allowNewPieces"/> false only
+    /// As <see cref="PickRequests(PeerHandle, int, List{BlockRequest})"/>; with <paramref name="allowNewPieces"/> false only
     /// pieces already started are continued (the engine's memory budget is full: finishing pieces frees it).
     /// </summary>
-    public int PickRequests(PeerId peer, int maxCount, List<BlockRequest> into, bool allowNewPieces) =>
+    public int PickRequests(PeerHandle peer, int maxCount, List<BlockRequest> into, bool allowNewPieces) =>
         PickRequests(peer, maxCount, into, allowNewPieces, minBatch: 1);
 
     /// <summary>
-    /// As <see cref="PickRequests(PeerId, int, List{BlockRequest}, bool)"/>, but while the peer still has requests
+    /// As <see cref="PickRequests(PeerHandle, int, List{BlockRequest}, bool)"/>, but while the peer still has requests
     /// outstanding, picks nothing until at least <paramref name="minBatch"/> (capped at a quarter of the pipeline)
     /// can be picked at once: refilling per received block would send one tiny REQUEST packet per block.
     /// </summary>
-    public int PickRequests(PeerId peer, int maxCount, List<BlockRequest> into, bool allowNewPieces, int minBatch)
+    public int PickRequests(PeerHandle peer, int maxCount, List<BlockRequest> into, bool allowNewPieces, int minBatch)
     {
         ArgumentNullException.ThrowIfNull(into);
         lock (_gate)
@@ -144,7 +144,7 @@ public sealed partial class SwarmState
         return pp;
     }
 
-    private int TakeFree(PieceProgress pp, PeerId peer, PeerSwarmState ps, int max, long now, List<BlockRequest> into)
+    private int TakeFree(PieceProgress pp, PeerHandle peer, PeerSwarmState ps, int max, long now, List<BlockRequest> into)
     {
         int added = 0;
         int b = pp.FirstFree;
@@ -160,7 +160,7 @@ public sealed partial class SwarmState
         return added;
     }
 
-    private int TakeDuplicates(PieceProgress pp, PeerId peer, PeerSwarmState ps, int max, long now, List<BlockRequest> into)
+    private int TakeDuplicates(PieceProgress pp, PeerHandle peer, PeerSwarmState ps, int max, long now, List<BlockRequest> into)
     {
         int added = 0;
         for (int b = 0; b < pp.Blocks && added < max; b++)
@@ -173,7 +173,7 @@ public sealed partial class SwarmState
         return added;
     }
 
-    private void AddRequest(PieceProgress pp, int b, PeerId peer, PeerSwarmState ps, long now, List<BlockRequest> into)
+    private void AddRequest(PieceProgress pp, int b, PeerHandle peer, PeerSwarmState ps, long now, List<BlockRequest> into)
     {
         pp.AddRequester(b, peer, now);
         ps.Outstanding++;

@@ -23,12 +23,12 @@ public sealed partial class SwarmState
     private readonly Bitfield _have;
     private readonly Bitfield _started; // pieces with a PieceProgress
     private readonly int[] _availability;
-    private readonly Dictionary<PeerId, PeerSwarmState> _peers = [];
+    private readonly Dictionary<PeerHandle, PeerSwarmState> _peers = [];
     private readonly Dictionary<int, PieceProgress> _inProgress = [];
     private readonly List<PieceProgress> _inProgressOrder = []; // start order: strict completion finishes older pieces first
     private readonly Stack<PieceProgress> _progressPool = new();
-    private readonly Dictionary<PeerId, int> _soleFailures = [];
-    private readonly HashSet<PeerId> _banned = [];
+    private readonly Dictionary<PeerHandle, int> _soleFailures = [];
+    private readonly HashSet<PeerHandle> _banned = [];
     private readonly long _timeoutTicks;
     private readonly long _snubTicks;
     private readonly long _backoffTicks;
@@ -104,7 +104,7 @@ public sealed partial class SwarmState
     /// <summary>How many connected peers have <paramref name="piece"/> (we are not counted).</summary>
     public int Availability(int piece) { lock (_gate) return _availability[piece]; }
 
-    public void AddPeer(PeerId peer)
+    public void AddPeer(PeerHandle peer)
     {
         lock (_gate)
         {
@@ -115,7 +115,7 @@ public sealed partial class SwarmState
     }
 
     /// <summary>Forgets a peer: its pieces leave the availability counts and its requests go back to the pool.</summary>
-    public void RemovePeer(PeerId peer)
+    public void RemovePeer(PeerHandle peer)
     {
         lock (_gate)
         {
@@ -126,7 +126,7 @@ public sealed partial class SwarmState
     }
 
     /// <summary>HAVE. Returns true when the peer now has a piece we lack (become interested).</summary>
-    public bool OnHave(PeerId peer, int piece)
+    public bool OnHave(PeerHandle peer, int piece)
     {
         lock (_gate)
         {
@@ -137,7 +137,7 @@ public sealed partial class SwarmState
     }
 
     /// <summary>BITFIELD (or a replacement of it). Returns whether we are interested in the peer.</summary>
-    public bool OnBitfield(PeerId peer, Bitfield pieces)
+    public bool OnBitfield(PeerHandle peer, Bitfield pieces)
     {
         ArgumentNullException.ThrowIfNull(pieces);
         if (pieces.Length != PieceCount) throw new ArgumentException($"bitfield has {pieces.Length} pieces, torrent has {PieceCount}", nameof(pieces));
@@ -156,7 +156,7 @@ public sealed partial class SwarmState
     }
 
     /// <summary>HAVE-ALL (BEP 6): the peer is a seed.</summary>
-    public bool OnHaveAll(PeerId peer)
+    public bool OnHaveAll(PeerHandle peer)
     {
         lock (_gate)
         {
@@ -168,7 +168,7 @@ public sealed partial class SwarmState
     }
 
     /// <summary>HAVE-NONE (BEP 6).</summary>
-    public void OnHaveNone(PeerId peer)
+    public void OnHaveNone(PeerHandle peer)
     {
         lock (_gate)
         {
@@ -180,22 +180,22 @@ public sealed partial class SwarmState
 
     /// <summary>Whether the peer has any piece we lack (we should be INTERESTED).</summary>
     /// <remarks>False for a peer no longer in the swarm (a connection closing while a timer looks at it).</remarks>
-    public bool IsInteresting(PeerId peer)
+    public bool IsInteresting(PeerHandle peer)
     {
         lock (_gate) return _peers.TryGetValue(peer, out var ps) && _have.LacksAnyOf(ps.Have);
     }
 
     /// <summary>How many pieces the peer has announced (0 for a peer no longer in the swarm).</summary>
-    public int PeerHaveCount(PeerId peer) { lock (_gate) return _peers.TryGetValue(peer, out var ps) ? ps.Have.Count : 0; }
+    public int PeerHaveCount(PeerHandle peer) { lock (_gate) return _peers.TryGetValue(peer, out var ps) ? ps.Have.Count : 0; }
 
-    public bool PeerHas(PeerId peer, int piece) { lock (_gate) return _peers.TryGetValue(peer, out var ps) && ps.Have[piece]; }
-    public bool PeerIsSeed(PeerId peer) { lock (_gate) return _peers.TryGetValue(peer, out var ps) && ps.Have.IsComplete; }
+    public bool PeerHas(PeerHandle peer, int piece) { lock (_gate) return _peers.TryGetValue(peer, out var ps) && ps.Have[piece]; }
+    public bool PeerIsSeed(PeerHandle peer) { lock (_gate) return _peers.TryGetValue(peer, out var ps) && ps.Have.IsComplete; }
 
     // ---- choke / reject --------------------------------------------------------------------
 
     /// <summary>CHOKE: the peer drops our queued requests, so they go back to the pool, except
     /// allowed-fast ones (BEP 6: a choking peer still serves those).</summary>
-    public void OnChoked(PeerId peer)
+    public void OnChoked(PeerHandle peer)
     {
         lock (_gate)
         {
@@ -205,15 +205,15 @@ public sealed partial class SwarmState
         }
     }
 
-    public void OnUnchoked(PeerId peer)
+    public void OnUnchoked(PeerHandle peer)
     {
         lock (_gate) Get(peer).ChokingUs = false;
     }
 
-    public bool IsChokingUs(PeerId peer) { lock (_gate) return Get(peer).ChokingUs; }
+    public bool IsChokingUs(PeerHandle peer) { lock (_gate) return Get(peer).ChokingUs; }
 
     /// <summary>ALLOWED-FAST (BEP 6): this piece may be requested even while the peer chokes us.</summary>
-    public void OnAllowedFast(PeerId peer, int piece)
+    public void OnAllowedFast(PeerHandle peer, int piece)
     {
         CheckPiece(piece);
         lock (_gate) (Get(peer).AllowedFast ??= []).Add(piece);
@@ -223,7 +223,7 @@ public sealed partial class SwarmState
     /// REJECT-REQUEST (BEP 6): the block goes back to the pool and the peer is not asked for that
     /// piece for <see cref="SwarmOptions.RejectBackoff"/> (an origin spreading pieces rejects on purpose).
     /// </summary>
-    public void OnRejected(PeerId peer, BlockRequest block)
+    public void OnRejected(PeerHandle peer, BlockRequest block)
     {
         lock (_gate)
         {
@@ -254,24 +254,24 @@ public sealed partial class SwarmState
     // ---- blocks and pieces -----------------------------------------------------------------
 
     /// <summary>Requests outstanding at the peer.</summary>
-    public int Outstanding(PeerId peer) { lock (_gate) return Get(peer).Outstanding; }
+    public int Outstanding(PeerHandle peer) { lock (_gate) return Get(peer).Outstanding; }
 
-    public bool IsSnubbed(PeerId peer) { lock (_gate) return Get(peer).Snubbed; }
+    public bool IsSnubbed(PeerHandle peer) { lock (_gate) return Get(peer).Snubbed; }
 
-    public bool IsBanned(PeerId peer) { lock (_gate) return _banned.Contains(peer); }
+    public bool IsBanned(PeerHandle peer) { lock (_gate) return _banned.Contains(peer); }
 
     /// <summary>Payload bytes per second received from the peer (for the choker and the pipeline).</summary>
-    public double DownloadRate(PeerId peer) { lock (_gate) return Get(peer).Download.BytesPerSecond; }
+    public double DownloadRate(PeerHandle peer) { lock (_gate) return Get(peer).Download.BytesPerSecond; }
 
     /// <summary>How many requests the peer's pipeline should hold now (adaptive, see <see cref="RequestPipeline"/>).</summary>
-    public int PipelineDepth(PeerId peer) { lock (_gate) return DepthOf(Get(peer)); }
+    public int PipelineDepth(PeerHandle peer) { lock (_gate) return DepthOf(Get(peer)); }
 
     /// <summary>
     /// A PIECE message arrived. Adds the peers that were also asked for this block (endgame) to
     /// <paramref name="cancelTo"/>: send them CANCEL. On <see cref="BlockReceivedStatus.PieceComplete"/>
     /// the piece is ready to hash.
     /// </summary>
-    public BlockReceivedStatus BlockReceived(PeerId peer, BlockRequest block, List<PeerId> cancelTo)
+    public BlockReceivedStatus BlockReceived(PeerHandle peer, BlockRequest block, List<PeerHandle> cancelTo)
     {
         ArgumentNullException.ThrowIfNull(cancelTo);
         if ((uint)block.Piece >= (uint)PieceCount || !IsOnGrid(block)) return BlockReceivedStatus.Invalid;
@@ -317,14 +317,14 @@ public sealed partial class SwarmState
     /// <see cref="SwarmOptions.BanAfterSoleFailures"/> bad pieces is banned and added to
     /// <paramref name="banned"/> (disconnect it). Its requests are released at once.
     /// </summary>
-    public void PieceHashFailed(int piece, List<PeerId> banned)
+    public void PieceHashFailed(int piece, List<PeerHandle> banned)
     {
         ArgumentNullException.ThrowIfNull(banned);
         CheckPiece(piece);
         lock (_gate)
         {
             if (!_inProgress.TryGetValue(piece, out var pp)) return;
-            PeerId sole = default;
+            PeerHandle sole = default;
             int distinct = 0;
             for (int b = 0; b < pp.Blocks; b++)
             {
@@ -395,7 +395,7 @@ public sealed partial class SwarmState
 
     // ---- internals -------------------------------------------------------------------------
 
-    private PeerSwarmState Get(PeerId peer) =>
+    private PeerSwarmState Get(PeerHandle peer) =>
         _peers.TryGetValue(peer, out var ps) ? ps : throw new InvalidOperationException($"{peer} is not in the swarm");
 
     private int DepthOf(PeerSwarmState ps) => ps.Snubbed ? 1 : _options.Pipeline.DepthFor(ps.HasDelivered ? ps.Download.BytesPerSecond : null);
@@ -447,7 +447,7 @@ public sealed partial class SwarmState
         pp.FirstFree = 0;
     }
 
-    private void ReleaseAll(PeerId peer, PeerSwarmState ps, bool keepAllowedFast)
+    private void ReleaseAll(PeerHandle peer, PeerSwarmState ps, bool keepAllowedFast)
     {
         if (ps.Outstanding == 0) return;
         for (int k = _inProgressOrder.Count - 1; k >= 0; k--)
@@ -477,7 +477,7 @@ public sealed partial class SwarmState
         _progressPool.Push(pp);
     }
 
-    private void ReleaseRequest(PieceProgress pp, int b, PeerId peer, PeerSwarmState ps)
+    private void ReleaseRequest(PieceProgress pp, int b, PeerHandle peer, PeerSwarmState ps)
     {
         int baseIdx = b * pp.MaxRequestsPerBlock;
         for (int i = 0; i < pp.RequestCount[b]; i++)

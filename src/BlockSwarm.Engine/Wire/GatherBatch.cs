@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
 
+using BlockSwarm.Devices;
+
 namespace BlockSwarm.Engine.Wire;
 
 /// <summary>

@@ -1,3 +1,5 @@
+using BlockSwarm.Devices;
+
 namespace BlockSwarm.Engine.Wire;
 
 /// <summary>

@@ -2,6 +2,8 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Threading.Channels;
 
+using BlockSwarm.Devices;
+
 namespace BlockSwarm.Engine.Wire;
 
 /// <summary>

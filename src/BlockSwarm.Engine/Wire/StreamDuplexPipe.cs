@@ -3,6 +3,8 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Threading.Tasks.Sources;
 
+using BlockSwarm.Devices;
+
 namespace BlockSwarm.Engine.Wire;
 
 /// <summary>

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using BlockSwarm.Engine.Extensions;
+using BlockSwarm.Engine.Hosting;
 using BlockSwarm.Engine.Session;
 using BlockSwarm.Engine.Storage;
 using BlockSwarm.Engine.Swarm;
@@ -38,8 +39,10 @@ public sealed class LongRequestTests
         using var dir = new TempDirectory("reqlen");
         var (img, t) = LoopbackSwarmTests.MakeImage(dir, 5);
         await using var storage = DeviceStorage.Open(img, t, writable: false);
-        Assert.Throws<ArgumentException>(() => new TorrentSession(t, storage, new Bitfield(t.PieceCount), new SessionOptions { MaxRequestLength = 20000 }));
-        Assert.Throws<ArgumentException>(() => new TorrentSession(t, storage, new Bitfield(t.PieceCount), new SessionOptions { MaxRequestLength = 2 << 20 }));
+        await using var engine = TestEngines.Start(null, seed: 1);
+        Assert.Throws<ArgumentException>(() => engine.Add(t, storage, new Bitfield(t.PieceCount), new TorrentOptions { MaxRequestLength = 20000 }));
+        Assert.Throws<ArgumentException>(() => engine.Add(t, storage, new Bitfield(t.PieceCount), new TorrentOptions { MaxRequestLength = 2 << 20 }));
+        Assert.Empty(engine.Torrents);
     }
 
     [Theory]
@@ -57,9 +60,8 @@ public sealed class LongRequestTests
 
         var target = dir.File("target.img");
         var storage = DeviceStorage.CreateImage(target, t, size: new FileInfo(img).Length);
-        var leecher = new TorrentSession(t, storage, new Bitfield(t.PieceCount), new SessionOptions { MaxRequestLength = ours, Seed = 3 });
-        leecher.Start();
-        leecher.AddPeer((IPEndPoint)listener.LocalEndpoint);
+        var engine = TestEngines.Start(null, seed: 3);
+        var leecher = engine.Add(t, storage, new Bitfield(t.PieceCount), new TorrentOptions { MaxRequestLength = ours, Peers = [(IPEndPoint)listener.LocalEndpoint] });
 
         using var socket = await listener.AcceptSocketAsync(ct);
         await using var conn = PeerConnection.Create(new NetworkStream(socket, ownsSocket: true));
@@ -82,7 +84,7 @@ public sealed class LongRequestTests
         {
             await stop.CancelAsync();
             await run;
-            await leecher.DisposeAsync();
+            await engine.DisposeAsync();
             await storage.DisposeAsync();
         }
 
@@ -99,9 +101,8 @@ public sealed class LongRequestTests
         var (img, t) = LoopbackSwarmTests.MakeImage(dir, 9);
         var ct = TestContext.Current.CancellationToken;
         await using var storage = LoopbackSwarmTests.OpenTrustedSeed(img, t);
-        await using var seeder = new TorrentSession(t, storage, storage.GetDurablePieces(),
-            new SessionOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), OriginSpreading = false, MaxRequestLength = 128 << 10 });
-        seeder.Start();
+        await using var engine = TestEngines.Start(IPAddress.Loopback, seed: 1);
+        var seeder = engine.Add(t, storage, storage.GetDurablePieces(), new TorrentOptions { OriginSpreading = false, MaxRequestLength = 128 << 10 });
 
         // A run of 8 blocks from the middle of piece 3, then the piece's last 3 blocks as one request.
         var (first, got) = await RequestAsync(seeder, t, [new BlockRequest(3, 4 * Block, 128 << 10), new BlockRequest(3, t.PieceLength - 3 * Block, 3 * Block)], ct);

@@ -1,4 +1,5 @@
 using System.Net;
+using BlockSwarm.Engine.Hosting;
 using BlockSwarm.Engine.Session;
 using BlockSwarm.Engine.Storage;
 using BlockSwarm.Imaging;
@@ -43,12 +44,12 @@ public sealed class LoopbackSwarmTests(ITestOutputHelper output)
         var ct = TestContext.Current.CancellationToken;
 
         await using var seedStorage = OpenTrustedSeed(img, t);
-        await using var seeder = new TorrentSession(t, seedStorage, seedStorage.GetDurablePieces(),
-            new SessionOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), Seed = 1 });
-        seeder.Start();
+        await using var seedEngine = TestEngines.Start(IPAddress.Loopback, seed: 1);
+        var seeder = seedEngine.Add(t, seedStorage, seedStorage.GetDurablePieces());
 
         var targets = new List<string>();
         var sessions = new List<TorrentSession>();
+        var engines = new List<TorrentEngine>();
         var storages = new List<IPieceStorage>();
         try
         {
@@ -58,10 +59,9 @@ public sealed class LoopbackSwarmTests(ITestOutputHelper output)
                 targets.Add(target);
                 var st = DeviceStorage.CreateImage(target, t, size: new FileInfo(img).Length);
                 storages.Add(st);
-                var s = new TorrentSession(t, st, new Bitfield(t.PieceCount),
-                    new SessionOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), Seed = 100 + i, ResumePath = target + ".resume" });
-                s.Start();
-                s.AddPeer(seeder.LocalEndPoint!);
+                var engine = TestEngines.Start(IPAddress.Loopback, seed: 100 + i);
+                engines.Add(engine);
+                var s = engine.Add(t, st, new Bitfield(t.PieceCount), new TorrentOptions { ResumePath = target + ".resume", Peers = [seeder.LocalEndPoint!] });
                 sessions.Add(s);
             }
             sessions[1].AddPeer(sessions[0].LocalEndPoint!);
@@ -79,7 +79,7 @@ public sealed class LoopbackSwarmTests(ITestOutputHelper output)
         }
         finally
         {
-            foreach (var s in sessions) await s.DisposeAsync();
+            foreach (var e in engines) await e.DisposeAsync();
             foreach (var st in storages) await st.DisposeAsync();
         }
         foreach (var target in targets) AssertExtentsEqual(t, img, target);

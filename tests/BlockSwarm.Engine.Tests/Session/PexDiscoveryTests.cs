@@ -1,5 +1,6 @@
 using System.Net;
 using BlockSwarm.Engine.Extensions;
+using BlockSwarm.Engine.Hosting;
 using BlockSwarm.Engine.Session;
 using BlockSwarm.Engine.Storage;
 using BlockSwarm.Testing;
@@ -16,10 +17,10 @@ public sealed class PexDiscoveryTests
         var ct = TestContext.Current.CancellationToken;
         await using var seedStorage = LoopbackSwarmTests.OpenTrustedSeed(img, t);
         // A slow origin (256 KiB/s, 13 MiB each): nobody can finish within the wait, so meeting is the only way to 2 peers.
-        await using var seeder = new TorrentSession(t, seedStorage, seedStorage.GetDurablePieces(),
-            new SessionOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), UploadLimit = 256 << 10 });
-        seeder.Start();
+        await using var seedEngine = TestEngines.Start(IPAddress.Loopback, seed: 1, uploadLimit: 256 << 10);
+        var seeder = seedEngine.Add(t, seedStorage, seedStorage.GetDurablePieces());
         var sessions = new List<TorrentSession>();
+        var engines = new List<TorrentEngine>();
         var storages = new List<IPieceStorage>();
         try
         {
@@ -27,11 +28,9 @@ public sealed class PexDiscoveryTests
             {
                 var st = DeviceStorage.CreateImage(dir.File($"t{i}.img"), t, size: new FileInfo(img).Length);
                 storages.Add(st);
-                var addr = IPAddress.Parse($"127.0.0.{41 + i}");
-                var s = new TorrentSession(t, st, new Bitfield(t.PieceCount), new SessionOptions { Listen = new IPEndPoint(addr, 0), LocalAddress = addr });
-                s.Start();
-                s.AddPeer(seeder.LocalEndPoint!);
-                sessions.Add(s);
+                var engine = TestEngines.Start(IPAddress.Parse($"127.0.0.{41 + i}"), seed: 10 + i);
+                engines.Add(engine);
+                sessions.Add(engine.Add(t, st, new Bitfield(t.PieceCount), new TorrentOptions { Peers = [seeder.LocalEndPoint!] }));
             }
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
             while (DateTime.UtcNow < deadline && sessions.Any(s => s.GetStats().Peers < 2))
@@ -41,7 +40,7 @@ public sealed class PexDiscoveryTests
         }
         finally
         {
-            foreach (var s in sessions) await s.DisposeAsync();
+            foreach (var e in engines) await e.DisposeAsync();
             foreach (var st in storages) await st.DisposeAsync();
         }
     }

@@ -30,14 +30,13 @@ public sealed class RedialTests
         var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
         var target = dir.File("target.img");
         await using var leechStorage = DeviceStorage.CreateImage(target, t, size: new FileInfo(img).Length);
-        await using var leecher = new TorrentSession(t, leechStorage, new Bitfield(t.PieceCount), new SessionOptions { Time = time, Seed = 3 });
-        leecher.Start();
-        leecher.AddPeer(endPoint);
+        await using var leechEngine = TestEngines.Start(null, seed: 3, time);
+        leechEngine.Add(t, leechStorage, new Bitfield(t.PieceCount), new TorrentOptions { Peers = [endPoint] });
         await Task.Delay(500, ct); // the refused attempt ends; its next attempt is due at fake t = 2 s
 
         await using var seedStorage = LoopbackSwarmTests.OpenTrustedSeed(img, t);
-        await using var seeder = new TorrentSession(t, seedStorage, seedStorage.GetDurablePieces(), new SessionOptions { Listen = endPoint, Seed = 4 });
-        seeder.Start();
+        await using var seedEngine = TestEngines.Start(endPoint.Address, seed: 4, port: endPoint.Port);
+        var seeder = seedEngine.Add(t, seedStorage, seedStorage.GetDurablePieces());
 
         for (int i = 0; i < 3; i++)
         {

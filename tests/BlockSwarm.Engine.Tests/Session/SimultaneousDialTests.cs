@@ -24,14 +24,12 @@ public sealed class SimultaneousDialTests
         {
             var target = dir.File($"t{round}.img");
             var storage = DeviceStorage.CreateImage(target, t, size: new FileInfo(img).Length);
-            var seeder = new TorrentSession(t, seedStorage, seedStorage.GetDurablePieces(),
-                new SessionOptions { Listen = new IPEndPoint(IPAddress.Parse("127.0.0.51"), 0), LocalAddress = IPAddress.Parse("127.0.0.51"), Pex = false });
-            var leecher = new TorrentSession(t, storage, new Bitfield(t.PieceCount),
-                new SessionOptions { Listen = new IPEndPoint(IPAddress.Parse("127.0.0.52"), 0), LocalAddress = IPAddress.Parse("127.0.0.52"), Pex = false });
+            var seedEngine = TestEngines.Start(IPAddress.Parse("127.0.0.51"), seed: 2 * round, pex: false);
+            var leechEngine = TestEngines.Start(IPAddress.Parse("127.0.0.52"), seed: 2 * round + 1, pex: false);
             try
             {
-                seeder.Start();
-                leecher.Start();
+                var seeder = seedEngine.Add(t, seedStorage, seedStorage.GetDurablePieces());
+                var leecher = leechEngine.Add(t, storage, new Bitfield(t.PieceCount));
                 seeder.AddPeer(leecher.LocalEndPoint!);
                 leecher.AddPeer(seeder.LocalEndPoint!);
                 // Within a second and well before any re-dial, the pair must hold exactly one live connection.
@@ -43,8 +41,8 @@ public sealed class SimultaneousDialTests
             }
             finally
             {
-                await leecher.DisposeAsync();
-                await seeder.DisposeAsync();
+                await leechEngine.DisposeAsync();
+                await seedEngine.DisposeAsync();
                 await storage.DisposeAsync();
             }
             LoopbackSwarmTests.AssertExtentsEqual(t, img, target);

@@ -32,11 +32,14 @@ public sealed class PieceBufferPoolTests
         var pool = new PieceBufferPool(5 << 20);
         var a = pool.Rent(4 << 20);
         var b = pool.Rent(4 << 20);
-        pool.Return(a);
-        pool.Return(b); // over the bound: left to the GC
+        Assert.Equal(8 << 20, pool.RentedBytes);
+        pool.Return(a); // b is still in use: keeping a would make 8 MiB in use and free, over the bound
+        Assert.Equal(0, pool.RetainedBytes);
+        pool.Return(b);
         Assert.Equal(4 << 20, pool.RetainedBytes);
-        Assert.Same(a, pool.Rent(4 << 20));
-        Assert.NotSame(b, pool.Rent(4 << 20));
+        Assert.Equal(0, pool.RentedBytes);
+        Assert.Same(b, pool.Rent(4 << 20));
+        Assert.NotSame(a, pool.Rent(4 << 20));
 
         var small = pool.Rent(16 << 10);
         Assert.True(small.Length >= 16 << 10);
@@ -47,5 +50,19 @@ public sealed class PieceBufferPoolTests
         cleared.AsSpan().Fill(7);
         pool.Return(cleared, clearArray: true);
         Assert.True(pool.Rent(1 << 20).AsSpan().IndexOfAnyExcept((byte)0) < 0);
+    }
+
+    [Fact]
+    public void Buffers_in_use_and_free_buffers_together_stay_within_the_bound_across_piece_sizes()
+    {
+        // Two torrents with different piece sizes share one pool: free 4 MiB buffers cannot serve 1 MiB pieces, so
+        // keeping them while 1 MiB pieces fill the budget would double the memory held.
+        var pool = new PieceBufferPool(8 << 20);
+        var big = new[] { pool.Rent(4 << 20), pool.Rent(4 << 20) };
+        foreach (var b in big) pool.Return(b);
+        Assert.Equal(8 << 20, pool.RetainedBytes);
+        var small = Enumerable.Range(0, 8).Select(_ => pool.Rent(1 << 20)).ToList();
+        foreach (var b in small) pool.Return(b);
+        Assert.True(pool.RetainedBytes + pool.RentedBytes <= 8 << 20, $"retained {pool.RetainedBytes} + rented {pool.RentedBytes}");
     }
 }

@@ -7,11 +7,11 @@ public sealed class ChokerTests
 {
     private readonly FakeTimeProvider _time = new();
 
-    private static ChokerPeer P(int id, bool interested = true, double rate = 0) => new(new PeerId(id), interested, rate);
+    private static ChokerPeer P(int id, bool interested = true, double rate = 0) => new(new PeerHandle(id), interested, rate);
 
     private static int[] Decide(Choker c, bool seeding, params ChokerPeer[] peers)
     {
-        var list = new List<PeerId>();
+        var list = new List<PeerHandle>();
         c.Decide(peers, seeding, list);
         return list.Select(p => p.Value).Order().ToArray();
     }
@@ -52,7 +52,7 @@ public sealed class ChokerTests
     [Fact]
     public void Optimistic_choice_is_deterministic_for_a_seed()
     {
-        PeerId? Run()
+        PeerHandle? Run()
         {
             var c = new Choker(new ChokerOptions { UnchokeSlots = 2 }, new FakeTimeProvider(), new Random(99));
             c.Decide([P(1), P(2), P(3), P(4), P(5)], false, []);
@@ -82,8 +82,8 @@ public sealed class ChokerTests
     {
         var c = new Choker(new ChokerOptions { UnchokeSlots = 2 }, _time, new Random(1));
         Decide(c, true, P(1), P(2), P(3));
-        Assert.True(c.IsUnchoked(new PeerId(1)));
+        Assert.True(c.IsUnchoked(new PeerHandle(1)));
         Assert.Equal([3], Decide(c, true, P(3)));
-        Assert.False(c.IsUnchoked(new PeerId(1)));
+        Assert.False(c.IsUnchoked(new PeerHandle(1)));
     }
 }

@@ -5,7 +5,7 @@ namespace BlockSwarm.Engine.Tests.Swarm;
 
 public sealed class OriginServePolicyTests
 {
-    private static readonly PeerId A = new(1), B = new(2), C = new(3);
+    private static readonly PeerHandle A = new(1), B = new(2), C = new(3);
 
     private readonly FakeTimeProvider _time = new();
 
@@ -79,8 +79,8 @@ public sealed class OriginServePolicyTests
         Assert.True(policy.ShouldServe(A, 0));
         origin.OnHave(A, 0);
         policy.RemovePeer(A); // grant gone, but another peer C announced the piece
-        origin.AddPeer(new PeerId(9));
-        origin.OnHave(new PeerId(9), 0);
+        origin.AddPeer(new PeerHandle(9));
+        origin.OnHave(new PeerHandle(9), 0);
         origin.RemovePeer(A);
         Assert.False(policy.ShouldServe(B, 0));
     }

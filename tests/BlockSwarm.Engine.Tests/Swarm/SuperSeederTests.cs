@@ -5,7 +5,7 @@ namespace BlockSwarm.Engine.Tests.Swarm;
 
 public sealed class SuperSeederTests
 {
-    private static readonly PeerId A = new(1), B = new(2), C = new(3);
+    private static readonly PeerHandle A = new(1), B = new(2), C = new(3);
 
     private static SwarmState Origin(int pieces)
     {

@@ -20,7 +20,7 @@ internal sealed class SwarmSimulation
     private readonly int _pieces;
     private readonly double _dropRate;
     private readonly List<BlockRequest> _picked = [];
-    private readonly List<PeerId> _cancels = [];
+    private readonly List<PeerHandle> _cancels = [];
     private readonly List<PeerBlock> _timedOut = [];
     private readonly int _download;   // blocks a node can receive per round (its download link)
     private readonly int[] _received; // blocks received this round
@@ -76,7 +76,7 @@ internal sealed class SwarmSimulation
 
     private void Connect(int self, int other)
     {
-        var peer = new PeerId(other);
+        var peer = new PeerHandle(other);
         _states[self].AddPeer(peer);
         _states[self].OnBitfield(peer, _states[other].HaveSnapshot());
         _states[self].OnUnchoked(peer); // trusted LAN: everybody unchokes everybody
@@ -138,7 +138,7 @@ internal sealed class SwarmSimulation
     {
         var me = _states[i];
         _picked.Clear();
-        me.PickRequests(new PeerId(j), MaxRequestsPerPeer, _picked);
+        me.PickRequests(new PeerHandle(j), MaxRequestsPerPeer, _picked);
         foreach (var r in _picked)
         {
             if (!_states[j].Have(r.Piece)) throw new InvalidOperationException($"node {i} asked node {j} for piece {r.Piece} it lacks");
@@ -168,10 +168,10 @@ internal sealed class SwarmSimulation
             if (idx < 0) continue;
             var (from, block) = queue[idx];
             queue.RemoveAt(idx);
-            if (u == 0 && Policy is { } policy && !policy.ShouldServe(new PeerId(from), block.Piece))
+            if (u == 0 && Policy is { } policy && !policy.ShouldServe(new PeerHandle(from), block.Piece))
             {
                 Rejects++;
-                _states[from].OnRejected(new PeerId(0), block);
+                _states[from].OnRejected(new PeerHandle(0), block);
                 k--; // same requester may have more; try again
                 continue;
             }
@@ -193,13 +193,13 @@ internal sealed class SwarmSimulation
     {
         var state = _states[to];
         _cancels.Clear();
-        var status = state.BlockReceived(new PeerId(from), block, _cancels);
+        var status = state.BlockReceived(new PeerHandle(from), block, _cancels);
         foreach (var c in _cancels) _queues[c.Value].Remove((to, block));
         if (status == BlockReceivedStatus.Invalid) throw new InvalidOperationException($"invalid block {block}");
         if (status != BlockReceivedStatus.PieceComplete) return;
         state.PieceVerified(block.Piece);
         for (int k = 0; k < _states.Length; k++)
-            if (k != to && _linked[k][to]) _states[k].OnHave(new PeerId(to), block.Piece);
+            if (k != to && _linked[k][to]) _states[k].OnHave(new PeerHandle(to), block.Piece);
     }
 
     public int PieceCount => _pieces;

@@ -12,17 +12,17 @@ public sealed class SwarmStateConcurrencyTests
         var state = new SwarmState((long)pieces * 4 * SwarmOptions.BlockSize, 4 * SwarmOptions.BlockSize, time: new FakeTimeProvider(), random: new Random(3));
         for (int i = 0; i < peers; i++)
         {
-            state.AddPeer(new PeerId(i));
-            state.OnHaveAll(new PeerId(i));
-            state.OnUnchoked(new PeerId(i));
+            state.AddPeer(new PeerHandle(i));
+            state.OnHaveAll(new PeerHandle(i));
+            state.OnUnchoked(new PeerHandle(i));
         }
         int completed = 0;
         var ct = TestContext.Current.CancellationToken;
         await Task.WhenAll(Enumerable.Range(0, peers).Select(i => Task.Run(() =>
         {
-            var peer = new PeerId(i);
+            var peer = new PeerHandle(i);
             var reqs = new List<BlockRequest>();
-            var cancels = new List<PeerId>();
+            var cancels = new List<PeerHandle>();
             while (!state.IsComplete)
             {
                 ct.ThrowIfCancellationRequested();
@@ -42,7 +42,7 @@ public sealed class SwarmStateConcurrencyTests
         }, ct)));
         Assert.True(state.IsComplete);
         Assert.Equal(pieces, completed); // no piece completed twice
-        for (int i = 0; i < peers; i++) Assert.Equal(0, state.Outstanding(new PeerId(i)));
+        for (int i = 0; i < peers; i++) Assert.Equal(0, state.Outstanding(new PeerHandle(i)));
     }
 
     [Fact]
@@ -51,12 +51,12 @@ public sealed class SwarmStateConcurrencyTests
         const int pieces = 100;
         var state = new SwarmState((long)pieces * 4 * SwarmOptions.BlockSize, 4 * SwarmOptions.BlockSize,
             new SwarmOptions { RandomFirstPieces = 0 }, new FakeTimeProvider(), new Random(3));
-        var peer = new PeerId(1);
+        var peer = new PeerHandle(1);
         state.AddPeer(peer);
         state.OnHaveAll(peer);
         state.OnUnchoked(peer);
         var reqs = new List<BlockRequest>(64);
-        var cancels = new List<PeerId>(4);
+        var cancels = new List<PeerHandle>(4);
 
         void Round()
         {

@@ -6,7 +6,7 @@ namespace BlockSwarm.Engine.Tests.Swarm;
 public sealed class SwarmStateTests
 {
     private const int Block = SwarmOptions.BlockSize;
-    private static readonly PeerId A = new(1), B = new(2), C = new(3);
+    private static readonly PeerHandle A = new(1), B = new(2), C = new(3);
 
     private readonly FakeTimeProvider _time = new();
 
@@ -14,7 +14,7 @@ public sealed class SwarmStateTests
     private SwarmState NewState(int pieces, int blocksPerPiece = 4, SwarmOptions? options = null, int seed = 1) =>
         new((long)pieces * blocksPerPiece * Block, blocksPerPiece * Block, options ?? new SwarmOptions { RandomFirstPieces = 0 }, _time, new Random(seed));
 
-    private static void Join(SwarmState s, PeerId peer, params int[] pieces)
+    private static void Join(SwarmState s, PeerHandle peer, params int[] pieces)
     {
         s.AddPeer(peer);
         var bf = new Bitfield(s.PieceCount);
@@ -23,14 +23,14 @@ public sealed class SwarmStateTests
         s.OnUnchoked(peer);
     }
 
-    private static void JoinSeed(SwarmState s, PeerId peer)
+    private static void JoinSeed(SwarmState s, PeerHandle peer)
     {
         s.AddPeer(peer);
         s.OnHaveAll(peer);
         s.OnUnchoked(peer);
     }
 
-    private static List<BlockRequest> Pick(SwarmState s, PeerId peer, int max)
+    private static List<BlockRequest> Pick(SwarmState s, PeerHandle peer, int max)
     {
         var list = new List<BlockRequest>();
         s.PickRequests(peer, max, list);
@@ -155,7 +155,7 @@ public sealed class SwarmStateTests
         Assert.Empty(Pick(s, C, 10)); // at most 2 requests per block
         Assert.Empty(Pick(s, A, 10)); // never twice to the same peer
 
-        var cancels = new List<PeerId>();
+        var cancels = new List<PeerHandle>();
         Assert.Equal(BlockReceivedStatus.Accepted, s.BlockReceived(A, dup[0], cancels));
         Assert.Equal([B], cancels);
         Assert.Equal(1, s.Outstanding(A));
@@ -172,7 +172,7 @@ public sealed class SwarmStateTests
     {
         var s = NewState(2);
         JoinSeed(s, A);
-        var cancels = new List<PeerId>();
+        var cancels = new List<PeerHandle>();
         Assert.Equal(BlockReceivedStatus.Invalid, s.BlockReceived(A, new BlockRequest(0, 100, Block), cancels));
         Assert.Equal(BlockReceivedStatus.Invalid, s.BlockReceived(A, new BlockRequest(0, 0, 10), cancels));
         Assert.Equal(BlockReceivedStatus.Invalid, s.BlockReceived(A, new BlockRequest(7, 0, Block), cancels));
@@ -195,7 +195,7 @@ public sealed class SwarmStateTests
         Assert.Equal(0, s.Outstanding(A));
         Assert.Equal(a, Pick(s, B, 4));
         // A late answer from A still counts, and B is told to cancel.
-        var cancels = new List<PeerId>();
+        var cancels = new List<PeerHandle>();
         Assert.Equal(BlockReceivedStatus.Accepted, s.BlockReceived(A, a[0], cancels));
         Assert.Equal([B], cancels);
     }
@@ -227,9 +227,9 @@ public sealed class SwarmStateTests
         var s = NewState(4, options: new SwarmOptions { RandomFirstPieces = 0, BanAfterSoleFailures = 2, RejectBackoff = TimeSpan.FromSeconds(10) });
         JoinSeed(s, A);
         JoinSeed(s, B);
-        var banned = new List<PeerId>();
+        var banned = new List<PeerHandle>();
 
-        void DeliverPiece(PeerId peer)
+        void DeliverPiece(PeerHandle peer)
         {
             var reqs = Pick(s, peer, 4);
             Assert.Single(PiecesOf(reqs));
@@ -261,7 +261,7 @@ public sealed class SwarmStateTests
         var b = Pick(s, B, 2);
         foreach (var r in a) s.BlockReceived(A, r, []);
         foreach (var r in b) s.BlockReceived(B, r, []);
-        var banned = new List<PeerId>();
+        var banned = new List<PeerHandle>();
         s.PieceHashFailed(0, banned);
         Assert.Empty(banned);
         Assert.False(s.IsEndgame);
@@ -332,7 +332,7 @@ public sealed class SwarmStateTests
     }
 
     // A second peer for the last step of the test above.
-    private static PeerId B0(SwarmState s)
+    private static PeerHandle B0(SwarmState s)
     {
         JoinSeed(s, B);
         return B;

@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using BlockSwarm.Engine.Storage;
 using BlockSwarm.Engine.Tests.Session;
 using BlockSwarm.Engine.Wire;
+using BlockSwarm.Devices;
 using BlockSwarm.Testing;
 
 namespace BlockSwarm.Engine.Tests.Wire;

@@ -1,16 +1,16 @@
 using System.Net;
 using BlockSwarm.Engine.Session;
 using BlockSwarm.Metainfo;
-using BlockSwarm.Tracker;
 using BlockSwarm.Tracker.Client;
+using Microsoft.Extensions.Logging;
 
-namespace BlockSwarm.Deploy;
+namespace BlockSwarm.Engine.Hosting;
 
 /// <summary>
-/// Connects a <see cref="TorrentSession"/> to HTTP trackers: announces its progress (BEP 3,
-/// BEP 12 tiers, backoff, <c>completed</c>/<c>stopped</c>) and dials every peer the trackers return.
+/// Connects one torrent of the engine to its HTTP trackers: announces its progress (BEP 3, BEP 12 tiers, backoff,
+/// <c>completed</c>/<c>stopped</c>) and dials every peer the trackers return.
 /// </summary>
-public sealed class TrackerAnnouncer : IAsyncDisposable
+internal sealed class TrackerAnnouncer : IAsyncDisposable
 {
     private readonly AnnounceManager _manager;
     private readonly CancellationTokenSource _cts;
@@ -27,37 +27,31 @@ public sealed class TrackerAnnouncer : IAsyncDisposable
         }, CancellationToken.None);
     }
 
-    /// <summary>Starts announcing to <paramref name="tiers"/>; null when there are no HTTP trackers.</summary>
-    /// <param name="announceIp">The address to tell the tracker when the HTTP source address is not the one we listen on.</param>
-    public static TrackerAnnouncer? Start(TorrentSession session, IEnumerable<IEnumerable<Uri>> tiers, HttpClient http, IPAddress? announceIp,
-        Action<string>? onFailure, CancellationToken ct)
+    /// <summary>Starts announcing to <paramref name="tiers"/>; null when none of them is an HTTP tracker.</summary>
+    public static TrackerAnnouncer? Start(TorrentSession session, IEnumerable<IEnumerable<Uri>> tiers, HttpClient http, int port,
+        IPAddress? announceIp, ILogger log, CancellationToken ct)
     {
-        ArgumentNullException.ThrowIfNull(session);
         var usable = tiers.Select(t => t.Where(u => u.Scheme is "http" or "https").ToList()).Where(t => t.Count > 0).ToList();
         if (usable.Count == 0) return null;
-        var manager = new AnnounceManager(new TrackerClient(http), session.Torrent.InfoHash, session.PeerId, session.LocalEndPoint?.Port ?? 0, usable, () =>
+        var manager = new AnnounceManager(new TrackerClient(http), session.Torrent.InfoHash, session.PeerId, port, usable, () =>
         {
-            var st = session.GetStats();
-            return new AnnounceProgress(st.PayloadUploaded, st.PayloadDownloaded, st.TotalBytes - st.BytesHave);
+            var c = session.Counters;
+            return new AnnounceProgress(c.Uploaded, c.Downloaded, session.Torrent.TotalLength - session.BytesHave);
         }, new AnnounceManagerOptions { AnnounceIp = announceIp, TimeProvider = session.Time });
         manager.PeersDiscovered += (_, peers) =>
         {
+            EngineLog.PeersDiscovered(log, session.Name, peers.Count, "tracker");
             foreach (var p in peers) session.AddPeer(p);
         };
-        if (onFailure != null) manager.AnnounceFailed += (_, ex) => onFailure(ex.Message);
+        manager.AnnounceFailed += (_, ex) => EngineLog.TrackerFailed(log, session.Name, ex.Message);
         var announcer = new TrackerAnnouncer(manager, ct);
         _ = session.Completion.ContinueWith(t => { if (t.IsCompletedSuccessfully) manager.NotifyCompleted(); }, TaskScheduler.Default);
         return announcer;
     }
 
     /// <summary>The torrent's own trackers as URI tiers (BEP 12), unusable URLs dropped.</summary>
-    public static IEnumerable<IEnumerable<Uri>> TiersOf(Torrent torrent)
-    {
-        ArgumentNullException.ThrowIfNull(torrent);
-        return torrent.TrackerTiers.Select(t => t.Select(u => Uri.TryCreate(u, UriKind.Absolute, out var uri) ? uri : null).OfType<Uri>());
-    }
-
-    public void NotifyCompleted() => _manager.NotifyCompleted();
+    public static IEnumerable<IEnumerable<Uri>> TiersOf(Torrent torrent) =>
+        torrent.TrackerTiers.Select(t => t.Select(u => Uri.TryCreate(u, UriKind.Absolute, out var uri) ? uri : null).OfType<Uri>());
 
     /// <summary>Stops announcing and sends <c>stopped</c> (bounded to a few seconds).</summary>
     public async ValueTask DisposeAsync()

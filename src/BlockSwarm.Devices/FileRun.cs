@@ -1,4 +1,4 @@
-namespace BlockSwarm.Engine.Wire;
+namespace BlockSwarm.Devices;
 
 /// <summary>
 /// A block payload that lives in a file (the seeder's image or device) rather than in memory: the transport hands

@@ -4,7 +4,7 @@ namespace BlockSwarm.Engine.Swarm;
 /// Opaque key for a connected peer. The engine hands one out per connection and maps it to the
 /// socket; swarm logic never sees a connection, so it stays testable without sockets.
 /// </summary>
-public readonly record struct PeerId(int Value)
+public readonly record struct PeerHandle(int Value)
 {
     public override string ToString() => $"peer#{Value}";
 }

@@ -1,0 +1,73 @@
+namespace BlockSwarm.Engine.Storage;
+
+/// <summary>
+/// One memory budget for all the piece data a process holds, shared by every torrent in it (a host running one
+/// torrent per partition, a daemon adding torrents at run time): pieces being assembled and hashed, verified pieces
+/// waiting for the storage writer (write-back), and whole pieces kept for uploads (read cache). Each part is bounded
+/// on its own; their sum plus the runtime is about the process's resident memory, however many torrents run.
+/// </summary>
+/// <remarks>
+/// The parts behave differently when full. Assembling: no new pieces are requested (blocks of started pieces still
+/// complete them). Write-back: the hashing workers wait for the writer, and behind them the receive loops (the
+/// back-pressure that slows a fast network to a slow disk). Read cache: the least recently used piece of any torrent
+/// is evicted. Piece buffers come from one <see cref="PieceBufferPool"/> that never holds more, in use and free
+/// together, than the three parts allow.
+/// </remarks>
+public sealed class PieceMemory
+{
+    /// <summary>The read cache never takes more than this (beyond it, hit rates stop improving for a LAN seeder).</summary>
+    public const long MaxReadCacheBytes = 64L << 20;
+
+    private long _assembling;
+
+    public PieceMemory(long assemblingBytes, long writeBackBytes, long readCacheBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(assemblingBytes);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(writeBackBytes);
+        ArgumentOutOfRangeException.ThrowIfNegative(readCacheBytes);
+        AssemblingCapacity = assemblingBytes;
+        WriteBack = new ByteBudget(writeBackBytes);
+        ReadCache = new ReadCacheGroup(readCacheBytes);
+        Buffers = new PieceBufferPool(assemblingBytes + writeBackBytes + readCacheBytes);
+    }
+
+    /// <summary>
+    /// Splits <paramref name="totalBytes"/> (<c>--cache</c>, <c>--cache-size</c>): a quarter for pieces being assembled
+    /// and hashed (at least two of the largest pieces, so a download always has one piece in flight while another is
+    /// hashed), a quarter for the read cache (at most <see cref="MaxReadCacheBytes"/>), the rest for write-back (at
+    /// least one piece).
+    /// </summary>
+    public static PieceMemory Split(long totalBytes, int largestPieceLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(largestPieceLength);
+        long total = Math.Max(totalBytes, largestPieceLength);
+        long assembling = Math.Max(2L * largestPieceLength, total / 4);
+        long readCache = Math.Min(MaxReadCacheBytes, total / 4);
+        long writeBack = Math.Max(largestPieceLength, total - assembling - readCache);
+        return new PieceMemory(assembling, writeBack, readCache);
+    }
+
+    /// <summary>Bytes of pieces being assembled or hashed before requests for new pieces pause.</summary>
+    public long AssemblingCapacity { get; }
+
+    public long AssemblingUsed => Interlocked.Read(ref _assembling);
+
+    /// <summary>No new piece should be started: blocks already requested still arrive and finish theirs.</summary>
+    public bool AssemblingFull => AssemblingUsed >= AssemblingCapacity;
+
+    public long WriteBackCapacity => WriteBack.Capacity;
+    public long WriteBackUsed => WriteBack.Used;
+    public long ReadCacheCapacity => ReadCache.Capacity;
+    public long ReadCacheUsed => ReadCache.Bytes;
+
+    /// <summary>The three parts together: what the process may hold in piece data.</summary>
+    public long TotalCapacity => AssemblingCapacity + WriteBackCapacity + ReadCacheCapacity;
+
+    /// <summary>Where every piece buffer (assembling, write-back, read cache) is rented and returned.</summary>
+    public PieceBufferPool Buffers { get; }
+
+    internal ByteBudget WriteBack { get; }
+    internal ReadCacheGroup ReadCache { get; }
+
+    internal void AddAssembling(long bytes) => Interlocked.Add(ref _assembling, bytes);
+}
