@@ -32,8 +32,8 @@ internal interface IPeerSessionHost
 
     bool PexEnabled { get; }
 
-    /// <summary>The piece memory for new pieces is used up: keep requesting blocks of started pieces only.</summary>
-    bool MemoryBudgetFull { get; }
+    /// <summary>New pieces the memory budget has room for now; 0: keep requesting blocks of started pieces only.</summary>
+    int NewPieceAllowance { get; }
 
     /// <summary>Completes when <paramref name="bytes"/> may be uploaded under the torrent's and the engine's limits.</summary>
     ValueTask WaitForUploadAsync(int bytes, CancellationToken cancellationToken);

@@ -203,7 +203,7 @@ internal sealed class PeerSession : IPeerMessageHandler
         lock (_picked)
         {
             _picked.Clear();
-            _session.Swarm.PickRequests(Id, int.MaxValue, _picked, allowNewPieces: !_session.MemoryBudgetFull, minBatch: RequestBatch);
+            _session.Swarm.PickRequests(Id, int.MaxValue, _picked, maxNewPieces: _session.NewPieceAllowance, minBatch: RequestBatch);
             int max = _maxRequestToPeer;
             for (int i = 0; i < _picked.Count;)
             {

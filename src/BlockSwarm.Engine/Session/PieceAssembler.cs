@@ -22,8 +22,9 @@ internal sealed class PieceAssembly(int piece, PooledPieceBuffer buffer, long st
 /// <summary>
 /// Collects blocks into pooled piece buffers (the one copy from the receive buffer), hands
 /// complete pieces to hashing workers, writes verified pieces to storage and reports them to
-/// the session. Memory held here is counted, in the torrent and in the engine's shared <see cref="PieceMemory"/>, so
-/// requests for new pieces pause when it is full.
+/// the session. Buffers come from the engine's shared <see cref="PieceMemory"/>, whose assembling budget counts every
+/// started piece (the swarm state reports them) so that requests for new pieces pause when it is full; the bytes held
+/// here are counted too, for a torrent's own cap.
 /// </summary>
 internal sealed class PieceAssembler : IAsyncDisposable
 {
@@ -60,11 +61,7 @@ internal sealed class PieceAssembler : IAsyncDisposable
         for (int i = 0; i < _workers.Length; i++) _workers[i] = Task.Run(() => VerifyLoopAsync(_stop.Token));
     }
 
-    private void AddBuffered(long bytes)
-    {
-        Interlocked.Add(ref _bufferedBytes, bytes);
-        _memory.AddAssembling(bytes);
-    }
+    private void AddBuffered(long bytes) => Interlocked.Add(ref _bufferedBytes, bytes);
 
     public long BufferedBytes => Interlocked.Read(ref _bufferedBytes);
     public long HashFailures => Interlocked.Read(ref _hashFailures);

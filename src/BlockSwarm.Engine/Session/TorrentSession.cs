@@ -60,7 +60,8 @@ public sealed class TorrentSession : IAsyncDisposable, IPeerSessionHost
         Time = engine.Time;
         Name = torrent.Name;
         var random = new Random(seed);
-        Swarm = new SwarmState(torrent.TotalLength, torrent.PieceLength, options.Swarm, Time, new Random(random.Next()));
+        var memory = engine.Memory;
+        Swarm = new SwarmState(torrent.TotalLength, torrent.PieceLength, options.Swarm, Time, new Random(random.Next()), memory.AddAssembling);
         for (int i = have.NextSet(0); i >= 0; i = have.NextSet(i + 1)) Swarm.MarkHave(i);
         Handshake = Handshake.Create(torrent.InfoHash.Span, engine.PeerId.Span);
         MaxRequestLength = options.MaxRequestLength;
@@ -118,8 +119,22 @@ public sealed class TorrentSession : IAsyncDisposable, IPeerSessionHost
 
     internal bool PexEnabled => _options.Pex ?? _engine.Discovery.Pex;
 
-    internal bool MemoryBudgetFull =>
-        _engine.Memory.AssemblingFull || (_options.MaxBufferedBytes is { } cap && Assembler.BufferedBytes >= cap);
+    /// <summary>
+    /// How many new pieces the picker may start now: what the engine's assembling budget (and this torrent's own cap) has
+    /// room for, at least one while there is any room (a budget smaller than a piece must not stall the download). Pickers
+    /// of several peers and torrents can take the same room at once, so the budget can be exceeded by about a piece per
+    /// concurrent picker; never by a whole pipeline.
+    /// </summary>
+    internal int NewPieceAllowance
+    {
+        get
+        {
+            var memory = _engine.Memory;
+            long room = memory.AssemblingCapacity - memory.AssemblingUsed;
+            if (_options.MaxBufferedBytes is { } cap) room = Math.Min(room, cap - Swarm.StartedBytes);
+            return room <= 0 ? 0 : (int)Math.Clamp(room / Torrent.PieceLength, 1, int.MaxValue);
+        }
+    }
 
     internal long BytesHave
     {
@@ -444,6 +459,8 @@ public sealed class TorrentSession : IAsyncDisposable, IPeerSessionHost
         await _engine.Connections.WaitAsync(this).ConfigureAwait(false);
         _choking.Dispose();
         await Assembler.DisposeAsync().ConfigureAwait(false);
+        // Nothing touches the swarm any more: pieces it had started give their share of the engine's budget back.
+        _engine.Memory.AddAssembling(-Swarm.StartedBytes);
         _completed.TrySetCanceled();
     }
 
@@ -458,7 +475,7 @@ public sealed class TorrentSession : IAsyncDisposable, IPeerSessionHost
     IFileRunSource? IPeerSessionHost.FileRuns => FileRuns;
     int IPeerSessionHost.MaxRequestLength => MaxRequestLength;
     bool IPeerSessionHost.PexEnabled => PexEnabled;
-    bool IPeerSessionHost.MemoryBudgetFull => MemoryBudgetFull;
+    int IPeerSessionHost.NewPieceAllowance => NewPieceAllowance;
 
     ValueTask IPeerSessionHost.WaitForUploadAsync(int bytes, CancellationToken cancellationToken)
     {

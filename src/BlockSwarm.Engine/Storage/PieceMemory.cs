@@ -50,6 +50,7 @@ public sealed class PieceMemory
     /// <summary>Bytes of pieces being assembled or hashed before requests for new pieces pause.</summary>
     public long AssemblingCapacity { get; }
 
+    /// <summary>Bytes of the pieces every torrent has started (first block requested, not yet verified and handed to storage).</summary>
     public long AssemblingUsed => Interlocked.Read(ref _assembling);
 
     /// <summary>No new piece should be started: blocks already requested still arrive and finish theirs.</summary>

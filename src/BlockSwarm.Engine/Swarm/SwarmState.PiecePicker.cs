@@ -24,14 +24,19 @@ public sealed partial class SwarmState
     /// pieces already started are continued (the engine's memory budget is full: finishing pieces frees it).
     /// </summary>
     public int PickRequests(PeerHandle peer, int maxCount, List<BlockRequest> into, bool allowNewPieces) =>
-        PickRequests(peer, maxCount, into, allowNewPieces, minBatch: 1);
+        PickRequests(peer, maxCount, into, allowNewPieces ? int.MaxValue : 0, minBatch: 1);
+
+    /// <summary>As <see cref="PickRequests(PeerHandle, int, List{BlockRequest}, int, int)"/> with no limit on new pieces, or none at all.</summary>
+    public int PickRequests(PeerHandle peer, int maxCount, List<BlockRequest> into, bool allowNewPieces, int minBatch) =>
+        PickRequests(peer, maxCount, into, allowNewPieces ? int.MaxValue : 0, minBatch);
 
     /// <summary>
-    /// As <see cref="PickRequests(PeerHandle, int, List{BlockRequest}, bool)"/>, but while the peer still has requests
-    /// outstanding, picks nothing until at least <paramref name="minBatch"/> (capped at a quarter of the pipeline)
-    /// can be picked at once: refilling per received block would send one tiny REQUEST packet per block.
+    /// As <see cref="PickRequests(PeerHandle, int, List{BlockRequest}, bool)"/>, starting at most <paramref name="maxNewPieces"/>
+    /// new pieces (what the memory budget has room for), and while the peer still has requests outstanding, picking
+    /// nothing until at least <paramref name="minBatch"/> (capped at a quarter of the pipeline) can be picked at once:
+    /// refilling per received block would send one tiny REQUEST packet per block.
     /// </summary>
-    public int PickRequests(PeerHandle peer, int maxCount, List<BlockRequest> into, bool allowNewPieces, int minBatch)
+    public int PickRequests(PeerHandle peer, int maxCount, List<BlockRequest> into, int maxNewPieces, int minBatch)
     {
         ArgumentNullException.ThrowIfNull(into);
         lock (_gate)
@@ -55,7 +60,7 @@ public sealed partial class SwarmState
             }
 
             // (2) new pieces.
-            while (added < budget && allowNewPieces)
+            for (int started = 0; added < budget && started < maxNewPieces; started++)
             {
                 int piece = _have.Count < _options.RandomFirstPieces ? PickRandomNew(ps, now) : PickRarestNew(ps, now);
                 if (piece < 0) break;
@@ -141,6 +146,7 @@ public sealed partial class SwarmState
         _inProgress.Add(piece, pp);
         _inProgressOrder.Add(pp);
         _started[piece] = true;
+        ChangeStartedBytes(PieceSize(piece));
         return pp;
     }
 

@@ -37,8 +37,19 @@ public sealed partial class SwarmState
     // missing block is on its way: endgame.
     private long _unrequestedBlocks;
 
-    public SwarmState(long totalLength, int pieceLength, SwarmOptions? options = null, TimeProvider? time = null, Random? random = null)
+    // Bytes of the pieces started (requested and not yet ours), and who else counts them (an engine-wide budget).
+    private long _startedBytes;
+    private readonly Action<long>? _startedBytesChanged;
+
+    /// <param name="startedBytesChanged">
+    /// Told (under this object's lock; keep it cheap) how many bytes of started pieces were added or dropped, so a memory
+    /// budget shared with other torrents counts a piece from the moment its first block is requested, not from the
+    /// moment its first block arrives (by then a whole pipeline of new pieces may have been asked for).
+    /// </param>
+    public SwarmState(long totalLength, int pieceLength, SwarmOptions? options = null, TimeProvider? time = null, Random? random = null,
+        Action<long>? startedBytesChanged = null)
     {
+        _startedBytesChanged = startedBytesChanged;
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(totalLength, 0);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(pieceLength, 0);
         if (pieceLength % SwarmOptions.BlockSize != 0)
@@ -64,6 +75,9 @@ public sealed partial class SwarmState
     }
 
     public long TotalLength { get; }
+
+    /// <summary>Bytes of the pieces started and not yet ours: what their buffers will hold once their blocks arrive.</summary>
+    public long StartedBytes { get { lock (_gate) return _startedBytes; } }
     public int PieceCount { get; }
     public int PieceLength { get; }
     public int LastPieceLength { get; }
@@ -425,6 +439,7 @@ public sealed partial class SwarmState
             _inProgressOrder.Remove(pp);
             _started[piece] = false;
             _progressPool.Push(pp);
+            ChangeStartedBytes(-PieceSize(piece));
         }
         else
         {
@@ -475,6 +490,13 @@ public sealed partial class SwarmState
         _inProgressOrder.Remove(pp);
         _started[pp.Piece] = false;
         _progressPool.Push(pp);
+        ChangeStartedBytes(-PieceSize(pp.Piece));
+    }
+
+    private void ChangeStartedBytes(long bytes)
+    {
+        _startedBytes += bytes;
+        _startedBytesChanged?.Invoke(bytes);
     }
 
     private void ReleaseRequest(PieceProgress pp, int b, PeerHandle peer, PeerSwarmState ps)
