@@ -216,7 +216,7 @@ public abstract class MappedPieceStorage : IPieceStorage, IFileRunSource
         byte[] buffer = ArrayPool<byte>.Shared.Rent(longest);
         try
         {
-            foreach (var (offset, length) in run.Regions) _device.Read(offset, [buffer.AsMemory(0, length)]);
+            foreach (var (offset, length) in run.Regions) ReadDevice(offset, [buffer.AsMemory(0, length)]);
         }
         finally
         {
@@ -233,7 +233,20 @@ public abstract class MappedPieceStorage : IPieceStorage, IFileRunSource
         foreach (var s in slices)
         {
             one[0] = destination.Slice(s.BufferOffset, s.Length);
-            _device.Read(s.DeviceOffset, one);
+            ReadDevice(s.DeviceOffset, one);
+        }
+    }
+
+    /// <summary>A device read whose failure names the device and the offset (a read error stops the torrent: never served as data).</summary>
+    private void ReadDevice(long offset, IReadOnlyList<Memory<byte>> buffers)
+    {
+        try
+        {
+            _device.Read(offset, buffers);
+        }
+        catch (IOException ex) when (ex is not StorageException)
+        {
+            throw new StorageException($"{_device.Name}: reading {PositionalIO.TotalLength(buffers)} bytes at offset {offset} failed: {ex.Message}", ex);
         }
     }
 
@@ -244,7 +257,7 @@ public abstract class MappedPieceStorage : IPieceStorage, IFileRunSource
         var slices = new List<DeviceSlice>();
         _stream.MapRange((long)first * PieceLength, checked((int)total), slices);
         foreach (var s in slices)
-            _device.Read(s.DeviceOffset, PositionalIO.Range(buffers, s.BufferOffset, s.Length));
+            ReadDevice(s.DeviceOffset, PositionalIO.Range(buffers, s.BufferOffset, s.Length));
     }
 
     public async ValueTask WritePieceAsync(int piece, IMemoryOwner<byte> data, CancellationToken cancellationToken = default)
@@ -457,7 +470,15 @@ public abstract class MappedPieceStorage : IPieceStorage, IFileRunSource
                 i++;
             }
             CheckInsideExtents(start, end - start);
-            _device.Write(start, run);
+            try
+            {
+                _device.Write(start, run);
+            }
+            catch (IOException ex) when (ex is not StorageException)
+            {
+                // Where it failed is what the operator needs (a bad sector, the end of a too-small disk): say so.
+                throw new StorageException($"{_device.Name}: writing {end - start} bytes at offset {start} failed: {ex.Message}", ex);
+            }
             Interlocked.Increment(ref _writeCalls);
             Interlocked.Add(ref _bytesWritten, end - start);
         }
