@@ -17,7 +17,7 @@ namespace BlockSwarm.Engine.Session;
 /// (<see cref="TransferCounters"/>). The engine owns listening, dialing and the shared memory and rate budgets; this
 /// class is the control surface a CLI, HTTP or gRPC front wraps: add peers, stats, completion, remove.
 /// </summary>
-public sealed class TorrentSession : IAsyncDisposable, IPeerSessionHost
+public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
 {
     private const int StateCreated = 0, StateRunning = 1, StateStopped = 2;
 
@@ -219,118 +219,6 @@ public sealed class TorrentSession : IAsyncDisposable, IPeerSessionHost
         };
     }
 
-    // ---- one connection ---------------------------------------------------------------------
-
-    /// <summary>
-    /// Runs a handshaken connection as one of this torrent's peers until it closes, then logs why it closed. Refuses
-    /// (closes at once) a connection to ourselves, from a banned address, over the torrent's limit, or a duplicate.
-    /// </summary>
-    internal async Task RunPeerAsync(PeerConnection conn, Handshake theirs, IPEndPoint remote, bool outgoing)
-    {
-        var ct = _stop.Token;
-        if (ct.IsCancellationRequested) return;
-        string? refusal = theirs.PeerIdBytes.SequenceEqual(_engine.PeerId.Span) ? "self"
-            : Peers.IsBanned(remote.Address) ? "banned"
-            : Peers.Count >= _options.MaxConnections ? "torrent_limit"
-            : null;
-        var peer = refusal is null ? new PeerSession(this, conn, Peers.NextHandle(), remote, theirs.SupportsFastExtension) { Outgoing = outgoing } : null;
-        if (peer != null && !Peers.TryRegister(peer, _engine.PeerId.Span, theirs.PeerIdBytes, Swarm)) refusal = "duplicate";
-        if (refusal != null)
-        {
-            _engine.Metrics.Refused(refusal);
-            EngineLog.PeerRefused(_log, Name, remote, refusal switch
-            {
-                "self" => "it is ourselves",
-                "banned" => "its address is banned",
-                "torrent_limit" => $"{Peers.Count} peers connected, the torrent's limit is {_options.MaxConnections}",
-                _ => "already connected to that peer id (the connection both sides keep stays)",
-            });
-            return;
-        }
-        string direction = outgoing ? "outgoing" : "incoming";
-        _engine.Metrics.ConnectionsOpened.Add(1, new KeyValuePair<string, object?>("direction", direction));
-        EngineLog.PeerConnected(_log, Name, remote, direction, ClientName(theirs.PeerIdBytes), Peers.Count);
-        long opened = Time.GetTimestamp();
-        SendInitialState(peer!);
-        var uploads = peer!.RunUploadsAsync(ct);
-        _choking.Request();
-        var result = new PeerConnectionResult(PeerCloseReason.LocalClose);
-        try
-        {
-            result = await conn.RunAsync(peer, _limits, ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            peer.CompleteUploads();
-            Peers.Remove(peer.Id);
-            Counters.OnPeerClosed(peer);
-            Swarm.RemovePeer(peer.Id);
-            _origin?.RemovePeer(peer.Id);
-            try { await uploads.ConfigureAwait(false); } catch (OperationCanceledException) { }
-            _choking.Request();
-            LogClosed(peer, result, Time.GetElapsedTime(opened));
-        }
-    }
-
-    private void LogClosed(PeerSession peer, PeerConnectionResult result, TimeSpan duration)
-    {
-        _engine.Metrics.ConnectionsClosed.Add(1, new KeyValuePair<string, object?>("reason", ReasonTag(result.Reason)));
-        var remote = peer.Remote;
-        switch (result.Reason)
-        {
-            case PeerCloseReason.ProtocolViolation:
-                EngineLog.ProtocolViolation(_log, Name, remote, result.Error?.Message ?? "unspecified");
-                break;
-            case PeerCloseReason.HandlerError:
-                EngineLog.HandlerFailed(_log, Name, remote, result.Error?.Message ?? "unspecified", result.Error!);
-                break;
-            default:
-                if (_log.IsEnabled(LogLevel.Debug))
-                    EngineLog.PeerClosed(_log, Name, remote, result.Reason.ToString(), result.Error is { } e ? ": " + e.Message : "",
-                        peer.Connection.WireBytesReceived, peer.Connection.WireBytesSent, duration);
-                break;
-        }
-    }
-
-    private static string ReasonTag(PeerCloseReason reason) => reason switch
-    {
-        PeerCloseReason.LocalClose => "local_close",
-        PeerCloseReason.RemoteClose => "remote_close",
-        PeerCloseReason.ProtocolViolation => "protocol_violation",
-        PeerCloseReason.Timeout => "timeout",
-        PeerCloseReason.TransportError => "transport_error",
-        _ => "handler_error",
-    };
-
-    /// <summary>"-BS0100-" → "BS0100", "-lt0D80-" → "lt0D80" (Azureus style); else the id's printable prefix.</summary>
-    internal static string ClientName(ReadOnlySpan<byte> peerId)
-    {
-        if (peerId.Length >= 8 && peerId[0] == '-' && peerId[7] == '-') return System.Text.Encoding.ASCII.GetString(peerId[1..7]);
-        int n = 0;
-        while (n < Math.Min(8, peerId.Length) && peerId[n] is >= 0x20 and < 0x7f) n++;
-        return n > 0 ? System.Text.Encoding.ASCII.GetString(peerId[..n]) : "unknown client";
-    }
-
-    private void SendInitialState(PeerSession peer)
-    {
-        if (peer.Connection.RemoteHandshake?.SupportsExtensionProtocol == true)
-        {
-            var ours = new ExtensionHandshake
-            {
-                Messages = PexEnabled ? new Dictionary<string, byte> { [PexMessage.ExtensionName] = ExtensionHandshake.PexId } : new Dictionary<string, byte>(),
-                ListenPort = _engine.LocalEndPoint?.Port,
-                Client = "BlockSwarm 0.1",
-                RequestQueue = 4096,
-                MaxRequestLength = MaxRequestLength > SwarmOptions.BlockSize ? MaxRequestLength : null,
-            };
-            peer.Connection.Send(OutgoingMessage.Extended(0, ours.Encode()));
-        }
-        var have = Swarm.HaveSnapshot();
-        if (peer.SupportsFast && have.IsComplete) peer.Connection.Send(OutgoingMessage.HaveAll);
-        else if (peer.SupportsFast && have.IsEmpty) peer.Connection.Send(OutgoingMessage.HaveNone);
-        else if (!have.IsEmpty) peer.Connection.Send(OutgoingMessage.Bitfield(have));
-    }
-
     // ---- events from peers, hashing workers and the checkpointer ------------------------------
 
     internal void OnPieceVerified(int piece)
@@ -467,56 +355,4 @@ public sealed class TorrentSession : IAsyncDisposable, IPeerSessionHost
     /// <summary>Removes the torrent from its engine (see <see cref="TorrentEngine.RemoveAsync"/>).</summary>
     public ValueTask DisposeAsync() => _engine.RemoveAsync(this);
 
-    // ---- what a peer session may ask ------------------------------------------------------------
-
-    TimeProvider IPeerSessionHost.Time => Time;
-    SwarmState IPeerSessionHost.Swarm => Swarm;
-    PieceAssembler IPeerSessionHost.Assembler => Assembler;
-    IFileRunSource? IPeerSessionHost.FileRuns => FileRuns;
-    int IPeerSessionHost.MaxRequestLength => MaxRequestLength;
-    bool IPeerSessionHost.PexEnabled => PexEnabled;
-    int IPeerSessionHost.NewPieceAllowance => NewPieceAllowance;
-
-    ValueTask IPeerSessionHost.WaitForUploadAsync(int bytes, CancellationToken cancellationToken)
-    {
-        // Unlimited limiters complete synchronously: no await, no allocation on the usual path.
-        var torrent = _uploadLimiter.WaitAsync(bytes, cancellationToken);
-        if (!torrent.IsCompletedSuccessfully) return WaitBothAsync(torrent, bytes, cancellationToken);
-        return _engine.UploadLimiter.WaitAsync(bytes, cancellationToken);
-    }
-
-    private async ValueTask WaitBothAsync(ValueTask torrent, int bytes, CancellationToken cancellationToken)
-    {
-        await torrent.ConfigureAwait(false);
-        await _engine.UploadLimiter.WaitAsync(bytes, cancellationToken).ConfigureAwait(false);
-    }
-
-    void IPeerSessionHost.OnDownloaded(int bytes) => Counters.OnDownloaded(bytes);
-
-    void IPeerSessionHost.OnUploaded(int bytes, bool fromFile)
-    {
-        Counters.OnUploaded(bytes, fromFile);
-        _origin?.OnBlockSent(bytes);
-    }
-
-    bool IPeerSessionHost.ShouldServe(PeerHandle peer, int piece) =>
-        _origin is not { Active: true } origin || origin.ShouldServe(peer, piece);
-
-    void IPeerSessionHost.OnPexPeer(IPEndPoint endPoint)
-    {
-        // Bounded: a peer flooding PEX cannot grow the dial list without limit.
-        if (Peers.IsBanned(endPoint.Address) || _known.Count >= 4 * _options.MaxConnections) return;
-        AddPeer(endPoint);
-    }
-
-    void IPeerSessionHost.SendCancel(PeerHandle peer, BlockRequest block)
-    {
-        // A block that went out inside a longer request (bs_reqlen) matches no queued request there: the peer sends the
-        // run anyway and the copy is dropped as a duplicate, which is all endgame costs.
-        if (Peers.TryGet(peer, out var p)) p.Connection.Send(OutgoingMessage.Cancel(block.Piece, block.Begin, block.Length));
-    }
-
-    void IPeerSessionHost.RequestChokerRun() => _choking.Request();
-
-    void IPeerSessionHost.OnUploadFailed(IPEndPoint remote, Exception error) => EngineLog.UploadFailed(_log, Name, remote, error.Message);
 }
