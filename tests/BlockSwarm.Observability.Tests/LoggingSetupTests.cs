@@ -31,7 +31,8 @@ public sealed partial class LoggingSetupTests
         {
             var log = f.CreateLogger("BlockSwarm.Deploy.Client.DeployClient");
             TargetRefused(log, "/dev/sda", "mounted at /", new IOException("device busy", new InvalidOperationException("held by md0")));
-            TargetRefused(log, "/dev/sdb", "two\nlines");
+            using (log.BeginScope("RequestId:{RequestId}", "0HN1")) // scopes stay out of text lines (JSON has them)
+                TargetRefused(log, "/dev/sdb", "two\nlines");
         });
         Assert.Equal(2, lines);
         Assert.Equal(

@@ -7,9 +7,10 @@ namespace BlockSwarm.Observability.Logging;
 
 /// <summary>
 /// <c>2026-12-03T10:15:30.123Z error DeployClient[1105] TargetRefused: target /dev/sda refused: ... — IOException: ...</c>:
-/// UTC time, level, the category's last name, event id and name, scopes in parentheses, the message, and the exception's
-/// type and message (inner ones after <c>→</c>) on the same line. No stack trace: a line an operator reads; the JSON
-/// format carries the full exception.
+/// UTC time, level, the category's last name, event id and name, the message, and the exception's type and message
+/// (inner ones after <c>→</c>) on the same line. No stack trace and no scopes: a line an operator reads, and ASP.NET
+/// Core opens a scope per request (connection and request ids) that would precede every server line. The JSON format
+/// carries both; messages name what they are about (client, target, peer) themselves.
 /// </summary>
 internal sealed class TextLineFormatter : ILogLineFormatter
 {
@@ -21,17 +22,6 @@ internal sealed class TextLineFormatter : ILogLineFormatter
         sb.Append(ShortCategory(entry.Category));
         if (entry.EventId.Id != 0) sb.Append('[').Append(entry.EventId.Id.ToString(CultureInfo.InvariantCulture)).Append(']');
         if (!string.IsNullOrEmpty(entry.EventId.Name)) sb.Append(' ').Append(entry.EventId.Name);
-        if (scopes != null)
-        {
-            int mark = sb.Length;
-            scopes.ForEachScope(static (scope, b) =>
-            {
-                if (scope is null) return;
-                b.Append(b[^1] == '(' ? "" : ", ").Append(scope);
-            }, sb.Append(" ("));
-            if (sb.Length == mark + 2) sb.Length = mark; // no scopes after all
-            else sb.Append(')');
-        }
         sb.Append(": ");
         AppendOneLine(sb, entry.Formatter?.Invoke(entry.State, entry.Exception) ?? entry.State?.ToString() ?? "");
         for (var ex = entry.Exception; ex != null; ex = ex.InnerException)
