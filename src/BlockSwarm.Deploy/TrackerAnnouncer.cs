@@ -3,6 +3,8 @@ using BlockSwarm.Engine.Session;
 using BlockSwarm.Metainfo;
 using BlockSwarm.Tracker;
 using BlockSwarm.Tracker.Client;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace BlockSwarm.Deploy;
 
@@ -29,8 +31,9 @@ public sealed class TrackerAnnouncer : IAsyncDisposable
 
     /// <summary>Starts announcing to <paramref name="tiers"/>; null when there are no HTTP trackers.</summary>
     /// <param name="announceIp">The address to tell the tracker when the HTTP source address is not the one we listen on.</param>
+    /// <param name="loggerFactory">Where failed announces (each tracker's error, the next try) and recoveries are logged.</param>
     public static TrackerAnnouncer? Start(TorrentSession session, IEnumerable<IEnumerable<Uri>> tiers, HttpClient http, IPAddress? announceIp,
-        Action<string>? onFailure, CancellationToken ct)
+        Action<string>? onFailure, CancellationToken ct, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(session);
         var usable = tiers.Select(t => t.Where(u => u.Scheme is "http" or "https").ToList()).Where(t => t.Count > 0).ToList();
@@ -39,7 +42,7 @@ public sealed class TrackerAnnouncer : IAsyncDisposable
         {
             var st = session.GetStats();
             return new AnnounceProgress(st.PayloadUploaded, st.PayloadDownloaded, st.TotalBytes - st.BytesHave);
-        }, new AnnounceManagerOptions { AnnounceIp = announceIp, TimeProvider = session.Time });
+        }, new AnnounceManagerOptions { AnnounceIp = announceIp, TimeProvider = session.Time, LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance });
         manager.PeersDiscovered += (_, peers) =>
         {
             foreach (var p in peers) session.AddPeer(p);
