@@ -8,8 +8,8 @@ namespace BlockSwarm.Tracker.Client;
 internal static partial class TrackerClientLog
 {
     [LoggerMessage(EventId = 2100, Level = LogLevel.Warning,
-        Message = "announce {Event} for {InfoHash} failed ({Failures} in a row): {Errors}; next try in {RetrySeconds:0.#} s")]
-    public static partial void AnnounceFailed(ILogger logger, string @event, InfoHash infoHash, int failures, string errors, double retrySeconds);
+        Message = "announce {AnnounceEvent} for {InfoHash} failed ({Failures} in a row): {Errors}; next try in {RetrySeconds:0.#} s")]
+    public static partial void AnnounceFailed(ILogger logger, string announceEvent, InfoHash infoHash, int failures, string errors, double retrySeconds);
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "announce for {InfoHash} to {Url} succeeded again after {Failures} failed attempts")]
     public static partial void AnnounceRecovered(ILogger logger, InfoHash infoHash, Uri url, int failures);

@@ -37,8 +37,8 @@ internal static partial class TrackerLog
     public static partial void AnnounceError(ILogger logger, IPAddress source, Exception exception);
 
     [LoggerMessage(EventId = 2007, Level = LogLevel.Debug,
-        Message = "announce {Event} from {EndPoint} for {InfoHash}: {Left} bytes left; {Peers} peers returned ({Seeders} seeders, {Leechers} leechers in the swarm)")]
-    public static partial void Announced(ILogger logger, AnnounceEvent @event, IPEndPoint endPoint, InfoHash infoHash, long left, int peers, int seeders, int leechers);
+        Message = "announce {AnnounceEvent} from {EndPoint} for {InfoHash}: {Left} bytes left; {Peers} peers returned ({Seeders} seeders, {Leechers} leechers in the swarm)")]
+    public static partial void Announced(ILogger logger, AnnounceEvent announceEvent, IPEndPoint endPoint, InfoHash infoHash, long left, int peers, int seeders, int leechers);
 
     [LoggerMessage(EventId = 2008, Level = LogLevel.Debug, Message = "scrape refused: {Reason}")]
     public static partial void ScrapeMalformed(ILogger logger, string reason);

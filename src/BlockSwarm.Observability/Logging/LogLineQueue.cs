@@ -19,7 +19,11 @@ internal sealed class LogLineQueue : IDisposable
         _capacity = capacity;
         _writer = new Thread(Run) { IsBackground = true, Name = "blockswarm-log" };
         _writer.Start();
+        // SIGTERM (systemd stopping serve) ends the process without unwinding the command: write what is queued first.
+        AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
     }
+
+    private void OnProcessExit(object? sender, EventArgs e) => Dispose();
 
     public void Enqueue(string line)
     {
@@ -78,6 +82,7 @@ internal sealed class LogLineQueue : IDisposable
             _closed = true;
             Monitor.PulseAll(_lines);
         }
+        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
         _writer.Join(TimeSpan.FromSeconds(5));
         Flush();
     }
