@@ -9,6 +9,7 @@ PKGS=(
   iproute2 curl                                                  # network namespaces, veth, tc; HTTP from inside a namespace (tracker scrape, lab)
   clang                                                          # NativeAOT links the published CLI with it (demo.sh, bench, lab)
   chromium fonts-dejavu-core                                     # headless browser test of the dashboard (Playwright drives /usr/bin/chromium)
+  prometheus                                                     # promtool check metrics: serve's /metrics checked by Prometheus' own parser and lint (the server is not started)
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,11 +1,17 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using BlockSwarm.Cli.Commands;
+using BlockSwarm.Observability.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace BlockSwarm.Cli;
 
 /// <summary>Builds the command tree; each command parses, calls a service and maps the result to an exit code.</summary>
 public static class CliApp
 {
+    private const string LogLevelName = "--log-level";
+    private const string LogFormatName = "--log-format";
+
     public static RootCommand BuildRoot(CliContext ctx)
     {
         var root = new RootCommand("BlockSwarm: deploy one disk image to many machines at once over BitTorrent, writing only used blocks straight to each block device.")
@@ -20,6 +26,25 @@ public static class CliApp
             TrackerCommand.Build(ctx),
             DemoCommand.Build(ctx),
         };
+        // Global (recursive) options: accepted before or after the command name, shown in every command's help.
+        var level = new Option<string>(LogLevelName)
+        {
+            Description = $"Least severe log events written to stderr: {string.Join(", ", LogSettings.LevelNames)}; ${LogSettings.LevelVariable} sets the default",
+            HelpName = "LEVEL",
+            Recursive = true,
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable(LogSettings.LevelVariable) is { Length: > 0 } v ? v : "information",
+        };
+        level.AcceptOnlyFromAmong([.. LogSettings.LevelNames]);
+        var format = new Option<string>(LogFormatName)
+        {
+            Description = $"Log lines on stderr: text (readable) or json (one object per line, for journald and log shippers); ${LogSettings.FormatVariable} sets the default",
+            HelpName = "text|json",
+            Recursive = true,
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable(LogSettings.FormatVariable) is { Length: > 0 } v ? v : "text",
+        };
+        format.AcceptOnlyFromAmong([.. LogSettings.FormatNames]);
+        root.Options.Add(level);
+        root.Options.Add(format);
         return root;
     }
 
@@ -36,6 +61,54 @@ public static class CliApp
             await result.InvokeAsync(config, cancellationToken).ConfigureAwait(false);
             return ExitCodes.Usage;
         }
-        return await result.InvokeAsync(config, cancellationToken).ConfigureAwait(false);
+
+        bool explicitLogOptions = result.GetResult(LogLevelName) is OptionResult { Implicit: false } || result.GetResult(LogFormatName) is OptionResult { Implicit: false };
+        if (ctx.LoggerFactory is not NullLoggerFactory && !explicitLogOptions)
+        {
+            // A command run inside another (the demo runs create in-process): it logs through the outer command's loggers.
+            return await result.InvokeAsync(config, cancellationToken).ConfigureAwait(false);
+        }
+        LogSettings settings;
+        try
+        {
+            // Explicit values were checked by the parser; these can only fail when they came from the environment.
+            settings = new LogSettings
+            {
+                Level = ParseFromOptionOrEnvironment(result.GetValue<string>(LogLevelName)!, LogSettings.ParseLevel, LogSettings.LevelVariable),
+                Format = ParseFromOptionOrEnvironment(result.GetValue<string>(LogFormatName)!, LogSettings.ParseFormat, LogSettings.FormatVariable),
+            };
+        }
+        catch (FormatException ex)
+        {
+            ctx.Fail(ex.Message);
+            return ExitCodes.Usage;
+        }
+
+        var (outerFactory, outerSettings) = (ctx.LoggerFactory, ctx.LogSettings);
+        // Disposed last: writes the lines still queued and flushes before the process exits.
+        using var loggerFactory = LoggingSetup.CreateLoggerFactory(settings, ctx.Err);
+        ctx.LoggerFactory = loggerFactory;
+        ctx.LogSettings = settings;
+        try
+        {
+            return await result.InvokeAsync(config, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ctx.LoggerFactory = outerFactory;
+            ctx.LogSettings = outerSettings;
+        }
+    }
+
+    private static T ParseFromOptionOrEnvironment<T>(string text, Func<string, T> parse, string variable)
+    {
+        try
+        {
+            return parse(text);
+        }
+        catch (FormatException ex)
+        {
+            throw new FormatException($"{variable}: {ex.Message}", ex);
+        }
     }
 }

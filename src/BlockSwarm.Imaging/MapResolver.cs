@@ -1,4 +1,7 @@
 using BlockSwarm.Devices;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
 namespace BlockSwarm.Imaging;
 
 /// <summary>A block map together with where it came from.</summary>
@@ -11,10 +14,20 @@ public sealed record ResolvedMap(BlockMap Map, string Method, IReadOnlyList<stri
 /// <summary>Turns a <see cref="MapSpec"/> into a <see cref="BlockMap"/> for an opened source.</summary>
 public static class MapResolver
 {
-    public static ResolvedMap Resolve(MapSpec spec, DeviceFile source, Action<long>? progress = null, int? partition = null, CancellationToken cancellationToken = default)
+    /// <param name="loggerFactory">Where the chosen method and, at debug, the partitions and filesystems found are logged.</param>
+    public static ResolvedMap Resolve(MapSpec spec, DeviceFile source, Action<long>? progress = null, int? partition = null, ILoggerFactory? loggerFactory = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(source);
+        var log = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger(typeof(MapResolver).FullName!);
+        var resolved = ResolveMap(spec, source, progress, partition, log, cancellationToken);
+        ImagingLog.MapResolved(log, source.Path, resolved.Method, resolved.Map.UsedBytes, source.Size, resolved.Map.Extents.Length);
+        return resolved;
+    }
+
+    private static ResolvedMap ResolveMap(MapSpec spec, DeviceFile source, Action<long>? progress, int? partition, ILogger log, CancellationToken cancellationToken)
+    {
         if (source.Size == 0) throw new BlockMapException($"{source.Path} is empty (0 bytes): nothing to deploy");
         if (partition != null && spec.Kind != MapKind.Auto)
             throw new BlockMapException("--partition works with --map auto (the partition's filesystem is scanned)");
@@ -34,7 +47,7 @@ public static class MapResolver
                     warnings.Add($"torrent.info describes {info.Map.DeviceSize} bytes (blocks_total × block_size) but {source.Path} has {source.Size}");
                 return new ResolvedMap(info.Map, $"partclone ({spec.Path})", warnings, info.PieceHashes);
             case MapKind.Auto:
-                return ResolveAuto(source, partition, progress, cancellationToken);
+                return ResolveAuto(source, partition, progress, log, cancellationToken);
             default:
                 throw new ArgumentOutOfRangeException(nameof(spec), spec.Kind, "unknown map kind");
         }
@@ -44,16 +57,19 @@ public static class MapResolver
     /// Partition table (MBR/GPT) and filesystem detection: the whole disk by default, or one
     /// partition (offsets relative to it). Volumes no scanner knows fall back to non-zero blocks, with a warning.
     /// </summary>
-    private static ResolvedMap ResolveAuto(DeviceFile source, int? partition, Action<long>? progress, CancellationToken cancellationToken)
+    private static ResolvedMap ResolveAuto(DeviceFile source, int? partition, Action<long>? progress, ILogger log, CancellationToken cancellationToken)
     {
         var warnings = new List<string>();
         BlockMap Fallback(DeviceFile d, long offset, long length)
         {
+            ImagingLog.NonZeroFallback(log, d.Path, offset, length);
             warnings.Add($"{d.Path}: no filesystem recognised in the volume at byte {offset} ({length} bytes); using its non-zero blocks (all-zero blocks are not sent)");
             return NonZeroMapper.Map(d, offset, length, progress: progress, cancellationToken: cancellationToken);
         }
         var volumes = Partitions.DiskMapper.Inspect(source, out var table);
         warnings.AddRange(table.Warnings);
+        ImagingLog.PartitionTable(log, source.Path, table.Scheme, volumes.Count);
+        foreach (var v in volumes) ImagingLog.Volume(log, source.Path, v.Partition, v.FileSystem);
         string Describe(Partitions.VolumeInfo v) => $"{v.Partition.Number}: {v.Scanner?.Name ?? "unknown"}";
         if (partition is int n)
         {

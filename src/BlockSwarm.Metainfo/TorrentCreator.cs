@@ -1,5 +1,8 @@
+using System.Diagnostics;
 using BlockSwarm.Imaging;
 using BlockSwarm.Devices;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace BlockSwarm.Metainfo;
 
@@ -22,6 +25,9 @@ public sealed record CreateOptions
 
     /// <summary>Piece hashes computed elsewhere (partclone's) to compare ours against; null skips the check.</summary>
     public IReadOnlyList<byte[]>? ExpectedPieceHashes { get; init; }
+
+    /// <summary>Where the torrent made (name, info-hash, pieces, hashing time) is logged.</summary>
+    public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
 }
 
 /// <summary>Turns a source device and its used-block map into a block-image torrent.</summary>
@@ -36,6 +42,9 @@ public static class TorrentCreator
         if (options.SourceOffset < 0 || map.Extents[^1].End > source.Size - options.SourceOffset)
             throw new TorrentException($"{source.Path}: the map needs {map.Extents[^1].End} bytes from byte {options.SourceOffset} but the source has {source.Size}");
         int pieceLength = options.PieceLength == 0 ? PieceSizing.Auto(map.UsedBytes) : options.PieceLength;
+        var log = options.LoggerFactory.CreateLogger(typeof(TorrentCreator).FullName!);
+        var started = Stopwatch.GetTimestamp();
+        MetainfoLog.Hashing(log, source.Path, map.UsedBytes, pieceLength);
         // File names are volume-relative offsets; reads happen at the volume's place on the source.
         var stream = new ExtentStream(options.SourceOffset == 0 ? map.Extents : map.Shift(options.SourceOffset, source.Size).Extents);
         var hasher = new PieceHasher(source, stream, pieceLength);
@@ -48,6 +57,8 @@ public static class TorrentCreator
                     throw new TorrentException(
                         $"piece {i}: the source's SHA-1 {Convert.ToHexStringLower(hashes.AsSpan(i * 20, 20))} differs from partclone's {Convert.ToHexStringLower(expected[i])}: the source changed since torrent.info was written, or it is not the same partition");
             }
+            int matched = Math.Min(expected.Count, hasher.PieceCount);
+            MetainfoLog.PartcloneHashesMatch(log, source.Path, matched);
         }
         var builder = new TorrentBuilder(options.Name, pieceLength)
         {
@@ -59,7 +70,10 @@ public static class TorrentCreator
         };
         foreach (var t in options.Trackers) builder.Trackers.Add([t]);
         foreach (var e in map.Extents) builder.AddFile([BlockImageLayout.FormatHexOffset(e.Offset)], e.Length);
-        return builder.Build();
+        var torrent = builder.Build();
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        MetainfoLog.Created(log, torrent.Name, torrent.InfoHash, source.Path, torrent.PieceCount, pieceLength, map.UsedBytes, seconds);
+        return torrent;
     }
 
     /// <summary>Writes bytes to <paramref name="path"/> through a temporary file and a rename, so no half-written torrent is ever left.</summary>

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Threading.Channels;
 using BlockSwarm.Metainfo;
+using Microsoft.Extensions.Logging;
 
 namespace BlockSwarm.Tracker.Client;
 
@@ -20,6 +21,7 @@ public sealed class AnnounceManager : IDisposable
     private readonly int _port;
     private readonly Func<AnnounceProgress> _progress;
     private readonly AnnounceManagerOptions _options;
+    private readonly ILogger _log;
     private readonly List<List<Uri>> _tiers;
     private readonly Channel<IPEndPoint> _peers = Channel.CreateBounded<IPEndPoint>(
         new BoundedChannelOptions(2000) { FullMode = BoundedChannelFullMode.DropOldest, SingleWriter = true });
@@ -46,6 +48,7 @@ public sealed class AnnounceManager : IDisposable
         _port = port;
         _progress = progress ?? throw new ArgumentNullException(nameof(progress));
         _options = options ?? new AnnounceManagerOptions();
+        _log = _options.LoggerFactory.CreateLogger<AnnounceManager>();
         _tiers = [.. tiers.Select(t => t.ToList()).Where(t => t.Count > 0)];
         foreach (var tier in _tiers) _options.Random.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(tier));
         _key = (uint)_options.Random.NextInt64(0, uint.MaxValue);
@@ -128,6 +131,7 @@ public sealed class AnnounceManager : IDisposable
                 try
                 {
                     var response = await AnnounceRoundAsync(ev, cancellationToken).ConfigureAwait(false);
+                    if (ConsecutiveFailures > 0) TrackerClientLog.AnnounceRecovered(_log, _infoHash, CurrentTracker!, ConsecutiveFailures);
                     ConsecutiveFailures = 0;
                     lock (_gate)
                     {
@@ -138,10 +142,12 @@ public sealed class AnnounceManager : IDisposable
                     next = time.GetUtcNow() + response.Interval;
                     Publish(response);
                 }
-                catch (TrackerException)
+                catch (TrackerException ex)
                 {
                     ConsecutiveFailures++;
-                    next = time.GetUtcNow() + RetryDelay(ConsecutiveFailures);
+                    var retry = RetryDelay(ConsecutiveFailures);
+                    next = time.GetUtcNow() + retry;
+                    TrackerClientLog.AnnounceFailed(_log, EventName(ev), _infoHash, ConsecutiveFailures, ex.Message, retry.TotalSeconds);
                 }
             }
         }
@@ -153,18 +159,20 @@ public sealed class AnnounceManager : IDisposable
     /// <summary>Sends <c>stopped</c> to the tracker that last answered, if we ever started; errors are ignored.</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (!_startedSent || CurrentTracker is null) return;
+        if (!_startedSent || CurrentTracker is not { } tracker) return;
         try
         {
             using var timeout = new CancellationTokenSource(_options.RequestTimeout, _options.TimeProvider);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-            await _client.AnnounceAsync(CurrentTracker, Parameters(AnnounceEvent.Stopped) with { NumWant = 0 }, linked.Token).ConfigureAwait(false);
+            await _client.AnnounceAsync(tracker, Parameters(AnnounceEvent.Stopped) with { NumWant = 0 }, linked.Token).ConfigureAwait(false);
         }
-        catch (TrackerException)
+        catch (TrackerException ex)
         {
+            TrackerClientLog.StopFailed(_log, _infoHash, tracker, ex.Message);
         }
         catch (OperationCanceledException)
         {
+            TrackerClientLog.StopFailed(_log, _infoHash, tracker, "timed out");
         }
         _peers.Writer.TryComplete();
     }
@@ -174,6 +182,7 @@ public sealed class AnnounceManager : IDisposable
     {
         var parameters = Parameters(ev);
         TrackerException? last = null;
+        List<(Uri Url, string Error)>? failed = null;
         for (var t = 0; t < _tiers.Count; t++)
         {
             Uri[] tier;
@@ -198,6 +207,10 @@ public sealed class AnnounceManager : IDisposable
                         _tiers[t].Remove(url);
                         _tiers[t].Insert(0, url);
                     }
+                    if (failed is not null)
+                        foreach (var (u, e) in failed) TrackerClientLog.TrackerSkipped(_log, u, _infoHash, url, e);
+                    if (response.WarningMessage is { Length: > 0 } warning) TrackerClientLog.TrackerWarning(_log, url, _infoHash, warning);
+                    TrackerClientLog.PeersReceived(_log, url, response.Peers.Count, _infoHash, response.Complete, response.Incomplete, response.Interval.TotalSeconds);
                     CurrentTracker = url;
                     LastResponse = response;
                     _lastAnnounce = _options.TimeProvider.GetTimestamp();
@@ -207,11 +220,15 @@ public sealed class AnnounceManager : IDisposable
                 catch (TrackerException ex)
                 {
                     last = ex;
+                    (failed ??= []).Add((url, ex.Message));
                     AnnounceFailed?.Invoke(this, ex);
                 }
             }
         }
-        throw new TrackerException("every tracker failed" + (last != null ? ": " + last.Message : " (no trackers)"), last!);
+        // One message naming every tracker tried and why each failed: the line an operator reads when announces fail.
+        if (failed is null) throw new TrackerException("no trackers to announce to");
+        var reasons = string.Join("; ", failed.Select(f => f.Error.Contains(f.Url.ToString(), StringComparison.Ordinal) ? f.Error : $"{f.Url}: {f.Error}"));
+        throw new TrackerException(failed.Count == 1 ? reasons : "every tracker failed: " + reasons, last!);
     }
 
     internal TimeSpan RetryDelay(int failures)
@@ -242,6 +259,14 @@ public sealed class AnnounceManager : IDisposable
             TrackerId = _trackerId,
         };
     }
+
+    private static string EventName(AnnounceEvent ev) => ev switch
+    {
+        AnnounceEvent.Started => "started",
+        AnnounceEvent.Completed => "completed",
+        AnnounceEvent.Stopped => "stopped",
+        _ => "update",
+    };
 
     private void Publish(TrackerAnnounceResponse response)
     {

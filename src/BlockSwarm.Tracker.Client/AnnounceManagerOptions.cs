@@ -1,3 +1,6 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
 namespace BlockSwarm.Tracker.Client;
 
 public sealed record AnnounceManagerOptions
@@ -19,4 +22,7 @@ public sealed record AnnounceManagerOptions
 
     /// <summary>Shuffles tiers (BEP 12) and jitters retries; seed it for deterministic tests.</summary>
     public Random Random { get; init; } = new();
+
+    /// <summary>Failed rounds (each tracker's error and the next try), recoveries and tracker warnings; peers received at debug.</summary>
+    public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
 }

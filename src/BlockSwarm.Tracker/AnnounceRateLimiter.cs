@@ -15,6 +15,7 @@ internal sealed class AnnounceRateLimiter(TimeProvider time, double ratePerSecon
     {
         public double Tokens;
         public long LastTimestamp;
+        public bool Limiting;
     }
 
     private readonly ConcurrentDictionary<IPAddress, Bucket> _buckets = new();
@@ -22,8 +23,15 @@ internal sealed class AnnounceRateLimiter(TimeProvider time, double ratePerSecon
 
     public bool Enabled => ratePerSecond > 0;
 
-    public bool TryAcquire(IPAddress source)
+    public bool TryAcquire(IPAddress source) => TryAcquire(source, out _);
+
+    /// <summary>
+    /// Takes a token; <paramref name="startedLimiting"/> is true for the first refusal since this source was last
+    /// allowed, so a flood is logged once as a warning and not once per request.
+    /// </summary>
+    public bool TryAcquire(IPAddress source, out bool startedLimiting)
     {
+        startedLimiting = false;
         if (!Enabled) return true;
         var now = time.GetTimestamp();
         if (!_buckets.TryGetValue(source, out var bucket))
@@ -36,8 +44,14 @@ internal sealed class AnnounceRateLimiter(TimeProvider time, double ratePerSecon
         lock (bucket)
         {
             Refill(bucket, now);
-            if (bucket.Tokens < 1) return false;
+            if (bucket.Tokens < 1)
+            {
+                startedLimiting = !bucket.Limiting;
+                bucket.Limiting = true;
+                return false;
+            }
             bucket.Tokens -= 1;
+            bucket.Limiting = false;
             return true;
         }
     }

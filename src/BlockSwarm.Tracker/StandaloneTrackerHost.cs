@@ -54,6 +54,8 @@ public sealed class StandaloneTrackerHost : IAsyncDisposable
         });
         builder.Services.AddRoutingCore();
         builder.Logging.ClearProviders();
+        // Kestrel's warnings and errors go where the tracker's own lines go.
+        builder.Services.AddSingleton(_options.LoggerFactory);
         var app = builder.Build();
         app.UseRouting();
         app.MapTracker(Tracker);
@@ -62,6 +64,9 @@ public sealed class StandaloneTrackerHost : IAsyncDisposable
 
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
         LocalEndPoint = TrackerEndpoints.ParseBoundAddress(addresses.First());
+        var log = _options.LoggerFactory.CreateLogger<StandaloneTrackerHost>();
+        if (allowList is null) TrackerLog.Listening(log, LocalEndPoint);
+        else TrackerLog.ListeningAllowList(log, LocalEndPoint, allowList.Count);
         _expiryCts = new CancellationTokenSource();
         _expiryLoop = Tracker.RunExpiryAsync(_expiryCts.Token);
     }

@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using BlockSwarm.Metainfo;
 using BlockSwarm.Tracker.Client;
+using Microsoft.Extensions.Logging;
 
 namespace BlockSwarm.Tracker;
 
@@ -19,6 +20,7 @@ public sealed class Tracker
     private readonly TimeProvider _time;
     private readonly Random _seedSource;
     private readonly AnnounceRateLimiter _rateLimiter;
+    private readonly ILogger _log;
     private int _swarmCount;
 
     public Tracker(TrackerOptions? options = null, AllowList? allowList = null, TimeProvider? time = null, Random? random = null)
@@ -27,6 +29,7 @@ public sealed class Tracker
         AllowList = allowList;
         _time = time ?? TimeProvider.System;
         _seedSource = random ?? new Random();
+        _log = Options.LoggerFactory.CreateLogger<Tracker>();
         _rateLimiter = new AnnounceRateLimiter(_time, Options.AnnouncesPerSecondPerIp, Options.AnnounceBurst, Options.MaxRateLimitedSources);
     }
 
@@ -53,12 +56,14 @@ public sealed class Tracker
             }
             else
             {
+                TrackerLog.AnnounceMalformed(_log, source, error!);
                 result = AnnounceResult.Failure(error!);
             }
         }
         catch (Exception ex)
         {
             // A bug must cost one request, never the server; the client sees a failure it can retry.
+            TrackerLog.AnnounceError(_log, source, ex);
             result = AnnounceResult.Failure("internal error: " + ex.GetType().Name);
         }
         TrackerResponseWriter.WriteAnnounce(result, compact, noPeerId, output);
@@ -71,6 +76,7 @@ public sealed class Tracker
         {
             if (!TrackerQuery.TryParseScrape(query, Options.MaxScrapeHashes, out var hashes, out var error))
             {
+                TrackerLog.ScrapeMalformed(_log, error!);
                 TrackerResponseWriter.WriteFailure(error!, output);
                 return;
             }
@@ -78,6 +84,7 @@ public sealed class Tracker
         }
         catch (Exception ex)
         {
+            TrackerLog.ScrapeError(_log, ex);
             TrackerResponseWriter.WriteFailure("internal error: " + ex.GetType().Name, output);
         }
     }
@@ -87,8 +94,17 @@ public sealed class Tracker
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(source);
         source = TrackerQuery.Normalize(source);
-        if (!_rateLimiter.TryAcquire(source)) return AnnounceResult.Failure("rate limited: announce less often");
-        if (AllowList != null && !AllowList.Contains(request.InfoHash)) return AnnounceResult.Failure("unregistered torrent");
+        if (!_rateLimiter.TryAcquire(source, out var startedLimiting))
+        {
+            if (startedLimiting) TrackerLog.RateLimited(_log, source, Options.AnnounceBurst, Options.AnnouncesPerSecondPerIp);
+            else TrackerLog.RateLimitedAgain(_log, source, request.InfoHash);
+            return AnnounceResult.Failure("rate limited: announce less often");
+        }
+        if (AllowList != null && !AllowList.Contains(request.InfoHash))
+        {
+            TrackerLog.AnnounceNotAllowed(_log, source, request.InfoHash);
+            return AnnounceResult.Failure("unregistered torrent");
+        }
 
         var address = request.ClaimedIp != null && IsTrusted(source) ? request.ClaimedIp : source;
         var endPoint = new IPEndPoint(address, request.Port);
@@ -104,14 +120,18 @@ public sealed class Tracker
             }
             else if ((swarm = GetOrCreate(request.InfoHash)) is null)
             {
+                TrackerLog.TrackerFull(_log, source, request.InfoHash, Options.MaxSwarms);
                 return AnnounceResult.Failure("tracker is full: too many torrents");
             }
 
+            AnnounceResult result;
             lock (swarm.Gate)
             {
                 if (swarm.Removed) continue; // the sweep unlinked it between lookup and lock
-                return AnnounceLocked(swarm, request, key, endPoint);
+                result = AnnounceLocked(swarm, request, key, endPoint);
             }
+            TrackerLog.Announced(_log, request.Event, endPoint, request.InfoHash, request.Left, result.Peers.Count, result.Complete, result.Incomplete);
+            return result;
         }
     }
 
@@ -243,6 +263,7 @@ public sealed class Tracker
                 }
             }
         }
+        if (dropped > 0) TrackerLog.Expired(_log, dropped, SwarmCount);
         return dropped;
     }
 

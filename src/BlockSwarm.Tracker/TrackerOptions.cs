@@ -1,4 +1,6 @@
 using System.Net;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace BlockSwarm.Tracker;
 
@@ -42,4 +44,7 @@ public sealed record TrackerOptions
     public int MaxRateLimitedSources { get; init; } = 100_000;
 
     public TimeSpan PeerExpiry => 2 * Interval + ExpiryGrace;
+
+    /// <summary>Refused announces (malformed, not allowed, rate limited, tracker full) with their source; each announce at debug.</summary>
+    public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
 }

@@ -14,6 +14,9 @@ public sealed class HelpTests
     [InlineData("deploy", "--allow-file")]
     [InlineData("tracker", "--allow")]
     [InlineData("demo", "--clients")]
+    [InlineData("deploy", "--log-level")]
+    [InlineData("serve", "--log-format")]
+    [InlineData("inspect", "--log-level")]
     public async Task Every_command_has_help_naming_its_options(string command, string option)
     {
         var r = await CliRunner.RunAsync(command, "--help");

@@ -60,7 +60,8 @@ public sealed class NativeCliTests
         int httpPort = FreePort(), btPort = FreePort();
 
         var psi = new ProcessStartInfo(bin) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "serve", "-s", source, "--map", "all", "--listen", "127.0.0.1", "--http-port", $"{httpPort}", "--bt-port", $"{btPort}", "--expect", "1" })
+        // JSON log lines at debug: the hand-written JSON formatter and every log call site run without a JIT too.
+        foreach (var a in new[] { "--log-format", "json", "--log-level", "debug", "serve", "-s", source, "--map", "all", "--listen", "127.0.0.1", "--http-port", $"{httpPort}", "--bt-port", $"{btPort}", "--expect", "1" })
             psi.ArgumentList.Add(a);
         using var serve = Process.Start(psi)!;
         var serveOut = new StringBuilder();
@@ -94,6 +95,11 @@ public sealed class NativeCliTests
             }
             var metrics = await http.GetStringAsync(new Uri(server, "/metrics"), ct);
             Assert.Contains("blockswarm_origin_uploaded_bytes_total", metrics, StringComparison.Ordinal);
+            if (Promtool.Available)
+            {
+                var check = Promtool.CheckMetrics(metrics);
+                Assert.True(check.ExitCode == 0, $"promtool check metrics: {check.StdOut}{check.StdErr}\n{metrics}");
+            }
 
             // deploy --json: every line is one JSON object; the run ends with "complete" and the target holds the data.
             var target = dir.File("target.img");
@@ -109,6 +115,12 @@ public sealed class NativeCliTests
 
             var snapshot = await http.GetFromJsonAsync(new Uri(server, "/api/clients"), DeployJson.Default.Snapshot, ct);
             Assert.Contains(snapshot!.Clients, c => c.Id == "native-test");
+            // deploy logs text lines on stderr (stdout holds only its JSON events); serve's log lines are JSON objects.
+            Assert.Contains("info  DeployClient[1113] Complete: ", deploy.StdErr, StringComparison.Ordinal);
+            var logEvents = ServeLog().Split('\n').Where(l => l.StartsWith('{')).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
+            Assert.Contains(logEvents, e => (string?)e["EventName"] == "JobPublished" && (int?)e["EventId"] == 1000 && ((string?)e["Timestamp"])!.EndsWith('Z'));
+            Assert.Contains(logEvents, e => (string?)e["EventName"] == "ClientRegistered" && (string?)e["State"]!["ClientId"] == "native-test");
+            Assert.Contains(logEvents, e => (string?)e["EventName"] == "ReportRejected" && (string?)e["LogLevel"] == "Warning");
 
             // inspect --json from the native binary parses and names the same torrent.
             var torrent = dir.File("job.torrent");

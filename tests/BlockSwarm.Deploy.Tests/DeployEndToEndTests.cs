@@ -7,14 +7,16 @@ using BlockSwarm.Engine.Session;
 using BlockSwarm.Engine.Storage;
 using BlockSwarm.Imaging;
 using BlockSwarm.Metainfo;
+using BlockSwarm.Observability.Logging;
 using BlockSwarm.Testing;
 using BlockSwarm.Devices;
+using Microsoft.Extensions.Logging;
 
 namespace BlockSwarm.Deploy.Tests;
 
 public sealed class DeployEndToEndTests(ITestOutputHelper output)
 {
-    private sealed class CollectingReporter : IDeployReporter
+    internal sealed class CollectingReporter : IDeployReporter
     {
         public List<(string Name, string Message)> Events { get; } = [];
 
@@ -26,7 +28,7 @@ public sealed class DeployEndToEndTests(ITestOutputHelper output)
         public void Progress(SessionStats stats, string state) { }
     }
 
-    private static (string Image, Torrent Torrent) Ext4(TempDirectory dir)
+    internal static (string Image, Torrent Torrent) Ext4(TempDirectory dir)
     {
         var content = Directory.CreateDirectory(dir.File("content")).FullName;
         var data = new byte[6 << 20];
@@ -48,12 +50,14 @@ public sealed class DeployEndToEndTests(ITestOutputHelper output)
         var ct = TestContext.Current.CancellationToken;
         await using var storage = DeviceStorage.Open(img, torrent, writable: false);
         storage.MarkDurable(PieceRecovery.TrustSeed(storage).Pieces);
+        var serverLog = new RecordingLoggerFactory();
         await using var server = new DeployServer(torrent, storage, new FileInfo(img).Length, new ServeOptions
         {
             Listen = IPAddress.Loopback,
             HttpPort = 0,
             BitTorrentPort = 0,
             Policy = new CompletionPolicy { Expected = 2 },
+            LoggerFactory = serverLog,
         });
         await server.StartAsync(ct);
         var runs = new List<Task<int>>();
@@ -96,6 +100,13 @@ public sealed class DeployEndToEndTests(ITestOutputHelper output)
         var metrics = server.Metrics();
         Assert.Contains("blockswarm_clients_done 2", metrics);
         Assert.Contains("blockswarm_client_progress{client=", metrics);
+        // The server's log tells the story: published, both registered and done once, all done once, each told to stop seeding.
+        Assert.Single(serverLog.Named("JobPublished"));
+        Assert.Equal(2, serverLog.Named("ClientRegistered").Count);
+        Assert.Equal(2, serverLog.Named("ClientDone").Count);
+        Assert.Single(serverLog.Named("AllClientsDone"));
+        Assert.Equal(2, serverLog.Named("PolicyStopSeeding").Count);
+        Assert.DoesNotContain(serverLog.Entries, e => e.Level >= LogLevel.Warning);
         using var http = new HttpClient();
         var job = await http.GetFromJsonAsync<JobInfo>(new Uri(server.HttpAddress!, "/api/job"), DeployServer.Json, ct);
         Assert.Equal(torrent.InfoHash.ToHex(), job!.InfoHash);
@@ -140,6 +151,55 @@ public sealed class DeployEndToEndTests(ITestOutputHelper output)
         Assert.Equal(before, await File.ReadAllBytesAsync(target, ct));
         Assert.Equal(0, new FileStream(big, FileMode.Open).Length == 0 ? 1 : 0);
         Assert.All(server.Registry.List(), c => Assert.Equal("refused", c.Report.State));
+    }
+
+    [Fact]
+    public async Task A_refused_target_leaves_one_log_line_naming_the_target_and_why()
+    {
+        using var dir = new TempDirectory("deploy-refused-log");
+        var ct = TestContext.Current.CancellationToken;
+        var (img, torrent) = Ext4(dir);
+        await using var storage = DeviceStorage.Open(img, torrent, writable: false);
+        storage.MarkDurable(PieceRecovery.TrustSeed(storage).Pieces);
+        // The server logs through the real text format: what an operator would read in journald.
+        var serverLines = new StringWriter();
+        var serverLogs = LoggingSetup.CreateLoggerFactory(new LogSettings(), serverLines);
+        int rc;
+        string target = dir.File("small.img");
+        File.WriteAllBytes(target, new byte[1 << 20]);
+        var clientLog = new RecordingLoggerFactory();
+        await using (var server = new DeployServer(torrent, storage, new FileInfo(img).Length,
+            new ServeOptions { Listen = IPAddress.Loopback, HttpPort = 0, BitTorrentPort = 0, LoggerFactory = serverLogs }))
+        {
+            await server.StartAsync(ct);
+            rc = await new DeployClient(new DeployOptions
+            {
+                Server = server.HttpAddress!,
+                Target = target,
+                Yes = true,
+                AllowFile = true,
+                ClientId = "pc7-test",
+                Hostname = "pc7",
+                LoggerFactory = clientLog,
+            }, new CollectingReporter()).RunAsync(ct);
+        }
+        serverLogs.Dispose(); // flushes the queued lines
+        Assert.Equal(DeployExitCodes.TargetRefused, rc);
+        string reason = $"{target} has {1 << 20} bytes but the image needs";
+
+        // The client: exactly one line at warning or above, and it says which target and why.
+        var refused = Assert.Single(clientLog.Entries, e => e.Level >= LogLevel.Warning);
+        Assert.Equal(LogLevel.Error, refused.Level);
+        Assert.Equal(new EventId(1105, "TargetRefused"), refused.EventId);
+        Assert.Equal(target, refused["Target"]);
+        Assert.StartsWith($"target {target} refused: {reason}", refused.Message, StringComparison.Ordinal);
+
+        // The server: one line naming the client, its host and address, the target and the same reason.
+        var lines = serverLines.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var line = Assert.Single(lines, l => l.Contains("ClientRefused", StringComparison.Ordinal));
+        var expected = $@"^\S+Z warn  DeployServer\[1005\] ClientRefused: client pc7-test \(pc7, 127\.0\.0\.1\) refused its target {System.Text.RegularExpressions.Regex.Escape(target)}: {System.Text.RegularExpressions.Regex.Escape(reason)} \d+$";
+        Assert.True(System.Text.RegularExpressions.Regex.IsMatch(line, expected), line);
+        Assert.Contains(lines, l => l.Contains("JobPublished", StringComparison.Ordinal));
     }
 
     /// <summary>Delays complete at once: retries are tested without waiting.</summary>

@@ -37,7 +37,7 @@ public static class CreateCommand
                 using var dev = DeviceFile.OpenRead(src);
                 var sw = Stopwatch.StartNew();
                 var resolved = await ProgressDisplay.RunAsync(ctx, "scanning", dev.Size,
-                    report => MapResolver.Resolve(spec, dev, report, pr.GetValue(partition), ct)).ConfigureAwait(false);
+                    report => MapResolver.Resolve(spec, dev, report, pr.GetValue(partition), ctx.LoggerFactory, ct)).ConfigureAwait(false);
                 foreach (var w in resolved.Warnings) ctx.Warn(w);
                 var scanTime = sw.Elapsed;
                 bool cz = pr.GetValue(clonezilla);
@@ -53,6 +53,7 @@ public static class CreateCommand
                     Comment = pr.GetValue(comment),
                     ExpectedPieceHashes = resolved.PartcloneHashes,
                     SourceOffset = resolved.VolumeOffset,
+                    LoggerFactory = ctx.LoggerFactory,
                 };
                 sw.Restart();
                 var torrent = await ProgressDisplay.RunAsync(ctx, "hashing", resolved.Map.UsedBytes,

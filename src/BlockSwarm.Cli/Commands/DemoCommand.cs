@@ -8,6 +8,7 @@ using BlockSwarm.Deploy.Server;
 using BlockSwarm.Imaging;
 using BlockSwarm.Metainfo;
 using BlockSwarm.Devices;
+using BlockSwarm.Observability.Logging;
 
 namespace BlockSwarm.Cli.Commands;
 
@@ -88,7 +89,7 @@ public static class DemoCommand
         int httpPort = FreePort(), btPort = FreePort();
         var server = new Uri($"http://127.0.0.1:{httpPort}/");
         ctx.Out.WriteLine($"3/4 starting serve and {k} deploy clients as separate processes on loopback");
-        processes.Add(Spawn(dir, "serve.log", ["serve", "--torrent", torrentPath, "--source", img, "--listen", "127.0.0.1",
+        processes.Add(Spawn(ctx, dir, "serve.log", ["serve", "--torrent", torrentPath, "--source", img, "--listen", "127.0.0.1",
             "--http-port", httpPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--bt-port", btPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--expect", k.ToString(System.Globalization.CultureInfo.InvariantCulture), "--stop-when-done"]));
@@ -104,7 +105,7 @@ public static class DemoCommand
             await using (var f = new FileStream(target, FileMode.Create)) f.SetLength(imageSize);
             targets.Add(target);
             var address = $"127.0.0.{11 + i}";
-            processes.Add(Spawn(dir, $"client{i + 1}.log", ["deploy", "--server", server.ToString(), "--target", target, "--allow-file", "--yes",
+            processes.Add(Spawn(ctx, dir, $"client{i + 1}.log", ["deploy", "--server", server.ToString(), "--target", target, "--allow-file", "--yes",
                 "--listen", $"{address}:0", "--hostname", $"lab-pc-{i + 1:00}"]));
         }
 
@@ -187,12 +188,15 @@ public static class DemoCommand
         }
     }
 
-    private static Process Spawn(string dir, string log, IEnumerable<string> args)
+    private static Process Spawn(CliContext ctx, string dir, string log, IEnumerable<string> args)
     {
         var (file, prefix) = SelfCommand();
         var psi = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in prefix.Concat(args)) psi.ArgumentList.Add(a);
         psi.Environment["CI"] = "1"; // children write plain lines to their logs
+        // Children log as the demo was told to (--log-level/--log-format), into their log files.
+        psi.Environment[LogSettings.LevelVariable] = LogSettings.LevelName(ctx.LogSettings.Level);
+        psi.Environment[LogSettings.FormatVariable] = ctx.LogSettings.Format == LogFormat.Json ? "json" : "text";
         var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
         var writer = new StreamWriter(Path.Combine(dir, log)) { AutoFlush = true };
         var gate = new object();

@@ -61,6 +61,7 @@ public static class DeployCommand
                     Lsd = pr.GetValue(lsd),
                     MaxPeers = Math.Max(1, pr.GetValue(maxPeers)),
                     Confirm = ctx.Interactive && !pr.GetValue(json) ? Ask : null,
+                    LoggerFactory = ctx.LoggerFactory,
                 };
                 return await new DeployClient(options, reporter).RunAsync(cts.Token).ConfigureAwait(false);
             }

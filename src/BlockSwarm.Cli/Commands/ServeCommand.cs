@@ -52,7 +52,7 @@ public static class ServeCommand
                     using var dev = DeviceFile.OpenRead(src);
                     sourceSize = dev.Size;
                     var resolved = await ProgressDisplay.RunAsync(ctx, "scanning", dev.Size,
-                        report => MapResolver.Resolve(MapSpec.Parse(pr.GetValue(map)!), dev, report, cancellationToken: ct)).ConfigureAwait(false);
+                        report => MapResolver.Resolve(MapSpec.Parse(pr.GetValue(map)!), dev, report, loggerFactory: ctx.LoggerFactory, cancellationToken: ct)).ConfigureAwait(false);
                     foreach (var w in resolved.Warnings) ctx.Warn(w);
                     var options = new CreateOptions
                     {
@@ -60,6 +60,7 @@ public static class ServeCommand
                         PieceLength = PieceSizing.Parse(pr.GetValue(pieceSize)!, resolved.Map.UsedBytes),
                         CreationDate = DateTimeOffset.UtcNow,
                         ExpectedPieceHashes = resolved.PartcloneHashes,
+                        LoggerFactory = ctx.LoggerFactory,
                     };
                     torrent = await ProgressDisplay.RunAsync(ctx, "hashing", resolved.Map.UsedBytes,
                         report => TorrentCreator.Create(dev, resolved.Map, options, report, ct)).ConfigureAwait(false);
@@ -81,6 +82,7 @@ public static class ServeCommand
                     Policy = ParsePolicy(pr.GetValue(policy)!, pr.GetValue(expect)),
                     StopWhenDone = pr.GetValue(stopWhenDone),
                     MaxPeers = Math.Max(1, pr.GetValue(maxPeers)),
+                    LoggerFactory = ctx.LoggerFactory,
                 };
                 await using var server = new DeployServer(torrent, storage, sourceSize, serveOptions);
                 await server.StartAsync(ct).ConfigureAwait(false);

@@ -18,7 +18,7 @@ public static class TrackerCommand
             {
                 var specs = pr.GetValue(allow) ?? [];
                 var allowList = specs.Length > 0 ? AllowList.Parse(specs) : null;
-                await using var host = new StandaloneTrackerHost(new TrackerOptions());
+                await using var host = new StandaloneTrackerHost(new TrackerOptions { LoggerFactory = ctx.LoggerFactory });
                 await host.StartAsync(EngineHost.ParseEndPoint(pr.GetValue(listen)!, 6969), allowList, cts.Token).ConfigureAwait(false);
                 ctx.Out.WriteLine($"tracker listening on {host.LocalEndPoint}: announce URL http://HOST:{host.LocalEndPoint.Port}/announce{(allowList is null ? "" : $", {specs.Length} allow-list entries")}");
                 ctx.Out.Flush();

@@ -43,4 +43,12 @@ public sealed record CompletionPolicy
 
     /// <summary>Seconds without uploading before leaving (<c>idle</c> mode, and a cap in every mode).</summary>
     public int IdleSeconds { get; init; } = 120;
+
+    /// <summary>As <c>serve --policy</c> spells it: <c>until-all-done</c>, <c>ratio:1.5</c>, <c>idle:120</c>, <c>none</c> (log lines).</summary>
+    public override string ToString() => Mode switch
+    {
+        "ratio" => $"ratio:{Ratio.ToString(System.Globalization.CultureInfo.InvariantCulture)}",
+        "idle" => $"idle:{IdleSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}",
+        _ => Mode,
+    };
 }

@@ -9,7 +9,10 @@ using BlockSwarm.Engine.Session;
 using BlockSwarm.Engine.Storage;
 using BlockSwarm.Metainfo;
 using BlockSwarm.Tracker;
+using BlockSwarm.Tracker.Client.Lsd;
 using BlockSwarm.Devices;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace BlockSwarm.Deploy.Client;
 
@@ -54,13 +57,17 @@ public sealed record DeployOptions
     /// <summary>Re-read and re-hash the whole target after the final fsync.</summary>
     public bool VerifyAfter { get; init; }
 
-    /// <summary>Where the engine logs (connections, bans, storage errors, tracker failures).</summary>
-    public Microsoft.Extensions.Logging.ILoggerFactory LoggerFactory { get; init; } = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
 
     /// <summary>Asks the operator to confirm; null = non-interactive (then <see cref="Yes"/> is required).</summary>
     public Func<string, bool>? Confirm { get; init; }
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>
+    /// Loggers of the client and of its tracker announces and LSD: one line for each failure an operator can meet
+    /// (server unreachable, target refused and why, job changed, verify-after failure), besides the reporter's events.
+    /// </summary>
+    public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
 }
 
 /// <summary>Where the client's progress goes: terminal, plain log lines or JSON events.</summary>
@@ -88,14 +95,17 @@ public static class DeployExitCodes
 public sealed class DeployClient(DeployOptions options, IDeployReporter reporter, HttpClient? http = null)
 {
     private readonly HttpClient _http = http ?? new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+    private readonly ILogger _log = options.LoggerFactory.CreateLogger<DeployClient>();
     private string _state = "checking";
     private string? _error;
+    private bool _reportsFailing;
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         var o = options;
         JobInfo? job = await FetchJobAsync(cancellationToken).ConfigureAwait(false);
         if (job is null) return DeployExitCodes.ServerUnreachable;
+        ClientLog.JobFetched(_log, job.JobId, o.Server, job.Name, job.InfoHash, job.TotalBytes, job.PieceCount, job.RequiredTargetSize, job.Policy);
         reporter.Event("job", $"job {job.Name} ({job.InfoHash}), {job.TotalBytes} bytes in {job.PieceCount} pieces; needs a target of at least {job.RequiredTargetSize} bytes",
             new Dictionary<string, object?> { ["infoHash"] = job.InfoHash, ["totalBytes"] = job.TotalBytes });
 
@@ -107,16 +117,19 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
         {
+            ClientLog.TorrentUnavailable(_log, o.Server, ex.Message);
             reporter.Event("error", $"cannot download the torrent from {o.Server}: {ex.Message}");
             return DeployExitCodes.ServerUnreachable;
         }
         catch (TorrentException ex)
         {
+            ClientLog.TorrentUnavailable(_log, o.Server, $"the server's torrent is invalid: {ex.Message}");
             reporter.Event("error", $"the server's torrent is invalid: {ex.Message}");
             return DeployExitCodes.Error;
         }
         if (torrent.InfoHash.ToHex() != job.InfoHash)
         {
+            ClientLog.JobChangedWhileFetching(_log, o.Server, torrent.InfoHash.ToHex(), job.InfoHash);
             reporter.Event("error", $"the job changed while it was being fetched (info-hash {torrent.InfoHash.ToHex()} ≠ {job.InfoHash}); run deploy again");
             return DeployExitCodes.Error;
         }
@@ -131,6 +144,7 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
         {
             _state = "refused";
             _error = ex.Message;
+            ClientLog.TargetRefused(_log, o.Target, ex.Message);
             reporter.Event("refused", ex.Message);
             await TryReportAsync(clientId, null, torrent, cancellationToken).ConfigureAwait(false);
             return DeployExitCodes.TargetRefused;
@@ -142,12 +156,14 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
             {
                 _state = "refused";
                 _error = o.Confirm is null ? "not confirmed: pass --yes to deploy without a question" : "not confirmed by the operator";
+                ClientLog.TargetRefused(_log, o.Target, _error);
                 reporter.Event("refused", _error);
                 await TryReportAsync(clientId, null, torrent, cancellationToken).ConfigureAwait(false);
                 return DeployExitCodes.TargetRefused;
             }
         }
 
+        ClientLog.TargetAccepted(_log, o.Target, target.IsBlockDevice ? "block device" : "image file", target.Size, clientId);
         // --cache bounds all the piece data the client holds: pieces being assembled, written and read for uploads.
         var memory = PieceMemory.Split(StorageOptions.ClampCacheBytes(o.CacheBytes, torrent.PieceLength), torrent.PieceLength);
         var storageOptions = new StorageOptions { Memory = memory, DirectIO = o.DirectIO };
@@ -158,6 +174,7 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
         }
         catch (StorageException ex)
         {
+            ClientLog.TargetOpenFailed(_log, o.Target, ex.Message);
             reporter.Event("error", ex.Message);
             return DeployExitCodes.Error;
         }
@@ -166,6 +183,7 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
             string resume = o.ResumePath ?? DefaultResumePath(target, torrent);
             _state = "checking";
             var recovered = await Task.Run(() => PieceRecovery.Recover(storage, torrent, resume, new RecoveryOptions(), cancellationToken), cancellationToken).ConfigureAwait(false);
+            ClientLog.Recovered(_log, o.Target, recovered.Pieces.Count, torrent.PieceCount, recovered.Reason);
             reporter.Event("recovered", recovered.Reason, new Dictionary<string, object?> { ["pieces"] = recovered.Pieces.Count });
 
             var serverAddresses = await ResolveServerAsync(cancellationToken).ConfigureAwait(false);
@@ -190,6 +208,7 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
             var originKeys = serverAddresses.Select(a => a.ToString()).ToHashSet();
 
             _state = session.IsComplete ? "seeding" : "downloading";
+            ClientLog.DownloadStarted(_log, o.Target, o.Server, session.LocalEndPoint);
             reporter.Event("start", $"downloading into {o.Target} from {o.Server}");
             var reply = new ReportReply(true, false, job.JobId);
             try
@@ -199,7 +218,10 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
                     await Task.WhenAny(session.Completion, Task.Delay(o.ReportInterval, o.Time, cancellationToken)).ConfigureAwait(false);
                     reply = await ReportAsync(clientId, session, originKeys, torrent, cancellationToken).ConfigureAwait(false) ?? reply;
                     if (reply.JobId != job.JobId)
+                    {
+                        ClientLog.JobChanged(_log, job.JobId, reply.JobId, o.Target);
                         throw new JobChangedException($"the server's job changed mid-run ({job.JobId} → {reply.JobId}); this target is incomplete, run deploy again");
+                    }
                 }
                 await session.Completion.ConfigureAwait(false); // throws the storage error, if any
                 if (o.VerifyAfter)
@@ -211,23 +233,29 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
                     {
                         _state = "failed";
                         _error = $"{good.Length - good.Count} pieces read back wrong from the target after writing: the device may be failing";
+                        ClientLog.VerifyAfterFailed(_log, o.Target, good.Length - good.Count, good.Length);
                         reporter.Event("error", _error);
                         await ReportAsync(clientId, session, originKeys, torrent, cancellationToken).ConfigureAwait(false);
                         return DeployExitCodes.VerifyFailed;
                     }
+                    ClientLog.VerifyAfterPassed(_log, o.Target);
                 }
                 _state = "seeding";
                 var st = session.GetStats();
+                long fromOrigin = st.DownloadedFrom.Where(kv => originKeys.Contains(kv.Key)).Sum(kv => kv.Value);
+                ClientLog.Complete(_log, o.Target, st.PayloadDownloaded, fromOrigin);
                 reporter.Event("complete", $"every piece verified and on stable storage ({st.PayloadDownloaded} bytes downloaded)");
                 await SeedPerPolicyAsync(job, clientId, session, originKeys, torrent, reply, cancellationToken).ConfigureAwait(false);
                 _state = "done";
                 await ReportAsync(clientId, session, originKeys, torrent, CancellationToken.None).ConfigureAwait(false);
+                ClientLog.Done(_log, o.Target);
                 reporter.Event("done", "deployment finished");
                 return DeployExitCodes.Ok;
             }
             catch (OperationCanceledException)
             {
                 _state = "interrupted";
+                ClientLog.Interrupted(_log, session.GetStats().Progress * 100, o.Target);
                 await TryReportAsync(clientId, session, torrent, CancellationToken.None, originKeys).ConfigureAwait(false);
                 reporter.Event("interrupted", "interrupted; verified pieces are kept and a rerun resumes");
                 return DeployExitCodes.Interrupted;
@@ -236,6 +264,7 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
             {
                 _state = "failed";
                 _error = ex.Message;
+                if (ex is not JobChangedException) ClientLog.Failed(_log, o.Target, ex.Message); // a changed job was logged where it was seen
                 reporter.Event("error", ex.Message);
                 await TryReportAsync(clientId, session, torrent, CancellationToken.None, originKeys).ConfigureAwait(false);
                 return DeployExitCodes.Error;
@@ -260,7 +289,13 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
             bool idle = options.Time.GetElapsedTime(lastUploadAt) >= TimeSpan.FromSeconds(job.Policy.IdleSeconds);
             if (!reply.KeepSeeding || job.Policy.Mode == "none" || idle || options.Time.GetElapsedTime(started) >= options.MaxSeeding)
             {
-                reporter.Event("seeding-done", reply.AllDone ? "every expected client is done" : idle ? "no peer asked for data for a while" : "the server's policy says stop");
+                var reason = reply.AllDone ? "every expected client is done"
+                    : idle ? "no peer asked for data for a while"
+                    : reply.KeepSeeding && job.Policy.Mode != "none" ? $"--max-seed ({options.MaxSeeding.TotalSeconds:0} s) reached"
+                    : "the server's policy says stop";
+                var seeded = options.Time.GetElapsedTime(started);
+                ClientLog.SeedingStopped(_log, seeded.TotalSeconds, reason, st.PayloadUploaded);
+                reporter.Event("seeding-done", reason);
                 return;
             }
             await Task.Delay(options.ReportInterval, options.Time, ct).ConfigureAwait(false);
@@ -289,6 +324,7 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
             {
                 var job = await _http.GetFromJsonAsync(new Uri(options.Server, "/api/job"), DeployJson.Default.JobInfo, ct).ConfigureAwait(false);
                 if (job != null) return job;
+                ClientLog.ServerUnreachable(_log, options.Server, attempt, "the server answered an empty job");
                 reporter.Event("error", $"{options.Server}: empty job");
                 return null;
             }
@@ -296,9 +332,11 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
             {
                 if (attempt >= 4)
                 {
+                    ClientLog.ServerUnreachable(_log, options.Server, attempt, ex.Message);
                     reporter.Event("error", $"server {options.Server} unreachable or not a BlockSwarm server: {ex.Message}");
                     return null;
                 }
+                ClientLog.ServerRetry(_log, options.Server, attempt, ex.Message, delay.TotalSeconds);
                 reporter.Event("retry", $"server {options.Server} not reachable ({ex.Message}); retrying in {delay.TotalSeconds:0} s");
                 await Task.Delay(delay, options.Time, ct).ConfigureAwait(false);
                 delay *= 2;
@@ -337,13 +375,32 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
         try
         {
             using var resp = await _http.PostAsJsonAsync(new Uri(options.Server, $"/api/clients/{Uri.EscapeDataString(clientId)}/status"), report, DeployJson.Default.ClientReport, ct).ConfigureAwait(false);
-            if (!resp.IsSuccessStatusCode) return null;
-            return await resp.Content.ReadFromJsonAsync(DeployJson.Default.ReportReply, ct).ConfigureAwait(false);
+            if (!resp.IsSuccessStatusCode)
+            {
+                ReportFailed($"HTTP {(int)resp.StatusCode} {resp.ReasonPhrase}");
+                return null;
+            }
+            var reply = await resp.Content.ReadFromJsonAsync(DeployJson.Default.ReportReply, ct).ConfigureAwait(false);
+            if (_reportsFailing)
+            {
+                _reportsFailing = false;
+                ClientLog.ReportRecovered(_log, options.Server);
+            }
+            return reply;
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException && !ct.IsCancellationRequested)
         {
+            ReportFailed(ex.Message);
             return null;
         }
+    }
+
+    /// <summary>Reports go every 1.5 s: a server that is away is logged once when it goes and once when it is back.</summary>
+    private void ReportFailed(string error)
+    {
+        if (_reportsFailing) return;
+        _reportsFailing = true;
+        ClientLog.ReportFailed(_log, options.Server, error);
     }
 
     private async Task TryReportAsync(string clientId, TorrentSession? session, Torrent torrent, CancellationToken ct, HashSet<string>? originKeys = null)

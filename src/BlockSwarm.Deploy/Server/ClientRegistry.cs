@@ -25,14 +25,28 @@ public sealed class ClientRegistry(TimeProvider time, int maxClients = 10_000)
     }
 
     /// <summary>Records a report; false when the registry is full and the id is new.</summary>
-    public bool Report(string id, string address, ClientReport report)
+    public bool Report(string id, string address, ClientReport report) => Report(id, address, report, out _);
+
+    /// <summary>Records a report and says what the client reported before (null for a new client), for logging changes.</summary>
+    public bool Report(string id, string address, ClientReport report, out ClientReport? previous)
     {
         ArgumentNullException.ThrowIfNull(report);
         var now = time.GetUtcNow();
+        previous = null;
         if (!_clients.ContainsKey(id) && _clients.Count >= maxClients) return false;
+        ClientReport? before = null;
         _clients.AddOrUpdate(id,
-            _ => new Entry(address, report, now, now, report.Progress, now),
-            (_, old) => old with { Address = address, Report = report, LastSeen = now, PrevProgress = old.Report.Progress, PrevAt = old.LastSeen });
+            _ =>
+            {
+                before = null;
+                return new Entry(address, report, now, now, report.Progress, now);
+            },
+            (_, old) =>
+            {
+                before = old.Report;
+                return old with { Address = address, Report = report, LastSeen = now, PrevProgress = old.Report.Progress, PrevAt = old.LastSeen };
+            });
+        previous = before;
         Signal();
         return true;
     }

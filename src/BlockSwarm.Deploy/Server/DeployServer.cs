@@ -1,6 +1,7 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
-using System.Reflection;
 using System.Text;
 using System.Text.Json;
 using BlockSwarm.Bencode;
@@ -9,6 +10,7 @@ using BlockSwarm.Engine.Hosting;
 using BlockSwarm.Engine.Session;
 using BlockSwarm.Engine.Storage;
 using BlockSwarm.Metainfo;
+using BlockSwarm.Observability.Metrics;
 using BlockSwarm.Tracker;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -35,6 +37,11 @@ public sealed class DeployServer : IAsyncDisposable
     private readonly DateTimeOffset _started;
     private readonly TaskCompletionSource _allDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stop = new();
+    private readonly ILogger _log;
+    private readonly DeployMetrics _metrics;
+    private readonly PrometheusExporter _exporter;
+    /// <summary>The last seeding decision told to each finished client: a decision is logged when it changes, not every report.</summary>
+    private readonly ConcurrentDictionary<string, bool> _seedingDecisions = new(StringComparer.Ordinal);
     private WebApplication? _app;
     private Task? _expiry;
 
@@ -48,8 +55,9 @@ public sealed class DeployServer : IAsyncDisposable
         _options = options;
         _sourceSize = sourceSize;
         _started = options.Time.GetUtcNow();
+        _log = options.LoggerFactory.CreateLogger<DeployServer>();
         Registry = new ClientRegistry(options.Time);
-        Tracker = new Tracker.Tracker(new TrackerOptions(), null, options.Time);
+        Tracker = new Tracker.Tracker(new TrackerOptions { LoggerFactory = options.LoggerFactory }, null, options.Time);
         // The origin: an engine of its own on the BitTorrent port. Clients dial it directly (the job names its port), so
         // it announces nowhere; the embedded tracker below introduces the clients to each other.
         Engine = new TorrentEngine(new EngineOptions
@@ -76,6 +84,9 @@ public sealed class DeployServer : IAsyncDisposable
             OriginPort = options.BitTorrentPort,
             Policy = options.Policy,
         };
+        _metrics = new DeployMetrics(Snapshot, () => Seeder.GetStats());
+        // The origin engine's own instruments (connections by reason, memory, piece times) beside the job's.
+        _exporter = new PrometheusExporter([_metrics.Meter, Engine.Meter, .. options.Meters]);
     }
 
     public ClientRegistry Registry { get; }
@@ -88,6 +99,12 @@ public sealed class DeployServer : IAsyncDisposable
 
     private TorrentSession? _seeder;
     public JobInfo Job { get; private set; }
+
+    /// <summary>Exports <paramref name="meter"/>'s instruments on <c>/metrics</c> too (an engine's meter; several may be added).</summary>
+    public void AddMeter(Meter meter) => _exporter.AddMeter(meter);
+
+    /// <summary>Stops exporting a meter given to <see cref="AddMeter"/> or <see cref="ServeOptions.Meters"/>.</summary>
+    public bool RemoveMeter(Meter meter) => _exporter.RemoveMeter(meter);
 
     /// <summary>Completes when every expected client reported done (never when none are expected).</summary>
     public Task AllDone => _allDone.Task;
@@ -104,6 +121,8 @@ public sealed class DeployServer : IAsyncDisposable
         if (Engine.LocalEndPoint is { } bt && bt.Port != Job.OriginPort) Job = Job with { OriginPort = bt.Port };
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        // Kestrel and the hosting layer log through the server's factory (their warnings and errors: an exception in a handler).
+        builder.Services.AddSingleton(_options.LoggerFactory);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Listen(_options.Listen, _options.HttpPort);
@@ -120,6 +139,7 @@ public sealed class DeployServer : IAsyncDisposable
         var addr = bound ?? $"http://{_options.Listen}:{_options.HttpPort}";
         HttpAddress = new Uri(addr.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "[::1]", StringComparison.Ordinal));
         _expiry = Tracker.RunExpiryAsync(_stop.Token);
+        ServerLog.JobPublished(_log, Job.JobId, Job.Name, Job.InfoHash, Job.TotalBytes, Job.PieceCount, Job.OriginPort, HttpAddress, Job.Policy, Job.Policy.Expected);
     }
 
     private void Map(WebApplication app)
@@ -129,8 +149,9 @@ public sealed class DeployServer : IAsyncDisposable
         app.MapGet("/job.torrent", (HttpContext ctx) => Results.Bytes(TorrentWithAnnounce(ctx), "application/x-bittorrent", $"{_torrent.Name}.torrent"));
         app.MapPost("/api/clients/{id}/status", async (HttpContext ctx, string id) =>
         {
+            var address = ctx.Connection.RemoteIpAddress?.ToString() ?? "?";
             if (id.Length is 0 or > 128 || id.Any(c => char.IsControl(c)))
-                return BadRequest("client id must be 1-128 printable characters");
+                return Reject(address, id, "client id must be 1-128 printable characters");
             ClientReport? report;
             try
             {
@@ -138,17 +159,25 @@ public sealed class DeployServer : IAsyncDisposable
             }
             catch (JsonException ex)
             {
-                return BadRequest($"malformed status report: {ex.Message}");
+                return Reject(address, id, $"malformed status report: {ex.Message}");
             }
-            if (report is null) return BadRequest("empty status report");
-            var address = ctx.Connection.RemoteIpAddress?.ToString() ?? "?";
-            if (!Registry.Report(id, address, report)) return Results.StatusCode(StatusCodes.Status503ServiceUnavailable);
+            if (report is null) return Reject(address, id, "empty status report");
+            if (!Registry.Report(id, address, report, out var previous))
+            {
+                _metrics.StatusReports.Add(1, new KeyValuePair<string, object?>("result", "registry_full"));
+                ServerLog.RegistryFull(_log, address, id, Registry.Count);
+                return Results.StatusCode(StatusCodes.Status503ServiceUnavailable);
+            }
+            _metrics.StatusReports.Add(1, new KeyValuePair<string, object?>("result", "accepted"));
+            LogReport(id, address, previous, report);
             CheckAllDone();
-            return Results.Json(new ReportReply(KeepSeeding(report), IsAllDone(), Job.JobId), DeployJson.Default.ReportReply);
+            bool keepSeeding = KeepSeeding(report);
+            LogSeedingDecision(id, report, keepSeeding);
+            return Results.Json(new ReportReply(keepSeeding, IsAllDone(), Job.JobId), DeployJson.Default.ReportReply);
         });
         app.MapGet("/api/clients", () => Results.Json(Snapshot(), DeployJson.Default.Snapshot));
         app.MapGet("/api/events", StreamEventsAsync);
-        app.MapGet("/metrics", () => Results.Text(Metrics(), "text/plain; version=0.0.4"));
+        app.MapGet("/metrics", () => Results.Text(Metrics(), PrometheusExporter.ContentType));
         app.MapGet("/", () => Asset("index.html", "text/html; charset=utf-8"));
         app.MapGet("/app.js", () => Asset("app.js", "text/javascript; charset=utf-8"));
         app.MapGet("/style.css", () => Asset("style.css", "text/css; charset=utf-8"));
@@ -171,7 +200,68 @@ public sealed class DeployServer : IAsyncDisposable
 
     private void CheckAllDone()
     {
-        if (IsAllDone()) _allDone.TrySetResult();
+        if (IsAllDone() && _allDone.TrySetResult()) ServerLog.AllClientsDone(_log, Job.Policy.Expected);
+    }
+
+    private IResult Reject(string address, string id, string reason)
+    {
+        _metrics.StatusReports.Add(1, new KeyValuePair<string, object?>("result", "rejected"));
+        ServerLog.ReportRejected(_log, address, Printable(id), reason);
+        return BadRequest(reason);
+    }
+
+    /// <summary>One line per change an operator cares about: a new client, a finished, failed, refused or interrupted one.</summary>
+    private void LogReport(string id, string address, ClientReport? previous, ClientReport report)
+    {
+        var host = report.Hostname;
+        if (previous is null) ServerLog.ClientRegistered(_log, id, host, address, report.Target, report.State);
+        if (report.InfoHash is { } reported && reported != Job.InfoHash && previous?.InfoHash != reported)
+            ServerLog.WrongJob(_log, id, address, reported, Job.InfoHash);
+        if (previous is not null && previous.State == report.State) return;
+        if (previous is not null) ServerLog.ClientStateChanged(_log, id, host, address, previous.State, report.State);
+        switch (report.State)
+        {
+            case "done" or "seeding" when previous?.State is not ("done" or "seeding"):
+                ServerLog.ClientDone(_log, id, host, address, report.BytesHave, Registry.DoneCount, Job.Policy.Expected);
+                break;
+            case "failed":
+                ServerLog.ClientFailed(_log, id, host, address, report.Target, report.Error ?? "no reason given");
+                break;
+            case "refused":
+                ServerLog.ClientRefused(_log, id, host, address, report.Target, report.Error ?? "no reason given");
+                break;
+            case "interrupted":
+                ServerLog.ClientInterrupted(_log, id, host, address, report.Progress * 100);
+                break;
+        }
+    }
+
+    /// <summary>The policy's answer to a finished client, logged when it first applies and when it changes.</summary>
+    private void LogSeedingDecision(string id, ClientReport report, bool keepSeeding)
+    {
+        if (report.State != "seeding") return;
+        if (_seedingDecisions.TryGetValue(id, out var last) && last == keepSeeding) return;
+        _seedingDecisions[id] = keepSeeding;
+        var p = Job.Policy;
+        string reason = (p.Mode, keepSeeding) switch
+        {
+            ("none", _) => "clients leave as soon as they are done",
+            (_, false) when IsAllDone() => "every expected client is done",
+            ("ratio", false) => $"uploaded {(report.TotalBytes > 0 ? (double)report.Uploaded / report.TotalBytes : 0):0.00} × the job, ratio {p.Ratio} reached",
+            ("ratio", true) => $"uploaded {(report.TotalBytes > 0 ? (double)report.Uploaded / report.TotalBytes : 0):0.00} × the job, below ratio {p.Ratio}",
+            ("idle", true) => $"until every expected client is done or no peer asks for {p.IdleSeconds} s",
+            (_, true) => p.Expected > 0 ? $"{Registry.DoneCount} of {p.Expected} expected clients done" : "no client count expected: until the client's own limit",
+            _ => "the policy says stop",
+        };
+        if (keepSeeding) ServerLog.PolicyKeepSeeding(_log, p, id, reason);
+        else ServerLog.PolicyStopSeeding(_log, p, id, reason);
+    }
+
+    /// <summary>A client id fit for a log line: control characters shown as '?', at most 64 characters.</summary>
+    private static string Printable(string id)
+    {
+        var clean = new string([.. id.Select(c => char.IsControl(c) ? '?' : c)]);
+        return clean.Length <= 64 ? clean : clean[..64] + "…";
     }
 
     private bool KeepSeeding(ClientReport r) => Job.Policy.Mode switch
@@ -233,38 +323,12 @@ public sealed class DeployServer : IAsyncDisposable
         }
     }
 
+    /// <summary>The Prometheus text of <c>/metrics</c>: the server's instruments and those of every added meter.</summary>
     public string Metrics()
     {
-        var snap = Snapshot();
-        var seed = Seeder.GetStats();
-        var sb = new StringBuilder();
-        void Metric(string name, string type, string help, double value, string labels = "")
-        {
-            sb.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} {type}\n{name}{labels} {value.ToString(CultureInfo.InvariantCulture)}\n");
-        }
-        Metric("blockswarm_origin_uploaded_bytes_total", "counter", "Payload bytes the origin seeder uploaded.", seed.PayloadUploaded);
-        Metric("blockswarm_origin_wire_uploaded_bytes_total", "counter", "Bytes the origin seeder sent on the wire.", seed.WireUploaded);
-        Metric("blockswarm_origin_upload_rate_bytes", "gauge", "Origin upload rate, bytes per second.", seed.UploadRate);
-        Metric("blockswarm_origin_peers", "gauge", "Peers connected to the origin.", seed.Peers);
-        Metric("blockswarm_pieces", "gauge", "Pieces in the job.", _torrent.PieceCount);
-        Metric("blockswarm_job_bytes", "gauge", "Payload bytes in the job.", _torrent.TotalLength);
-        Metric("blockswarm_clients_expected", "gauge", "Clients the operator expects.", snap.Totals.Expected);
-        Metric("blockswarm_clients_done", "gauge", "Clients done (verified and on stable storage).", snap.Totals.Done);
-        Metric("blockswarm_clients_failed", "gauge", "Clients failed or refused.", snap.Totals.Failed);
-        Metric("blockswarm_peer_uploaded_bytes_total", "counter", "Payload bytes clients received from other clients.", snap.Totals.PeerUploaded);
-        sb.Append("# HELP blockswarm_client_progress Fraction of the job a client has verified.\n# TYPE blockswarm_client_progress gauge\n");
-        foreach (var c in snap.Clients)
-            sb.Append(CultureInfo.InvariantCulture, $"blockswarm_client_progress{{client=\"{Escape(c.Id)}\",host=\"{Escape(c.Report.Hostname)}\",state=\"{Escape(c.Report.State)}\"}} {c.Report.Progress.ToString(CultureInfo.InvariantCulture)}\n");
-        sb.Append("# HELP blockswarm_client_downloaded_bytes_total Payload bytes a client downloaded.\n# TYPE blockswarm_client_downloaded_bytes_total counter\n");
-        foreach (var c in snap.Clients)
-            sb.Append(CultureInfo.InvariantCulture, $"blockswarm_client_downloaded_bytes_total{{client=\"{Escape(c.Id)}\"}} {c.Report.Downloaded}\n");
-        sb.Append("# HELP blockswarm_client_uploaded_bytes_total Payload bytes a client uploaded.\n# TYPE blockswarm_client_uploaded_bytes_total counter\n");
-        foreach (var c in snap.Clients)
-            sb.Append(CultureInfo.InvariantCulture, $"blockswarm_client_uploaded_bytes_total{{client=\"{Escape(c.Id)}\"}} {c.Report.Uploaded}\n");
-        return sb.ToString();
+        _metrics.Refresh();
+        return _exporter.Collect();
     }
-
-    private static string Escape(string s) => s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
 
     private static IResult Asset(string name, string contentType)
     {
@@ -288,6 +352,8 @@ public sealed class DeployServer : IAsyncDisposable
             try { await _expiry.ConfigureAwait(false); } catch (OperationCanceledException) { }
         }
         await Engine.DisposeAsync().ConfigureAwait(false);
+        _exporter.Dispose();
+        _metrics.Dispose();
         _stop.Dispose();
     }
 

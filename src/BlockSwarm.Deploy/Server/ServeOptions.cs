@@ -1,5 +1,8 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using BlockSwarm.Deploy.Api;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace BlockSwarm.Deploy.Server;
 
@@ -26,6 +29,12 @@ public sealed record ServeOptions
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
-    /// <summary>Where the origin's engine logs.</summary>
-    public Microsoft.Extensions.Logging.ILoggerFactory LoggerFactory { get; init; } = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
+    /// <summary>Loggers of the server, its tracker and its HTTP host (Kestrel warnings and errors).</summary>
+    public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
+
+    /// <summary>
+    /// Further meters whose instruments <c>/metrics</c> exports beside the server's own (the origin seeder engine's);
+    /// more can be added later with <see cref="DeployServer.AddMeter"/>.
+    /// </summary>
+    public IReadOnlyList<Meter> Meters { get; init; } = [];
 }

@@ -77,9 +77,6 @@ internal static partial class EngineLog
     [LoggerMessage(30, LogLevel.Warning, "{Torrent}: uploading to {Remote} failed: {Error}; the connection is closed")]
     public static partial void UploadFailed(ILogger logger, string torrent, IPEndPoint remote, string error);
 
-    [LoggerMessage(31, LogLevel.Warning, "{Torrent}: tracker announce failed: {Error}")]
-    public static partial void TrackerFailed(ILogger logger, string torrent, string error);
-
     [LoggerMessage(32, LogLevel.Debug, "{Torrent}: {Count} peers from {Source}")]
     public static partial void PeersDiscovered(ILogger logger, string torrent, int count, string source);
 

@@ -88,6 +88,7 @@ public sealed class TorrentEngine : IAsyncDisposable
 
     internal int TorrentCount => _torrents.Count;
     internal DiscoveryOptions Discovery => _options.Discovery;
+    internal ILoggerFactory LoggerFactory => _options.LoggerFactory;
     internal HttpClient Http { get; }
     internal RateLimiter UploadLimiter { get; }
     internal EngineMetrics Metrics { get; }
@@ -174,7 +175,7 @@ public sealed class TorrentEngine : IAsyncDisposable
 
     private void StartLsd()
     {
-        var lsd = new LsdService(_options.Discovery.LsdOptions);
+        var lsd = new LsdService((_options.Discovery.LsdOptions ?? new LsdOptions()) with { LoggerFactory = _options.LoggerFactory });
         lsd.PeerDiscovered += (_, p) =>
         {
             if (_torrents.TryGetValue(p.InfoHash, out var s))

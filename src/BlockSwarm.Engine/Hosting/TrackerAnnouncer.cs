@@ -29,7 +29,7 @@ internal sealed class TrackerAnnouncer : IAsyncDisposable
 
     /// <summary>Starts announcing to <paramref name="tiers"/>; null when none of them is an HTTP tracker.</summary>
     public static TrackerAnnouncer? Start(TorrentSession session, IEnumerable<IEnumerable<Uri>> tiers, HttpClient http, int port,
-        IPAddress? announceIp, ILogger log, CancellationToken ct)
+        IPAddress? announceIp, ILoggerFactory loggerFactory, CancellationToken ct)
     {
         var usable = tiers.Select(t => t.Where(u => u.Scheme is "http" or "https").ToList()).Where(t => t.Count > 0).ToList();
         if (usable.Count == 0) return null;
@@ -37,13 +37,12 @@ internal sealed class TrackerAnnouncer : IAsyncDisposable
         {
             var c = session.Counters;
             return new AnnounceProgress(c.Uploaded, c.Downloaded, session.Torrent.TotalLength - session.BytesHave);
-        }, new AnnounceManagerOptions { AnnounceIp = announceIp, TimeProvider = session.Time });
+        }, new AnnounceManagerOptions { AnnounceIp = announceIp, TimeProvider = session.Time, LoggerFactory = loggerFactory });
+        // The announce manager logs failed rounds (each tracker, its error, the next try), recoveries and peers received.
         manager.PeersDiscovered += (_, peers) =>
         {
-            EngineLog.PeersDiscovered(log, session.Name, peers.Count, "tracker");
             foreach (var p in peers) session.AddPeer(p);
         };
-        manager.AnnounceFailed += (_, ex) => EngineLog.TrackerFailed(log, session.Name, ex.Message);
         var announcer = new TrackerAnnouncer(manager, ct);
         _ = session.Completion.ContinueWith(t => { if (t.IsCompletedSuccessfully) manager.NotifyCompleted(); }, TaskScheduler.Default);
         return announcer;

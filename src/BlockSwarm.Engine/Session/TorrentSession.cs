@@ -179,7 +179,7 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
         if (_options.AnnounceToTrackers ?? _engine.Discovery.Trackers)
         {
             var tiers = _options.Trackers ?? TrackerAnnouncer.TiersOf(Torrent);
-            _announcer = TrackerAnnouncer.Start(this, tiers, _engine.Http, _engine.LocalEndPoint?.Port ?? 0, _engine.AnnounceAddress, _log, _stop.Token);
+            _announcer = TrackerAnnouncer.Start(this, tiers, _engine.Http, _engine.LocalEndPoint?.Port ?? 0, _engine.AnnounceAddress, _engine.LoggerFactory, _stop.Token);
         }
         if (Swarm.IsComplete) _ = _checkpoints.FinishAsync(_stop.Token);
     }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using BlockSwarm.Metainfo;
+using Microsoft.Extensions.Logging;
 
 namespace BlockSwarm.Tracker.Client.Lsd;
 
@@ -14,6 +15,7 @@ namespace BlockSwarm.Tracker.Client.Lsd;
 public sealed class LsdService : IAsyncDisposable
 {
     private readonly LsdOptions _options;
+    private readonly ILogger _log;
     private readonly ConcurrentDictionary<InfoHash, Registration> _torrents = new();
     private readonly Channel<LsdPeer> _peers = Channel.CreateBounded<LsdPeer>(
         new BoundedChannelOptions(1000) { FullMode = BoundedChannelFullMode.DropOldest });
@@ -28,7 +30,11 @@ public sealed class LsdService : IAsyncDisposable
         public long? LastSent;
     }
 
-    public LsdService(LsdOptions? options = null) => _options = options ?? new LsdOptions();
+    public LsdService(LsdOptions? options = null)
+    {
+        _options = options ?? new LsdOptions();
+        _log = _options.LoggerFactory.CreateLogger<LsdService>();
+    }
 
     public ChannelReader<LsdPeer> Peers => _peers.Reader;
 
@@ -69,6 +75,7 @@ public sealed class LsdService : IAsyncDisposable
             throw;
         }
         _socket = socket;
+        TrackerClientLog.LsdStarted(_log, group, _options.Cookie);
         _receiveLoop = ReceiveLoopAsync(_cts.Token);
         _announceLoop = AnnounceLoopAsync(_cts.Token);
     }
@@ -99,8 +106,9 @@ public sealed class LsdService : IAsyncDisposable
             await socket.SendToAsync(message, SocketFlags.None, _options.Group, cancellationToken).ConfigureAwait(false);
             return true;
         }
-        catch (SocketException)
+        catch (SocketException ex)
         {
+            TrackerClientLog.LsdSendFailed(_log, infoHash, _options.Group, ex.Message);
             return false; // no multicast route (e.g. no network yet): LSD is best effort
         }
         catch (ObjectDisposedException)
@@ -137,9 +145,17 @@ public sealed class LsdService : IAsyncDisposable
             }
             catch (OperationCanceledException) { return; }
             catch (ObjectDisposedException) { return; }
-            catch (SocketException) { continue; } // e.g. ICMP errors surfaced on UDP; keep listening
+            catch (SocketException ex)
+            {
+                TrackerClientLog.LsdReceiveFailed(_log, ex.Message);
+                continue; // e.g. ICMP errors surfaced on UDP; keep listening
+            }
 
-            if (!LsdAnnouncement.TryParse(buffer.AsSpan(0, r.ReceivedBytes), out var a)) continue;
+            if (!LsdAnnouncement.TryParse(buffer.AsSpan(0, r.ReceivedBytes), out var a))
+            {
+                TrackerClientLog.LsdMalformed(_log, r.ReceivedBytes, r.RemoteEndPoint);
+                continue;
+            }
             if (a!.Cookie == _options.Cookie) continue; // our own announce, looped back
             var source = (IPEndPoint)r.RemoteEndPoint;
             var address = source.Address.IsIPv4MappedToIPv6 ? source.Address.MapToIPv4() : source.Address;
@@ -148,6 +164,7 @@ public sealed class LsdService : IAsyncDisposable
             {
                 if (!_torrents.ContainsKey(h)) continue;
                 var peer = new LsdPeer(h, new IPEndPoint(address, a.Port));
+                TrackerClientLog.LsdPeer(_log, peer.EndPoint, h);
                 _peers.Writer.TryWrite(peer);
                 PeerDiscovered?.Invoke(this, peer);
             }
