@@ -55,7 +55,9 @@ public static class CliApp
         ArgumentNullException.ThrowIfNull(ctx);
         var root = BuildRoot(ctx);
         var result = root.Parse(args);
-        var config = new InvocationConfiguration { Output = ctx.Out, Error = ctx.Err };
+        // SIGTERM (systemd's stop) and Ctrl-C cancel the command's token; give it time to close peers, tell trackers
+        // "stopped" and fsync what it wrote before the process is ended (the default 2 s can cut a flush short).
+        var config = new InvocationConfiguration { Output = ctx.Out, Error = ctx.Err, ProcessTerminationTimeout = TimeSpan.FromSeconds(30) };
         if (result.Errors.Count > 0)
         {
             await result.InvokeAsync(config, cancellationToken).ConfigureAwait(false);
