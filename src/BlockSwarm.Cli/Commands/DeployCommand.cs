@@ -20,7 +20,7 @@ public static class DeployCommand
         var listen = new Option<string>("--listen") { Description = "IP[:PORT] to accept peers on (port 0 = any)", DefaultValueFactory = _ => "0.0.0.0:0" };
         var id = new Option<string?>("--id") { Description = "Client id shown on the dashboard (default: hostname + target hash)" };
         var hostname = new Option<string?>("--hostname") { Description = "Hostname to report (default: this machine's)" };
-        var cache = new Option<string>("--cache") { Description = "Write-back cache size", DefaultValueFactory = _ => "256MiB" };
+        var cache = new Option<string>("--cache") { Description = "All the piece data the client may hold (pieces being assembled, written, and read for uploads); pushes back on the network when full", DefaultValueFactory = _ => "256MiB" };
         var resume = new Option<string?>("--resume") { Description = "Resume file (default: next to an image file, or in the temp directory for devices)" };
         var directIO = EngineCommands.DirectIOOption();
         var verifyAfter = new Option<bool>("--verify-after") { Description = "Re-read and re-hash the whole target after the final fsync" };

@@ -147,24 +147,17 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
         }
     }
 
-    internal long WireReceived
-    {
-        get
-        {
-            long total = Counters.ClosedWireReceived;
-            foreach (var p in Peers.All) total += p.Connection.WireBytesReceived;
-            return total;
-        }
-    }
+    /// <summary>Bytes received on the wire: closed connections' totals plus the live ones'.</summary>
+    internal long WireReceived => Counters.ClosedWireReceived + SumLive(static c => c.WireBytesReceived);
 
-    internal long WireSent
+    /// <summary>Bytes sent on the wire: closed connections' totals plus the live ones'.</summary>
+    internal long WireSent => Counters.ClosedWireSent + SumLive(static c => c.WireBytesSent);
+
+    private long SumLive(Func<PeerConnection, long> read)
     {
-        get
-        {
-            long total = Counters.ClosedWireSent;
-            foreach (var p in Peers.All) total += p.Connection.WireBytesSent;
-            return total;
-        }
+        long total = 0;
+        foreach (var p in Peers.All) total += read(p.Connection);
+        return total;
     }
 
     /// <summary>Starts the torrent's loops and discovery (the engine calls this once it is registered).</summary>

@@ -74,9 +74,10 @@ public sealed class DeviceStorage : MappedPieceStorage
         {
             try
             {
-                var direct = DirectIOBlockDevice.Open(file, options.CacheBytes);
-                // The bounce buffer is part of the cache the operator allowed, not on top of it.
-                options = options with { CacheBytes = Math.Max(1, options.CacheBytes - direct.BounceBytes) };
+                var direct = DirectIOBlockDevice.Open(file, options.Memory?.WriteBackCapacity ?? options.CacheBytes);
+                // The bounce buffer is part of the cache the operator allowed, not on top of it. A shared budget cannot
+                // shrink for one storage: there the bounce buffer (a sixteenth of write-back, at most 8 MiB) comes on top.
+                if (options.Memory is null) options = options with { CacheBytes = Math.Max(1, options.CacheBytes - direct.BounceBytes) };
                 device = direct;
             }
             catch
