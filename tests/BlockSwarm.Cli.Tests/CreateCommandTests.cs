@@ -9,9 +9,9 @@ public sealed class CreateCommandTests(ITestOutputHelper output)
     public async Task Partclone_map_gives_the_same_info_hash_as_clonezillas_converter()
     {
         using var dir = new TempDirectory("compat");
-        var img = ImageFixtures.Ext4(dir);
+        var img = FsImage.SampleExt4(dir.File("sda1.img"), 96 << 20);
         // Clonezilla passes a 16 MiB buffer to partclone, so runs are cut at 16 MiB.
-        var info = ImageFixtures.PartcloneTorrentInfo(dir, img, bufferSize: (16 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var info = FsImage.PartcloneTorrentInfo(img, "extfs", dir.File("partclone"), bufferSize: (16 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture));
         var ours = dir.File("ours.torrent");
         var r = await CliRunner.RunAsync("create", "--source", img, "--map", "partclone:" + info, "--name", "sda1", "--piece-size", "16MiB", "-o", ours);
         Assert.True(r.ExitCode == 0, r.Err);
@@ -31,7 +31,7 @@ public sealed class CreateCommandTests(ITestOutputHelper output)
     public async Task Standard_clients_read_our_torrents()
     {
         using var dir = new TempDirectory("readers");
-        var img = ImageFixtures.Ext4(dir, sizeMiB: 64);
+        var img = FsImage.SampleExt4(dir.File("sda1.img"), 64 << 20);
         var torrent = dir.File("img.torrent");
         var r = await CliRunner.RunAsync("create", "--source", img, "--map", "nonzero", "--tracker", "http://127.0.0.1:6969/announce", "-o", torrent);
         Assert.True(r.ExitCode == 0, r.Err);
@@ -48,7 +48,7 @@ public sealed class CreateCommandTests(ITestOutputHelper output)
     public async Task Verify_reports_a_corrupted_piece_and_passes_a_good_copy()
     {
         using var dir = new TempDirectory("verify");
-        var img = ImageFixtures.Ext4(dir, sizeMiB: 64);
+        var img = FsImage.SampleExt4(dir.File("sda1.img"), 64 << 20);
         var torrent = dir.File("img.torrent");
         Assert.Equal(0, (await CliRunner.RunAsync("create", "--source", img, "--map", "all", "--piece-size", "1MiB", "-o", torrent)).ExitCode);
         var ok = await CliRunner.RunAsync("verify", "--torrent", torrent, "--target", img);

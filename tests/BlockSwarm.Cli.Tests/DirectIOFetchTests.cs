@@ -36,7 +36,7 @@ public sealed class DirectIOFetchTests
         var ct = TestContext.Current.CancellationToken;
         using var dir = new TempDirectory("fetch-direct");
         // 1 KiB blocks: the used-block extents start and end off the 4 KiB O_DIRECT alignment.
-        var img = ImageFixtures.Ext4(dir, sizeMiB: 40, blockSize: 1024);
+        var img = FsImage.SampleExt4(dir.File("sda1.img"), 40 << 20, blockSize: 1024);
         var torrent = dir.File("t.torrent");
         Assert.Equal(0, (await CliRunner.RunAsync("create", "--source", img, "--piece-size", "64KiB", "-o", torrent)).ExitCode);
         var t = Torrent.Load(torrent);
@@ -47,9 +47,7 @@ public sealed class DirectIOFetchTests
         var backing = dir.File("target.img");
         File.WriteAllBytes(backing, []);
         FillPattern(backing, size);
-        string reason = "";
-        using var loop = loopDevice ? LoopDevice.TryAttach(backing, out reason) : null;
-        Assert.SkipWhen(loopDevice && loop is null, reason);
+        using var loop = loopDevice ? LoopDevice.Attach(backing) : null;
         string target = loop?.Path ?? backing;
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -87,7 +85,7 @@ public sealed class DirectIOFetchTests
     public async Task Direct_io_with_plain_files_is_a_usage_error()
     {
         using var dir = new TempDirectory("fetch-direct-files");
-        var img = ImageFixtures.Ext4(dir, sizeMiB: 40);
+        var img = FsImage.SampleExt4(dir.File("sda1.img"), 40 << 20);
         var torrent = dir.File("t.torrent");
         Assert.Equal(0, (await CliRunner.RunAsync("create", "--source", img, "-o", torrent)).ExitCode);
         var r = await CliRunner.RunAsync("fetch", "-t", torrent, "--target", dir.File("out"), "--files", "--direct-io");

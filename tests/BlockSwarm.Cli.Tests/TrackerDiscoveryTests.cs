@@ -22,7 +22,7 @@ public sealed class TrackerDiscoveryTests
     {
         using var dir = new TempDirectory("tracker-cli");
         var ct = TestContext.Current.CancellationToken;
-        var img = ImageFixtures.Ext4(dir, sizeMiB: 48);
+        var img = FsImage.SampleExt4(dir.File("sda1.img"), 48 << 20);
         int trackerPort = FreePort(IPAddress.Loopback);
         var torrent = dir.File("t.torrent");
         Assert.Equal(0, (await CliRunner.RunAsync("create", "--source", img, "--tracker", $"http://127.0.0.1:{trackerPort}/announce", "-o", torrent)).ExitCode);
