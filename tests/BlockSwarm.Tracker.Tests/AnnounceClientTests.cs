@@ -1,3 +1,4 @@
+using BlockSwarm.Testing;
 using System.Net;
 using System.Text;
 using BlockSwarm.Bencode;
@@ -151,13 +152,6 @@ public sealed class AnnounceClientTests
         Assert.Contains("event=stopped", stub.Requests[^1].Query, StringComparison.Ordinal);
     }
 
-    internal static async Task WaitFor(Func<bool> condition, int timeoutMs = 5000)
-    {
-        var sw = System.Diagnostics.Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (sw.ElapsedMilliseconds > timeoutMs) throw new TimeoutException("condition not met");
-            await Task.Delay(10);
-        }
-    }
+    private static Task WaitFor(Func<bool> condition, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(condition))] string what = "") =>
+        Eventually.UntilAsync(condition, TimeSpan.FromSeconds(5), what, poll: TimeSpan.FromMilliseconds(10), ct: TestContext.Current.CancellationToken);
 }
