@@ -6,6 +6,7 @@ namespace BlockSwarm.Cli.Tests;
 public sealed class CreateCommandTests(ITestOutputHelper output)
 {
     [Fact]
+    [Requires("partclone.extfs", Need.PythonLibtorrent)]
     public async Task Partclone_map_gives_the_same_info_hash_as_clonezillas_converter()
     {
         using var dir = new TempDirectory("compat");
@@ -28,6 +29,7 @@ public sealed class CreateCommandTests(ITestOutputHelper output)
     }
 
     [Fact]
+    [Requires("transmission-show", "aria2c")]
     public async Task Standard_clients_read_our_torrents()
     {
         using var dir = new TempDirectory("readers");
