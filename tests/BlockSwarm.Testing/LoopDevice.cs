@@ -28,16 +28,6 @@ public sealed class LoopDevice : IDisposable
         return r.Device ?? throw new InvalidOperationException($"cannot attach a loop device to {image}: {r.Reason}");
     }
 
-    /// <summary>Attaches, or returns null with the reason (for callers that fall back to something else).</summary>
-    public static LoopDevice? TryAttach(string image, out string reason, int? sectorSize = null, long offset = 0, long sizeLimit = 0, bool? directIo = null)
-    {
-        reason = Requires.Why(Need.Root) ?? Requires.Why(Need.LoopDevice) ?? "";
-        if (reason.Length > 0) return null;
-        var r = TryAttachCore(image, offset, sizeLimit, sectorSize, directIo);
-        reason = r.Reason;
-        return r.Device;
-    }
-
     private static (LoopDevice? Device, string Reason) TryAttachCore(string image, long offset, long sizeLimit, int? sectorSize, bool? directIo)
     {
         var args = new List<string> { "--find", "--show" };

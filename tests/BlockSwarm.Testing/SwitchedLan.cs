@@ -13,28 +13,25 @@ namespace BlockSwarm.Testing;
 public sealed class SwitchedLan : IDisposable
 {
     private readonly List<LanHost> _hosts = [];
-    private readonly string _prefix;
-    private readonly Action<string>? _log;
-    private readonly bool _dumpOutputOnDispose;
+    private readonly Settings _settings;
 
-    private SwitchedLan(string prefix, string id, string subnet, double? rateMbit, Action<string>? log, bool dumpOutputOnDispose, NetworkNamespace sw)
+    private SwitchedLan(Settings settings, string id, NetworkNamespace sw)
     {
-        _prefix = prefix;
-        _dumpOutputOnDispose = dumpOutputOnDispose;
+        _settings = settings;
         Id = id;
-        Subnet = subnet;
-        RateMbit = rateMbit;
-        _log = log;
         Switch = sw;
     }
+
+    /// <summary>How every host of this LAN is made.</summary>
+    private readonly record struct Settings(string Prefix, string Subnet, double? RateMbit, Action<string>? Log, bool DumpOutputOnDispose);
 
     /// <summary>PID-RANDOM: what every namespace of this LAN has after the prefix.</summary>
     public string Id { get; }
 
     /// <summary>The /24 the hosts live on, as its first three octets ("10.77.0").</summary>
-    public string Subnet { get; }
+    public string Subnet => _settings.Subnet;
 
-    public double? RateMbit { get; }
+    public double? RateMbit => _settings.RateMbit;
 
     public NetworkNamespace Switch { get; }
 
@@ -56,7 +53,7 @@ public sealed class SwitchedLan : IDisposable
         if (rateMbit != null) Requires.Tools("tc");
         var id = NetworkNamespace.NewName("");
         var sw = NetworkNamespace.CreateNamed($"{prefix}{id}-sw", log, null, dumpOutputOnDispose);
-        var lan = new SwitchedLan(prefix, id, subnet, rateMbit, log, dumpOutputOnDispose, sw);
+        var lan = new SwitchedLan(new Settings(prefix, subnet, rateMbit, log, dumpOutputOnDispose), id, sw);
         try
         {
             sw.Ip("link", "add", "br0", "type", "bridge");
@@ -74,7 +71,7 @@ public sealed class SwitchedLan : IDisposable
     /// <summary>Adds host <paramref name="label"/> at <c>SUBNET.<paramref name="octet"/></c>, cabled (and shaped) to a new bridge port.</summary>
     public LanHost AddHost(string label, int octet)
     {
-        var ns = NetworkNamespace.CreateNamed($"{_prefix}{Id}-{label}", _log, Clock, _dumpOutputOnDispose);
+        var ns = NetworkNamespace.CreateNamed($"{_settings.Prefix}{Id}-{label}", _settings.Log, Clock, _settings.DumpOutputOnDispose);
         var port = "p" + Hosts.Count.ToString(CultureInfo.InvariantCulture);
         var host = new LanHost(label, ns, $"{Subnet}.{octet.ToString(CultureInfo.InvariantCulture)}", port);
         lock (_hosts) _hosts.Add(host);

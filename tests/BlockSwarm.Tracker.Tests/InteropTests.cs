@@ -71,11 +71,7 @@ public sealed class InteropTests
         using var ot = RunningProcess.Start("opentracker", "-u", "_opentracker", "-d", dir.Path, "-w", "whitelist", "-i", "127.0.0.1", "-p", p, "-P", p);
         var announce = new Uri($"http://127.0.0.1:{p}/announce");
         using var http = new HttpClient();
-        await Eventually.UntilAsync(() =>
-        {
-            try { using var c = new TcpClient(); c.Connect(IPAddress.Loopback, port); return true; }
-            catch (SocketException) { return false; }
-        }, TimeSpan.FromSeconds(5), $"opentracker to accept connections on port {p}", () => ot.Tail(), ct: ct);
+        await ot.WaitForListenerAsync("127.0.0.1", port, TimeSpan.FromSeconds(5), ct);
         var client = new TrackerClient(http);
         AnnounceParameters P(int peer, int peerPort) => new()
         {
