@@ -60,7 +60,7 @@ public sealed class DirectIOFetchTests
             fetchTimeout.CancelAfter(TimeSpan.FromSeconds(90));
             var fetch = await CliRunner.RunWithTokenAsync(fetchTimeout.Token, "fetch", "-t", torrent, "--target", target, "--direct-io",
                 "--cache", "8MiB", "--resume", dir.File("resume"), "--peer", $"127.0.0.41:{port}");
-            Assert.True(fetch.ExitCode == 0, fetch.Err);
+            Assert.True(fetch.ExitCode == 0, fetch.StdErr);
         }
         finally
         {
@@ -90,6 +90,6 @@ public sealed class DirectIOFetchTests
         Assert.Equal(0, (await CliRunner.RunAsync("create", "--source", img, "-o", torrent)).ExitCode);
         var r = await CliRunner.RunAsync("fetch", "-t", torrent, "--target", dir.File("out"), "--files", "--direct-io");
         Assert.Equal(ExitCodes.Usage, r.ExitCode);
-        Assert.Contains("--direct-io", r.Err);
+        Assert.Contains("--direct-io", r.StdErr);
     }
 }

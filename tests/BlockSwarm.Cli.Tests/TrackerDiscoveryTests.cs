@@ -37,9 +37,9 @@ public sealed class TrackerDiscoveryTests
             using var fetchTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             fetchTimeout.CancelAfter(TimeSpan.FromSeconds(60));
             var fetch = await CliRunner.RunWithTokenAsync(fetchTimeout.Token, "fetch", "-t", torrent, "--target", target, "--listen", "127.0.0.32:0");
-            Assert.True(fetch.ExitCode == 0, fetch.Err);
+            Assert.True(fetch.ExitCode == 0, fetch.StdErr);
             var verify = await CliRunner.RunAsync("verify", "-t", torrent, "--target", target);
-            Assert.True(verify.ExitCode == 0, verify.Out + verify.Err);
+            Assert.True(verify.ExitCode == 0, verify.StdOut + verify.StdErr);
         }
         finally
         {

@@ -47,7 +47,7 @@ internal static class InteropData
             }
         }
         var r = await CliRunner.RunAsync(["create", "--source", img, "--map", "nonzero", "--piece-size", "256KiB", "--name", "disk", "-o", torrentPath, .. createArgs]);
-        Assert.True(r.ExitCode == 0, r.Err + r.Out);
+        Assert.True(r.ExitCode == 0, r.StdErr + r.StdOut);
         var t = Torrent.Load(torrentPath);
         Assert.True(t.Files.Length >= extents.Length, $"expected at least {extents.Length} files, got {t.Files.Length}");
         return (t, img);
