@@ -125,6 +125,8 @@ public sealed class AnnounceClientTests
             await WaitFor(() => stub.Requests.Count == count);
         }
         Assert.All(stub.Requests, u => Assert.Contains("event=started", u.Query, StringComparison.Ordinal));
+        // The stub counts a request before the manager has parsed its answer and published the peers: wait for them.
+        await WaitFor(() => m.Peers.TryPeek(out _));
         Assert.True(m.Peers.TryRead(out var peer));
         Assert.Equal(new IPEndPoint(IPAddress.Parse("10.0.0.9"), 7000), peer);
 

@@ -13,7 +13,8 @@ Run it with Debian's /usr/bin/python3 (python3-libtorrent is installed there, no
   lt.py fetch TORRENT SAVE_DIR --listen IP:PORT [--connect IP:PORT]... [--timeout S] [--linger S|forever] [--fsync] [OPTIONS]
       Downloads into SAVE_DIR; prints "complete" once every piece is verified (libtorrent hashes each one);
       with --fsync, closes the files and puts them on stable storage; then seeds for --linger seconds (default
-      0, "forever": until SIGTERM) and exits 0. Exits 3 on timeout (default 3600 s), 1 on a torrent error.
+      0, "forever": until SIGTERM) and exits 0. Exits 3 on timeout (default 3600 s) or a SIGTERM before it
+      completed, 1 on a torrent error.
 
 Options of seed and fetch:
   --plain-handshake   never try an encrypted handshake first (BlockSwarm speaks plain BitTorrent only)
@@ -180,9 +181,9 @@ def fetch(args):
         if done and time.monotonic() >= deadline:
             return 0
         time.sleep(0.02)
-    if done or stop:
+    if done:
         return 0
-    log("timeout")
+    log("stopped before complete" if stop else "timeout")
     return 3
 
 
