@@ -13,13 +13,6 @@ public sealed class DirectIOFetchTests
 {
     private const byte Pattern = 0x5A;
 
-    private static int FreePort(IPAddress address)
-    {
-        using var l = new TcpListener(address, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
     private static void FillPattern(string path, long size)
     {
         using var f = new FileStream(path, FileMode.Open, FileAccess.Write);
@@ -51,7 +44,7 @@ public sealed class DirectIOFetchTests
         string target = loop?.Path ?? backing;
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        int port = FreePort(IPAddress.Parse("127.0.0.41"));
+        int port = FreePort.Tcp(IPAddress.Parse("127.0.0.41"));
         var seed = CliApp.RunAsync(["seed", "-t", torrent, "-s", img, "--listen", $"127.0.0.41:{port}"],
             new CliContext(TextWriter.Null, TextWriter.Null, interactive: false), stop.Token);
         try

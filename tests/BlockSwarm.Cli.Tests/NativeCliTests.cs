@@ -29,13 +29,6 @@ public sealed class NativeCliTests
         return found!;
     }
 
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
     [Fact]
     public void Demo_deploys_bit_exact_with_the_native_binary()
     {
@@ -56,7 +49,7 @@ public sealed class NativeCliTests
         var data = new byte[24 << 20];
         new Random(7).NextBytes(data);
         await File.WriteAllBytesAsync(source, data, ct);
-        int httpPort = FreePort(), btPort = FreePort();
+        int httpPort = FreePort.Tcp(), btPort = FreePort.Tcp();
 
         using var serve = RunningProcess.Start(bin, "serve", "-s", source, "--map", "all", "--listen", "127.0.0.1",
             "--http-port", $"{httpPort}", "--bt-port", $"{btPort}", "--expect", "1");

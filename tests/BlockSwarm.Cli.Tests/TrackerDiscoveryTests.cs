@@ -7,13 +7,6 @@ namespace BlockSwarm.Cli.Tests;
 
 public sealed class TrackerDiscoveryTests
 {
-    private static int FreePort(IPAddress address)
-    {
-        using var l = new TcpListener(address, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
     private static Task<int> Run(CancellationToken ct, params string[] args) =>
         CliApp.RunAsync(args, new CliContext(TextWriter.Null, TextWriter.Null, interactive: false), ct);
 
@@ -23,14 +16,14 @@ public sealed class TrackerDiscoveryTests
         using var dir = new TempDirectory("tracker-cli");
         var ct = TestContext.Current.CancellationToken;
         var img = FsImage.SampleExt4(dir.File("sda1.img"), 48 << 20);
-        int trackerPort = FreePort(IPAddress.Loopback);
+        int trackerPort = FreePort.Tcp(IPAddress.Loopback);
         var torrent = dir.File("t.torrent");
         Assert.Equal(0, (await CliRunner.RunAsync("create", "--source", img, "--tracker", $"http://127.0.0.1:{trackerPort}/announce", "-o", torrent)).ExitCode);
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var tracker = Run(stop.Token, "tracker", "--listen", $"127.0.0.1:{trackerPort}");
         var seedAddress = IPAddress.Parse("127.0.0.31");
-        var seed = Run(stop.Token, "seed", "-t", torrent, "-s", img, "--listen", $"127.0.0.31:{FreePort(seedAddress)}");
+        var seed = Run(stop.Token, "seed", "-t", torrent, "-s", img, "--listen", $"127.0.0.31:{FreePort.Tcp(seedAddress)}");
         try
         {
             var target = dir.File("target.img");

@@ -20,13 +20,8 @@ public sealed partial class NetworkNamespace : IDisposable
     private readonly bool _dumpOutputOnDispose;
     private bool _disposed;
 
-    private NetworkNamespace(string name, Stopwatch clock, Action<string>? log, bool dumpOutputOnDispose)
-    {
-        Name = name;
-        Clock = clock;
-        _log = log;
-        _dumpOutputOnDispose = dumpOutputOnDispose;
-    }
+    private NetworkNamespace(string name, Stopwatch clock, Action<string>? log, bool dumpOutputOnDispose) =>
+        (Name, Clock, _log, _dumpOutputOnDispose) = (name, clock, log, dumpOutputOnDispose);
 
     public string Name { get; }
 

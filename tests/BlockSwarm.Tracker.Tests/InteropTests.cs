@@ -10,13 +10,6 @@ namespace BlockSwarm.Tracker.Tests;
 /// <summary>Real clients and a real tracker from Debian packages, all on 127.0.0.0/8.</summary>
 public sealed class InteropTests
 {
-    private static int FreeTcpPort(IPAddress ip)
-    {
-        using var l = new TcpListener(ip, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
     [Fact]
     [Requires("aria2c", Need.PythonLibtorrent)]
     public async Task Aria2c_downloads_from_libtorrent_found_through_our_tracker()
@@ -36,7 +29,7 @@ public sealed class InteropTests
         LtScript.Create(dataPath, torrentPath, 65536, host.AnnounceUri.ToString());
         var torrent = Torrent.Load(torrentPath);
 
-        var seedPort = FreeTcpPort(IPAddress.Parse("127.0.0.2"));
+        var seedPort = FreePort.Tcp(IPAddress.Parse("127.0.0.2"));
         // The seeder announces its own loopback alias; our tracker honours ip= from loopback.
         using var seeder = RunningProcess.Start(LtScript.Spec("libtorrent seeder", "seed", torrentPath, seedDir,
             "--listen", $"127.0.0.2:{seedPort.ToString(System.Globalization.CultureInfo.InvariantCulture)}", "--announce-ip", "127.0.0.2"));
@@ -48,7 +41,7 @@ public sealed class InteropTests
         var r = Tool.Run("aria2c", [
             "--dir=" + getDir, "--seed-time=0", "--bt-enable-lpd=false", "--enable-dht=false", "--enable-dht6=false",
             "--enable-peer-exchange=false", "--bt-external-ip=127.0.0.1", "--interface=127.0.0.1",
-            "--listen-port=" + FreeTcpPort(IPAddress.Loopback), "--bt-stop-timeout=60", "--summary-interval=0",
+            "--listen-port=" + FreePort.Tcp(IPAddress.Loopback), "--bt-stop-timeout=60", "--summary-interval=0",
             "--console-log-level=warn", "--check-integrity=true", torrentPath], check: false, timeout: TimeSpan.FromSeconds(90));
         Assert.True(r.ExitCode == 0, $"aria2c exited {r.ExitCode}\n{r.StdOut}\n{r.StdErr}\nseeder:\n{seeder.Output}");
         Assert.Equal(data, await File.ReadAllBytesAsync(Path.Combine(getDir, "payload.bin"), ct));
@@ -66,7 +59,7 @@ public sealed class InteropTests
         // opentracker chroots into -d, so the whitelist path is relative to it.
         await File.WriteAllTextAsync(dir.File("whitelist"), hash.ToHex() + "\n", ct);
         Tool.Run("chmod", "755", dir.Path); // opentracker drops to _opentracker and must read it
-        var port = FreeTcpPort(IPAddress.Loopback);
+        var port = FreePort.Tcp(IPAddress.Loopback);
         var p = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         using var ot = RunningProcess.Start("opentracker", "-u", "_opentracker", "-d", dir.Path, "-w", "whitelist", "-i", "127.0.0.1", "-p", p, "-P", p);
         var announce = new Uri($"http://127.0.0.1:{p}/announce");
