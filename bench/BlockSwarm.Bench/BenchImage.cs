@@ -1,10 +1,10 @@
-using System.Security.Cryptography;
+using BlockSwarm.Testing;
 
 namespace BlockSwarm.Bench;
 
 /// <summary>
 /// The benchmark's ext4 image: 1200 MiB with 64 × 16 MiB of random (incompressible) files,
-/// built once with <c>mkfs.ext4 -d</c> and cached, with partclone's torrent.info beside it.
+/// built once with <c>mkfs.ext4 -d</c> (<see cref="FsImage"/>) and cached, with partclone's torrent.info beside it.
 /// </summary>
 public sealed class BenchImage
 {
@@ -30,26 +30,15 @@ public sealed class BenchImage
             log.WriteLine($"building {image} (64 × 16 MiB random files in ext4)...");
             var src = System.IO.Path.Combine(cacheDir, "src");
             if (Directory.Exists(src)) Directory.Delete(src, recursive: true);
-            Directory.CreateDirectory(src);
-            var buffer = new byte[FileBytes];
-            for (int i = 0; i < FileCount; i++)
-            {
-                RandomNumberGenerator.Fill(buffer);
-                File.WriteAllBytes(System.IO.Path.Combine(src, $"f{i}.bin"), buffer);
-            }
-            var tmp = image + ".tmp";
-            using (var fs = new FileStream(tmp, FileMode.Create)) fs.SetLength(ImageBytes);
-            Exec.Run("mkfs.ext4", "-F", "-q", "-d", src, tmp);
+            ContentTree.Random(src, 1200, Enumerable.Range(0, FileCount).Select(i => ($"f{i}.bin", FileBytes)));
+            // Built beside the cache and renamed: an interrupted build never leaves a half-made image behind.
+            var tmp = FsImage.Ext4(image + ".tmp", ImageBytes, src);
             Directory.Delete(src, recursive: true);
             File.Move(tmp, image);
         }
         var info = System.IO.Path.Combine(cacheDir, "torrent.info");
         if (!File.Exists(info) || File.GetLastWriteTimeUtc(info) < File.GetLastWriteTimeUtc(image))
-        {
-            var dir = System.IO.Path.Combine(cacheDir, "partclone-ref");
-            Exec.Run("partclone.extfs", "-c", "-t", "-s", image, "-O", dir, "-L", System.IO.Path.Combine(cacheDir, "partclone.log"));
-            File.Copy(System.IO.Path.Combine(dir, "torrent.info"), info, overwrite: true);
-        }
+            File.Copy(FsImage.PartcloneTorrentInfo(image, "extfs", System.IO.Path.Combine(cacheDir, "partclone-ref")), info, overwrite: true);
         return new BenchImage(image, info);
     }
 

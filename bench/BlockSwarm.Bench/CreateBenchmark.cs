@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using BlockSwarm.BenchShared;
+using BlockSwarm.Testing;
 using BlockSwarm.Imaging;
 using BlockSwarm.Metainfo;
 using BlockSwarm.Devices;

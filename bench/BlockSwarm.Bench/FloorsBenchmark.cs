@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using BlockSwarm.BenchShared;
+using BlockSwarm.Testing;
 
 namespace BlockSwarm.Bench;
 
@@ -168,17 +168,11 @@ public static class FloorsBenchmark
     /// <summary>Runs a program to completion under GNU time: wall, user, system seconds.</summary>
     private static (double Wall, double User, double Sys) Child(string file, string[] args)
     {
-        string usage = Path.GetTempFileName();
-        try
-        {
-            var wall = Exec.Run("/usr/bin/time", ["-f", "%U %S", "-o", usage, file, .. args]);
-            var f = File.ReadAllLines(usage).Last(l => l.Length > 0 && char.IsDigit(l[0])).Split(' ');
-            return (wall.TotalSeconds, double.Parse(f[0], CultureInfo.InvariantCulture), double.Parse(f[1], CultureInfo.InvariantCulture));
-        }
-        finally
-        {
-            File.Delete(usage);
-        }
+        using var p = RunningProcess.Start(new ProcessSpec(file, args) { MeasureUsage = true });
+        p.WaitForExit(TimeSpan.FromMinutes(30));
+        p.Result.EnsureSuccess();
+        var usage = p.Usage();
+        return (p.WallTime.TotalSeconds, usage.UserSeconds, usage.SystemSeconds);
     }
 
     private static double Median(IEnumerable<double> values)

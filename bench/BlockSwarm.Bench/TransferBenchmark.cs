@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text;
-using BlockSwarm.BenchShared;
+using BlockSwarm.Testing;
 using BlockSwarm.Metainfo;
 
 namespace BlockSwarm.Bench;
@@ -142,16 +142,13 @@ public static class TransferBenchmark
 
     internal static int ReexecInNetns(string[] args)
     {
-        var psi = new ProcessStartInfo("unshare") { UseShellExecute = false };
-        psi.ArgumentList.Add("-n");
-        psi.ArgumentList.Add("--");
-        psi.ArgumentList.Add("dotnet");
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "blockswarm-bench.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment[NetnsVariable] = "1";
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start unshare (root needed)");
-        p.WaitForExit();
-        return p.ExitCode;
+        // The child's report is this run's output: echo it live, line by line.
+        using var p = RunningProcess.Start(new ProcessSpec("unshare", ["-n", "--", CliCommand.DotnetHost, Path.Combine(AppContext.BaseDirectory, "blockswarm-bench.dll"), .. args])
+        {
+            Environment = new Dictionary<string, string> { [NetnsVariable] = "1" },
+            Echo = Console.WriteLine,
+        });
+        return p.WaitForExit(System.Threading.Timeout.InfiniteTimeSpan);
     }
 
     private static double Median(IEnumerable<double> values)
@@ -165,7 +162,6 @@ public static class TransferBenchmark
     {
         private readonly string _dir;
         private readonly string _cli;
-        private readonly string _ltPeer = Path.Combine(AppContext.BaseDirectory, "lt_peer.py");
         private readonly string _logs;
         private readonly long _size;
 
@@ -232,6 +228,20 @@ public static class TransferBenchmark
             Exec.Run("sync");
         }
 
+        /// <summary>A contender's process under GNU time (rusage CPU and peak RSS), its output in logs/NAME.log.</summary>
+        private RunningProcess Start(string name, string file, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null) =>
+            RunningProcess.Start(new ProcessSpec(file, [.. args])
+            {
+                Label = name,
+                LogFile = Path.Combine(_logs, name + ".log"),
+                MeasureUsage = true,
+                Environment = environment,
+            });
+
+        /// <summary>Waits for every process; the wall time from its start and its exit code, in order.</summary>
+        private static List<(TimeSpan Wall, int ExitCode)> WaitAll(IEnumerable<RunningProcess> processes) =>
+            [.. processes.Select(p => { int code = p.WaitForExit(Timeout); return (p.WallTime, code); })];
+
         /// <summary>One seeder, <paramref name="leechers"/> leechers that also know each other; one sample per leecher (CPU: all processes).</summary>
         public List<Sample> BlockSwarm(string targetDir, int leechers, string? cache, Variant? variant = null)
         {
@@ -239,9 +249,9 @@ public static class TransferBenchmark
             string cli = variant?.Cli ?? _cli;
             var env = variant?.Environment;
             var (seedFile, seedArgs) = CliCommand.For(cli, ["seed", "--torrent", TorrentPath, "--source", Image, "--listen", "127.0.0.1:6881"]);
-            using var seed = TimedProcess.Start("bs-seed", _logs, seedFile, seedArgs, env);
+            using var seed = Start("bs-seed", seedFile, seedArgs, env);
             seed.WaitForListener("127.0.0.1", 6881, TimeSpan.FromSeconds(30));
-            var fetches = new List<TimedProcess>();
+            var fetches = new List<RunningProcess>();
             try
             {
                 for (int i = 0; i < leechers; i++)
@@ -251,11 +261,11 @@ public static class TransferBenchmark
                     for (int j = 0; j < i; j++) args.AddRange(["--peer", $"127.0.0.{2 + j}:6881"]);
                     if (cache != null) args.AddRange(["--cache", cache]);
                     var (fetchFile, fetchArgs) = CliCommand.For(cli, args);
-                    fetches.Add(TimedProcess.Start($"bs-fetch{i}", _logs, fetchFile, fetchArgs, env));
+                    fetches.Add(Start($"bs-fetch{i}", fetchFile, fetchArgs, env));
                 }
-                var walls = fetches.Select(f => f.WaitForExit(Timeout)).ToList();
+                var walls = WaitAll(fetches);
                 for (int i = 0; i < walls.Count; i++)
-                    if (walls[i].ExitCode != 0) throw new InvalidOperationException($"blockswarm fetch exited {walls[i].ExitCode}; see {fetches[i].LogPath}");
+                    if (walls[i].ExitCode != 0) throw new InvalidOperationException($"blockswarm fetch exited {walls[i].ExitCode}:\n{fetches[i].Tail()}");
                 seed.Terminate();
                 double cpu = seed.Usage().CpuSeconds + fetches.Sum(f => f.Usage().CpuSeconds);
                 return walls.Select((w, i) => new Sample(w.Wall.TotalSeconds, cpu, fetches[i].Usage().PeakRssBytes, seed.Usage().CpuSeconds)).ToList();
@@ -269,11 +279,14 @@ public static class TransferBenchmark
         public Sample Libtorrent(string targetDir)
         {
             Clean(targetDir);
-            using var seed = TimedProcess.Start("lt-seed", _logs, "/usr/bin/python3", [_ltPeer, "seed", TorrentPath, PlainDir, "127.0.0.1:6881"]);
+            // Tuned for a fair loopback run (large buffers, deep queues, no rate limits); the seed trusts its data.
+            using var seed = Start("lt-seed", Tool.SystemPython, [LtScript.Path, "seed", TorrentPath, PlainDir, "--listen", "127.0.0.1:6881",
+                "--skip-check", "--tuned", "--alerts", "error"]);
             seed.WaitForListener("127.0.0.1", 6881, TimeSpan.FromSeconds(30));
-            using var fetch = TimedProcess.Start("lt-fetch", _logs, "/usr/bin/python3", [_ltPeer, "fetch", TorrentPath, targetDir, "127.0.0.2:6881", "127.0.0.1:6881"]);
-            var (wall, code) = fetch.WaitForExit(Timeout);
-            if (code != 0) throw new InvalidOperationException($"libtorrent fetch exited {code}; see {fetch.LogPath}");
+            using var fetch = Start("lt-fetch", Tool.SystemPython, [LtScript.Path, "fetch", TorrentPath, targetDir, "--listen", "127.0.0.2:6881",
+                "--connect", "127.0.0.1:6881", "--tuned", "--fsync", "--timeout", "600", "--alerts", "error"]);
+            var (wall, code) = WaitAll([fetch])[0];
+            if (code != 0) throw new InvalidOperationException($"libtorrent fetch exited {code}:\n{fetch.Tail()}");
             seed.Terminate();
             Verify(PlainPath(targetDir));
             return new Sample(wall.TotalSeconds, seed.Usage().CpuSeconds + fetch.Usage().CpuSeconds, fetch.Usage().PeakRssBytes, seed.Usage().CpuSeconds);
@@ -287,13 +300,13 @@ public static class TransferBenchmark
                 "--disable-ipv6=true", "--bt-tracker=http://127.0.0.1:6969/announce", "--max-overall-upload-limit=0",
                 "--max-overall-download-limit=0", "--console-log-level=warn", "--summary-interval=0", "--file-allocation=falloc",
                 "--auto-file-renaming=false", "--allow-overwrite=true", "--disk-cache=64M"];
-            using var seed = TimedProcess.Start("aria2-seed", _logs, "aria2c",
+            using var seed = Start("aria2-seed", "aria2c",
                 [.. common, "--dir", PlainDir, "--bt-seed-unverified=true", "--seed-ratio=0.0", "--interface=127.0.0.1", "--listen-port=6881", TorrentPath]);
             seed.WaitForListener("127.0.0.1", 6881, TimeSpan.FromSeconds(30));
-            using var fetch = TimedProcess.Start("aria2-fetch", _logs, "aria2c",
+            using var fetch = Start("aria2-fetch", "aria2c",
                 [.. common, "--dir", targetDir, "--seed-time=0", "--interface=127.0.0.2", "--listen-port=6882", TorrentPath]);
-            var (wall, code) = fetch.WaitForExit(Timeout);
-            if (code != 0) throw new InvalidOperationException($"aria2c fetch exited {code}; see {fetch.LogPath}");
+            var (wall, code) = WaitAll([fetch])[0];
+            if (code != 0) throw new InvalidOperationException($"aria2c fetch exited {code}:\n{fetch.Tail()}");
             // aria2c does not fsync; count the fsync in its time as ours counts in BlockSwarm's.
             var sw = Stopwatch.StartNew();
             Exec.Run("sync", PlainPath(targetDir));

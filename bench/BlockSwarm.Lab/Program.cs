@@ -3,15 +3,15 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using BlockSwarm.BenchShared;
 using BlockSwarm.Lab;
+using BlockSwarm.Testing;
 
 // blockswarm-lab: the swarm lab (see docs/benchmarks.md).
 //   blockswarm-lab bench [--image-mib 128] [--ext4-mib 256] [--rate-mbit 100] [--clients 1,2,4,8,16]
 //                        [--systems blockswarm,unicast,libtorrent,aria2,udpcast] [--out DIR]
 //   blockswarm-lab chart --data results.json --out chart.png
 //   blockswarm-lab proxy --listen IP:PORT --to IP:PORT [--max-delay-ms 20] [--reset-every-bytes B] [--max-flips K] [--flip-after-bytes B] [--seed S]
-//   blockswarm-lab clean              removes lab namespaces left by dead processes
+//   blockswarm-lab clean              removes lab (bslab-PID-…) and test (bs-PURPOSE-PID-…) namespaces left by dead processes
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var cmd = args.Length > 0 ? args[0] : "help";
 var opts = new Dictionary<string, string>();
@@ -128,17 +128,8 @@ internal static class Images
     /// <summary>An ext4 filesystem about half full of random files; BlockSwarm sends only its used blocks.</summary>
     public static LabImage Ext4(string root, int mib, Action<string> log)
     {
-        var tree = Path.Combine(root, "ext4-tree");
-        Directory.CreateDirectory(tree);
-        var buf = new byte[1 << 20];
-        for (int i = 0; i < mib / 2 / 4; i++)
-        {
-            using var f = File.Create(Path.Combine(tree, $"file{i:000}.bin"));
-            for (int k = 0; k < 4; k++) { RandomNumberGenerator.Fill(buf); f.Write(buf); }
-        }
-        var path = Path.Combine(root, "ext4.img");
-        using (var f = File.Create(path)) f.SetLength((long)mib << 20);
-        Sh.Run("mkfs.ext4", ["-q", "-F", "-b", "4096", "-d", tree, path]);
+        var tree = ContentTree.Random(Path.Combine(root, "ext4-tree"), mib, Enumerable.Range(0, mib / 2 / 4).Select(i => ($"file{i:000}.bin", 4 << 20)));
+        var path = FsImage.Ext4(Path.Combine(root, "ext4.img"), (long)mib << 20, tree, ["-b", "4096"]);
         Directory.Delete(tree, recursive: true);
         log($"ext4 image: {mib} MiB, half full");
         return Finish("ext4", path, root, null, "auto", log);
@@ -148,9 +139,9 @@ internal static class Images
     {
         var torrent = Path.Combine(root, kind + ".torrent");
         var (createFile, createArgs) = CliCommand.For(LabNetwork.Cli, ["create", "--source", path, "--map", map, "--output", torrent]);
-        Sh.Run(createFile, createArgs, timeout: TimeSpan.FromMinutes(10));
+        Tool.Run(createFile, createArgs, timeout: TimeSpan.FromMinutes(10));
         var (inspectFile, inspectArgs) = CliCommand.For(LabNetwork.Cli, ["inspect", torrent, "--json"]);
-        var info = JsonNode.Parse(Sh.Run(inspectFile, inspectArgs).StdOut)!;
+        var info = JsonNode.Parse(Tool.Run(inspectFile, inspectArgs).StdOut)!;
         long payload = (long)info["totalLength"]!;
         long piece = (long)info["pieceLength"]!;
         string? plain = null;
@@ -158,8 +149,7 @@ internal static class Images
         {
             // Same data, same piece size, another info-hash: standard clients get their own swarm on our tracker.
             plain = Path.Combine(root, kind + "-plain.torrent");
-            Sh.Run("/usr/bin/python3", [Path.Combine(AppContext.BaseDirectory, "lt_swarm.py"), "create", path, plain,
-                $"http://{LabNetwork.Subnet}.1:8080/announce", piece.ToString(CultureInfo.InvariantCulture)]);
+            LtScript.Create(path, plain, piece, $"http://{LabNetwork.Subnet}.1:8080/announce");
         }
         log($"  {kind}: {payload} payload bytes in {(long)info["pieceCount"]!} pieces of {piece >> 10} KiB");
         return new LabImage(kind, path, torrent, payload, new FileInfo(path).Length, plain, plainDir ?? Path.GetDirectoryName(path)!);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using BlockSwarm.Testing;
 
 namespace BlockSwarm.Lab;
 
@@ -35,7 +36,7 @@ public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
         double.TryParse(Environment.GetEnvironmentVariable("LAB_TIMEOUT_S"), CultureInfo.InvariantCulture, out var s) ? s
         : 90 + 3.0 * net.Clients.Count * img.PayloadBytes * 8.0 / (net.RateMbit * 1e6));
 
-    private string Target(LabHost c) => System.IO.Path.Combine(workDir, c.Label + ".img");
+    private string Target(LanHost c) => System.IO.Path.Combine(workDir, c.Label + ".img");
 
     private void CleanTargets()
     {
@@ -44,7 +45,7 @@ public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
     }
 
     /// <summary>Starts <c>blockswarm serve</c> in the server namespace (the origin and the tracker every baseline swarm uses).</summary>
-    public async Task<LabProcess> StartServeAsync(LabImage img, params string[] extra)
+    public async Task<RunningProcess> StartServeAsync(LabImage img, params string[] extra)
     {
         var serve = net.StartBlockSwarm(net.Server, "serve", ["serve", "--source", img.Path, "--torrent", img.Torrent,
             "--listen", net.Server.Ip, "--http-port", "8080", "--bt-port", "6881", "--expect", net.Clients.Count.ToString(CultureInfo.InvariantCulture), .. extra]);
@@ -87,20 +88,18 @@ public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
                 };
                 return p;
             }).ToList();
-            var timeout = Timeout(img);
-            while (true)
+            await Eventually.UntilAsync(() =>
             {
-                lock (done) if (done.Count == procs.Count) break;
+                lock (done) if (done.Count == procs.Count) return true;
                 var failed = procs.FirstOrDefault(p => p.HasExited && p.ExitCode != 0);
                 if (failed != null) throw new InvalidOperationException($"{failed.Label} exited {failed.ExitCode}\n{failed.Tail(30)}");
-                if (net.Clock.Elapsed - t0 > timeout)
-                {
-                    LabProcess? stuck;
-                    lock (done) stuck = procs.FirstOrDefault(p => !done.ContainsKey(p.Label["deploy ".Length..]));
-                    throw new TimeoutException($"BlockSwarm: {done.Count}/{procs.Count} clients complete after {timeout}\n{stuck?.Label}:\n{stuck?.Tail(12)}\nserve:\n{serve.Tail(12)}");
-                }
-                await Task.Delay(100);
-            }
+                return false;
+            }, Timeout(img), $"all {procs.Count} BlockSwarm clients to complete", () =>
+            {
+                RunningProcess? stuck;
+                lock (done) stuck = procs.FirstOrDefault(p => !done.ContainsKey(p.Label["deploy ".Length..]));
+                lock (done) return $"{done.Count}/{procs.Count} complete\n{stuck?.Label}:\n{stuck?.Tail(12)}\nserve:\n{serve.Tail(12)}";
+            }, TimeSpan.FromMilliseconds(100));
             var seconds = done.Values.Max().TotalSeconds - t0.TotalSeconds;
             double busy = cpu.BusyFractionSince();
             static string Spread(IEnumerable<TimeSpan> ts, TimeSpan t0)
@@ -165,10 +164,16 @@ public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
     }
 
     /// <summary>A python3-libtorrent swarm (1 seeder on the server, N leechers) announcing to BlockSwarm's embedded tracker.</summary>
+    /// <remarks>lt.py with libtorrent's defaults (TCP only, no DHT/LSD): the seeder trusts its data, leechers keep seeding once complete.</remarks>
     public Task<RunResult> LibtorrentAsync(LabImage img) => StandardSwarmAsync(img, "libtorrent",
-        (host, dir, seed) => net.Start(host, "libtorrent " + host.Label, "/usr/bin/python3",
-            [System.IO.Path.Combine(AppContext.BaseDirectory, "lt_swarm.py"), seed ? "seed" : "leech", img.PlainTorrent!, dir, host.Ip, PlainPort.ToString(CultureInfo.InvariantCulture)]),
-        "complete");
+        (host, dir, seed) =>
+        {
+            var listen = $"{host.Ip}:{PlainPort.ToString(CultureInfo.InvariantCulture)}";
+            string[] args = seed ? [img.PlainTorrent!, dir, "--listen", listen, "--skip-check"]
+                : [img.PlainTorrent!, dir, "--listen", listen, "--linger", "forever", "--timeout", "86400"];
+            return net.Start(host, "libtorrent " + host.Label, Tool.SystemPython, [LtScript.Path, seed ? "seed" : "fetch", .. args]);
+        },
+        "] complete");
 
     /// <summary>An aria2c swarm (1 seeder on the server, N leechers) announcing to BlockSwarm's embedded tracker.</summary>
     public Task<RunResult> Aria2Async(LabImage img) => StandardSwarmAsync(img, "aria2c",
@@ -187,7 +192,7 @@ public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
         },
         "LAB-COMPLETE");
 
-    private async Task<RunResult> StandardSwarmAsync(LabImage img, string name, Func<LabHost, string, bool, LabProcess> start, string completeMarker)
+    private async Task<RunResult> StandardSwarmAsync(LabImage img, string name, Func<LanHost, string, bool, RunningProcess> start, string completeMarker)
     {
         if (img.PlainTorrent == null) throw new InvalidOperationException("no plain torrent for this image");
         CleanTargets();
@@ -195,7 +200,7 @@ public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
         try
         {
             var seeder = start(net.Server, img.PlainDir, true);
-            if (name == "libtorrent") await seeder.WaitForOutputAsync("seeding", TimeSpan.FromSeconds(120));
+            if (name == "libtorrent") await seeder.WaitForOutputAsync("] seeding", TimeSpan.FromSeconds(120));
             else await net.WaitListeningAsync(net.Server, PlainPort, seeder, TimeSpan.FromSeconds(120));
             var done = new Dictionary<string, TimeSpan>();
             var t0 = net.Clock.Elapsed;
@@ -210,15 +215,17 @@ public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
                 };
                 return p;
             }).ToList();
-            var timeout = Timeout(img);
-            while (true)
+            await Eventually.UntilAsync(() =>
             {
-                lock (done) if (done.Count == procs.Count) break;
-                var failed = procs.FirstOrDefault(p => p.HasExited);
-                if (failed != null && !done.ContainsKey(failed.Label.Split(' ')[1])) throw new InvalidOperationException($"{failed.Label} exited {failed.ExitCode}\n{failed.Tail(30)}");
-                if (net.Clock.Elapsed - t0 > timeout) throw new TimeoutException($"{name}: {done.Count}/{procs.Count} clients complete after {timeout}");
-                await Task.Delay(100);
-            }
+                lock (done)
+                {
+                    if (done.Count == procs.Count) return true;
+                    var failed = procs.FirstOrDefault(p => p.HasExited && !done.ContainsKey(p.Label.Split(' ')[1]));
+                    if (failed != null) throw new InvalidOperationException($"{failed.Label} exited {failed.ExitCode}\n{failed.Tail(30)}");
+                    return false;
+                }
+            }, Timeout(img), $"all {procs.Count} {name} clients to complete", () => { lock (done) return $"{done.Count}/{procs.Count} complete"; },
+                TimeSpan.FromMilliseconds(100));
             var per = net.Clients.Select(c => new ClientResult(c.Label, (done[c.Label] - t0).TotalSeconds, img.ImageBytes, -1, -1)).ToList();
             VerifySame(img.Path, net.Clients.Select(c => System.IO.Path.Combine(workDir, c.Label, System.IO.Path.GetFileName(img.Path))));
             return new RunResult(name, img.Kind, net.Clients.Count, img.ImageBytes, net.RateMbit, per.Max(x => x.Seconds), per, -1, -1, null);
@@ -232,7 +239,7 @@ public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
     /// <summary>UDPcast: one multicast sender, N receivers (the bridge floods the group to every port).</summary>
     public async Task<RunResult> UdpcastAsync(LabImage img)
     {
-        if (!Sh.Exists("udp-sender")) throw new InvalidOperationException("udpcast is not installed: apt-get install udpcast");
+        if (!Tool.Exists("udp-sender")) throw new InvalidOperationException("udpcast is not installed: apt-get install udpcast");
         CleanTargets();
         try
         {
@@ -265,7 +272,7 @@ public sealed class Runners(LabNetwork net, string workDir, Action<string> log)
     {
         foreach (var c in copies)
         {
-            var r = Sh.Run("cmp", [source, c], check: false);
+            var r = Tool.Run("cmp", [source, c], check: false);
             if (r.ExitCode != 0) throw new InvalidOperationException($"{c} differs from {source}: {r.StdOut}{r.StdErr}");
         }
         log("  every copy is bit-exact");

@@ -13,13 +13,6 @@ public sealed class DirectIOFetchTests
 {
     private const byte Pattern = 0x5A;
 
-    private static int FreePort(IPAddress address)
-    {
-        using var l = new TcpListener(address, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
     private static void FillPattern(string path, long size)
     {
         using var f = new FileStream(path, FileMode.Open, FileAccess.Write);
@@ -36,7 +29,7 @@ public sealed class DirectIOFetchTests
         var ct = TestContext.Current.CancellationToken;
         using var dir = new TempDirectory("fetch-direct");
         // 1 KiB blocks: the used-block extents start and end off the 4 KiB O_DIRECT alignment.
-        var img = ImageFixtures.Ext4(dir, sizeMiB: 40, blockSize: 1024);
+        var img = FsImage.SampleExt4(dir.File("sda1.img"), 40 << 20, blockSize: 1024);
         var torrent = dir.File("t.torrent");
         Assert.Equal(0, (await CliRunner.RunAsync("create", "--source", img, "--piece-size", "64KiB", "-o", torrent)).ExitCode);
         var t = Torrent.Load(torrent);
@@ -47,13 +40,11 @@ public sealed class DirectIOFetchTests
         var backing = dir.File("target.img");
         File.WriteAllBytes(backing, []);
         FillPattern(backing, size);
-        string reason = "";
-        using var loop = loopDevice ? LoopDevice.TryAttach(backing, out reason) : null;
-        Assert.SkipWhen(loopDevice && loop is null, reason);
+        using var loop = loopDevice ? LoopDevice.Attach(backing) : null;
         string target = loop?.Path ?? backing;
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        int port = FreePort(IPAddress.Parse("127.0.0.41"));
+        int port = FreePort.Tcp(IPAddress.Parse("127.0.0.41"));
         var seed = CliApp.RunAsync(["seed", "-t", torrent, "-s", img, "--listen", $"127.0.0.41:{port}"],
             new CliContext(TextWriter.Null, TextWriter.Null, interactive: false), stop.Token);
         try
@@ -62,7 +53,7 @@ public sealed class DirectIOFetchTests
             fetchTimeout.CancelAfter(TimeSpan.FromSeconds(90));
             var fetch = await CliRunner.RunWithTokenAsync(fetchTimeout.Token, "fetch", "-t", torrent, "--target", target, "--direct-io",
                 "--cache", "8MiB", "--resume", dir.File("resume"), "--peer", $"127.0.0.41:{port}");
-            Assert.True(fetch.ExitCode == 0, fetch.Err);
+            Assert.True(fetch.ExitCode == 0, fetch.StdErr);
         }
         finally
         {
@@ -87,11 +78,11 @@ public sealed class DirectIOFetchTests
     public async Task Direct_io_with_plain_files_is_a_usage_error()
     {
         using var dir = new TempDirectory("fetch-direct-files");
-        var img = ImageFixtures.Ext4(dir, sizeMiB: 40);
+        var img = FsImage.SampleExt4(dir.File("sda1.img"), 40 << 20);
         var torrent = dir.File("t.torrent");
         Assert.Equal(0, (await CliRunner.RunAsync("create", "--source", img, "-o", torrent)).ExitCode);
         var r = await CliRunner.RunAsync("fetch", "-t", torrent, "--target", dir.File("out"), "--files", "--direct-io");
         Assert.Equal(ExitCodes.Usage, r.ExitCode);
-        Assert.Contains("--direct-io", r.Err);
+        Assert.Contains("--direct-io", r.StdErr);
     }
 }

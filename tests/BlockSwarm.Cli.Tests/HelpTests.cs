@@ -21,7 +21,7 @@ public sealed class HelpTests
     {
         var r = await CliRunner.RunAsync(command, "--help");
         Assert.Equal(0, r.ExitCode);
-        Assert.Contains(option, r.Out);
+        Assert.Contains(option, r.StdOut);
     }
 
     [Fact]

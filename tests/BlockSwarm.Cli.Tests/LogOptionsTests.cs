@@ -15,9 +15,9 @@ public sealed class LogOptionsTests
         new Random(3).NextBytes(data);
         await File.WriteAllBytesAsync(img, data, TestContext.Current.CancellationToken);
         var r = await CliRunner.RunAsync("create", "--source", img, "--map", "all", "-o", dir.File("t.torrent"), "--log-format", "json");
-        Assert.True(r.ExitCode == 0, r.Err);
-        Assert.DoesNotContain("\"EventId\"", r.Out, StringComparison.Ordinal);
-        var events = r.Err.Split('\n').Where(l => l.StartsWith('{')).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        Assert.DoesNotContain("\"EventId\"", r.StdOut, StringComparison.Ordinal);
+        var events = r.StdErr.Split('\n').Where(l => l.StartsWith('{')).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
         var created = Assert.Single(events, e => (string?)e["EventName"] == "Created");
         Assert.Equal(3101, (int?)created["EventId"]);
         Assert.Equal("BlockSwarm.Metainfo.TorrentCreator", (string?)created["Category"]);
@@ -27,10 +27,10 @@ public sealed class LogOptionsTests
 
         // At warning, the same run logs nothing; option placement before the command works too.
         var quiet = await CliRunner.RunAsync("--log-level", "warning", "create", "--source", img, "--map", "all", "-o", dir.File("u.torrent"));
-        Assert.True(quiet.ExitCode == 0, quiet.Err);
-        Assert.Empty(quiet.Err.Trim());
+        Assert.True(quiet.ExitCode == 0, quiet.StdErr);
+        Assert.Empty(quiet.StdErr.Trim());
         var debug = await CliRunner.RunAsync("create", "--source", img, "--map", "all", "-o", dir.File("v.torrent"), "--log-level", "debug");
-        Assert.Contains("debug TorrentCreator[3100] Hashing: ", debug.Err, StringComparison.Ordinal);
+        Assert.Contains("debug TorrentCreator[3100] Hashing: ", debug.StdErr, StringComparison.Ordinal);
     }
 
     [Theory]

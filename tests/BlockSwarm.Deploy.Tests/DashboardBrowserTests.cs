@@ -23,12 +23,13 @@ public sealed class DashboardBrowserTests
     private const string Chromium = "/usr/bin/chromium";
 
     [Fact(Timeout = 60_000)]
+    [Requires(Chromium, "mkfs.ext4")]
     public async Task Dashboard_shows_two_clients_reaching_100_percent()
     {
-        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium (scripts/install-deps.sh does)");
         var ct = TestContext.Current.CancellationToken;
         using var dir = new TempDirectory("dashboard");
-        var image = Ext4Image(dir);
+        // A small real ext4 image (32 MiB, about 12 MiB of seeded random data).
+        var image = FsImage.SampleExt4(dir.File("lab.img"), 32 << 20, seed: 6, bigBytes: 10 << 20, mediumBytes: 2 << 20);
         var torrent = CreateTorrent(image);
 
         await using var source = DeviceStorage.Open(image, torrent, new StorageOptions(), writable: false);
@@ -123,23 +124,6 @@ public sealed class DashboardBrowserTests
         Assert.All(codes, code => Assert.Equal(DeployExitCodes.Ok, code));
         foreach (var c in new[] { "lab-pc-01", "lab-pc-02" })
             Assert.True(FilesEqualInUsedBlocks(image, dir.File(c + ".img"), torrent), $"{c}: target differs from the image");
-    }
-
-    /// <summary>A small real ext4 image (32 MiB, about 12 MiB of seeded random data) made by mkfs.ext4 -d.</summary>
-    private static string Ext4Image(TempDirectory dir)
-    {
-        var content = Directory.CreateDirectory(dir.File("content")).FullName;
-        var rng = new Random(6);
-        foreach (var (name, size) in new[] { ("big.bin", 10 << 20), ("medium.bin", 2 << 20), ("small.txt", 1234) })
-        {
-            var bytes = new byte[size];
-            rng.NextBytes(bytes);
-            File.WriteAllBytes(Path.Combine(content, name), bytes);
-        }
-        var img = dir.File("lab.img");
-        Tool.Run("truncate", "-s", "32M", img);
-        Tool.Run("mkfs.ext4", "-q", "-F", "-b", "4096", "-E", "root_owner=0:0", "-d", content, img);
-        return img;
     }
 
     private static Torrent CreateTorrent(string image)

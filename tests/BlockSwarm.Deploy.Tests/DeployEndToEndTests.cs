@@ -30,13 +30,7 @@ public sealed class DeployEndToEndTests(ITestOutputHelper output)
 
     internal static (string Image, Torrent Torrent) Ext4(TempDirectory dir)
     {
-        var content = Directory.CreateDirectory(dir.File("content")).FullName;
-        var data = new byte[6 << 20];
-        new Random(5).NextBytes(data);
-        File.WriteAllBytes(Path.Combine(content, "data.bin"), data);
-        var img = dir.File("source.img");
-        Tool.Run("truncate", "-s", "48M", img);
-        Tool.Run("mkfs.ext4", "-q", "-F", "-d", content, img);
+        var img = FsImage.Ext4(dir.File("source.img"), 48 << 20, ContentTree.Random(dir.File("content"), 5, ("data.bin", 6 << 20)));
         using var dev = DeviceFile.OpenRead(img);
         var map = MapResolver.Resolve(MapSpec.Parse("auto"), dev).Map;
         return (img, TorrentCreator.Create(dev, map, new CreateOptions { Name = "sda1" }));

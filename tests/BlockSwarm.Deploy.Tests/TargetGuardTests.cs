@@ -21,13 +21,12 @@ public sealed class TargetGuardTests
     }
 
     [Fact]
+    [Requires(Need.Root, Need.LoopDevice)]
     public void Loop_device_is_accepted_when_free_and_refused_when_mounted_or_too_small()
     {
         using var dir = new TempDirectory("guard-loop");
-        var img = dir.File("disk.img");
-        Tool.Run("truncate", "-s", "32M", img);
-        Tool.Run("mkfs.ext4", "-q", "-F", img);
-        using var loop = new LoopDevice(img);
+        var img = FsImage.Ext4(dir.File("disk.img"), 32 << 20);
+        using var loop = LoopDevice.Attach(img);
         var info = _guard.Check(loop.Path, 16 << 20, allowFile: false);
         Assert.True(info.IsBlockDevice);
         Assert.Equal(32L << 20, info.Size);
@@ -77,9 +76,7 @@ public sealed class TargetGuardTests
                 Directory.CreateSymbolicLink(Path.Combine(dm, "slaves", "sda2"), Path.Combine(sda, "sda2"));
                 Directory.CreateSymbolicLink(Path.Combine(sys, "dev", "block", "253:0"), dm);
             }
-            var img = Dir.File("disk.img");
-            Tool.Run("truncate", "-s", "8M", img);
-            Loop = new LoopDevice(img);
+            Loop = LoopDevice.Attach(FsImage.Blank(Dir.File("disk.img"), 8 << 20));
             Directory.CreateDirectory(Path.Combine(sys, "class", "block"));
             Directory.CreateSymbolicLink(Path.Combine(sys, "class", "block", Path.GetFileName(Loop.Path)), sda);
             Guard = new TargetGuard(Proc, sys);
@@ -98,6 +95,7 @@ public sealed class TargetGuardTests
     }
 
     [Fact]
+    [Requires(Need.Root, Need.LoopDevice)]
     public void A_mounted_partition_refuses_the_whole_disk()
     {
         using var fake = new FakeSystem("22 1 8:1 / /home rw,relatime shared:1 - ext4 /dev/sda1 rw\n");
@@ -106,6 +104,7 @@ public sealed class TargetGuardTests
     }
 
     [Fact]
+    [Requires(Need.Root, Need.LoopDevice)]
     public void The_system_disk_is_refused_through_device_mapper_layers()
     {
         using var fake = new FakeSystem("22 1 253:0 / / rw,relatime shared:1 - ext4 /dev/mapper/vg-root rw\n", rootOnDmOverSda2: true);
@@ -114,6 +113,7 @@ public sealed class TargetGuardTests
     }
 
     [Fact]
+    [Requires(Need.Root, Need.LoopDevice)]
     public void A_partition_held_by_lvm_or_raid_is_refused()
     {
         using var fake = new FakeSystem("");
@@ -123,6 +123,7 @@ public sealed class TargetGuardTests
     }
 
     [Fact]
+    [Requires(Need.Root, Need.LoopDevice)]
     public void A_free_disk_in_the_fake_system_passes()
     {
         using var fake = new FakeSystem("22 1 8:16 / / rw - ext4 /dev/sdb1 rw\n");

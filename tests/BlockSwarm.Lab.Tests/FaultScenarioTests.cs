@@ -12,6 +12,7 @@ namespace BlockSwarm.Lab.Tests;
 /// They need root (ip netns, tc), as CI has; elsewhere they are skipped.
 /// </summary>
 [Collection(nameof(LabCollection))]
+[Requires(Need.Root, Need.NetworkNamespaces, "tc")]
 public sealed partial class FaultScenarioTests(ITestOutputHelper output) : IDisposable
 {
     private const int ImageMib = 24;
@@ -19,22 +20,17 @@ public sealed partial class FaultScenarioTests(ITestOutputHelper output) : IDisp
     private readonly TempDirectory _dir = new("lab-fault");
     private LabNetwork? _net;
 
+    /// <summary>The lab LAN; every process's output lands in the test log when it is disposed.</summary>
     private LabNetwork Net(int clients, double rateMbit)
     {
-        Assert.SkipWhen(LabNetwork.Unavailable() is not null, LabNetwork.Unavailable() ?? "");
         LabNetwork.Cli = RepoPaths.CliDll;
-        _net = LabNetwork.Create(clients, rateMbit, output.WriteLine);
+        _net = LabNetwork.Create(clients, rateMbit, output.WriteLine, dumpOutputOnDispose: true);
         return _net;
     }
 
     public void Dispose()
     {
-        if (_net != null)
-        {
-            foreach (var p in _net.Processes) p.Kill();
-            foreach (var p in _net.Processes) output.WriteLine($"---- {p.Label}: {p.CommandLine} -> {(p.HasExited ? "exit " + p.ExitCode.ToString(CultureInfo.InvariantCulture) : "killed")}\n{p.Output}");
-            _net.Dispose();
-        }
+        _net?.Dispose();
         _dir.Dispose();
     }
 
@@ -53,7 +49,7 @@ public sealed partial class FaultScenarioTests(ITestOutputHelper output) : IDisp
         return (image, torrent, data.Length, (long)info["pieceLength"]!);
     }
 
-    private async Task<LabProcess> ServeAsync(string image, string torrent, int expect, params string[] extra)
+    private async Task<RunningProcess> ServeAsync(string image, string torrent, int expect, params string[] extra)
     {
         var net = _net!;
         var serve = net.StartBlockSwarm(net.Server, "serve", ["serve", "--source", image, "--torrent", torrent, "--listen", net.Server.Ip,
@@ -62,11 +58,11 @@ public sealed partial class FaultScenarioTests(ITestOutputHelper output) : IDisp
         return serve;
     }
 
-    private LabProcess Deploy(LabHost c, string target) =>
+    private RunningProcess Deploy(LanHost c, string target) =>
         _net!.StartBlockSwarm(c, "deploy " + c.Label, ["deploy", "--server", $"http://{_net.Server.Ip}:8080", "--target", target,
             "--allow-file", "--yes", "--json", "--listen", $"{c.Ip}:6881", "--id", c.Label, "--hostname", c.Label, "--max-seed", "60"]);
 
-    private string Target(LabHost c, long size)
+    private string Target(LanHost c, long size)
     {
         var path = _dir.File(c.Label + ".img");
         if (!File.Exists(path)) using (var f = File.Create(path)) f.SetLength(size);
@@ -74,7 +70,7 @@ public sealed partial class FaultScenarioTests(ITestOutputHelper output) : IDisp
     }
 
     /// <summary>The last JSON progress event a deploy printed (bytesHave, totalBytes, downloaded, banned), or null.</summary>
-    private static JsonNode? LastProgress(LabProcess p)
+    private static JsonNode? LastProgress(RunningProcess p)
     {
         foreach (var line in p.Output.Split('\n').Reverse())
         {
@@ -84,17 +80,10 @@ public sealed partial class FaultScenarioTests(ITestOutputHelper output) : IDisp
         return null;
     }
 
-    private static double Progress(LabProcess p) => (double?)LastProgress(p)?["progress"] ?? 0;
+    private static double Progress(RunningProcess p) => (double?)LastProgress(p)?["progress"] ?? 0;
 
-    private static async Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan timeout)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed > timeout) throw new TimeoutException($"not {what} after {timeout}");
-            await Task.Delay(100, Ct);
-        }
-    }
+    private static Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan timeout) =>
+        Eventually.UntilAsync(condition, timeout, what, poll: TimeSpan.FromMilliseconds(100), ct: Ct);
 
     private static void AssertSame(string expected, string actual)
     {
@@ -161,7 +150,7 @@ public sealed partial class FaultScenarioTests(ITestOutputHelper output) : IDisp
         await ServeAsync(image, torrent, 2, "--upload-limit", "2MiB", "--policy", "none");
         // The third host seeds the job's torrent from a copy with one byte flipped in every piece.
         var jobTorrent = _dir.File("job.torrent");
-        Tool.Run("ip", "netns", "exec", net.Server.Namespace, "curl", "-sf", "-o", jobTorrent, $"http://{net.Server.Ip}:8080/job.torrent");
+        net.Run(net.Server, "curl", ["-sf", "-o", jobTorrent, $"http://{net.Server.Ip}:8080/job.torrent"]);
         var corrupt = _dir.File("corrupt.img");
         var data = File.ReadAllBytes(image);
         for (long p = 0; p < data.Length; p += pieceLength) data[p + 1000] ^= 0x5a;

@@ -1,3 +1,4 @@
+using BlockSwarm.Testing;
 using System.Net;
 using System.Text;
 using BlockSwarm.Bencode;
@@ -124,6 +125,8 @@ public sealed class AnnounceClientTests
             await WaitFor(() => stub.Requests.Count == count);
         }
         Assert.All(stub.Requests, u => Assert.Contains("event=started", u.Query, StringComparison.Ordinal));
+        // The stub counts a request before the manager has parsed its answer and published the peers: wait for them.
+        await WaitFor(() => m.Peers.TryPeek(out _));
         Assert.True(m.Peers.TryRead(out var peer));
         Assert.Equal(new IPEndPoint(IPAddress.Parse("10.0.0.9"), 7000), peer);
 
@@ -151,13 +154,6 @@ public sealed class AnnounceClientTests
         Assert.Contains("event=stopped", stub.Requests[^1].Query, StringComparison.Ordinal);
     }
 
-    internal static async Task WaitFor(Func<bool> condition, int timeoutMs = 5000)
-    {
-        var sw = System.Diagnostics.Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (sw.ElapsedMilliseconds > timeoutMs) throw new TimeoutException("condition not met");
-            await Task.Delay(10);
-        }
-    }
+    internal static Task WaitFor(Func<bool> condition, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(condition))] string what = "") =>
+        Eventually.UntilAsync(condition, TimeSpan.FromSeconds(5), what, poll: TimeSpan.FromMilliseconds(10), ct: TestContext.Current.CancellationToken);
 }

@@ -47,7 +47,7 @@ internal static class InteropData
             }
         }
         var r = await CliRunner.RunAsync(["create", "--source", img, "--map", "nonzero", "--piece-size", "256KiB", "--name", "disk", "-o", torrentPath, .. createArgs]);
-        Assert.True(r.ExitCode == 0, r.Err + r.Out);
+        Assert.True(r.ExitCode == 0, r.StdErr + r.StdOut);
         var t = Torrent.Load(torrentPath);
         Assert.True(t.Files.Length >= extents.Length, $"expected at least {extents.Length} files, got {t.Files.Length}");
         return (t, img);
@@ -112,26 +112,12 @@ internal static class InteropData
     }
 
     /// <summary>A directory tree for a regular multi-file torrent: nested folders, odd sizes, an empty file.</summary>
-    public static void WriteNestedTree(string root, int seed = 77)
-    {
-        var rnd = new Random(seed);
-        (string Path, int Length)[] files =
-        [
-            ("README.txt", 1234),
-            ("images/boot/vmlinuz", (5 << 20) + 17),
-            ("images/boot/initrd.img", (7 << 20) + 4099),
-            ("images/root/a/b/c/deep.bin", 333_333),
-            ("images/root/a/empty.dat", 0),
-            ("images/root/z.bin", (3 << 20) - 1),
-            ("tail.bin", 1),
-        ];
-        foreach (var (rel, length) in files)
-        {
-            var path = Path.Combine(root, rel);
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            var data = new byte[length];
-            rnd.NextBytes(data);
-            File.WriteAllBytes(path, data);
-        }
-    }
+    public static void WriteNestedTree(string root, int seed = 77) => ContentTree.Random(root, seed,
+        ("README.txt", 1234),
+        ("images/boot/vmlinuz", (5 << 20) + 17),
+        ("images/boot/initrd.img", (7 << 20) + 4099),
+        ("images/root/a/b/c/deep.bin", 333_333),
+        ("images/root/a/empty.dat", 0),
+        ("images/root/z.bin", (3 << 20) - 1),
+        ("tail.bin", 1));
 }

@@ -32,92 +32,108 @@ public sealed class TransmissionInteropTests(ITestOutputHelper output)
     /// </summary>
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
-    private static string Announce => $"http://{InteropLan.OurIp}:{TrackerPort}/announce";
+    /// <summary>The /24 both ends live on; any private range will do, as it exists only inside the test's namespaces.</summary>
+    private const string Subnet = "10.213.77";
+    private const string OurIp = Subnet + ".1";
+    private const string TheirIp = Subnet + ".2";
+
+    private static string Announce => $"http://{OurIp}:{TrackerPort}/announce";
+
+    /// <summary>
+    /// Our end and theirs on a LAN (two namespaces on a bridge in a third) that exists only inside them: Transmission
+    /// refuses peers on 127.0.0.0/8. Their output lands in the test log when the LAN is disposed.
+    /// </summary>
+    private (SwitchedLan Lan, NetworkNamespace Ours, NetworkNamespace Theirs) Lan()
+    {
+        var lan = SwitchedLan.Create("bs-interop-", Subnet, log: output.WriteLine);
+        try
+        {
+            return (lan, lan.AddHost("ours", 1).Namespace, lan.AddHost("theirs", 2).Namespace);
+        }
+        catch
+        {
+            lan.Dispose();
+            throw;
+        }
+    }
 
     [Fact]
+    [Requires(Need.Root, Need.NetworkNamespaces, TransmissionCli, "curl")]
     public async Task Transmission_fetches_a_block_image_from_a_BlockSwarm_seeder_found_through_our_tracker()
     {
-        SkipUnlessAvailable();
         using var dir = new TempDirectory("interop-tr-leech");
         var outDir = Directory.CreateDirectory(dir.File("out")).FullName;
         var torrent = dir.File("t.torrent");
         var (t, image) = await InteropData.BlockImageAsync(dir, torrent, createArgs: ["--tracker", Announce]);
-        using var lan = InteropLan.Create(output);
+        var (lan, ours, theirs) = Lan();
+        using var _ = lan;
 
-        await StartTrackerAsync(lan, t);
+        await StartTrackerAsync(ours, t);
         // The seeder serves the image itself (block-image storage); transmission writes ROOT/disk/<hex32>.
-        var seed = lan.Ours.StartBlockSwarm("blockswarm seed", "seed", "--torrent", torrent, "--source", image, "--listen", $"{InteropLan.OurIp}:{OurPort}");
-        await lan.Ours.WaitListeningAsync(InteropLan.OurIp, OurPort, seed, StartTimeout);
-        await WaitForTrackerPeersAsync(lan, t, seeds: 1);
+        var seed = ours.StartBlockSwarm("blockswarm seed", "seed", "--torrent", torrent, "--source", image, "--listen", $"{OurIp}:{OurPort}");
+        await ours.WaitListeningAsync(OurIp, OurPort, seed, StartTimeout);
+        await WaitForTrackerPeersAsync(ours, t, seeds: 1);
 
         var clock = Stopwatch.StartNew();
-        var tr = StartTransmission(lan, dir.File("transmission"), outDir, torrent);
+        var tr = StartTransmission(theirs, dir.File("transmission"), outDir, torrent);
         await tr.WaitForOutputAsync("Seeding", Timeout);
-        lan.Ours.Note($"transmission fetched {t.Files.Length} files ({t.TotalLength} bytes) from BlockSwarm in {clock.Elapsed.TotalSeconds:0.00} s");
+        ours.Note($"transmission fetched {t.Files.Length} files ({t.TotalLength} bytes) from BlockSwarm in {clock.Elapsed.TotalSeconds:0.00} s");
         InteropData.AssertFilesMatchImage(t, image, outDir);
         Assert.False(seed.HasExited, "the seeder exited");
     }
 
     [Fact]
+    [Requires(Need.Root, Need.NetworkNamespaces, TransmissionCli, "curl")]
     public async Task BlockSwarm_fetches_a_block_image_from_a_transmission_seeder_found_through_our_tracker()
     {
-        SkipUnlessAvailable();
         using var dir = new TempDirectory("interop-tr-seed");
         var seedDir = Directory.CreateDirectory(dir.File("seed")).FullName;
         var torrent = dir.File("t.torrent");
         var target = dir.File("target.img");
         var (t, image) = await InteropData.BlockImageAsync(dir, torrent, createArgs: ["--tracker", Announce]);
         InteropData.WritePlainFiles(t, image, seedDir);
-        using var lan = InteropLan.Create(output);
+        var (lan, ours, theirs) = Lan();
+        using var _ = lan;
 
-        await StartTrackerAsync(lan, t);
+        await StartTrackerAsync(ours, t);
         var clock = Stopwatch.StartNew();
         // Started on complete data, transmission verifies it and seeds ("Seeding" only once every piece checked).
-        var tr = StartTransmission(lan, dir.File("transmission"), seedDir, torrent);
+        var tr = StartTransmission(theirs, dir.File("transmission"), seedDir, torrent);
         await tr.WaitForOutputAsync("Seeding", StartTimeout);
-        lan.Ours.Note($"transmission verified its data and seeds after {clock.Elapsed.TotalSeconds:0.00} s");
-        await WaitForTrackerPeersAsync(lan, t, seeds: 0);
+        ours.Note($"transmission verified its data and seeds after {clock.Elapsed.TotalSeconds:0.00} s");
+        await WaitForTrackerPeersAsync(ours, t, seeds: 0);
 
         clock.Restart();
-        var fetch = lan.Ours.StartBlockSwarm("blockswarm fetch", "fetch", "--torrent", torrent, "--target", target, "--listen", $"{InteropLan.OurIp}:{OurPort}");
+        var fetch = ours.StartBlockSwarm("blockswarm fetch", "fetch", "--torrent", torrent, "--target", target, "--listen", $"{OurIp}:{OurPort}");
         Assert.Equal(0, await fetch.WaitForExitAsync(Timeout));
-        lan.Ours.Note($"fetched {t.TotalLength} bytes from transmission in {clock.Elapsed.TotalSeconds:0.00} s");
+        ours.Note($"fetched {t.TotalLength} bytes from transmission in {clock.Elapsed.TotalSeconds:0.00} s");
         Assert.Null(BlockImageLayout.Create(t).FirstDifference(image, target));
     }
 
-    private static void SkipUnlessAvailable()
-    {
-        if (InteropLan.Unavailable(TransmissionCli, "curl") is { } why) Assert.Skip(why);
-    }
-
     /// <summary><c>blockswarm tracker</c> on our end, serving only this torrent.</summary>
-    private static async Task StartTrackerAsync(InteropLan lan, Torrent t)
+    private static async Task StartTrackerAsync(NetworkNamespace ours, Torrent t)
     {
-        var tracker = lan.Ours.StartBlockSwarm("blockswarm tracker", "tracker", "--listen", $"{InteropLan.OurIp}:{TrackerPort}", "--allow", t.InfoHash.ToHex());
-        await lan.Ours.WaitListeningAsync(InteropLan.OurIp, TrackerPort, tracker, StartTimeout);
+        var tracker = ours.StartBlockSwarm("blockswarm tracker", "tracker", "--listen", $"{OurIp}:{TrackerPort}", "--allow", t.InfoHash.ToHex());
+        await ours.WaitListeningAsync(OurIp, TrackerPort, tracker, StartTimeout);
     }
 
     /// <summary>
     /// Waits until the tracker's scrape counts at least <paramref name="seeds"/> seeds and one peer in all,
     /// so the client started next is sure to be told about it in its first announce (the next would be 30 s later).
     /// </summary>
-    private static async Task WaitForTrackerPeersAsync(InteropLan lan, Torrent t, int seeds)
+    private static async Task WaitForTrackerPeersAsync(NetworkNamespace ours, Torrent t, int seeds)
     {
-        var url = $"http://{InteropLan.OurIp}:{TrackerPort}/scrape?info_hash={t.InfoHash.ToUrlEncoded()}";
-        var clock = Stopwatch.StartNew();
+        var url = $"http://{OurIp}:{TrackerPort}/scrape?info_hash={t.InfoHash.ToUrlEncoded()}";
         string body = "";
-        while (clock.Elapsed < StartTimeout)
+        await Eventually.UntilAsync(() =>
         {
-            body = Tool.Run("ip", ["netns", "exec", lan.Ours.Name, "curl", "-sf", "--max-time", "5", url], check: false, timeout: TimeSpan.FromSeconds(10)).StdOut;
+            body = ours.HttpGet(url) ?? "";
             int complete = Count(body, "complete"), incomplete = Count(body, "incomplete");
-            if (complete >= seeds && complete + incomplete >= 1)
-            {
-                lan.Ours.Note($"tracker knows {complete} seed(s) and {incomplete} leecher(s)");
-                return;
-            }
-            await Task.Delay(200, TestContext.Current.CancellationToken);
-        }
-        throw new TimeoutException($"the tracker did not count {seeds} seed(s) within {StartTimeout}: {body}");
+            if (complete < seeds || complete + incomplete < 1) return false;
+            ours.Note($"tracker knows {complete} seed(s) and {incomplete} leecher(s)");
+            return true;
+        }, StartTimeout, $"the tracker to count {seeds} seed(s) and a peer", () => "last scrape: " + body, TimeSpan.FromMilliseconds(200),
+            TestContext.Current.CancellationToken);
 
         static int Count(string scrape, string key) =>
             Regex.Match(scrape, $"{key.Length}:{key}i(\\d+)e") is { Success: true } m ? int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
@@ -127,12 +143,12 @@ public sealed class TransmissionInteropTests(ITestOutputHelper output)
     /// transmission-cli on the far end with a fresh config dir: its settings.json turns off every way to
     /// find peers but the tracker, binds it to its address, and keeps logging at "info" for the test log.
     /// </summary>
-    private static PeerProcess StartTransmission(InteropLan lan, string configDir, string downloadDir, string torrent)
+    private static RunningProcess StartTransmission(NetworkNamespace theirs, string configDir, string downloadDir, string torrent)
     {
         Directory.CreateDirectory(configDir);
         File.WriteAllText(Path.Combine(configDir, "settings.json"), $$"""
             {
-              "bind-address-ipv4": "{{InteropLan.TheirIp}}",
+              "bind-address-ipv4": "{{TheirIp}}",
               "peer-port": {{TheirPort}},
               "peer-port-random-on-start": false,
               "dht-enabled": false,
@@ -153,7 +169,7 @@ public sealed class TransmissionInteropTests(ITestOutputHelper output)
         ];
         // Its status line goes to a pipe here, block-buffered: unbuffered, "Seeding" shows when it happens, not ~10 s later.
         return Tool.Exists("stdbuf")
-            ? lan.Theirs.Start("transmission-cli", "stdbuf", ["-o0", .. cli])
-            : lan.Theirs.Start("transmission-cli", cli[0], cli[1..]);
+            ? theirs.Start("transmission-cli", "stdbuf", ["-o0", .. cli])
+            : theirs.Start("transmission-cli", cli[0], cli[1..]);
     }
 }

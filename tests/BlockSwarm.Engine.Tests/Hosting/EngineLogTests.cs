@@ -27,7 +27,7 @@ public sealed class EngineLogTests
         using var dir = new TempDirectory("log-violation");
         var (img, t) = LoopbackSwarmTests.MakeImage(dir, 51);
         await using var storage = LoopbackSwarmTests.OpenTrustedSeed(img, t);
-        var logs = new LogRecorder();
+        var logs = new RecordingLoggerFactory();
         await using var engine = TestEngines.Start(IPAddress.Loopback, seed: 1, logs: logs);
         engine.Add(t, storage, storage.GetDurablePieces());
 
@@ -58,7 +58,7 @@ public sealed class EngineLogTests
         await using var source = DeviceStorage.Open(img, t, writable: false);
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
-        var logs = new LogRecorder();
+        var logs = new RecordingLoggerFactory();
         await using var target = DeviceStorage.CreateImage(dir.File("t.img"), t, size: new FileInfo(img).Length);
         await using var engine = TestEngines.Start(null, seed: 2, logs: logs);
         var session = engine.Add(t, target, new Bitfield(t.PieceCount), new TorrentOptions { Peers = [(IPEndPoint)listener.LocalEndpoint] });
@@ -94,7 +94,7 @@ public sealed class EngineLogTests
         var path = dir.File("t.img");
         var device = new FakeDevice(new DeviceFileBlockDevice(DeviceFile.CreateImage(path, new FileInfo(img).Length))) { FailAtWrite = 2, FailMessage = "Input/output error" };
         await using var target = new DeviceStorage(device, BlockImageLayout.Create(t, device.Size));
-        var logs = new LogRecorder();
+        var logs = new RecordingLoggerFactory();
         await using var seeder = TestEngines.Start(IPAddress.Parse("127.0.0.71"), seed: 3);
         seeder.Add(t, source, source.GetDurablePieces());
         await using var engine = TestEngines.Start(IPAddress.Parse("127.0.0.72"), seed: 4, logs: logs);
@@ -111,9 +111,10 @@ public sealed class EngineLogTests
     }
 
     /// <summary>Waits (briefly: logging follows the event on another thread) for exactly one line of event <paramref name="name"/>.</summary>
-    private static async Task<LogRecorder.Entry> OneAsync(LogRecorder logs, string name)
+    private static async Task<RecordedLog> OneAsync(RecordingLoggerFactory logs, string name)
     {
-        for (int i = 0; i < 100 && logs.Named(name).Count == 0; i++) await Task.Delay(20, Ct);
+        await Eventually.UntilAsync(() => logs.Named(name).Count > 0, TimeSpan.FromSeconds(5), $"a {name} log line",
+            () => string.Join("\n", logs.Entries), ct: Ct);
         return Assert.Single(logs.Named(name));
     }
 

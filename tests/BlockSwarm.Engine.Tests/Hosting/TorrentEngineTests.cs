@@ -84,7 +84,7 @@ public sealed class TorrentEngineTests
         using var dir = new TempDirectory("engine-unknown");
         var (img, t) = LoopbackSwarmTests.MakeImage(dir, 35);
         await using var storage = LoopbackSwarmTests.OpenTrustedSeed(img, t);
-        var logs = new LogRecorder();
+        var logs = new RecordingLoggerFactory();
         await using var engine = TestEngines.Start(IPAddress.Loopback, seed: 3, logs: logs);
         engine.Add(t, storage, storage.GetDurablePieces());
 
@@ -180,7 +180,7 @@ public sealed class TorrentEngineTests
         var leecher = TestEngines.Start(IPAddress.Parse("127.0.0.65"), seed: 8);
         seeder.Add(t, storage, storage.GetDurablePieces());
         var session = leecher.Add(t, target, new Bitfield(t.PieceCount), new TorrentOptions { Peers = [seeder.LocalEndPoint!] });
-        while (session.GetStats().PayloadDownloaded == 0) await Task.Delay(10, Ct);
+        await Eventually.UntilAsync(() => session.GetStats().PayloadDownloaded > 0, TimeSpan.FromSeconds(20), "the first block", ct: Ct);
         Assert.True(seeder.ConnectionCount >= 1);
         Assert.True(leecher.Memory.AssemblingUsed > 0);
         await seeder.DisposeAsync();

@@ -173,9 +173,9 @@ public sealed class DeviceStorageTests
     }
 
     [Fact]
+    [Requires(Need.Root)] // mounts a tmpfs
     public async Task A_full_filesystem_gives_ENOSPC_as_a_storage_error()
     {
-        Assert.SkipUnless(Tool.IsRoot, "needs root to mount a tmpfs");
         using var dir = new TempDirectory("enospc");
         string mnt = Path.Combine(dir.Path, "mnt");
         Directory.CreateDirectory(mnt);

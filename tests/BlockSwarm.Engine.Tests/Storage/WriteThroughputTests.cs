@@ -12,7 +12,7 @@ public sealed class WriteThroughputTests
     [Fact]
     public async Task One_GiB_of_pieces_in_random_order_to_an_image_file()
     {
-        Assert.SkipUnless(Environment.GetEnvironmentVariable("BLOCKSWARM_BENCH") == "1", "set BLOCKSWARM_BENCH=1 to measure");
+        Requires.OptIn("BLOCKSWARM_BENCH", "measure write throughput");
         var ct = TestContext.Current.CancellationToken;
         const int pl = 1 << 20;
         const long total = 1L << 30;

@@ -2,7 +2,9 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using BlockSwarm.Engine.Wire;
+using BlockSwarm.Testing;
 
 namespace BlockSwarm.Engine.Tests.Wire;
 
@@ -244,15 +246,8 @@ public sealed class PeerConnectionTests
         return await accepted.WaitAsync(TestTimeout, Ct);
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TestTimeout;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met in time");
-            await Task.Delay(10, Ct);
-        }
-    }
+    private static Task WaitUntilAsync(Func<bool> condition, [CallerArgumentExpression(nameof(condition))] string what = "") =>
+        Eventually.UntilAsync(condition, TestTimeout, what, poll: TimeSpan.FromMilliseconds(10), ct: Ct);
 
     [Fact]
     public async Task Handler_protocol_exception_is_a_violation_and_other_exceptions_a_handler_error()
@@ -414,8 +409,7 @@ public sealed class PeerConnectionTests
             expected.Add((MessageKind.Have, round % Pieces, 0, []));
         }
 
-        var deadline = DateTime.UtcNow + TestTimeout;
-        while (handler.Messages.Count < expected.Count && DateTime.UtcNow < deadline) await Task.Delay(10, Ct);
+        await WaitUntilAsync(() => handler.Messages.Count >= expected.Count);
         var got = handler.Messages;
         Assert.Equal(expected.Count, got.Count);
         for (int i = 0; i < expected.Count; i++)

@@ -61,8 +61,7 @@ public sealed class CorruptionTests(ITestOutputHelper output)
     {
         using var tmp = new TempDirectory("fuzz");
         string img = tmp.File("ntfs.img");
-        using (var fs = File.Create(img)) fs.SetLength(16 * FsImages.MiB);
-        Tool.Run("mkfs.ntfs", "-f", "-F", "-q", img);
+        FsImage.Ntfs(img, 16 * FsImage.MiB);
         long mft;
         using (var dev = DeviceFile.OpenRead(img))
         {
@@ -81,8 +80,7 @@ public sealed class CorruptionTests(ITestOutputHelper output)
     {
         using var tmp = new TempDirectory("fuzz");
         string img = tmp.File("fat.img");
-        using (var fs = File.Create(img)) fs.SetLength(16 * FsImages.MiB);
-        Tool.Run("mkfs.vfat", "-F", "12", img);
+        FsImage.Fat(img, 16 * FsImage.MiB, 12);
         Fuzz(img, dev => new FatScanner().Scan(dev, 0, dev.Size), [(0, 0x40)], seed: 12);
     }
 
@@ -92,13 +90,13 @@ public sealed class CorruptionTests(ITestOutputHelper output)
         using var tmp = new TempDirectory("fuzz");
         static BlockMap Whole(DeviceFile d, long o, long l) => BlockMap.Whole(l);
         string mbr = tmp.File("mbr.img");
-        using (var fs = File.Create(mbr)) fs.SetLength(32 * FsImages.MiB);
+        using (var fs = File.Create(mbr)) fs.SetLength(32 * FsImage.MiB);
         Tool.Run("sfdisk", ["-q", mbr], stdin: "label: dos\nstart=2048, size=8192, type=83\nstart=10240, size=40960, type=5\nstart=12288, size=4096, type=83\nstart=18432, size=4096, type=83\n");
         // Partition entries, the first EBR's entries and the second EBR's.
         Fuzz(mbr, dev => DiskMapper.Map(dev, Whole), [(0x1BE, 64), (10240L * 512 + 0x1BE, 32), (16384L * 512 + 0x1BE, 32)], seed: 1);
 
         string gpt = tmp.File("gpt.img");
-        using (var fs = File.Create(gpt)) fs.SetLength(32 * FsImages.MiB);
+        using (var fs = File.Create(gpt)) fs.SetLength(32 * FsImage.MiB);
         Tool.Run("sfdisk", ["-q", gpt], stdin: "label: gpt\nstart=2048, size=8192\nstart=10240, size=8192\n");
         // Protective MBR entry and the primary header: CRC catches most, the backup takes over.
         Fuzz(gpt, dev => DiskMapper.Map(dev, Whole), [(0x1BE, 16), (512, 92)], seed: 2);

@@ -27,7 +27,7 @@ public sealed class DiskMapperTests(ITestOutputHelper output)
     private static string MakeDisk(TempDirectory tmp, string name, string script)
     {
         string img = tmp.File(name);
-        using (var fs = File.Create(img)) fs.SetLength(64 * FsImages.MiB);
+        using (var fs = File.Create(img)) fs.SetLength(64 * FsImage.MiB);
         Tool.Run("sfdisk", ["-q", img], stdin: script);
         return img;
     }
@@ -73,7 +73,7 @@ public sealed class DiskMapperTests(ITestOutputHelper output)
             foreach (var p in table.Volumes)
                 perPartition[p.Number] = DiskMapper.MapPartition(dev, p.Number, WholeVolume);
         }
-        output.WriteLine($"{table.Scheme}: {string.Join("; ", table.Partitions)} -> {FsImages.Describe(disk)}");
+        output.WriteLine($"{table.Scheme}: {string.Join("; ", table.Partitions)} -> {FsTestKit.Describe(disk)}");
         foreach (var p in table.Volumes)
         {
             Assert.Equal(p.Length, perPartition[p.Number].DeviceSize);
@@ -84,7 +84,7 @@ public sealed class DiskMapperTests(ITestOutputHelper output)
         Assert.True(disk.UsedBytes < disk.DeviceSize / 2, "the map should leave most of a nearly empty disk out");
 
         string copy = tmp.File("copy-" + Path.GetFileName(img));
-        FsImages.CopyByMap(img, disk, copy);
+        FsTestKit.CopyByMap(img, disk, copy);
         using (var dev = DeviceFile.OpenRead(copy))
         {
             var again = PartitionTable.Read(dev);
@@ -96,33 +96,33 @@ public sealed class DiskMapperTests(ITestOutputHelper output)
 
     private static void FsckFat(string image, Partition p, string tree, TempDirectory tmp)
     {
-        using (var loop = new FsImages.Loop(image, p.Start, p.Length))
+        using (var loop = LoopDevice.Attach(image, p.Start, p.Length))
         {
-            var r = Tool.Run("fsck.vfat", ["-n", loop.Device], check: false);
+            var r = Tool.Run("fsck.vfat", ["-n", loop.Path], check: false);
             Assert.True(r.ExitCode == 0, $"partition {p.Number}: " + r.StdOut + r.StdErr);
         }
-        FsImages.AssertFatTreeEquals(image, tree, tmp, p.Start);
+        FsTestKit.AssertFatTreeEquals(image, tree, tmp, p.Start);
     }
 
     private static void CheckNtfs(string image, Partition p, string tree, TempDirectory tmp)
     {
-        using var loop = new FsImages.Loop(image, p.Start, p.Length);
-        var r = Tool.Run("ntfsfix", ["-n", loop.Device], check: false);
+        using var loop = LoopDevice.Attach(image, p.Start, p.Length);
+        var r = Tool.Run("ntfsfix", ["-n", loop.Path], check: false);
         Assert.True(r.ExitCode == 0, $"partition {p.Number}: " + r.StdOut + r.StdErr);
-        FsImages.AssertNtfsTreeEquals(loop.Device, tree, tmp);
+        FsTestKit.AssertNtfsTreeEquals(loop.Path, tree);
     }
 
     [Fact]
+    [Requires(Need.Root, Need.LoopDevice, "mkfs.vfat", "mkfs.ntfs", "ntfs-3g", "ntfsfix", "sfdisk")]
     public void Mbr_with_logical_partitions_maps_and_copies_cleanly()
     {
-        if (!Tool.IsRoot) Assert.Skip("loop devices and ntfs-3g need root");
         using var tmp = new TempDirectory("mbr");
-        string tree = FsImages.WriteTree(tmp);
+        string tree = FsTestKit.WriteTree(tmp);
         string img = MakeDisk(tmp, "mbr.img", MbrScript);
-        FsImages.MakeFat(img, 16, tree, 2048 * Sector, 32768 * Sector);
-        FsImages.MakeFat(img, 12, tree, 36864 * Sector, 16384 * Sector);
-        using (var loop = new FsImages.Loop(img, 55296 * Sector, 53248 * Sector))
-            FsImages.MakeNtfs(loop.Device, tree, tmp);
+        FsImage.FatInPartition(img, 2048 * Sector, 32768 * Sector, 16, tree);
+        FsImage.FatInPartition(img, 36864 * Sector, 16384 * Sector, 12, tree);
+        using (var loop = LoopDevice.Attach(img, 55296 * Sector, 53248 * Sector))
+            FsImage.Ntfs(loop.Path, 0, tree);
 
         using (var dev = DeviceFile.OpenRead(img))
         {
@@ -148,15 +148,15 @@ public sealed class DiskMapperTests(ITestOutputHelper output)
     }
 
     [Fact]
+    [Requires(Need.Root, Need.LoopDevice, "mkfs.vfat", "mkfs.ntfs", "ntfs-3g", "ntfsfix", "sfdisk")]
     public void Gpt_maps_and_copies_cleanly_and_survives_a_bad_primary_header()
     {
-        if (!Tool.IsRoot) Assert.Skip("loop devices and ntfs-3g need root");
         using var tmp = new TempDirectory("gpt");
-        string tree = FsImages.WriteTree(tmp);
+        string tree = FsTestKit.WriteTree(tmp);
         string img = MakeDisk(tmp, "gpt.img", GptScript);
-        FsImages.MakeFat(img, 16, tree, 2048 * Sector, 32768 * Sector);
-        using (var loop = new FsImages.Loop(img, 34816 * Sector, 40960 * Sector))
-            FsImages.MakeNtfs(loop.Device, tree, tmp);
+        FsImage.FatInPartition(img, 2048 * Sector, 32768 * Sector, 16, tree);
+        using (var loop = LoopDevice.Attach(img, 34816 * Sector, 40960 * Sector))
+            FsImage.Ntfs(loop.Path, 0, tree);
 
         using (var dev = DeviceFile.OpenRead(img))
         {
@@ -225,7 +225,7 @@ public sealed class DiskMapperTests(ITestOutputHelper output)
     {
         using var tmp = new TempDirectory("mbr");
         string img = MakeDisk(tmp, "short.img", "label: dos\nstart=2048, size=20480, type=c\nstart=30720, size=81920, type=83\n");
-        using (var fs = File.OpenWrite(img)) fs.SetLength(32 * FsImages.MiB);
+        using (var fs = File.OpenWrite(img)) fs.SetLength(32 * FsImage.MiB);
         using var dev = DeviceFile.OpenRead(img);
         var ex = Assert.Throws<BlockMapException>(() => DiskMapper.Map(dev, WholeVolume));
         Assert.Contains("partition 2", ex.Message);
@@ -237,8 +237,7 @@ public sealed class DiskMapperTests(ITestOutputHelper output)
     {
         using var tmp = new TempDirectory("flat");
         string img = tmp.File("fat.img");
-        using (var fs = File.Create(img)) fs.SetLength(16 * FsImages.MiB);
-        Tool.Run("mkfs.vfat", "-F", "16", img);
+        FsImage.Fat(img, 16 * FsImage.MiB, 16);
         using (var dev = DeviceFile.OpenRead(img))
         {
             Assert.Equal(PartitionScheme.None, PartitionTable.Read(dev).Scheme);
@@ -255,20 +254,18 @@ public sealed class DiskMapperTests(ITestOutputHelper output)
     }
 
     [Fact]
+    [Requires(Need.Root, Need.LoopDevice, "sfdisk")]
     public void Gpt_on_4k_sectors_is_found_at_byte_4096()
     {
-        if (!Tool.IsRoot) Assert.Skip("a 4 KiB-sector loop device needs root");
         using var tmp = new TempDirectory("gpt4k");
         string img = tmp.File("4k.img");
-        using (var fs = File.Create(img)) fs.SetLength(64 * FsImages.MiB);
-        string loop = Tool.Run("losetup", "--sector-size", "4096", "--find", "--show", img).StdOut.Trim();
-        try
+        using (var fs = File.Create(img)) fs.SetLength(64 * FsImage.MiB);
+        using (var loop = LoopDevice.Attach(img, sectorSize: 4096))
         {
-            Tool.Run("sfdisk", ["-q", "--no-reread", loop], stdin:
+            Tool.Run("sfdisk", ["-q", "--no-reread", loop.Path], stdin:
                 "label: gpt\nstart=256, size=4096, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7\n" +
                 "start=4352, size=2048, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n");
         }
-        finally { Tool.Run("losetup", ["-d", loop], check: false); }
 
         using var dev = DeviceFile.OpenRead(img);
         var table = PartitionTable.Read(dev);

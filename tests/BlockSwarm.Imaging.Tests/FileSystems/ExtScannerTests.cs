@@ -37,8 +37,7 @@ public sealed class ExtScannerTests(ITestOutputHelper output)
     {
         using var tmp = new TempDirectory("ext");
         string content = FsTestKit.PopulateSource(tmp);
-        string image = FsTestKit.SparseImage(tmp, name + ".img", sizeMiB << 20);
-        Tool.Run(mkfs, ["-q", "-F", .. options.Split(' '), "-d", content, image]);
+        string image = FsImage.Ext4(tmp.File(name + ".img"), sizeMiB << 20, content, options.Split(' '), mkfs);
 
         var scanner = new ExtScanner();
         var head = FsTestKit.Head(image);
@@ -59,7 +58,7 @@ public sealed class ExtScannerTests(ITestOutputHelper output)
         string dump = tmp.File("dump");
         Directory.CreateDirectory(dump);
         Tool.Run("debugfs", "-R", $"rdump / {dump}", copy);
-        int files = FsTestKit.AssertSameFiles(content, dump);
+        int files = ContentTree.AssertContained(content, dump);
         Assert.True(files > 60);
     }
 
@@ -82,8 +81,7 @@ public sealed class ExtScannerTests(ITestOutputHelper output)
     public void Block_uninit_groups_are_computed_not_read()
     {
         using var tmp = new TempDirectory("ext");
-        string image = FsTestKit.SparseImage(tmp, "uninit.img", 128 << 20);
-        Tool.Run("mkfs.ext4", "-q", "-F", "-b", "4096", "-g", "4096", image);
+        string image = FsImage.Ext4(tmp.File("uninit.img"), 128 << 20, options: ["-b", "4096", "-g", "4096"]);
         BlockMap before;
         using (var dev = DeviceFile.OpenRead(image)) before = new ExtScanner().Scan(dev, 0, dev.Size);
 
@@ -109,8 +107,7 @@ public sealed class ExtScannerTests(ITestOutputHelper output)
     public void Truncated_image_is_refused()
     {
         using var tmp = new TempDirectory("ext");
-        string image = FsTestKit.SparseImage(tmp, "trunc.img", 64 << 20);
-        Tool.Run("mkfs.ext4", "-q", "-F", "-b", "4096", image);
+        string image = FsImage.Ext4(tmp.File("trunc.img"), 64 << 20, options: ["-b", "4096"]);
         using (var f = new FileStream(image, FileMode.Open)) f.SetLength(40 << 20);
 
         using var dev = DeviceFile.OpenRead(image);
@@ -125,8 +122,7 @@ public sealed class ExtScannerTests(ITestOutputHelper output)
     public void Corrupt_superblock_is_refused()
     {
         using var tmp = new TempDirectory("ext");
-        string image = FsTestKit.SparseImage(tmp, "bad.img", 32 << 20);
-        Tool.Run("mkfs.ext4", "-q", "-F", "-b", "1024", image);
+        string image = FsImage.Ext4(tmp.File("bad.img"), 32 << 20, options: ["-b", "1024"]);
         var scanner = new ExtScanner();
 
         // Absurd blocks per group: more than one bitmap block can describe.
@@ -151,8 +147,7 @@ public sealed class ExtScannerTests(ITestOutputHelper output)
     public void Group_descriptor_pointing_outside_the_filesystem_is_refused()
     {
         using var tmp = new TempDirectory("ext");
-        string image = FsTestKit.SparseImage(tmp, "gd.img", 32 << 20);
-        Tool.Run("mkfs.ext4", "-q", "-F", "-b", "1024", "-O", "^64bit", image);
+        string image = FsImage.Ext4(tmp.File("gd.img"), 32 << 20, options: ["-b", "1024", "-O", "^64bit"]);
         // 1 KiB blocks: descriptors start at block 2; group 3's block bitmap -> block 0x7FFFFFFF.
         Span<byte> v = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(v, 0x7FFFFFFF);
@@ -166,9 +161,8 @@ public sealed class ExtScannerTests(ITestOutputHelper output)
     public void Scan_of_a_volume_inside_a_disk_is_relative_to_the_volume()
     {
         using var tmp = new TempDirectory("ext");
-        string image = FsTestKit.SparseImage(tmp, "vol.img", 32 << 20);
-        Tool.Run("mkfs.ext4", "-q", "-F", "-b", "4096", image);
-        string disk = FsTestKit.SparseImage(tmp, "disk.img", 40 << 20);
+        string image = FsImage.Ext4(tmp.File("vol.img"), 32 << 20, options: ["-b", "4096"]);
+        string disk = FsImage.Blank(tmp.File("disk.img"), 40 << 20);
         Tool.Run("dd", "if=" + image, "of=" + disk, "bs=1M", "seek=1", "conv=notrunc,sparse", "status=none");
 
         BlockMap direct, inDisk;

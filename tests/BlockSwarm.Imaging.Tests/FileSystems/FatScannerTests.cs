@@ -13,10 +13,9 @@ public sealed class FatScannerTests(ITestOutputHelper output)
     public void Map_covers_partclone_and_a_copy_from_it_is_clean(int bits, int sizeMiB)
     {
         using var tmp = new TempDirectory("fat");
-        string tree = FsImages.WriteTree(tmp);
+        string tree = FsTestKit.WriteTree(tmp);
         string img = tmp.File("fat.img");
-        using (var fs = File.Create(img)) fs.SetLength(sizeMiB * FsImages.MiB);
-        FsImages.MakeFat(img, bits, tree);
+        FsImage.Fat(img, sizeMiB * FsImage.MiB, bits, tree);
 
         BlockMap ours;
         using (var dev = DeviceFile.OpenRead(img))
@@ -25,12 +24,12 @@ public sealed class FatScannerTests(ITestOutputHelper output)
             Assert.IsType<FatScanner>(scanner);
             ours = scanner.Scan(dev, 0, dev.Size);
         }
-        output.WriteLine($"FAT{bits}: ours {FsImages.Describe(ours)}");
+        output.WriteLine($"FAT{bits}: ours {FsTestKit.Describe(ours)}");
 
-        var partclone = FsImages.PartcloneMap("partclone.vfat", img, tmp);
+        var partclone = FsTestKit.PartcloneMap("partclone.vfat", img, tmp);
         var missing = partclone.Difference(ours);
         var extra = ours.Difference(partclone);
-        output.WriteLine($"FAT{bits}: partclone {FsImages.Describe(partclone)}; partclone-only {missing.UsedBytes / 512} sectors, ours-only {extra.UsedBytes / 512} sectors");
+        output.WriteLine($"FAT{bits}: partclone {FsTestKit.Describe(partclone)}; partclone-only {missing.UsedBytes / 512} sectors, ours-only {extra.UsedBytes / 512} sectors");
         foreach (var e in extra.Extents.Take(10)) output.WriteLine($"  ours-only {e}");
         Assert.True(ours.Covers(partclone), $"partclone uses bytes we do not: {string.Join(", ", missing.Extents.Take(5))}");
 
@@ -38,19 +37,18 @@ public sealed class FatScannerTests(ITestOutputHelper output)
         {
             // Evidence for the report: does a copy from partclone's own map keep the files?
             string pcCopy = tmp.File("partclone-copy.img");
-            FsImages.CopyByMap(img, partclone, pcCopy);
+            FsTestKit.CopyByMap(img, partclone, pcCopy);
             string outDir = tmp.File("pc-out");
-            Directory.CreateDirectory(outDir);
-            Tool.Sh($"mcopy -s -n -i '{pcCopy}' '::*' '{outDir}'/");
+            FsImage.CopyOutOfFat(pcCopy, outDir);
             bool same = File.ReadAllBytes(Path.Combine(tree, "big.bin")).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(outDir, "big.bin")));
             output.WriteLine($"FAT{bits}: copy from partclone's map keeps big.bin intact: {same}");
         }
 
         string copy = tmp.File("copy.img");
-        FsImages.CopyByMap(img, ours, copy);
+        FsTestKit.CopyByMap(img, ours, copy);
         var fsck = Tool.Run("fsck.vfat", ["-n", copy], check: false);
         Assert.True(fsck.ExitCode == 0, fsck.StdOut + fsck.StdErr);
-        FsImages.AssertFatTreeEquals(copy, tree, tmp);
+        FsTestKit.AssertFatTreeEquals(copy, tree, tmp);
     }
 
     [Fact]
@@ -59,8 +57,7 @@ public sealed class FatScannerTests(ITestOutputHelper output)
         // 512 MiB with 512-byte clusters: ~1M clusters, a 4 MiB FAT read in several chunks.
         using var tmp = new TempDirectory("fat");
         string img = tmp.File("fat32.img");
-        using (var fs = File.Create(img)) fs.SetLength(512 * FsImages.MiB);
-        Tool.Run("mkfs.vfat", "-F", "32", "-s", "1", img);
+        FsImage.Fat(img, 512 * FsImage.MiB, 32, null, "-s", "1");
         FatGeometry g;
         using (var dev = DeviceFile.OpenRead(img))
         {
@@ -91,9 +88,8 @@ public sealed class FatScannerTests(ITestOutputHelper output)
     {
         using var tmp = new TempDirectory("fat");
         string img = tmp.File("fat.img");
-        using (var fs = File.Create(img)) fs.SetLength(16 * FsImages.MiB);
-        Tool.Run("mkfs.vfat", "-F", "16", img);
-        using (var fs = File.OpenWrite(img)) fs.SetLength(8 * FsImages.MiB);
+        FsImage.Fat(img, 16 * FsImage.MiB, 16);
+        using (var fs = File.OpenWrite(img)) fs.SetLength(8 * FsImage.MiB);
         using var dev = DeviceFile.OpenRead(img);
         var ex = Assert.Throws<BlockMapException>(() => new FatScanner().Scan(dev, 0, dev.Size));
         Assert.Contains("truncated", ex.Message);
@@ -104,8 +100,7 @@ public sealed class FatScannerTests(ITestOutputHelper output)
     {
         using var tmp = new TempDirectory("fat");
         string img = tmp.File("fat.img");
-        using (var fs = File.Create(img)) fs.SetLength(16 * FsImages.MiB);
-        Tool.Run("mkfs.vfat", "-F", "16", img);
+        FsImage.Fat(img, 16 * FsImage.MiB, 16);
         using (var fs = File.OpenWrite(img)) fs.Write(new byte[512]);
         using var dev = DeviceFile.OpenRead(img);
         Assert.Null(FileSystemDetector.Detect(dev, 0, dev.Size));

@@ -1,57 +1,50 @@
 using System.Globalization;
+using BlockSwarm.Devices;
 using BlockSwarm.Imaging;
 using BlockSwarm.Testing;
-using BlockSwarm.Devices;
 
 namespace BlockSwarm.Imaging.Tests.FileSystems;
 
-/// <summary>Shared steps of the filesystem scanner tests: content, partclone's map, copy by map, compare.</summary>
+/// <summary>
+/// Steps the filesystem scanner tests share on top of <see cref="FsImage"/>: content trees, partclone's map, a copy
+/// made from a map alone, and comparing what the copy holds.
+/// </summary>
 internal static class FsTestKit
 {
-    /// <summary>A deterministic tree: small and multi-MiB files, nesting, an empty file, many small files.</summary>
-    public static string PopulateSource(TempDirectory tmp)
+    /// <summary>A small deterministic tree: a text file, a subdirectory, one multi-cluster file (FAT, NTFS, disks).</summary>
+    public static string WriteTree(TempDirectory tmp)
     {
-        string root = tmp.File("content");
-        var rng = new Random(20240531);
-        Directory.CreateDirectory(Path.Combine(root, "nested", "a", "b", "c"));
-        Directory.CreateDirectory(Path.Combine(root, "data"));
-        Directory.CreateDirectory(Path.Combine(root, "many"));
-        File.WriteAllText(Path.Combine(root, "readme.txt"), "BlockSwarm scanner test image\n");
-        File.WriteAllText(Path.Combine(root, "nested", "a", "b", "c", "leaf.txt"), "deep\n");
-        File.WriteAllBytes(Path.Combine(root, "empty.bin"), []);
-        WriteRandom(Path.Combine(root, "data", "blob1.bin"), (1 << 20) + 123, rng);
-        WriteRandom(Path.Combine(root, "data", "blob2.bin"), 5 << 20, rng);
-        for (int i = 0; i < 60; i++)
-            WriteRandom(Path.Combine(root, "many", $"f{i:D3}.bin"), rng.Next(1, 9000), rng);
+        string root = ContentTree.Random(tmp.File("tree"), 1234, ("big.bin", 700_000), (Path.Combine("sub", "deeper", "mid.bin"), 40_000));
+        File.WriteAllText(Path.Combine(root, "hello.txt"), "hello, swarm\n");
+        File.WriteAllText(Path.Combine(root, "sub", "notes.txt"), string.Concat(Enumerable.Repeat("notes ", 500)));
         return root;
     }
 
-    private static void WriteRandom(string path, int length, Random rng)
+    /// <summary>A larger deterministic tree: small and multi-MiB files, nesting, an empty file, many small files (ext, XFS).</summary>
+    public static string PopulateSource(TempDirectory tmp)
     {
-        var bytes = new byte[length];
-        rng.NextBytes(bytes);
-        File.WriteAllBytes(path, bytes);
+        var rng = new Random(20240531);
+        string root = ContentTree.Random(tmp.File("content"), 20240531,
+            [(Path.Combine("data", "blob1.bin"), (1 << 20) + 123), (Path.Combine("data", "blob2.bin"), 5 << 20),
+             .. Enumerable.Range(0, 60).Select(i => (Path.Combine("many", $"f{i:D3}.bin"), rng.Next(1, 9000)))]);
+        Directory.CreateDirectory(Path.Combine(root, "nested", "a", "b", "c"));
+        File.WriteAllText(Path.Combine(root, "readme.txt"), "BlockSwarm scanner test image\n");
+        File.WriteAllText(Path.Combine(root, "nested", "a", "b", "c", "leaf.txt"), "deep\n");
+        File.WriteAllBytes(Path.Combine(root, "empty.bin"), []);
+        return root;
     }
 
-    public static string SparseImage(TempDirectory tmp, string name, long size)
+    /// <summary>partclone's used set for an image, from the torrent.info it writes with -c -t.</summary>
+    public static BlockMap PartcloneMap(string tool, string image, TempDirectory tmp)
     {
-        string path = tmp.File(name);
-        using (var fs = new FileStream(path, FileMode.Create, FileAccess.Write)) fs.SetLength(size);
-        return path;
+        string info = FsImage.PartcloneTorrentInfo(image, tool["partclone.".Length..], tmp.File("partclone-" + Guid.NewGuid().ToString("N")));
+        return ParseTorrentInfo(info, new FileInfo(image).Length);
     }
 
     /// <summary>
-    /// Runs partclone in ClonezillaBT torrent-only mode (<c>-c -t</c>: writes only
-    /// <c>torrent.info</c> into the <c>-O</c> directory, no block data) and parses its map.
+    /// A minimal torrent.info reader (<c>offset:</c>/<c>length:</c> pairs, hex, in bytes), kept apart from the product's
+    /// parser on purpose: the scanners are judged against partclone, not against our own reading of it.
     /// </summary>
-    public static BlockMap PartcloneMap(string tool, string image, TempDirectory tmp)
-    {
-        string outDir = tmp.File("partclone-" + Path.GetFileName(image));
-        Tool.Run(tool, "-c", "-t", "-q", "-s", image, "-O", outDir);
-        return ParseTorrentInfo(Path.Combine(outDir, "torrent.info"), new FileInfo(image).Length);
-    }
-
-    /// <summary>Minimal torrent.info reader: <c>offset:</c>/<c>length:</c> pairs of 32 hex digits, in bytes.</summary>
     public static BlockMap ParseTorrentInfo(string path, long deviceSize)
     {
         var extents = new List<Extent>();
@@ -71,40 +64,41 @@ internal static class FsTestKit
 
     private static long ParseHex(string s) => long.Parse(s.Trim().TrimStart('0') is { Length: > 0 } t ? t : "0", NumberStyles.HexNumber, CultureInfo.InvariantCulture);
 
-    /// <summary>Copies only the mapped bytes of <paramref name="source"/> onto a zeroed sparse file of the same size.</summary>
-    public static string CopyByMap(string source, BlockMap map, TempDirectory tmp)
+    /// <summary>Copies only the mapped bytes of <paramref name="source"/> onto a new zeroed image of the same size in <paramref name="tmp"/>.</summary>
+    public static string CopyByMap(string source, BlockMap map, TempDirectory tmp) =>
+        CopyByMap(source, map, tmp.File("copy-" + Guid.NewGuid().ToString("N")[..8] + "-" + Path.GetFileName(source)));
+
+    /// <summary>Copies only the mapped bytes of <paramref name="source"/> onto a new zeroed image <paramref name="target"/>.</summary>
+    public static string CopyByMap(string source, BlockMap map, string target)
     {
-        string target = SparseImage(tmp, "copy-" + Path.GetFileName(source), new FileInfo(source).Length);
-        using var src = File.OpenHandle(source, FileMode.Open, FileAccess.Read);
-        using var dst = File.OpenHandle(target, FileMode.Open, FileAccess.Write);
+        using var src = DeviceFile.OpenRead(source);
+        using var dst = DeviceFile.CreateImage(target, src.Size);
         var buf = new byte[1 << 20];
         foreach (var e in map.Extents)
         {
             for (long off = e.Offset; off < e.End; off += buf.Length)
             {
                 int n = (int)Math.Min(buf.Length, e.End - off);
-                int got = RandomAccess.Read(src, buf.AsSpan(0, n), off);
-                Assert.Equal(n, got);
-                RandomAccess.Write(dst, buf.AsSpan(0, n), off);
+                src.ReadExactly(off, buf.AsSpan(0, n));
+                dst.WriteAll(off, buf.AsSpan(0, n));
             }
         }
         return target;
     }
 
-    /// <summary>Every file under <paramref name="expected"/> exists under <paramref name="actual"/> with the same bytes.</summary>
-    public static int AssertSameFiles(string expected, string actual)
+    /// <summary>Copies every file out of a FAT image (at a byte offset) with mtools and compares with the tree.</summary>
+    public static void AssertFatTreeEquals(string image, string tree, TempDirectory tmp, long offset = 0)
     {
-        int files = 0;
-        foreach (string path in Directory.EnumerateFiles(expected, "*", SearchOption.AllDirectories))
-        {
-            string rel = Path.GetRelativePath(expected, path);
-            string other = Path.Combine(actual, rel);
-            Assert.True(File.Exists(other), $"{rel} is missing from the copy");
-            Assert.True(File.ReadAllBytes(path).AsSpan().SequenceEqual(File.ReadAllBytes(other)), $"{rel} differs in the copy");
-            files++;
-        }
-        return files;
+        string outDir = tmp.File("out-" + Guid.NewGuid().ToString("N"));
+        FsImage.CopyOutOfFat(FsImage.FatSpec(image, offset), outDir);
+        ContentTree.AssertEqual(tree, outDir);
     }
+
+    /// <summary>Mounts an NTFS image or device read-only and compares with the tree.</summary>
+    public static void AssertNtfsTreeEquals(string target, string tree) =>
+        FsImage.WithNtfsMounted(target, readOnly: true, mnt => ContentTree.AssertEqual(tree, mnt));
+
+    public static string Describe(BlockMap m) => $"{m.Extents.Length} extents, {m.UsedBytes} bytes";
 
     /// <summary>Blocks in <paramref name="a"/> but not in <paramref name="b"/>, in units of <paramref name="blockSize"/>.</summary>
     public static long BlocksOnlyIn(BlockMap a, BlockMap b, int blockSize) => a.Difference(b).UsedBytes / blockSize;

@@ -8,18 +8,17 @@ namespace BlockSwarm.Imaging.Tests.FileSystems;
 public sealed class NtfsScannerTests(ITestOutputHelper output)
 {
     [Theory]
+    [Requires(Need.Root, "mkfs.ntfs", "ntfs-3g", "ntfsfix", "partclone.ntfs")]
     [InlineData(512, 4096)]
     [InlineData(512, 512)]
     [InlineData(512, 65536)]
     [InlineData(4096, 4096)] // 4 KiB MFT records: update sequence fixups every 512 bytes, 9 of them
     public void Map_covers_partclone_plus_backup_boot_sector_and_copy_passes_ntfsfix(int sectorSize, int clusterSize)
     {
-        if (!Tool.IsRoot) Assert.Skip("populating NTFS needs an ntfs-3g mount (root)");
         using var tmp = new TempDirectory("ntfs");
-        string tree = FsImages.WriteTree(tmp);
+        string tree = FsTestKit.WriteTree(tmp);
         string img = tmp.File("ntfs.img");
-        using (var fs = File.Create(img)) fs.SetLength(32 * FsImages.MiB);
-        FsImages.MakeNtfs(img, tree, tmp, "-s", sectorSize.ToString(CultureInfo.InvariantCulture), "-c", clusterSize.ToString(CultureInfo.InvariantCulture));
+        FsImage.Ntfs(img, 32 * FsImage.MiB, tree, "-s", sectorSize.ToString(CultureInfo.InvariantCulture), "-c", clusterSize.ToString(CultureInfo.InvariantCulture));
 
         BlockMap ours;
         using (var dev = DeviceFile.OpenRead(img))
@@ -28,21 +27,21 @@ public sealed class NtfsScannerTests(ITestOutputHelper output)
             Assert.IsType<NtfsScanner>(scanner);
             ours = scanner.Scan(dev, 0, dev.Size);
         }
-        var partclone = FsImages.PartcloneMap("partclone.ntfs", img, tmp);
+        var partclone = FsTestKit.PartcloneMap("partclone.ntfs", img, tmp);
         var missing = partclone.Difference(ours);
         var extra = ours.Difference(partclone);
-        output.WriteLine($"NTFS {sectorSize}/{clusterSize}: ours {FsImages.Describe(ours)}; partclone {FsImages.Describe(partclone)}; partclone-only {missing.UsedBytes / 512} sectors, ours-only {extra.UsedBytes / 512} sectors");
+        output.WriteLine($"NTFS {sectorSize}/{clusterSize}: ours {FsTestKit.Describe(ours)}; partclone {FsTestKit.Describe(partclone)}; partclone-only {missing.UsedBytes / 512} sectors, ours-only {extra.UsedBytes / 512} sectors");
         foreach (var e in extra.Extents.Take(10)) output.WriteLine($"  ours-only {e}");
         Assert.True(ours.Covers(partclone), $"partclone uses bytes we do not: {string.Join(", ", missing.Extents.Take(5))}");
         // The only extra is the backup boot sector in the volume's last sector.
         Assert.Equal([new Extent(ours.DeviceSize - sectorSize, sectorSize)], extra.Extents);
 
         string copy = tmp.File("copy.img");
-        FsImages.CopyByMap(img, ours, copy);
+        FsTestKit.CopyByMap(img, ours, copy);
         var fix = Tool.Run("ntfsfix", ["-n", copy], check: false);
         Assert.True(fix.ExitCode == 0, fix.StdOut + fix.StdErr);
         Assert.Contains("alternate boot sector... OK", fix.StdOut);
-        FsImages.AssertNtfsTreeEquals(copy, tree, tmp);
+        FsTestKit.AssertNtfsTreeEquals(copy, tree);
     }
 
     [Fact]
@@ -50,8 +49,7 @@ public sealed class NtfsScannerTests(ITestOutputHelper output)
     {
         using var tmp = new TempDirectory("ntfs");
         string img = tmp.File("ntfs.img");
-        using (var fs = File.Create(img)) fs.SetLength(16 * FsImages.MiB);
-        Tool.Run("mkfs.ntfs", "-f", "-F", "-q", img);
+        FsImage.Ntfs(img, 16 * FsImage.MiB);
         long mftOffset;
         using (var dev = DeviceFile.OpenRead(img))
         {
@@ -86,9 +84,8 @@ public sealed class NtfsScannerTests(ITestOutputHelper output)
     {
         using var tmp = new TempDirectory("ntfs");
         string img = tmp.File("ntfs.img");
-        using (var fs = File.Create(img)) fs.SetLength(16 * FsImages.MiB);
-        Tool.Run("mkfs.ntfs", "-f", "-F", "-q", img);
-        using (var fs = File.OpenWrite(img)) fs.SetLength(4 * FsImages.MiB);
+        FsImage.Ntfs(img, 16 * FsImage.MiB);
+        using (var fs = File.OpenWrite(img)) fs.SetLength(4 * FsImage.MiB);
         using var dev = DeviceFile.OpenRead(img);
         var ex = Assert.Throws<BlockMapException>(() => new NtfsScanner().Scan(dev, 0, dev.Size));
         Assert.Contains("truncated", ex.Message);

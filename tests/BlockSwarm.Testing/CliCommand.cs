@@ -1,10 +1,10 @@
-namespace BlockSwarm.BenchShared;
+namespace BlockSwarm.Testing;
 
 /// <summary>
 /// How the bench and the lab start a BlockSwarm CLI build: a native executable (the NativeAOT publish, or an apphost)
 /// runs as itself; a <c>blockswarm.dll</c> runs under the dotnet host.
 /// </summary>
-internal static class CliCommand
+public static class CliCommand
 {
     /// <summary>
     /// The CLI a deployment ships, as <c>build/PublishCli.targets</c> puts it into <c>cli/</c> next to

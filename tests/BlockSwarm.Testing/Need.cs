@@ -1,0 +1,25 @@
+namespace BlockSwarm.Testing;
+
+/// <summary>
+/// Names of what a test needs from the machine, for <see cref="RequiresAttribute"/> and <see cref="Requires"/>. Any
+/// other name is an executable that must be on PATH (<c>mkfs.ntfs</c>, <c>partclone.extfs</c>, <c>aria2c</c>, …).
+/// </summary>
+public static class Need
+{
+    public const string Root = "root";
+
+    /// <summary>A loop device can be attached here (root, losetup, a free /dev/loopN: containers often have none).</summary>
+    public const string LoopDevice = "loop-device";
+
+    /// <summary>Network namespaces joined by veth pairs can be made here (root, iproute2, kernel support).</summary>
+    public const string NetworkNamespaces = "netns";
+
+    /// <summary>Debian's python3 with the libtorrent module (python3-libtorrent).</summary>
+    public const string PythonLibtorrent = "python3-libtorrent";
+
+    /// <summary>Hardware virtualisation. Optional: CI machines may lack it, so a missing /dev/kvm skips even in CI.</summary>
+    public const string Kvm = "kvm";
+
+    /// <summary>Needs that CI cannot be expected to provide: missing, they skip even when CI=true.</summary>
+    public static bool IsOptional(string need) => need == Kvm;
+}
