@@ -54,7 +54,7 @@ public sealed class NativeCliTests
         // JSON log lines at debug: the hand-written JSON formatter and every log call site run without a JIT too.
         using var serve = RunningProcess.Start(bin, "--log-format", "json", "--log-level", "debug", "serve", "-s", source, "--map", "all",
             "--listen", "127.0.0.1", "--http-port", $"{httpPort}", "--bt-port", $"{btPort}", "--expect", "1");
-        string ServeLog() => serve.Output;
+        string ServeLog() => serve.StdErr;
         var server = new Uri($"http://127.0.0.1:{httpPort}/");
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         JobInfo? job = null;

@@ -11,6 +11,8 @@ Run it with Debian's /usr/bin/python3 (python3-libtorrent is installed there, no
       every piece, then seeds until SIGTERM (exit 0) or --seconds pass. Peers given with --connect are dialled
       once the check is done.
   lt.py fetch TORRENT SAVE_DIR --listen IP:PORT [--connect IP:PORT]... [--timeout S] [--linger S|forever] [--fsync] [OPTIONS]
+      (seed and fetch: --also TORRENT adds more torrents to the same session and SAVE_DIR, as one client holding
+      several torrents; "seeding"/"complete" then mean all of them)
       Downloads into SAVE_DIR; prints "complete" once every piece is verified (libtorrent hashes each one);
       with --fsync, closes the files and puts them on stable storage; then seeds for --linger seconds (default
       0, "forever": until SIGTERM) and exits 0. Exits 3 on timeout (default 3600 s) or a SIGTERM before it
@@ -95,48 +97,67 @@ def session(args):
     return lt.session(settings)
 
 
+class Status:
+    """The torrents of a session seen as one: seeding when all are, an error when any has one."""
+
+    def __init__(self, statuses):
+        self.all = statuses
+        self.is_seeding = all(s.is_seeding for s in statuses)
+        self.num_pieces = sum(s.num_pieces for s in statuses)
+        self.errc = next((s.errc for s in statuses if s.errc.value() != 0), statuses[0].errc)
+
+
 class Peer:
-    """One torrent in one session, polled: alerts printed, peers dialled once checking is done."""
+    """One or more torrents in one session, polled: alerts printed, peers dialled once checking is done."""
 
     def __init__(self, args, seed_mode):
         self.args = args
         self.ses = session(args)
-        self.info = lt.torrent_info(args.torrent)
-        atp = lt.add_torrent_params()
-        atp.ti = self.info
-        atp.save_path = args.save_dir
-        if seed_mode:
-            atp.flags |= lt.torrent_flags.seed_mode
-        self.handle = self.ses.add_torrent(atp)
+        self.infos = [lt.torrent_info(t) for t in [args.torrent, *args.also]]
+        self.info = self.infos[0]
+        self.handles = []
+        for info in self.infos:
+            atp = lt.add_torrent_params()
+            atp.ti = info
+            atp.save_path = args.save_dir
+            if seed_mode:
+                atp.flags |= lt.torrent_flags.seed_mode
+            self.handles.append(self.ses.add_torrent(atp))
         self.connected = False
         self.last = None
+
+    def num_pieces(self):
+        return sum(i.num_pieces() for i in self.infos)
 
     def poll(self):
         for a in self.ses.pop_alerts():
             log("alert", type(a).__name__, a.message())
-        s = self.handle.status()
-        ready = s.state not in CHECKING
+        statuses = [h.status() for h in self.handles]
+        ready = all(s.state not in CHECKING for s in statuses)
         if ready and not self.connected:
-            for c in self.args.connect:
-                log("connect_peer", c)
-                self.handle.connect_peer(endpoint(c))
+            for h in self.handles:
+                for c in self.args.connect:
+                    log("connect_peer", c, h.name())
+                    h.connect_peer(endpoint(c))
             self.connected = True
         if self.args.progress:
-            line = (f"state {s.state} pieces {s.num_pieces} peers {s.num_peers} "
-                    f"down {s.total_payload_download} up {s.total_payload_upload}")
+            line = " | ".join(f"state {s.state} pieces {s.num_pieces} peers {s.num_peers} "
+                              f"down {s.total_payload_download} up {s.total_payload_upload}" for s in statuses)
             if line != self.last:
                 log(line)
                 self.last = line
-        return s, ready
+        return Status(statuses), ready
 
     def fsync(self):
         # Let libtorrent close its files (flushes its buffers), then put them on stable storage.
-        self.ses.remove_torrent(self.handle)
+        for h in self.handles:
+            self.ses.remove_torrent(h)
         time.sleep(0.05)
-        for i in range(self.info.num_files()):
-            fd = os.open(os.path.join(self.args.save_dir, self.info.files().file_path(i)), os.O_RDONLY)
-            os.fsync(fd)
-            os.close(fd)
+        for info in self.infos:
+            for i in range(info.num_files()):
+                fd = os.open(os.path.join(self.args.save_dir, info.files().file_path(i)), os.O_RDONLY)
+                os.fsync(fd)
+                os.close(fd)
 
 
 def stop_on_sigterm():
@@ -156,7 +177,7 @@ def seed(args):
             log("seeding")
             said = True
         elif ready and not s.is_seeding and not warned:
-            log(f"NOT a seed: {s.num_pieces}/{peer.info.num_pieces()} pieces")
+            log(f"NOT a seed: {s.num_pieces}/{peer.num_pieces()} pieces")
             warned = True
         time.sleep(0.05)
     return 0
@@ -219,6 +240,7 @@ def main(argv):
         p.add_argument("save_dir")
         p.add_argument("--listen", required=True, help="IP:PORT")
         p.add_argument("--connect", action="append", default=[], help="IP:PORT of a peer to dial")
+        p.add_argument("--also", action="append", default=[], help="another torrent for the same session and SAVE_DIR")
         p.add_argument("--plain-handshake", action="store_true")
         p.add_argument("--tuned", action="store_true")
         p.add_argument("--announce-ip")

@@ -23,7 +23,8 @@ internal static class InteropData
     /// The image of <see cref="BlockImageTorrentAsync"/> (kept, as dir/disk.img) and its torrent, made by
     /// <c>blockswarm create</c> with <paramref name="createArgs"/> added (e.g. <c>--tracker URL</c>).
     /// </summary>
-    public static async Task<(Torrent Torrent, string Image)> BlockImageAsync(TempDirectory dir, string torrentPath, int seed = 4242, params string[] createArgs)
+    public static async Task<(Torrent Torrent, string Image)> BlockImageAsync(TempDirectory dir, string torrentPath, int seed = 4242, string name = "disk",
+        params string[] createArgs)
     {
         var img = dir.File("disk.img");
         var rnd = new Random(seed);
@@ -46,7 +47,7 @@ internal static class InteropData
                 f.Write(data);
             }
         }
-        var r = await CliRunner.RunAsync(["create", "--source", img, "--map", "nonzero", "--piece-size", "256KiB", "--name", "disk", "-o", torrentPath, .. createArgs]);
+        var r = await CliRunner.RunAsync(["create", "--source", img, "--map", "nonzero", "--piece-size", "256KiB", "--name", name, "-o", torrentPath, .. createArgs]);
         Assert.True(r.ExitCode == 0, r.StdErr + r.StdOut);
         var t = Torrent.Load(torrentPath);
         Assert.True(t.Files.Length >= extents.Length, $"expected at least {extents.Length} files, got {t.Files.Length}");
