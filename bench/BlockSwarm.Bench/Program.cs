@@ -2,6 +2,7 @@ using BlockSwarm.Bench;
 
 // blockswarm-bench create [--cache DIR] [--reps N]
 // blockswarm-bench scan [--cache DIR] [--reps N]
+// blockswarm-bench many [--torrents N] [--size-mib N] [--cache SIZE] [--cli PATH]
 // blockswarm-bench floors [--reps N] [--tmpfs DIR] [--image IMG] [--cli PATH]...
 // blockswarm-bench transfer [--reps N] [--size-mib N] [--dir DIR] [--tmpfs DIR] [--only a,b] [--targets tmpfs,disk] [--extras no] [--cli PATH] [--variant LABEL=PATH[;VAR=VALUE...]]...
 string? Option(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
@@ -12,6 +13,8 @@ switch (args.FirstOrDefault())
         return CreateBenchmark.Run(Option("--cache") ?? "/tmp/blockswarm-bench", int.Parse(Option("--reps") ?? "3", System.Globalization.CultureInfo.InvariantCulture), Console.Out);
     case "transfer":
         return TransferBenchmark.Run(args, Console.Out);
+    case "many":
+        return ManyTorrentsBenchmark.Run(args, Console.Out);
     case "floors":
         return FloorsBenchmark.Run(args, Console.Out);
     case "scan":
@@ -24,6 +27,8 @@ switch (args.FirstOrDefault())
         Console.Error.WriteLine("                                 [--targets tmpfs,disk] [--extras no (skip 1→3 and --cache 128MiB)]");
         Console.Error.WriteLine("                                 [--cli PATH/blockswarm[.dll] (default: the NativeAOT binary in cli/, else the build output)]");
         Console.Error.WriteLine("                                 [--variant LABEL=PATH/blockswarm[.dll][;VAR=VALUE...]]... (more builds/settings, interleaved)");
+        Console.Error.WriteLine("       blockswarm-bench many [--torrents N (64)] [--size-mib N (16)] [--cache SIZE (128MiB)] [--cli PATH/blockswarm]");
+        Console.Error.WriteLine("                                 (one seed and one fetch process with N torrents each: peak RSS vs the --cache budget)");
         Console.Error.WriteLine("       blockswarm-bench floors [--reps N (3)] [--tmpfs DIR] [--image IMG] [--cli PATH/blockswarm[.dll]]...");
         Console.Error.WriteLine("                                 (loopback TCP pump, SHA-1, tmpfs pwrite, CLI start-up: the floors under transfer)");
         return 2;

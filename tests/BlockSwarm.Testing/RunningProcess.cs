@@ -37,6 +37,8 @@ public sealed class RunningProcess : IDisposable
         _clock = spec.Clock ?? Stopwatch.StartNew();
         Label = spec.Label ?? Path.GetFileName(spec.FileName);
         var command = new List<string>();
+        // The log's directory first: the usage file beside it is deleted (and later written) before the log is opened.
+        if (spec.LogFile != null) Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(spec.LogFile))!);
         if (spec.Namespace != null) command.AddRange(["ip", "netns", "exec", spec.Namespace]);
         if (spec.MeasureUsage)
         {
@@ -59,11 +61,7 @@ public sealed class RunningProcess : IDisposable
         if (spec.WorkingDirectory != null) psi.WorkingDirectory = spec.WorkingDirectory;
         if (spec.Environment != null)
             foreach (var (k, v) in spec.Environment) psi.Environment[k] = v;
-        if (spec.LogFile != null)
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(spec.LogFile))!);
-            _log = new StreamWriter(spec.LogFile) { AutoFlush = true };
-        }
+        if (spec.LogFile != null) _log = new StreamWriter(spec.LogFile) { AutoFlush = true };
 
         _process = new Process { StartInfo = psi, EnableRaisingEvents = true };
         _process.OutputDataReceived += (_, e) => OnLine(_stdout, "out", e.Data);

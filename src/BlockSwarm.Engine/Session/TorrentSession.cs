@@ -132,8 +132,22 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
             var memory = _engine.Memory;
             long room = memory.AssemblingCapacity - memory.AssemblingUsed;
             if (_options.MaxBufferedBytes is { } cap) room = Math.Min(room, cap - Swarm.StartedBytes);
-            return room <= 0 ? 0 : (int)Math.Clamp(room / Torrent.PieceLength, 1, int.MaxValue);
+            if (room > 0) return (int)Math.Clamp(room / Torrent.PieceLength, 1, int.MaxValue);
+            // Full: ask to be woken when another torrent gives room back (once; the wake-up clears the flag).
+            if (Interlocked.Exchange(ref _waitingForRoom, 1) == 0) memory.WaitForRoom(_onRoom ??= OnRoom);
+            return 0;
         }
+    }
+
+    private int _waitingForRoom;
+    private Action? _onRoom;
+
+    /// <summary>Room in the shared budget: every peer tops its pipeline up again (it found the budget full last time).</summary>
+    private void OnRoom()
+    {
+        Volatile.Write(ref _waitingForRoom, 0);
+        if (!IsAccepting) return;
+        foreach (var p in Peers.All) p.FillRequests();
     }
 
     internal long BytesHave

@@ -19,6 +19,7 @@ public sealed class PieceMemory
     public const long MaxReadCacheBytes = 64L << 20;
 
     private long _assembling;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Action> _waiters = new();
 
     public PieceMemory(long assemblingBytes, long writeBackBytes, long readCacheBytes)
     {
@@ -70,5 +71,17 @@ public sealed class PieceMemory
     internal ByteBudget WriteBack { get; }
     internal ReadCacheGroup ReadCache { get; }
 
-    internal void AddAssembling(long bytes) => Interlocked.Add(ref _assembling, bytes);
+    /// <summary>
+    /// Changes the assembling count (the swarm states call this, under their locks: it must stay cheap). Bytes given back
+    /// wake the torrent that has waited longest for room, on the thread pool: with one budget shared by many torrents,
+    /// a torrent that found it full has no piece of its own arriving to make it ask again.
+    /// </summary>
+    internal void AddAssembling(long bytes)
+    {
+        Interlocked.Add(ref _assembling, bytes);
+        if (bytes < 0 && _waiters.TryDequeue(out var wake)) ThreadPool.UnsafeQueueUserWorkItem(static w => w(), wake, preferLocal: false);
+    }
+
+    /// <summary>Calls <paramref name="onRoom"/> (once, on the thread pool) the next time assembling bytes are given back.</summary>
+    internal void WaitForRoom(Action onRoom) => _waiters.Enqueue(onRoom);
 }
