@@ -17,7 +17,7 @@ namespace BlockSwarm.Cli.Tests;
 /// </summary>
 public sealed class NativeCliTests
 {
-    private static string Binary()
+    internal static string Binary()
     {
         var found = new[] { "Release", "Debug" }
             .Select(c => Path.Combine(RepoPaths.Root, "artifacts", $"cli-aot-{c}", "blockswarm"))
