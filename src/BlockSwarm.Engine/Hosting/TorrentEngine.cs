@@ -203,7 +203,8 @@ public sealed class TorrentEngine : IAsyncDisposable
         int torrents = _torrents.Count, connections = Connections.Count;
         await _stop.CancelAsync().ConfigureAwait(false);
         await Connections.StopListeningAsync().ConfigureAwait(false);
-        foreach (var s in _torrents.Values) await RemoveAsync(s).ConfigureAwait(false);
+        // In parallel: each torrent may wait a few seconds for its trackers to take "stopped".
+        await Task.WhenAll(_torrents.Values.Select(s => RemoveAsync(s).AsTask())).ConfigureAwait(false);
         // Connections still handshaking (not yet routed to a torrent) end with the engine's token.
         await Connections.WaitAsync(null).ConfigureAwait(false);
         if (_lsd != null) await _lsd.DisposeAsync().ConfigureAwait(false);
