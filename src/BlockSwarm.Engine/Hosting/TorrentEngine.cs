@@ -135,10 +135,10 @@ public sealed class TorrentEngine : IAsyncDisposable
         if (_torrents.ContainsKey(torrent.InfoHash)) throw Duplicate(torrent);
         var session = new TorrentSession(this, torrent, storage, have, options, seed, _torrentLog);
         if (!_torrents.TryAdd(torrent.InfoHash, session)) throw Duplicate(torrent);
-        session.Start();
-        _lsd?.Register(torrent.InfoHash, LocalEndPoint?.Port ?? 0);
         EngineLog.TorrentAdded(_log, torrent.Name, torrent.InfoHash.ToHex(), torrent.PieceCount, torrent.PieceLength, have.Count,
             have.IsComplete ? "seeding" : have.IsEmpty ? "downloading" : "resuming");
+        session.Start();
+        _lsd?.Register(torrent.InfoHash, LocalEndPoint?.Port ?? 0);
         return session;
     }
 
