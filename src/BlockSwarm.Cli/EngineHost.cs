@@ -95,6 +95,34 @@ public static class EngineHost
     public static bool IsOperatorError(Exception ex) =>
         ex is IOException or TorrentException or StorageException or FormatException or BlockMapException or System.Net.Sockets.SocketException or UnauthorizedAccessException;
 
+    /// <summary>
+    /// Runs a command's body with a token cancelled by Ctrl-C / SIGTERM and maps its errors to exit codes: interruption
+    /// to <paramref name="onInterrupt"/>'s, options that do not fit together to 2, the operator's errors (I/O, storage,
+    /// malformed torrents…) to one line and 1. Anything else is a bug and keeps its stack trace.
+    /// </summary>
+    public static async Task<int> RunGuardedAsync(CliContext ctx, Func<int> onInterrupt, Func<CancellationToken, Task<int>> body, CancellationToken outer)
+    {
+        using var cts = CancelOnSignal(outer);
+        try
+        {
+            return await body(cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return onInterrupt();
+        }
+        catch (UsageException ex)
+        {
+            ctx.Fail(ex.Message);
+            return ExitCodes.Usage;
+        }
+        catch (Exception ex) when (IsOperatorError(ex))
+        {
+            ctx.Fail(ex.Message);
+            return ExitCodes.Error;
+        }
+    }
+
     /// <summary>A token cancelled by Ctrl-C / SIGTERM.</summary>
     public static CancellationTokenSource CancelOnSignal(CancellationToken outer)
     {

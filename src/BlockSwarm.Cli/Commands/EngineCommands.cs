@@ -37,63 +37,44 @@ public static class EngineCommands
         {
             torrents, sources, listen, peers, limit, slowStart, verifySource, files, noPex, lsd, maxPeers,
         };
-        cmd.SetAction(async (pr, outer) =>
+        cmd.SetAction((pr, outer) => EngineHost.RunGuardedAsync(ctx, onInterrupt: () => ExitCodes.Ok, body: async ct =>
         {
-            using var cts = EngineHost.CancelOnSignal(outer);
-            var ct = cts.Token;
+            var pairs = Pair(pr.GetValue(torrents)!, pr.GetValue(sources)!, "--source");
+            long rate = pr.GetValue(limit) is { } l ? SizeParser.Parse(l) : 0;
+            int ss = pr.GetValue(slowStart);
+            var memory = PieceMemory.Split(EngineOptions.DefaultMemoryBytes, pairs.Max(p => p.Torrent.PieceLength));
+            var storages = new List<MappedPieceStorage>();
             try
             {
-                var pairs = Pair(pr.GetValue(torrents)!, pr.GetValue(sources)!, "--source");
-                long rate = pr.GetValue(limit) is { } l ? SizeParser.Parse(l) : 0;
-                int ss = pr.GetValue(slowStart);
-                var memory = PieceMemory.Split(EngineOptions.DefaultMemoryBytes, pairs.Max(p => p.Torrent.PieceLength));
-                var storages = new List<MappedPieceStorage>();
-                try
+                var haves = new List<Bitfield>();
+                foreach (var (t, path) in pairs)
                 {
-                    var haves = new List<Bitfield>();
-                    foreach (var (t, path) in pairs)
-                    {
-                        var storage = EngineHost.OpenStorage(t, path, writable: false, pr.GetValue(files), new StorageOptions { Memory = memory });
-                        storages.Add(storage);
-                        haves.Add(await SourcePiecesAsync(ctx, t, storage, pr.GetValue(verifySource), ct).ConfigureAwait(false));
-                    }
-                    await using var engine = new TorrentEngine(new EngineOptions
-                    {
-                        Listen = [EngineHost.ParseEndPoint(pr.GetValue(listen)!)],
-                        UploadLimit = rate,
-                        SlowStart = ss > 0 ? TimeSpan.FromSeconds(ss) : null,
-                        Memory = memory,
-                        LoggerFactory = ctx.LoggerFactory,
-                        Discovery = new DiscoveryOptions { Pex = !pr.GetValue(noPex), Lsd = pr.GetValue(lsd) },
-                    });
-                    engine.Start();
-                    var torrentOptions = new TorrentOptions { MaxConnections = Math.Max(1, pr.GetValue(maxPeers)), Peers = ParsePeers(pr.GetValue(peers)) };
-                    var sessions = pairs.Select((p, i) => engine.Add(p.Torrent, storages[i], haves[i], torrentOptions)).ToList();
-                    foreach (var s in sessions)
-                        ctx.Err.WriteLine($"seeding {s.Name} ({s.Torrent.InfoHash.ToHex()}) on {engine.LocalEndPoint}{(s.Torrent.TrackerTiers.IsEmpty ? "" : ", announcing to its trackers")}");
-                    await EngineHost.RunAsync(ctx, sessions, "seed", untilComplete: false, null, ct).ConfigureAwait(false);
-                    return ExitCodes.Ok;
+                    var storage = EngineHost.OpenStorage(t, path, writable: false, pr.GetValue(files), new StorageOptions { Memory = memory });
+                    storages.Add(storage);
+                    haves.Add(await SourcePiecesAsync(ctx, t, storage, pr.GetValue(verifySource), ct).ConfigureAwait(false));
                 }
-                finally
+                await using var engine = new TorrentEngine(new EngineOptions
                 {
-                    foreach (var s in storages) await s.DisposeAsync().ConfigureAwait(false);
-                }
-            }
-            catch (OperationCanceledException)
-            {
+                    Listen = [EngineHost.ParseEndPoint(pr.GetValue(listen)!)],
+                    UploadLimit = rate,
+                    SlowStart = ss > 0 ? TimeSpan.FromSeconds(ss) : null,
+                    Memory = memory,
+                    LoggerFactory = ctx.LoggerFactory,
+                    Discovery = new DiscoveryOptions { Pex = !pr.GetValue(noPex), Lsd = pr.GetValue(lsd) },
+                });
+                engine.Start();
+                var torrentOptions = new TorrentOptions { MaxConnections = Math.Max(1, pr.GetValue(maxPeers)), Peers = ParsePeers(pr.GetValue(peers)) };
+                var sessions = pairs.Select((p, i) => engine.Add(p.Torrent, storages[i], haves[i], torrentOptions)).ToList();
+                foreach (var s in sessions)
+                    ctx.Err.WriteLine($"seeding {s.Name} ({s.Torrent.InfoHash.ToHex()}) on {engine.LocalEndPoint}{(s.Torrent.TrackerTiers.IsEmpty ? "" : ", announcing to its trackers")}");
+                await EngineHost.RunAsync(ctx, sessions, "seed", untilComplete: false, null, ct).ConfigureAwait(false);
                 return ExitCodes.Ok;
             }
-            catch (UsageException ex)
+            finally
             {
-                ctx.Fail(ex.Message);
-                return ExitCodes.Usage;
+                foreach (var s in storages) await s.DisposeAsync().ConfigureAwait(false);
             }
-            catch (Exception ex) when (EngineHost.IsOperatorError(ex))
-            {
-                ctx.Fail(ex.Message);
-                return ExitCodes.Error;
-            }
-        });
+        }, outer: outer));
         return cmd;
     }
 
@@ -120,79 +101,63 @@ public static class EngineCommands
         {
             torrents, targets, listen, peers, seedAfter, cache, directIO, resume, files, size, noPex, lsd, maxPeers,
         };
-        cmd.SetAction(async (pr, outer) =>
+        cmd.SetAction((pr, outer) => EngineHost.RunGuardedAsync(ctx, onInterrupt: () =>
         {
-            using var cts = EngineHost.CancelOnSignal(outer);
-            var ct = cts.Token;
+            ctx.Fail("interrupted; verified pieces are kept and the resume file lets the next run continue");
+            return ExitCodes.Interrupted;
+        }, body: async ct =>
+        {
+            var pairs = Pair(pr.GetValue(torrents)!, pr.GetValue(targets)!, "--target");
+            bool plainFiles = pr.GetValue(files);
+            if (pairs.Count > 1 && (pr.GetValue(resume) is not null || pr.GetValue(size) is not null))
+                throw new UsageException("--resume and --size name one target: use them with a single --torrent");
+            if (pr.GetValue(directIO) && (plainFiles || pairs.Any(p => !BlockImageLayout.IsBlockImage(p.Torrent))))
+                throw new UsageException("--direct-io applies to device or image file targets of block-image torrents, not to plain files");
+            var memory = PieceMemory.Split(StorageOptions.ClampCacheBytes(SizeParser.Parse(pr.GetValue(cache)!), pairs.Max(p => p.Torrent.PieceLength)),
+                pairs.Max(p => p.Torrent.PieceLength));
+            var storageOptions = new StorageOptions { Memory = memory, DirectIO = pr.GetValue(directIO) };
+            long? createSize = pr.GetValue(size) is { } s ? SizeParser.Parse(s) : null;
+            var storages = new List<MappedPieceStorage>();
             try
             {
-                var pairs = Pair(pr.GetValue(torrents)!, pr.GetValue(targets)!, "--target");
-                bool plainFiles = pr.GetValue(files);
-                if (pairs.Count > 1 && (pr.GetValue(resume) is not null || pr.GetValue(size) is not null))
-                    throw new UsageException("--resume and --size name one target: use them with a single --torrent");
-                if (pr.GetValue(directIO) && (plainFiles || pairs.Any(p => !BlockImageLayout.IsBlockImage(p.Torrent))))
-                    throw new UsageException("--direct-io applies to device or image file targets of block-image torrents, not to plain files");
-                var memory = PieceMemory.Split(StorageOptions.ClampCacheBytes(SizeParser.Parse(pr.GetValue(cache)!), pairs.Max(p => p.Torrent.PieceLength)),
-                    pairs.Max(p => p.Torrent.PieceLength));
-                var storageOptions = new StorageOptions { Memory = memory, DirectIO = pr.GetValue(directIO) };
-                long? createSize = pr.GetValue(size) is { } s ? SizeParser.Parse(s) : null;
-                var storages = new List<MappedPieceStorage>();
-                try
+                var starts = new List<(Bitfield Have, string ResumePath)>();
+                foreach (var (t, targetPath) in pairs)
                 {
-                    var starts = new List<(Bitfield Have, string ResumePath)>();
-                    foreach (var (t, targetPath) in pairs)
-                    {
-                        // A target that does not exist yet becomes a new (sparse) image file: it holds no piece, so hashing it is wasted work.
-                        bool fresh = !File.Exists(targetPath) && !Directory.Exists(targetPath) && !plainFiles && BlockImageLayout.IsBlockImage(t);
-                        var storage = EngineHost.OpenStorage(t, targetPath, writable: true, plainFiles, storageOptions, createSize);
-                        storages.Add(storage);
-                        var resumePath = pr.GetValue(resume) ?? DefaultResumePath(t, targetPath);
-                        var recovered = await ProgressDisplay.RunAsync(ctx, pairs.Count > 1 ? $"checking {t.Name}" : "checking target", t.TotalLength,
-                            report => PieceRecovery.Recover(storage, t, resumePath, new RecoveryOptions { Progress = report, RehashWhenUntrusted = !fresh }, ct)).ConfigureAwait(false);
-                        ctx.Err.WriteLine(pairs.Count > 1 ? $"{t.Name}: {recovered.Reason}" : recovered.Reason);
-                        starts.Add((recovered.Pieces, resumePath));
-                    }
-                    var listenAt = pr.GetValue(listen) is { } l ? EngineHost.ParseEndPoint(l) : null;
-                    await using var engine = new TorrentEngine(new EngineOptions
-                    {
-                        Listen = listenAt is null ? [] : [listenAt],
-                        LocalAddress = listenAt?.Address,
-                        Memory = memory,
-                        LoggerFactory = ctx.LoggerFactory,
-                        Discovery = new DiscoveryOptions { Pex = !pr.GetValue(noPex), Lsd = pr.GetValue(lsd) },
-                    });
-                    engine.Start();
-                    var peerList = ParsePeers(pr.GetValue(peers));
-                    var sessions = pairs.Select((p, i) => engine.Add(p.Torrent, storages[i], starts[i].Have, new TorrentOptions
-                    {
-                        ResumePath = starts[i].ResumePath,
-                        MaxConnections = Math.Max(1, pr.GetValue(maxPeers)),
-                        Peers = peerList,
-                    })).ToList();
-                    bool ok = await EngineHost.RunAsync(ctx, sessions, "fetch", untilComplete: true, TimeSpan.FromSeconds(pr.GetValue(seedAfter)), ct).ConfigureAwait(false);
-                    return ok ? ExitCodes.Ok : ExitCodes.Interrupted;
+                    // A target that does not exist yet becomes a new (sparse) image file: it holds no piece, so hashing it is wasted work.
+                    bool fresh = !File.Exists(targetPath) && !Directory.Exists(targetPath) && !plainFiles && BlockImageLayout.IsBlockImage(t);
+                    var storage = EngineHost.OpenStorage(t, targetPath, writable: true, plainFiles, storageOptions, createSize);
+                    storages.Add(storage);
+                    var resumePath = pr.GetValue(resume) ?? DefaultResumePath(t, targetPath);
+                    var recovered = await ProgressDisplay.RunAsync(ctx, pairs.Count > 1 ? $"checking {t.Name}" : "checking target", t.TotalLength,
+                        report => PieceRecovery.Recover(storage, t, resumePath, new RecoveryOptions { Progress = report, RehashWhenUntrusted = !fresh }, ct)).ConfigureAwait(false);
+                    ctx.Err.WriteLine(pairs.Count > 1 ? $"{t.Name}: {recovered.Reason}" : recovered.Reason);
+                    starts.Add((recovered.Pieces, resumePath));
                 }
-                finally
+                var listenAt = pr.GetValue(listen) is { } l ? EngineHost.ParseEndPoint(l) : null;
+                await using var engine = new TorrentEngine(new EngineOptions
                 {
-                    foreach (var st in storages) await st.DisposeAsync().ConfigureAwait(false);
-                }
+                    Listen = listenAt is null ? [] : [listenAt],
+                    LocalAddress = listenAt?.Address,
+                    Memory = memory,
+                    LoggerFactory = ctx.LoggerFactory,
+                    Discovery = new DiscoveryOptions { Pex = !pr.GetValue(noPex), Lsd = pr.GetValue(lsd) },
+                });
+                engine.Start();
+                var peerList = ParsePeers(pr.GetValue(peers));
+                var sessions = pairs.Select((p, i) => engine.Add(p.Torrent, storages[i], starts[i].Have, new TorrentOptions
+                {
+                    ResumePath = starts[i].ResumePath,
+                    MaxConnections = Math.Max(1, pr.GetValue(maxPeers)),
+                    Peers = peerList,
+                })).ToList();
+                bool ok = await EngineHost.RunAsync(ctx, sessions, "fetch", untilComplete: true, TimeSpan.FromSeconds(pr.GetValue(seedAfter)), ct).ConfigureAwait(false);
+                return ok ? ExitCodes.Ok : ExitCodes.Interrupted;
             }
-            catch (OperationCanceledException)
+            finally
             {
-                ctx.Fail("interrupted; verified pieces are kept and the resume file lets the next run continue");
-                return ExitCodes.Interrupted;
+                foreach (var st in storages) await st.DisposeAsync().ConfigureAwait(false);
             }
-            catch (UsageException ex)
-            {
-                ctx.Fail(ex.Message);
-                return ExitCodes.Usage;
-            }
-            catch (Exception ex) when (EngineHost.IsOperatorError(ex))
-            {
-                ctx.Fail(ex.Message);
-                return ExitCodes.Error;
-            }
-        });
+        }, outer: outer));
         return cmd;
     }
 
