@@ -32,7 +32,7 @@ public static class DemoCommand
         };
         cmd.SetAction(async (pr, outer) =>
         {
-            using var cts = EngineHost.CancelOnSignal(outer);
+            using var cts = CommandSupport.CancelOnSignal(outer);
             var ct = cts.Token;
             var dir = pr.GetValue(workDir);
             bool temp = dir == null && !pr.GetValue(keep);

@@ -33,7 +33,7 @@ public static class DeployCommand
         };
         cmd.SetAction(async (pr, outer) =>
         {
-            using var cts = EngineHost.CancelOnSignal(outer);
+            using var cts = CommandSupport.CancelOnSignal(outer);
             IDeployReporter reporter = pr.GetValue(json) ? new JsonReporter(ctx.Out) : new TextReporter(ctx);
             try
             {
@@ -49,7 +49,7 @@ public static class DeployCommand
                     Target = pr.GetValue(target)!,
                     Yes = pr.GetValue(yes),
                     AllowFile = pr.GetValue(allowFile),
-                    Listen = EngineHost.ParseEndPoint(pr.GetValue(listen)!, 0),
+                    Listen = CommandSupport.ParseEndPoint(pr.GetValue(listen)!, 0),
                     ClientId = pr.GetValue(id),
                     Hostname = pr.GetValue(hostname) ?? Environment.MachineName,
                     CacheBytes = SizeParser.Parse(pr.GetValue(cache)!),

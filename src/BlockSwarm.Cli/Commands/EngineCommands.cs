@@ -37,7 +37,7 @@ public static class EngineCommands
         {
             torrents, sources, listen, peers, limit, slowStart, verifySource, files, noPex, lsd, maxPeers,
         };
-        cmd.SetAction((pr, outer) => EngineHost.RunGuardedAsync(ctx, onInterrupt: () => ExitCodes.Ok, body: async ct =>
+        cmd.SetAction((pr, outer) => CommandSupport.RunGuardedAsync(ctx, onInterrupt: () => ExitCodes.Ok, body: async ct =>
         {
             var pairs = Pair(pr.GetValue(torrents)!, pr.GetValue(sources)!, "--source");
             long rate = pr.GetValue(limit) is { } l ? SizeParser.Parse(l) : 0;
@@ -49,13 +49,13 @@ public static class EngineCommands
                 var haves = new List<Bitfield>();
                 foreach (var (t, path) in pairs)
                 {
-                    var storage = EngineHost.OpenStorage(t, path, writable: false, pr.GetValue(files), new StorageOptions { Memory = memory });
+                    var storage = CommandSupport.OpenStorage(t, path, writable: false, pr.GetValue(files), new StorageOptions { Memory = memory });
                     storages.Add(storage);
                     haves.Add(await SourcePiecesAsync(ctx, t, storage, pr.GetValue(verifySource), ct).ConfigureAwait(false));
                 }
                 await using var engine = new TorrentEngine(new EngineOptions
                 {
-                    Listen = [EngineHost.ParseEndPoint(pr.GetValue(listen)!)],
+                    Listen = [CommandSupport.ParseEndPoint(pr.GetValue(listen)!)],
                     UploadLimit = rate,
                     SlowStart = ss > 0 ? TimeSpan.FromSeconds(ss) : null,
                     Memory = memory,
@@ -67,7 +67,7 @@ public static class EngineCommands
                 var sessions = pairs.Select((p, i) => engine.Add(p.Torrent, storages[i], haves[i], torrentOptions)).ToList();
                 foreach (var s in sessions)
                     ctx.Err.WriteLine($"seeding {s.Name} ({s.Torrent.InfoHash.ToHex()}) on {engine.LocalEndPoint}{(s.Torrent.TrackerTiers.IsEmpty ? "" : ", announcing to its trackers")}");
-                await EngineHost.RunAsync(ctx, sessions, "seed", untilComplete: false, null, ct).ConfigureAwait(false);
+                await CommandSupport.RunAsync(ctx, sessions, "seed", untilComplete: false, null, ct).ConfigureAwait(false);
                 return ExitCodes.Ok;
             }
             finally
@@ -101,7 +101,7 @@ public static class EngineCommands
         {
             torrents, targets, listen, peers, seedAfter, cache, directIO, resume, files, size, noPex, lsd, maxPeers,
         };
-        cmd.SetAction((pr, outer) => EngineHost.RunGuardedAsync(ctx, onInterrupt: () =>
+        cmd.SetAction((pr, outer) => CommandSupport.RunGuardedAsync(ctx, onInterrupt: () =>
         {
             ctx.Fail("interrupted; verified pieces are kept and the resume file lets the next run continue");
             return ExitCodes.Interrupted;
@@ -125,7 +125,7 @@ public static class EngineCommands
                 {
                     // A target that does not exist yet becomes a new (sparse) image file: it holds no piece, so hashing it is wasted work.
                     bool fresh = !File.Exists(targetPath) && !Directory.Exists(targetPath) && !plainFiles && BlockImageLayout.IsBlockImage(t);
-                    var storage = EngineHost.OpenStorage(t, targetPath, writable: true, plainFiles, storageOptions, createSize);
+                    var storage = CommandSupport.OpenStorage(t, targetPath, writable: true, plainFiles, storageOptions, createSize);
                     storages.Add(storage);
                     var resumePath = pr.GetValue(resume) ?? DefaultResumePath(t, targetPath);
                     var recovered = await ProgressDisplay.RunAsync(ctx, pairs.Count > 1 ? $"checking {t.Name}" : "checking target", t.TotalLength,
@@ -133,7 +133,7 @@ public static class EngineCommands
                     ctx.Err.WriteLine(pairs.Count > 1 ? $"{t.Name}: {recovered.Reason}" : recovered.Reason);
                     starts.Add((recovered.Pieces, resumePath));
                 }
-                var listenAt = pr.GetValue(listen) is { } l ? EngineHost.ParseEndPoint(l) : null;
+                var listenAt = pr.GetValue(listen) is { } l ? CommandSupport.ParseEndPoint(l) : null;
                 await using var engine = new TorrentEngine(new EngineOptions
                 {
                     Listen = listenAt is null ? [] : [listenAt],
@@ -150,7 +150,7 @@ public static class EngineCommands
                     MaxConnections = Math.Max(1, pr.GetValue(maxPeers)),
                     Peers = peerList,
                 })).ToList();
-                bool ok = await EngineHost.RunAsync(ctx, sessions, "fetch", untilComplete: true, TimeSpan.FromSeconds(pr.GetValue(seedAfter)), ct).ConfigureAwait(false);
+                bool ok = await CommandSupport.RunAsync(ctx, sessions, "fetch", untilComplete: true, TimeSpan.FromSeconds(pr.GetValue(seedAfter)), ct).ConfigureAwait(false);
                 return ok ? ExitCodes.Ok : ExitCodes.Interrupted;
             }
             finally
@@ -187,7 +187,7 @@ public static class EngineCommands
         Arity = ArgumentArity.ZeroOrMore,
     };
 
-    private static List<System.Net.IPEndPoint> ParsePeers(string[]? peers) => [.. (peers ?? []).Select(p => EngineHost.ParseEndPoint(p))];
+    private static List<System.Net.IPEndPoint> ParsePeers(string[]? peers) => [.. (peers ?? []).Select(p => CommandSupport.ParseEndPoint(p))];
 
     /// <summary>Loads each torrent and pairs it with the path given in the same position; refuses counts that differ or a torrent given twice.</summary>
     private static List<(Torrent Torrent, string Path)> Pair(string[] torrentPaths, string[] paths, string pathOption)

@@ -35,7 +35,7 @@ public static class ServeCommand
         };
         cmd.SetAction(async (pr, outer) =>
         {
-            using var cts = EngineHost.CancelOnSignal(outer);
+            using var cts = CommandSupport.CancelOnSignal(outer);
             var ct = cts.Token;
             try
             {
@@ -67,7 +67,7 @@ public static class ServeCommand
                     ctx.Err.WriteLine($"map {resolved.Method}: {SizeParser.Format(resolved.Map.UsedBytes)} used of {SizeParser.Format(dev.Size)}, {torrent.PieceCount} pieces, info-hash {torrent.InfoHash.ToHex()}");
                     if (pr.GetValue(torrentOut) is { } outPath) TorrentCreator.WriteAtomically(outPath, torrent.Raw.Span);
                 }
-                await using var storage = EngineHost.OpenStorage(torrent, src, writable: false, plainFiles: false, new StorageOptions());
+                await using var storage = CommandSupport.OpenStorage(torrent, src, writable: false, plainFiles: false, new StorageOptions());
                 storage.MarkDurable(PieceRecovery.TrustSeed(storage).Pieces);
                 long rate = pr.GetValue(limit) is { } l ? SizeParser.Parse(l) : 0;
                 int ss = pr.GetValue(slowStart);
@@ -115,7 +115,7 @@ public static class ServeCommand
             {
                 return ExitCodes.Ok;
             }
-            catch (Exception ex) when (EngineHost.IsOperatorError(ex))
+            catch (Exception ex) when (CommandSupport.IsOperatorError(ex))
             {
                 ctx.Fail(ex.Message);
                 return ExitCodes.Error;

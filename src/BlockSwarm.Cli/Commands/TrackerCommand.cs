@@ -13,13 +13,13 @@ public static class TrackerCommand
         var cmd = new Command("tracker", "Run a standalone HTTP BitTorrent tracker (BEP 3 announce and scrape, compact peers BEP 23, IPv6 peers BEP 7)") { listen, allow };
         cmd.SetAction(async (pr, outer) =>
         {
-            using var cts = EngineHost.CancelOnSignal(outer);
+            using var cts = CommandSupport.CancelOnSignal(outer);
             try
             {
                 var specs = pr.GetValue(allow) ?? [];
                 var allowList = specs.Length > 0 ? AllowList.Parse(specs) : null;
                 await using var host = new StandaloneTrackerHost(new TrackerOptions { LoggerFactory = ctx.LoggerFactory });
-                await host.StartAsync(EngineHost.ParseEndPoint(pr.GetValue(listen)!, 6969), allowList, cts.Token).ConfigureAwait(false);
+                await host.StartAsync(CommandSupport.ParseEndPoint(pr.GetValue(listen)!, 6969), allowList, cts.Token).ConfigureAwait(false);
                 ctx.Out.WriteLine($"tracker listening on {host.LocalEndPoint}: announce URL http://HOST:{host.LocalEndPoint.Port}/announce{(allowList is null ? "" : $", {specs.Length} allow-list entries")}");
                 ctx.Out.Flush();
                 try { await Task.Delay(Timeout.Infinite, cts.Token).ConfigureAwait(false); }

@@ -9,8 +9,8 @@ using BlockSwarm.Devices;
 
 namespace BlockSwarm.Cli;
 
-/// <summary>Shared plumbing of the engine commands: storage choice, recovery, progress, Ctrl-C.</summary>
-public static class EngineHost
+/// <summary>Shared plumbing of the commands: storage choice, endpoints, progress, signals, error mapping.</summary>
+public static class CommandSupport
 {
     /// <summary>Opens the storage for a torrent: a block device/image for block-image torrents, plain files otherwise (or when forced).</summary>
     public static MappedPieceStorage OpenStorage(Torrent torrent, string path, bool writable, bool plainFiles, StorageOptions options, long? createSize = null)
