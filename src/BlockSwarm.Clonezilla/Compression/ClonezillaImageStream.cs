@@ -20,8 +20,10 @@ public static class ClonezillaImageStream
     {
         ArgumentNullException.ThrowIfNull(path);
         string file = Path.GetFileName(path);
-        if (SplitFileStream.IsPartName(file)) file = file[..file.LastIndexOf('.')];
-        string suffix = Path.GetExtension(file).TrimStart('.');
+        string last = Path.GetExtension(file).TrimStart('.');
+        string before = Path.GetExtension(Path.GetFileNameWithoutExtension(file)).TrimStart('.');
+        // "….zst" is unsplit; "….zst.aa" (and "….zst.gz", a later part) is split; "….ext4-ptcl-img.rar" names an unknown compression.
+        string suffix = SplitFileStream.IsPartName(file) ? before : last;
         return suffix switch
         {
             "uncomp" => CompressionKind.None,

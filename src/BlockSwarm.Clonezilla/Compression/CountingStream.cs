@@ -11,20 +11,39 @@ internal sealed class CountingStream(Stream inner) : Stream
     /// <summary>Compressed bytes read so far.</summary>
     public long Consumed { get; private set; }
 
+    /// <summary>The last exception the file side threw: the decoder's guard passes it on as it is, not as bad data.</summary>
+    public Exception? SourceError { get; private set; }
+
     public override int Read(Span<byte> buffer)
     {
-        int n = inner.Read(buffer);
-        Consumed += n;
-        return n;
+        try
+        {
+            int n = inner.Read(buffer);
+            Consumed += n;
+            return n;
+        }
+        catch (Exception ex)
+        {
+            SourceError = ex;
+            throw;
+        }
     }
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        int n = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-        Consumed += n;
-        return n;
+        try
+        {
+            int n = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            Consumed += n;
+            return n;
+        }
+        catch (Exception ex)
+        {
+            SourceError = ex;
+            throw;
+        }
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>

@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using System.Globalization;
 
 namespace BlockSwarm.Clonezilla.Compression;
@@ -6,7 +7,8 @@ namespace BlockSwarm.Clonezilla.Compression;
 /// The decompressed stream as the partclone reader sees it: counts decompressed bytes, and turns whatever a decoder
 /// library throws for bad input (InvalidDataException, its own exception types) into a
 /// <see cref="ClonezillaFormatException"/> naming the file, the compressed offset (the part of a split set) and the
-/// decompressed offset. I/O errors of the files themselves pass through as they are.
+/// decompressed offset. What the files themselves threw (an I/O error, a split part that shrank) passes through as it
+/// is, however the decoder wrapped it.
 /// </summary>
 internal sealed class DecoderGuardStream(Stream decoder, CountingStream source, CompressionKind kind, string name) : Stream
 {
@@ -21,18 +23,22 @@ internal sealed class DecoderGuardStream(Stream decoder, CountingStream source, 
             Produced += n;
             return n;
         }
-        catch (Exception ex) when (IsDecoderError(ex))
+        catch (Exception ex) when (ex is not (OperationCanceledException or OutOfMemoryException))
         {
+            if (FromSource(ex) is { } sourceError) ExceptionDispatchInfo.Throw(sourceError);
             throw Wrap(ex);
         }
     }
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
-    private static bool IsDecoderError(Exception ex) =>
-        ex is not (ClonezillaFormatException or OperationCanceledException or ObjectDisposedException or OutOfMemoryException)
-        // A FileStream's own failure (EIO, a vanished file) is an IOException of the file system, not bad data.
-        && (ex is not IOException || ex.GetType().FullName!.StartsWith("SharpCompress", StringComparison.Ordinal));
+    private Exception? FromSource(Exception ex)
+    {
+        if (source.SourceError is not { } error) return null;
+        for (Exception? e = ex; e is not null; e = e.InnerException)
+            if (ReferenceEquals(e, error)) return error;
+        return null;
+    }
 
     private ClonezillaFormatException Wrap(Exception ex)
     {

@@ -111,12 +111,11 @@ public sealed class SplitFileStream : Stream
         if (dot <= 0) return 0;
         var suffix = file.AsSpan(dot + 1);
         if (suffix.Length < 2 || suffix.ContainsAnyExceptInRange('a', 'z')) return 0;
-        if (ClonezillaImageStream.IsCompressionSuffix(suffix))
-        {
-            // "….zst" ends an unsplit name; "….zst.gz" is part 182 of a split set.
-            var before = Path.GetExtension(file.AsSpan(0, dot));
-            if (before.Length < 2 || !ClonezillaImageStream.IsCompressionSuffix(before[1..])) return 0;
-        }
+        var before = Path.GetExtension(file.AsSpan(0, dot));
+        // "….ext4-ptcl-img.rar" ends in its compression suffix, known or not: a part follows a compression suffix.
+        if (before.EndsWith("-img", StringComparison.Ordinal)) return 0;
+        // "….zst" ends an unsplit name; "….zst.gz" is part 182 of a split set.
+        if (ClonezillaImageStream.IsCompressionSuffix(suffix) && (before.Length < 2 || !ClonezillaImageStream.IsCompressionSuffix(before[1..]))) return 0;
         return suffix.Length;
     }
 

@@ -77,6 +77,36 @@ public sealed class CompressedImageTests(SavedExt4Image saved) : IClassFixture<S
         PartcloneRig.AssertDataEqualsSource(reader, saved.Device);
     }
 
+    /// <summary>Damage anywhere in a compressed image (the decoder's checks, or partclone's behind them) is a format error naming the file.</summary>
+    [Theory]
+    [MemberData(nameof(Compressors))]
+    public void A_damaged_compressed_image_is_a_format_error_naming_the_file(string suffix, string command)
+    {
+        Requires.Tools(command.Split(' ')[0]);
+        using var dir = new TempDirectory("cz-damage");
+        var whole = Compress(saved.Image, command, dir.File($"sda1.ext4-ptcl-img.{suffix}"));
+        var bytes = File.ReadAllBytes(whole);
+        foreach (double at in new[] { 0.3, 0.7 })
+        {
+            var damaged = (byte[])bytes.Clone();
+            damaged[(int)(damaged.Length * at)] ^= 0x5a;
+            File.WriteAllBytes(whole, damaged);
+            var ex = Assert.Throws<ClonezillaFormatException>(() =>
+            {
+                using var reader = PartcloneImageReader.Open(whole);
+                while (reader.TryReadBlocks(out _)) { }
+            });
+            Assert.StartsWith(whole + ": ", ex.Message, StringComparison.Ordinal);
+        }
+        File.WriteAllBytes(whole, bytes[..(bytes.Length * 2 / 3)]);
+        var cut = Assert.Throws<ClonezillaFormatException>(() =>
+        {
+            using var reader = PartcloneImageReader.Open(whole);
+            while (reader.TryReadBlocks(out _)) { }
+        });
+        Assert.StartsWith(whole + ": ", cut.Message, StringComparison.Ordinal);
+    }
+
     private static string Compress(string input, string command, string output)
     {
         Tool.Sh($"{command} < '{input}' > '{output}'");

@@ -24,7 +24,6 @@ public sealed class PartcloneFormatTests
         Assert.Equal(new FileInfo(device).Length, reader.DeviceSize);
         Assert.Equal(h.UsedBlocks, reader.UsedBlocks);
         Assert.Equal(PartcloneRig.PartcloneExtents(image, "extfs"), reader.UsedExtents);
-        Assert.True(reader.UsedExtents.Length >= 2, $"{reader.UsedExtents.Length} run(s): an ext4 image has free space between its metadata and data");
         PartcloneRig.AssertDataEqualsSource(reader, device);
         Assert.Equal(new FileInfo(image).Length, reader.Position);
         Assert.False(reader.TryReadBlocks(out _));
