@@ -119,9 +119,14 @@ internal static class Lzo1xDecoder
         {
             output.Slice(from, length).CopyTo(output[op..]);
         }
+        else if (distance >= 8)
+        {
+            // Overlapping: the match repeats bytes it is writing; each distance-sized piece only reads written bytes.
+            for (int done = 0; done < length; done += distance)
+                output.Slice(from + done, Math.Min(distance, length - done)).CopyTo(output[(op + done)..]);
+        }
         else
         {
-            // Overlapping: the match repeats the bytes it is writing (a run); copy forward, distance bytes at a time.
             for (int i = 0; i < length; i++) output[op + i] = output[from + i];
         }
         op += length;

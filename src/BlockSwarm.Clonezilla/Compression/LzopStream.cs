@@ -128,7 +128,7 @@ internal sealed class LzopStream : Stream
         ReadInto(h, ref n, 1);
         ReadInto(h, ref n, h[n - 1]); // the file name
         uint stored = ReadUInt32("header checksum");
-        uint computed = (_flags & FlagHeaderCrc32) != 0 ? Crc32.HashToUInt32(h[..n]) : Adler32(h[..n]);
+        uint computed = (_flags & FlagHeaderCrc32) != 0 ? Crc32.HashToUInt32(h[..n]) : Adler32.Compute(h[..n]);
         if (stored != computed) throw new InvalidDataException($"lzop header checksum mismatch: stored {stored:x8}, computed {computed:x8}");
         if ((_flags & FlagExtraField) != 0)
         {
@@ -162,29 +162,9 @@ internal sealed class LzopStream : Stream
     private static void Check(uint? stored, ReadOnlySpan<byte> data, bool adler, string what)
     {
         if (stored is not { } s) return;
-        uint computed = adler ? Adler32(data) : Crc32.HashToUInt32(data);
+        uint computed = adler ? Adler32.Compute(data) : Crc32.HashToUInt32(data);
         if (s != computed)
             throw new InvalidDataException($"lzop {what} {(adler ? "Adler-32" : "CRC-32")} mismatch: stored {s:x8}, computed {computed:x8}");
-    }
-
-    /// <summary>Adler-32 (RFC 1950), summed in runs of 5552 bytes, the most that cannot overflow 32 bits.</summary>
-    internal static uint Adler32(ReadOnlySpan<byte> data, uint seed = 1)
-    {
-        const uint Mod = 65521;
-        uint a = seed & 0xffff, b = seed >> 16;
-        while (data.Length > 0)
-        {
-            int n = Math.Min(data.Length, 5552);
-            foreach (byte x in data[..n])
-            {
-                a += x;
-                b += a;
-            }
-            a %= Mod;
-            b %= Mod;
-            data = data[n..];
-        }
-        return (b << 16) | a;
     }
 
     private static void Ensure(ref byte[] buffer, int size)

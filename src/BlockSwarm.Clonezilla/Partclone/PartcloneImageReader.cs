@@ -19,7 +19,7 @@ namespace BlockSwarm.Clonezilla.Partclone;
 /// Reads go to the decompressor a few MiB at a time into one pooled buffer; checksums are checked in place and the
 /// checksum bytes squeezed out by a forward copy, so nothing is allocated per block or per strip.
 /// </remarks>
-public sealed partial class PartcloneImageReader : IDisposable
+public sealed class PartcloneImageReader : IDisposable
 {
     /// <summary>About this much is read, verified and handed out per call (whole strips; one strip when larger).</summary>
     public const int TargetChunkBytes = 4 << 20;
