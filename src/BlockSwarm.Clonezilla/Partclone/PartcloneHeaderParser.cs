@@ -195,5 +195,5 @@ internal static class PartcloneHeaderParser
     }
 
     public static ClonezillaFormatException Error(string name, long offset, string what) =>
-        new(string.Create(CultureInfo.InvariantCulture, $"{name}: {what} (byte offset {offset})"));
+        new(string.Create(CultureInfo.InvariantCulture, $"{name}: {what} (byte offset {offset} of the partclone stream)"));
 }

@@ -43,7 +43,7 @@ public sealed class CorruptionTests
         Assert.StartsWith(image + ": ", ex.Message, StringComparison.Ordinal);
         Assert.Contains("Crc32 checksum mismatch", ex.Message, StringComparison.Ordinal);
         Assert.Contains($"used blocks #{3 * PerChecksum}-#{4 * PerChecksum - 1} (filesystem blocks {firstBlockOfStrip3}-{lastBlockOfStrip3})", ex.Message, StringComparison.Ordinal);
-        Assert.Contains($"(byte offset {dataOffset + 3 * Strip + PerChecksum * BlockSize})", ex.Message, StringComparison.Ordinal);
+        Assert.Contains($"(byte offset {dataOffset + 3 * Strip + PerChecksum * BlockSize} of the partclone stream)", ex.Message, StringComparison.Ordinal);
         Assert.True(used > 4 * PerChecksum);
     }
 
@@ -74,7 +74,7 @@ public sealed class CorruptionTests
         File.WriteAllBytes(image, File.ReadAllBytes(image)[..(int)cut]);
         var ex = ReadAll(image);
         Assert.Contains($"truncated: the stream ends in used block #{PerChecksum + 2} (filesystem block {block})", ex.Message, StringComparison.Ordinal);
-        Assert.Contains($"(byte offset {cut})", ex.Message, StringComparison.Ordinal);
+        Assert.Contains($"(byte offset {cut} of the partclone stream)", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -85,9 +85,9 @@ public sealed class CorruptionTests
         reader.Dispose();
         var bytes = File.ReadAllBytes(image);
         File.WriteAllBytes(image, bytes[..50]);
-        Assert.Contains("truncated: the stream ends inside the partclone header (byte offset 50)", ReadAll(image).Message, StringComparison.Ordinal);
+        Assert.Contains("truncated: the stream ends inside the partclone header (byte offset 50 of the partclone stream)", ReadAll(image).Message, StringComparison.Ordinal);
         File.WriteAllBytes(image, bytes[..500]);
-        Assert.Contains("truncated: the stream ends inside the bitmap (byte offset 500)", ReadAll(image).Message, StringComparison.Ordinal);
+        Assert.Contains("truncated: the stream ends inside the bitmap (byte offset 500 of the partclone stream)", ReadAll(image).Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -99,7 +99,7 @@ public sealed class CorruptionTests
         long length = new FileInfo(image).Length;
         File.AppendAllText(image, "junk");
         Assert.Contains($"unexpected data after the last of the", ReadAll(image).Message, StringComparison.Ordinal);
-        Assert.Contains($"(byte offset {length})", ReadAll(image).Message, StringComparison.Ordinal);
+        Assert.Contains($"(byte offset {length} of the partclone stream)", ReadAll(image).Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -111,7 +111,7 @@ public sealed class CorruptionTests
         reader.Dispose();
         var wrong = SyntheticImage.Write(dir.File("wrong.pc"), BlockSize, 20_000, seed: 5, perChecksum: PerChecksum, usedInHeader: used + 1);
         var ex = Assert.Throws<ClonezillaFormatException>(() => PartcloneImageReader.Open(File.OpenRead(wrong), wrong));
-        Assert.Equal($"{wrong}: the bitmap marks {used} blocks used but the header says {used + 1} (byte offset 76)", ex.Message);
+        Assert.Equal($"{wrong}: the bitmap marks {used} blocks used but the header says {used + 1} (byte offset 76 of the partclone stream)", ex.Message);
     }
 
     [Fact]
@@ -129,7 +129,7 @@ public sealed class CorruptionTests
 
     [Theory]
     [InlineData(20, "header checksum mismatch")]
-    [InlineData(0, "not a partclone image: no 'partclone-image' signature (found 'qartclone-image') (byte offset 0)")]
+    [InlineData(0, "not a partclone image: no 'partclone-image' signature (found 'qartclone-image') (byte offset 0 of the partclone stream)")]
     public void A_damaged_header_is_refused(int at, string expected)
     {
         using var dir = new TempDirectory("cz-head");
@@ -142,7 +142,7 @@ public sealed class CorruptionTests
     }
 
     [Theory]
-    [InlineData(30, "0003", "partclone image format '0003' is not supported (formats 0001 and 0002 are) (byte offset 30)")]
+    [InlineData(30, "0003", "partclone image format '0003' is not supported (formats 0001 and 0002 are) (byte offset 30 of the partclone stream)")]
     [InlineData(36, "ZFS\0\0", "unknown filesystem 'ZFS'")]
     public void An_unknown_version_or_filesystem_is_refused(int at, string text, string expected)
     {
@@ -168,7 +168,7 @@ public sealed class CorruptionTests
         File.WriteAllBytes(image, bytes);
         var message = ReadAll(image).Message;
         Assert.Contains("bitmap checksum mismatch", message, StringComparison.Ordinal);
-        Assert.Contains($"(byte offset {bitmapCrcAt})", message, StringComparison.Ordinal);
+        Assert.Contains($"(byte offset {bitmapCrcAt} of the partclone stream)", message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -186,6 +186,6 @@ public sealed class CorruptionTests
         File.WriteAllBytes(v1, bytes);
         var message = ReadAll(v1).Message;
         Assert.Contains("Crc32Format1 checksum mismatch over used block #10 ", message, StringComparison.Ordinal);
-        Assert.Contains($"(byte offset {dataOffset + 10 * (BlockSize + 4) + BlockSize})", message, StringComparison.Ordinal);
+        Assert.Contains($"(byte offset {dataOffset + 10 * (BlockSize + 4) + BlockSize} of the partclone stream)", message, StringComparison.Ordinal);
     }
 }
