@@ -20,6 +20,8 @@ public static class CommandSupport
             Directory.CreateDirectory(path);
             return FileStorage.Open(path, torrent, options, writable);
         }
+        if (!writable && ImageDirectorySource.IsImageDirectory(path))
+            return ImageDirectorySource.OpenStorageFor(torrent, path, options);
         if (Directory.Exists(path) && File.Exists(Path.Combine(path, "torrent.info")) && !writable)
             return PartcloneSliceSource.Open(path, torrent, options);
         if (writable && !File.Exists(path))

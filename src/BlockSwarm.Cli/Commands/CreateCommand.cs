@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using BlockSwarm.Clonezilla.Jobs;
 using BlockSwarm.Imaging;
 using BlockSwarm.Metainfo;
 using BlockSwarm.Devices;
@@ -11,7 +12,8 @@ public static class CreateCommand
 {
     public static Command Build(CliContext ctx)
     {
-        var source = new Option<string>("--source", "-s") { Description = "Block device or image file to read", Required = true };
+        var source = new Option<string>("--source", "-s") { Description = "Block device, image file or Clonezilla image directory (one whole-disk torrent per disk) to read", Required = true };
+        var disk = new Option<string?>("--disk") { Description = "Which disk of a Clonezilla image directory that holds several" };
         var map = new Option<string>("--map", "-m")
         {
             Description = "Used-block map: auto (MBR/GPT + ext2/3/4, FAT, NTFS, XFS scanners; unknown volumes fall back to nonzero), all, nonzero, or partclone:FILE (partclone's torrent.info)",
@@ -26,13 +28,16 @@ public static class CreateCommand
         var partition = new Option<int?>("--partition", "-p") { Description = "Make a torrent of partition N only (offsets relative to it, as Clonezilla does per partition); default: the whole disk" };
         var cmd = new Command("create", "Create a block-image torrent (files named by hex device offset) from a device or image")
         {
-            source, map, pieceSize, name, trackers, output, clonezilla, comment, partition,
+            source, disk, map, pieceSize, name, trackers, output, clonezilla, comment, partition,
         };
         cmd.SetAction(async (pr, ct) =>
         {
             var src = pr.GetValue(source)!;
             try
             {
+                if (ImageDirectorySource.IsImageDirectory(src) && !pr.GetValue(clonezilla))
+                    return await CreateFromImageDirectoryAsync(ctx, src, pr.GetValue(disk), pr.GetValue(pieceSize)!, pr.GetValue(name), pr.GetValue(trackers) ?? [],
+                        pr.GetValue(comment), pr.GetValue(output), ct).ConfigureAwait(false);
                 var spec = MapSpec.Parse(pr.GetValue(map)!);
                 using var dev = DeviceFile.OpenRead(src);
                 var sw = Stopwatch.StartNew();
@@ -74,6 +79,11 @@ public static class CreateCommand
                 ctx.Fail("interrupted; no torrent written");
                 return ExitCodes.Interrupted;
             }
+            catch (UsageException ex)
+            {
+                ctx.Fail(ex.Message);
+                return ExitCodes.Usage;
+            }
             catch (Exception ex) when (ex is IOException or BlockMapException or TorrentException or FormatException or UnauthorizedAccessException)
             {
                 ctx.Fail(ex.Message);
@@ -81,6 +91,29 @@ public static class CreateCommand
             }
         });
         return cmd;
+    }
+
+    /// <summary>A Clonezilla image directory's disk as one whole-disk torrent (its hashes also kept in the index cache, so serve starts at once).</summary>
+    private static async Task<int> CreateFromImageDirectoryAsync(CliContext ctx, string src, string? disk, string pieceSize, string? name,
+        string[] trackers, string? comment, string? output, CancellationToken ct)
+    {
+        var options = new CreateOptions
+        {
+            Name = name ?? Path.GetFileName(Path.GetFullPath(src).TrimEnd('/')),
+            Trackers = trackers,
+            Comment = comment,
+            CreationDate = DateTimeOffset.UtcNow,
+            LoggerFactory = ctx.LoggerFactory,
+        };
+        using var image = await ImageDirectorySource.OpenAsync(ctx, src, disk, pieceSize, options, new ImageJobCache(ImageJobCache.DefaultRoot), ct).ConfigureAwait(false);
+        var torrent = image.Torrent;
+        var outPath = output ?? torrent.Name + ".torrent";
+        TorrentCreator.WriteAtomically(outPath, torrent.Raw.Span);
+        foreach (var line in image.Describe()) ctx.Out.WriteLine(line);
+        ctx.Out.WriteLine($"pieces      {torrent.PieceCount} × {SizeParser.Format(torrent.PieceLength)}, ready in {image.Elapsed.TotalSeconds:0.00} s");
+        ctx.Out.WriteLine($"info-hash   {torrent.InfoHash.ToHex()}");
+        ctx.Out.WriteLine($"written     {Path.GetFullPath(outPath)}");
+        return ExitCodes.Ok;
     }
 
     private static string DefaultName(string source)

@@ -11,21 +11,26 @@ public static class InspectCommand
 {
     public static Command Build(CliContext ctx)
     {
-        var torrentArg = new Argument<string>("TORRENT") { Description = "The .torrent file" };
+        var torrentArg = new Argument<string>("TORRENT") { Description = "The .torrent file, or a Clonezilla image directory (what deploying it writes)" };
         var json = new Option<bool>("--json") { Description = "Machine-readable JSON" };
         var all = new Option<bool>("--all-extents") { Description = "List every extent (default: the first 20)" };
-        var cmd = new Command("inspect", "Show a torrent's summary, block-image extents and trackers") { torrentArg, json, all };
+        var cmd = new Command("inspect", "Show a torrent's summary, block-image extents and trackers, or a Clonezilla image directory's disks and partitions") { torrentArg, json, all };
         cmd.SetAction(pr =>
         {
             try
             {
+                if (ImageDirectorySource.IsImageDirectory(pr.GetValue(torrentArg)!))
+                {
+                    foreach (var line in ImageDirectorySource.DescribeDirectory(pr.GetValue(torrentArg)!)) ctx.Out.WriteLine(line);
+                    return ExitCodes.Ok;
+                }
                 var t = Torrent.Load(pr.GetValue(torrentArg)!);
                 BlockImageLayout? layout = BlockImageLayout.IsBlockImage(t) ? BlockImageLayout.Create(t) : null;
                 if (pr.GetValue(json)) WriteJson(ctx.Out, t, layout);
                 else WriteText(ctx.Out, t, layout, pr.GetValue(all));
                 return ExitCodes.Ok;
             }
-            catch (TorrentException ex)
+            catch (Exception ex) when (ex is TorrentException or IOException)
             {
                 ctx.Fail(ex.Message);
                 return ExitCodes.Error;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net;
+using BlockSwarm.Clonezilla.Jobs;
 using BlockSwarm.Deploy.Api;
 using BlockSwarm.Deploy.Server;
 using BlockSwarm.Engine.Storage;
@@ -14,7 +15,8 @@ public static class ServeCommand
 {
     public static Command Build(CliContext ctx)
     {
-        var source = new Option<string>("--source", "-s") { Description = "Image file or block device to deploy (or, with --torrent, where its data is)", Required = true };
+        var source = new Option<string>("--source", "-s") { Description = "Image file, block device or Clonezilla image directory to deploy (or, with --torrent, where its data is)", Required = true };
+        var disk = new Option<string?>("--disk") { Description = "Which disk of a Clonezilla image directory that holds several (each is its own deployment)" };
         var torrentOpt = new Option<string?>("--torrent", "-t") { Description = "Serve an existing torrent instead of creating one from --source" };
         var map = new Option<string>("--map", "-m") { Description = "Used-block map when creating: auto, all, nonzero, partclone:FILE", DefaultValueFactory = _ => "auto" };
         var pieceSize = new Option<string>("--piece-size") { Description = "Piece length when creating: auto or a power of two", DefaultValueFactory = _ => "auto" };
@@ -31,7 +33,7 @@ public static class ServeCommand
         var maxPeers = new Option<int>("--max-peers") { Description = "Most clients the origin serves at once", DefaultValueFactory = _ => 256 };
         var cmd = new Command("serve", "Serve a deployment: origin seeder, embedded tracker, job API, live dashboard and metrics")
         {
-            source, torrentOpt, map, pieceSize, name, listen, btPort, httpPort, expect, limit, slowStart, stopWhenDone, policy, torrentOut, maxPeers,
+            source, disk, torrentOpt, map, pieceSize, name, listen, btPort, httpPort, expect, limit, slowStart, stopWhenDone, policy, torrentOut, maxPeers,
         };
         cmd.SetAction(async (pr, outer) =>
         {
@@ -42,10 +44,29 @@ public static class ServeCommand
                 var src = pr.GetValue(source)!;
                 Torrent torrent;
                 long sourceSize;
+                MappedPieceStorage? opened = null;
                 if (pr.GetValue(torrentOpt) is { } tpath)
                 {
                     torrent = Torrent.Load(tpath);
                     sourceSize = File.Exists(src) ? DeviceFile.GetSize(src) : torrent.TotalLength;
+                }
+                else if (ImageDirectorySource.IsImageDirectory(src))
+                {
+                    if (pr.GetValue(map) != "auto") ctx.Warn("--map is ignored for a Clonezilla image directory: its partclone bitmaps say which blocks are used");
+                    var options = new CreateOptions
+                    {
+                        Name = pr.GetValue(name) ?? Path.GetFileName(Path.GetFullPath(src).TrimEnd('/')),
+                        CreationDate = DateTimeOffset.UtcNow,
+                        LoggerFactory = ctx.LoggerFactory,
+                    };
+                    var image = await ImageDirectorySource.OpenAsync(ctx, src, pr.GetValue(disk), pr.GetValue(pieceSize)!, options,
+                        new ImageJobCache(ImageJobCache.DefaultRoot), ct).ConfigureAwait(false);
+                    foreach (var line in image.Describe()) ctx.Err.WriteLine(line);
+                    torrent = image.Torrent;
+                    sourceSize = image.DiskSize;
+                    opened = image.OpenStorage();
+                    ctx.Err.WriteLine($"{torrent.PieceCount} pieces × {SizeParser.Format(torrent.PieceLength)}, info-hash {torrent.InfoHash.ToHex()}, ready in {image.Elapsed.TotalSeconds:0.00} s");
+                    if (pr.GetValue(torrentOut) is { } outPath) TorrentCreator.WriteAtomically(outPath, torrent.Raw.Span);
                 }
                 else
                 {
@@ -67,7 +88,7 @@ public static class ServeCommand
                     ctx.Err.WriteLine($"map {resolved.Method}: {SizeParser.Format(resolved.Map.UsedBytes)} used of {SizeParser.Format(dev.Size)}, {torrent.PieceCount} pieces, info-hash {torrent.InfoHash.ToHex()}");
                     if (pr.GetValue(torrentOut) is { } outPath) TorrentCreator.WriteAtomically(outPath, torrent.Raw.Span);
                 }
-                await using var storage = CommandSupport.OpenStorage(torrent, src, writable: false, plainFiles: false, new StorageOptions());
+                await using var storage = opened ?? CommandSupport.OpenStorage(torrent, src, writable: false, plainFiles: false, new StorageOptions());
                 storage.MarkDurable(PieceRecovery.TrustSeed(storage).Pieces);
                 long rate = pr.GetValue(limit) is { } l ? SizeParser.Parse(l) : 0;
                 int ss = pr.GetValue(slowStart);
@@ -114,6 +135,11 @@ public static class ServeCommand
             catch (OperationCanceledException)
             {
                 return ExitCodes.Ok;
+            }
+            catch (UsageException ex)
+            {
+                ctx.Fail(ex.Message);
+                return ExitCodes.Usage;
             }
             catch (Exception ex) when (CommandSupport.IsOperatorError(ex))
             {

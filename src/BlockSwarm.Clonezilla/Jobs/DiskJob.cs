@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Collections.Immutable;
 using BlockSwarm.Clonezilla.Compression;
 using BlockSwarm.Clonezilla.Partclone;
@@ -20,8 +21,9 @@ public sealed class DiskJob : IDisposable
     /// <summary>Decoded bytes kept behind each partition stream's cursor (allocated when the partition is first read).</summary>
     public const int DefaultWindowBytes = 32 << 20;
 
-    private DiskJob(ClonezillaDisk disk, VirtualDisk device, ImmutableArray<Extent> extents, IReadOnlyList<DecodedStream> streams)
+    private DiskJob(ClonezillaDisk disk, VirtualDisk device, ImmutableArray<Extent> extents, IReadOnlyList<DecodedStream> streams, IReadOnlyList<Extent> ntfsBackups)
     {
+        NtfsBackupBootSectors = ntfsBackups;
         Disk = disk;
         Device = device;
         Extents = extents;
@@ -42,6 +44,12 @@ public sealed class DiskJob : IDisposable
     public long Bytes => Extents.Sum(e => e.Length);
 
     /// <summary>
+    /// Where the job writes NTFS backup boot sectors (disk offsets): bytes restoredisk leaves to <c>ntfsfix -d</c>, so
+    /// the only ones where the job differs from a restoredisk target.
+    /// </summary>
+    public IReadOnlyList<Extent> NtfsBackupBootSectors { get; }
+
+    /// <summary>
     /// Builds the job of <paramref name="disk"/>: reads each partclone image's header and bitmap (the used blocks), checks
     /// every image fits its partition, and lays the regions out. Throws a <see cref="ClonezillaFormatException"/> naming
     /// the file for anything that does not fit.
@@ -53,6 +61,7 @@ public sealed class DiskJob : IDisposable
         var regions = new List<DiskRegion>();
         var extents = new List<Extent>();
         var streams = new List<DecodedStream>();
+        var backups = new List<Extent>();
         try
         {
             foreach (var area in disk.BootAreas)
@@ -69,7 +78,7 @@ public sealed class DiskJob : IDisposable
                 switch (p.Content)
                 {
                     case ClonezillaContentKind.Partclone:
-                        AddPartclone(p, wipes, windowBytes, log, regions, extents, streams);
+                        AddPartclone(p, wipes, windowBytes, log, regions, extents, streams, backups);
                         break;
                     case ClonezillaContentKind.Dd:
                         AddDd(p, windowBytes, log, regions, extents, streams);
@@ -84,7 +93,7 @@ public sealed class DiskJob : IDisposable
             for (int i = 1; i < sorted.Length; i++)
                 if (sorted[i].Offset < sorted[i - 1].End)
                     throw new ClonezillaFormatException($"{disk.Name}: what restoredisk writes at {sorted[i - 1]} and {sorted[i]} overlaps");
-            return new DiskJob(disk, device, sorted, streams);
+            return new DiskJob(disk, device, sorted, streams, backups);
         }
         catch
         {
@@ -94,26 +103,68 @@ public sealed class DiskJob : IDisposable
     }
 
     private static void AddPartclone(ClonezillaPartition p, List<Extent> wipes, int windowBytes, ILogger log,
-        List<DiskRegion> regions, List<Extent> extents, List<DecodedStream> streams)
+        List<DiskRegion> regions, List<Extent> extents, List<DecodedStream> streams, List<Extent> backups)
     {
         var first = p.Image!.Files[0];
         ImmutableArray<Extent> used;
         long usedBytes;
+        Extent? backup = null;
+        byte[]? bootSector = null;
         using (var reader = PartcloneImageReader.Open(first))
         {
             if (reader.DeviceSize > p.Length)
                 throw new ClonezillaFormatException($"{reader.Name}: the partclone image is of a {reader.DeviceSize}-byte file system but partition {p.Name} has {p.Length} bytes");
             used = reader.UsedExtents;
             usedBytes = reader.UsedBytes;
+            if (p.Image.FileSystem == "ntfs")
+                (backup, bootSector) = NtfsBackupBootSector(reader, p, used, log);
         }
         var stream = new DecodedStream($"{p.Name} ({Path.GetFileName(first)})", usedBytes,
             ForwardReaders.StartOnly(() => new PartcloneForwardReader(PartcloneImageReader.Open(first))), windowBytes, log);
         streams.Add(stream);
         // restoredisk zeroes the partition's first MiB (and whatever else its wipes reach), then partclone writes the used
         // blocks over it: the zeros are what the wipes leave where no used block lands.
-        var zeros = Subtract(wipes, used);
-        regions.Add(new DiskRegion(p.Start, p.Length, new UsedBlocksRegion(used, stream, zeros)));
+        var zeros = Subtract(wipes, backup is { } b ? [.. used, b] : used);
+        long regionLength = backup?.Offset ?? p.Length;
+        if (zeros.Count > 0 && zeros[^1].End > regionLength) zeros = Subtract(zeros, [new Extent(regionLength, p.Length - regionLength)]);
+        regions.Add(new DiskRegion(p.Start, regionLength, new UsedBlocksRegion(used, stream, zeros)));
         extents.AddRange(used.Concat(zeros).Select(e => new Extent(p.Start + e.Offset, e.Length)));
+        if (backup is { } at)
+        {
+            regions.Add(new DiskRegion(p.Start + at.Offset, at.Length, new BytesRegion(bootSector!)));
+            extents.Add(new Extent(p.Start + at.Offset, at.Length));
+            backups.Add(new Extent(p.Start + at.Offset, at.Length));
+        }
+    }
+
+    /// <summary>
+    /// partclone's NTFS image leaves out the backup boot sector (the sector after the volume's last, normally the
+    /// partition's last sector), which stock Clonezilla mends afterwards with <c>ntfsfix -d</c>. The job writes it
+    /// itself — a copy of the boot sector, as NTFS keeps it — so <c>ntfsfix -n</c> passes on the target with no repair.
+    /// Left out (with a warning) when the boot sector is not the image's first block or the copy would land on a used
+    /// block or outside the partition.
+    /// </summary>
+    private static (Extent?, byte[]?) NtfsBackupBootSector(PartcloneImageReader reader, ClonezillaPartition p, ImmutableArray<Extent> used, ILogger log)
+    {
+        if (used.IsEmpty || used[0].Offset != 0 || used[0].Length < 512) return Skip("its boot sector is not the image's first block");
+        var boot = new byte[4096];
+        if (!ReadFully(reader, boot.AsSpan(0, 512))) return Skip("the image ends inside the boot sector");
+        int sectorSize = BinaryPrimitives.ReadUInt16LittleEndian(boot.AsSpan(0x0B));
+        long sectors = BinaryPrimitives.ReadInt64LittleEndian(boot.AsSpan(0x28));
+        if (!boot.AsSpan(3, 8).SequenceEqual("NTFS    "u8) || sectorSize is < 256 or > 4096 || (sectorSize & (sectorSize - 1)) != 0 || sectors <= 0)
+            return Skip("its boot sector is not an NTFS boot sector");
+        if (sectorSize > 512 && (used[0].Length < sectorSize || !ReadFully(reader, boot.AsSpan(512, sectorSize - 512))))
+            return Skip($"its first block is shorter than a {sectorSize}-byte sector");
+        long offset = sectors * sectorSize;
+        if (offset > p.Length - sectorSize) return Skip($"the volume's {sectors} sectors of {sectorSize} bytes leave no sector for it in the partition");
+        if (used[^1].End > offset) return Skip($"a used block lies at or after byte {offset}, where it belongs");
+        return (new Extent(offset, sectorSize), boot[..sectorSize]);
+
+        (Extent?, byte[]?) Skip(string why)
+        {
+            ServingLog.NtfsBackupSkipped(log, p.Name, why);
+            return (null, null);
+        }
     }
 
     private static void AddDd(ClonezillaPartition p, int windowBytes, ILogger log, List<DiskRegion> regions, List<Extent> extents, List<DecodedStream> streams)
@@ -192,6 +243,17 @@ public sealed class DiskJob : IDisposable
     }
 
     public void Dispose() => Device.Dispose();
+
+    private static bool ReadFully(PartcloneImageReader reader, Span<byte> destination)
+    {
+        while (!destination.IsEmpty)
+        {
+            int n = reader.Read(destination);
+            if (n == 0) return false;
+            destination = destination[n..];
+        }
+        return true;
+    }
 
     /// <summary>A partclone image's verified used-block data as a forward reader.</summary>
     private sealed class PartcloneForwardReader(PartcloneImageReader reader) : IForwardReader

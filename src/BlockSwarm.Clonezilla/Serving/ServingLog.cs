@@ -8,4 +8,8 @@ internal static partial class ServingLog
     [LoggerMessage(3200, LogLevel.Information,
         "{Stream}: decoded byte {Wanted} is behind the kept window (cursor at {Cursor}); decoding again from {Restart} ({MiB} MiB to skip)")]
     public static partial void Restart(ILogger logger, string stream, long wanted, long cursor, long restart, long miB);
+
+    [LoggerMessage(3201, LogLevel.Warning,
+        "{Partition}: NTFS backup boot sector not written ({Why}); run ntfsfix -d on the target after deploying, as Clonezilla does")]
+    public static partial void NtfsBackupSkipped(ILogger logger, string partition, string why);
 }
