@@ -108,6 +108,35 @@ public sealed class ClonezillaDeployTests(ITestOutputHelper output)
         Assert.True(cacheBytes <= imageBytes / 20, $"the index cache takes {cacheBytes} bytes, over 5% of the {imageBytes}-byte image directory");
     }
 
+    [Fact]
+    public async Task A_damaged_image_directory_is_refused_naming_the_file_before_anything_is_served()
+    {
+        var f = ClonezillaFixture.Get(ClonezillaFixtureKind.GptZstd);
+        using var dir = new TempDirectory("cz-damaged");
+        var copy = dir.File("image");
+        Directory.CreateDirectory(copy);
+        foreach (var file in Directory.EnumerateFiles(f.ImageDirectory)) File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+
+        // Bytes flipped in the middle of a split file: the hashing pass meets them and names the partition's files.
+        var damaged = Path.Combine(copy, "loop0p1.ext4-ptcl-img.zst.ab");
+        await using (var fs = File.Open(damaged, FileMode.Open, FileAccess.ReadWrite))
+        {
+            fs.Position = fs.Length / 2;
+            fs.WriteByte(0x5A);
+            fs.WriteByte(0xA5);
+        }
+        var r = await CliRunner.RunAsync("create", "-s", copy, "-o", dir.File("x.torrent"));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Matches(@"loop0p1\.ext4-ptcl-img\.zst.*byte \d+", r.StdErr);
+        Assert.False(File.Exists(dir.File("x.torrent")));
+
+        // A split piece gone: refused when the directory is loaded, naming the piece and its partition.
+        File.Delete(Path.Combine(copy, "loop0p2.ntfs-ptcl-img.zst.ab"));
+        r = await CliRunner.RunAsync("serve", "-s", copy, "--listen", "127.0.0.1", "--http-port", "0", "--bt-port", "0");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("split piece loop0p2.ntfs-ptcl-img.zst.ab of partition loop0p2 is missing", r.StdErr, StringComparison.Ordinal);
+    }
+
     private static async Task CopyExactlyAsync(Stream from, Stream to, long count, CancellationToken ct)
     {
         var buffer = new byte[1 << 20];
