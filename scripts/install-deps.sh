@@ -6,6 +6,7 @@ PKGS=(
   e2fsprogs dosfstools mtools ntfs-3g xfsprogs fdisk util-linux   # real filesystems and partition tables
   partclone                                                      # cross-checks of used-block maps and torrent.info
   aria2 python3-libtorrent transmission-cli opentracker          # interoperability peers and tracker
+  python3-grpcio python3-grpc-tools                              # a gRPC client of the EZIO daemon that is not ours (stubs generated from its .proto)
   time iproute2 curl                                             # GNU time (peak RSS and CPU of tests and benchmarks); network namespaces, veth, tc; HTTP from inside a namespace (tracker scrape, lab)
   clang                                                          # NativeAOT links the published CLI with it (demo.sh, bench, lab)
   chromium fonts-dejavu-core                                     # headless browser test of the dashboard (Playwright drives /usr/bin/chromium)
