@@ -24,8 +24,9 @@ internal sealed class DaemonTorrent
     private long _uploadTotal, _downloadTotal;
     private long _lastUploadAt = -1, _lastDownloadAt = -1;
 
-    public DaemonTorrent(Torrent torrent, string savePath, MappedPieceStorage storage, bool seedingMode, string? resumePath, TimeProvider time)
+    public DaemonTorrent(long sequence, Torrent torrent, string savePath, MappedPieceStorage storage, bool seedingMode, string? resumePath, TimeProvider time)
     {
+        Sequence = sequence;
         Torrent = torrent;
         SavePath = savePath;
         Storage = storage;
@@ -38,6 +39,8 @@ internal sealed class DaemonTorrent
         _active.Start();
     }
 
+    /// <summary>Order of addition: status lists torrents in it, as EZIO lists them.</summary>
+    public long Sequence { get; }
     public Torrent Torrent { get; }
     public string Hash { get; }
     public string SavePath { get; }

@@ -40,6 +40,7 @@ public sealed partial class EzioDaemon : IAsyncDisposable
     private readonly int _hashThreads;
     private Task? _shutdown;
     private Task? _housekeeping;
+    private long _added;
 
     public EzioDaemon(EzioOptions? options = null)
     {
@@ -130,7 +131,7 @@ public sealed partial class EzioDaemon : IAsyncDisposable
         try
         {
             var storage = OpenStorage(torrent, savePath, seedingMode);
-            added = new DaemonTorrent(torrent, savePath, storage, seedingMode, seedingMode ? null : ResumePathFor(torrent, savePath), _options.Time);
+            added = new DaemonTorrent(Interlocked.Increment(ref _added), torrent, savePath, storage, seedingMode, seedingMode ? null : ResumePathFor(torrent, savePath), _options.Time);
             int uploads = maxUploads > 0 ? maxUploads : DefaultMaxUploads, connections = maxConnections > 0 ? maxConnections : DefaultMaxConnections;
             var torrentOptions = new TorrentOptions
             {
@@ -166,7 +167,7 @@ public sealed partial class EzioDaemon : IAsyncDisposable
     {
         var wanted = hashes is { Count: > 0 } ? new HashSet<string>(hashes.Select(h => h.Trim().ToLowerInvariant()), StringComparer.Ordinal) : null;
         var result = new List<TorrentStatus>();
-        foreach (var t in _torrents.Values)
+        foreach (var t in _torrents.Values.OrderBy(t => t.Sequence))
             if (wanted is null || wanted.Contains(t.Hash)) result.Add(t.Snapshot());
         EzioLog.StatusRequested(_log, result.Count);
         return result;
