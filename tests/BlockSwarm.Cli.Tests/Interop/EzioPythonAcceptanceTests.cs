@@ -84,8 +84,11 @@ public sealed class EzioPythonAcceptanceTests
         int seedGrpc = FreePort.Tcp(), leechGrpc = FreePort.Tcp();
         string seedAddr = $"127.0.0.1:{seedGrpc}", leechAddr = $"127.0.0.1:{leechGrpc}";
         using var seed = RunningProcess.Start(ezio, "-l", seedAddr, "--bind-ip", "127.0.0.111", "-p", "6881");
-        using var leech = RunningProcess.Start(new ProcessSpec(ezio, "-l", leechAddr, "--bind-ip", "127.0.0.112", "-p", "6881",
-            "--cache-size", CacheMiB.ToString(CultureInfo.InvariantCulture)) { MeasureUsage = true });
+        var leechSpec = new ProcessSpec(ezio, "-l", leechAddr, "--bind-ip", "127.0.0.112", "-p", "6881", "--cache-size", CacheMiB.ToString(CultureInfo.InvariantCulture))
+        {
+            MeasureUsage = true,
+        };
+        using var leech = RunningProcess.Start(leechSpec);
         await seed.WaitForListenerAsync("127.0.0.1", seedGrpc, TimeSpan.FromSeconds(30), Ct);
         await leech.WaitForListenerAsync("127.0.0.1", leechGrpc, TimeSpan.FromSeconds(30), Ct);
         string Logs() => $"seed:\n{seed.Tail(40)}\nleech:\n{leech.Tail(40)}";
