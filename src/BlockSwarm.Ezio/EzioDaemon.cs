@@ -118,6 +118,15 @@ public sealed partial class EzioDaemon : IAsyncDisposable
         }
         if (string.IsNullOrWhiteSpace(savePath))
             throw new DaemonException(DaemonError.InvalidArgument, "save_path is empty: give the disk or partition to write (with -F, a directory)");
+        // Relative to the daemon's working directory, and reported absolute, as libtorrent (EZIO) reports it.
+        try
+        {
+            savePath = Path.GetFullPath(savePath);
+        }
+        catch (Exception ex) when (ex is ArgumentException or PathTooLongException)
+        {
+            throw new DaemonException(DaemonError.InvalidArgument, $"save_path '{savePath}' is not a usable path: {ex.Message}", ex);
+        }
         string hash = torrent.InfoHash.ToHex();
         lock (_gate)
         {

@@ -20,8 +20,6 @@ public sealed class EzioPythonAcceptanceTests
     private const int CacheMiB = 64;
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static string Script => Path.Combine(AppContext.BaseDirectory, "ezio_client.py");
-
     private sealed record Partition(string Name, string Image, Torrent Torrent, string TorrentPath, string Target)
     {
         public string Hash => Torrent.InfoHash.ToHex();
@@ -49,30 +47,15 @@ public sealed class EzioPythonAcceptanceTests
         return new Partition(name, img, t, torrentPath, target);
     }
 
-    private static ProcessResult Py(string stubs, params string[] args)
-    {
-        var r = Tool.Run(Tool.SystemPython, [Script, "--stubs", stubs, .. args], check: false, timeout: TimeSpan.FromMinutes(3));
-        Assert.True(r.ExitCode == 0, $"ezio_client.py {string.Join(' ', args)} exited {r.ExitCode}: {r.StdOut}{r.StdErr}");
-        return r;
-    }
-
-    private static Dictionary<string, JsonElement> Status(string stubs, string addr, string hash) =>
-        JsonSerializer.Deserialize<Dictionary<string, Dictionary<string, JsonElement>>>(Py(stubs, addr, "status", hash).StdOut)![hash];
-
     [Fact]
     [Requires("time")]
     public async Task Python_grpc_client_drives_two_ezio_daemons_to_bit_exact_targets_within_the_cache_budget()
     {
-        Requires.That(File.Exists(Tool.SystemPython) && Tool.Run(Tool.SystemPython, ["-c", "import grpc, grpc_tools.protoc"], check: false).ExitCode == 0,
-            "python3-grpcio and python3-grpc-tools are not installed (scripts/install-deps.sh installs them)");
         string bin = NativeCliTests.Binary();
         using var dir = new TempDirectory("ezio-acceptance");
+        var py = EzioClientScript.Generate(dir);
         // Started as Clonezilla starts EZIO: a program named ezio.
-        var ezio = dir.File("ezio");
-        File.CreateSymbolicLink(ezio, bin);
-        var stubs = dir.File("stubs");
-        var gen = Tool.Run(Tool.SystemPython, [Script, "gen", Path.Combine(RepoPaths.Root, "src", "BlockSwarm.Ezio", "Protos", "ezio.proto"), stubs], check: false);
-        Assert.True(gen.ExitCode == 0 && File.Exists(Path.Combine(stubs, "ezio_pb2_grpc.py")), gen.StdOut + gen.StdErr);
+        var ezio = EzioClientScript.EzioLink(dir);
 
         int trackerPort = FreePort.Tcp();
         using var tracker = RunningProcess.Start(bin, "tracker", "--listen", $"127.0.0.1:{trackerPort}");
@@ -93,31 +76,30 @@ public sealed class EzioPythonAcceptanceTests
         await leech.WaitForListenerAsync("127.0.0.1", leechGrpc, TimeSpan.FromSeconds(30), Ct);
         string Logs() => $"seed:\n{seed.Tail(40)}\nleech:\n{leech.Tail(40)}";
 
-        Assert.Equal("v2.0.29-blockswarm", Py(stubs, seedAddr, "version").StdOut.Trim());
+        Assert.Equal("v2.0.29-blockswarm", py.Run(seedAddr, "version").StdOut.Trim());
         Assert.StartsWith("ezio v2.0.29-blockswarm", leech.StdOut, StringComparison.Ordinal);
 
         // The leech gets sda1 first and pauses it before the seed has anything: nothing can have arrived, nothing may.
-        Py(stubs, leechAddr, "add", parts[0].TorrentPath, parts[0].Target, "--max-uploads", "5", "--max-connections", "6");
-        Py(stubs, leechAddr, "pause", parts[0].Hash);
+        py.Run(leechAddr, "add", parts[0].TorrentPath, parts[0].Target, "--max-uploads", "5", "--max-connections", "6");
+        py.Run(leechAddr, "pause", parts[0].Hash);
         foreach (var p in parts)
-            Py(stubs, seedAddr, "add", p.TorrentPath, p.Image, "--seed", "--max-uploads", "5", "--max-connections", "6");
+            py.Run(seedAddr, "add", p.TorrentPath, p.Image, "--seed", "--max-uploads", "5", "--max-connections", "6");
         // A second add of the same torrent is refused with ALREADY_EXISTS.
-        var dup = Tool.Run(Tool.SystemPython, [Script, "--stubs", stubs, seedAddr, "add", parts[0].TorrentPath, parts[0].Image, "--seed"], check: false);
+        var dup = py.Run(false, seedAddr, "add", parts[0].TorrentPath, parts[0].Image, "--seed");
         Assert.Equal(3, dup.ExitCode);
         Assert.StartsWith("ALREADY_EXISTS", dup.StdErr, StringComparison.Ordinal);
-        Py(stubs, leechAddr, "add", parts[1].TorrentPath, parts[1].Target, "--max-uploads", "5", "--max-connections", "6");
+        py.Run(leechAddr, "add", parts[1].TorrentPath, parts[1].Target, "--max-uploads", "5", "--max-connections", "6");
         // sda2 runs to the end while sda1 stays paused: no peers, no data.
-        Py(stubs, leechAddr, "wait", "120", parts[1].Hash);
-        var paused = Status(stubs, leechAddr, parts[0].Hash);
+        py.Run(leechAddr, "wait", "120", parts[1].Hash);
+        var paused = py.Status(leechAddr, parts[0].Hash);
         Assert.True(paused["is_paused"].GetBoolean(), Logs());
         Assert.Equal((0L, 0L, 3L), (paused["num_peers"].GetInt64(), paused["total_done"].GetInt64(), paused["state"].GetInt64()));
-        Py(stubs, leechAddr, "resume", parts[0].Hash);
-        Assert.False(Status(stubs, leechAddr, parts[0].Hash)["is_paused"].GetBoolean());
+        py.Run(leechAddr, "resume", parts[0].Hash);
+        Assert.False(py.Status(leechAddr, parts[0].Hash)["is_paused"].GetBoolean());
 
-        var wait = Tool.Run(Tool.SystemPython, [Script, "--stubs", stubs, leechAddr, "wait", "180", .. parts.Select(p => p.Hash)], check: false,
-            timeout: TimeSpan.FromMinutes(4));
+        var wait = py.Run(false, [leechAddr, "wait", "180", .. parts.Select(p => p.Hash)]);
         Assert.True(wait.ExitCode == 0, $"wait exited {wait.ExitCode}: {wait.StdErr}\n{Logs()}");
-        var done = JsonSerializer.Deserialize<Dictionary<string, Dictionary<string, JsonElement>>>(wait.StdOut)!;
+        var done = EzioClientScript.Parse(wait.StdOut);
         foreach (var p in parts)
         {
             var s = done[p.Hash];
@@ -127,15 +109,15 @@ public sealed class EzioPythonAcceptanceTests
                 (s["total_done"].GetInt64(), s["total"].GetInt64(), s["num_pieces"].GetInt64()));
             Assert.Equal((p.Name, p.Target), (s["name"].GetString(), s["save_path"].GetString()));
             Assert.True(s["total_payload_download"].GetInt64() >= p.Torrent.TotalLength);
-            Assert.True(Status(stubs, seedAddr, p.Hash)["total_payload_upload"].GetInt64() >= p.Torrent.TotalLength);
+            Assert.True(py.Status(seedAddr, p.Hash)["total_payload_upload"].GetInt64() >= p.Torrent.TotalLength);
         }
 
         // Shutdown answers after every target is flushed and fsynced; the daemon then exits 0.
-        Py(stubs, leechAddr, "shutdown");
+        py.Run(leechAddr, "shutdown");
         Assert.Equal(0, await leech.WaitForExitAsync(TimeSpan.FromSeconds(60), Ct));
         foreach (var p in parts)
             Assert.True(File.ReadAllBytes(p.Image).AsSpan().SequenceEqual(File.ReadAllBytes(p.Target)), $"{p.Name}: the target differs from the image");
-        Py(stubs, seedAddr, "shutdown");
+        py.Run(seedAddr, "shutdown");
         Assert.Equal(0, await seed.WaitForExitAsync(TimeSpan.FromSeconds(60), Ct));
 
         long peak = leech.Usage().PeakRssBytes;
