@@ -37,7 +37,7 @@ public sealed class EzioLibtorrentInteropTests
         await ltSeed.WaitForOutputAsync("] seeding", TimeSpan.FromSeconds(60), Ct);
         int grpcPort = FreePort.Tcp();
         string addr = $"127.0.0.1:{grpcPort}";
-        using var daemon = RunningProcess.Start(ezio, "-l", addr, "--bind-ip", "127.0.0.172", "-p", "6881");
+        using var daemon = RunningProcess.Start(ezio, "-l", addr, "--bind-ip", "127.0.0.172", "-p", "6881", "--resume-dir", dir.Path);
         await daemon.WaitForListenerAsync("127.0.0.1", grpcPort, TimeSpan.FromSeconds(30), Ct);
         py.Run(addr, "add", torrentPath, target, "--max-uploads", "5", "--max-connections", "6");
         var fetched = py.Run(false, addr, "wait", "120", hash);

@@ -66,8 +66,10 @@ public sealed class EzioPythonAcceptanceTests
 
         int seedGrpc = FreePort.Tcp(), leechGrpc = FreePort.Tcp();
         string seedAddr = $"127.0.0.1:{seedGrpc}", leechAddr = $"127.0.0.1:{leechGrpc}";
-        using var seed = RunningProcess.Start(ezio, "-l", seedAddr, "--bind-ip", "127.0.0.111", "-p", "6881");
-        var leechSpec = new ProcessSpec(ezio, "-l", leechAddr, "--bind-ip", "127.0.0.112", "-p", "6881", "--cache-size", CacheMiB.ToString(CultureInfo.InvariantCulture))
+        // Resume checkpoints into the test's directory, not the machine's temp directory.
+        using var seed = RunningProcess.Start(ezio, "-l", seedAddr, "--bind-ip", "127.0.0.111", "-p", "6881", "--resume-dir", dir.Path);
+        var leechSpec = new ProcessSpec(ezio, "-l", leechAddr, "--bind-ip", "127.0.0.112", "-p", "6881", "--cache-size", CacheMiB.ToString(CultureInfo.InvariantCulture),
+            "--resume-dir", dir.Path)
         {
             MeasureUsage = true,
         };
