@@ -2,6 +2,7 @@ using BlockSwarm.Bench;
 
 // blockswarm-bench create [--cache DIR] [--reps N]
 // blockswarm-bench scan [--cache DIR] [--reps N]
+// blockswarm-bench partclone [--reps N] [--cache DIR] [--codecs all|zstd -3,pigz,...]
 // blockswarm-bench many [--torrents N] [--size-mib N] [--cache SIZE] [--cli PATH]
 // blockswarm-bench floors [--reps N] [--tmpfs DIR] [--image IMG] [--cli PATH]...
 // blockswarm-bench transfer [--reps N] [--size-mib N] [--dir DIR] [--tmpfs DIR] [--only a,b] [--targets tmpfs,disk] [--extras no] [--cli PATH] [--variant LABEL=PATH[;VAR=VALUE...]]...
@@ -17,11 +18,15 @@ switch (args.FirstOrDefault())
         return ManyTorrentsBenchmark.Run(args, Console.Out);
     case "floors":
         return FloorsBenchmark.Run(args, Console.Out);
+    case "partclone":
+        return PartcloneBenchmark.Run(args, Console.Out);
     case "scan":
         return ScanBenchmark.Run(Option("--cache") ?? "/tmp/blockswarm-bench", int.Parse(Option("--reps") ?? "3", System.Globalization.CultureInfo.InvariantCulture), Console.Out);
     default:
         Console.Error.WriteLine("usage: blockswarm-bench create [--cache DIR (default /tmp/blockswarm-bench)] [--reps N (default 3)]");
         Console.Error.WriteLine("       blockswarm-bench scan [--cache DIR] [--reps N]   (64G sparse ext4/XFS: our scanners vs partclone -c -t)");
+        Console.Error.WriteLine("       blockswarm-bench partclone [--reps N (5)] [--cache DIR (/tmp/blockswarm-bench/partclone)] [--codecs all|LABEL,...]");
+        Console.Error.WriteLine("                                 (a Clonezilla image read straight from zstd/pigz/...: our decompress+parse+checksum pass vs the native decompressor)");
         Console.Error.WriteLine("       blockswarm-bench transfer [--reps N (3)] [--size-mib N (1024)] [--dir DIR (/tmp/blockswarm-bench/transfer)]");
         Console.Error.WriteLine("                                 [--tmpfs DIR (/dev/shm/blockswarm-bench)] [--only blockswarm,libtorrent,aria2c]");
         Console.Error.WriteLine("                                 [--targets tmpfs,disk] [--extras no (skip 1→3 and --cache 128MiB)]");

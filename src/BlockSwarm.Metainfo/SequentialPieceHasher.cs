@@ -12,7 +12,7 @@ namespace BlockSwarm.Metainfo;
 public static class SequentialPieceHasher
 {
     /// <summary>Reads up to <c>destination.Length</c> bytes of the stream, in order; 0 means it ended early.</summary>
-    public delegate int ReadNext(Span<byte> destination);
+    public delegate int ReadNext(Memory<byte> destination);
 
     /// <summary>The 20-byte SHA-1 of each piece of a <paramref name="length"/>-byte stream, concatenated.</summary>
     /// <param name="onPiece">Called in piece order after the piece was read (before it is hashed): where a caller records what it needs at piece boundaries.</param>
@@ -53,7 +53,7 @@ public static class SequentialPieceHasher
                     for (int done = 0; done < len;)
                     {
                         cancellationToken.ThrowIfCancellationRequested();
-                        int n = read(buffer.AsSpan(done, len - done));
+                        int n = read(buffer.AsMemory(done, len - done));
                         if (n <= 0)
                             throw new EndOfStreamException($"the stream ended at byte {(long)p * pieceLength + done} of {length} (in piece {p})");
                         done += n;

@@ -19,7 +19,7 @@ public sealed class SequentialPieceHasherTests
         var hashes = SequentialPieceHasher.Hash(length, pieceLength, dest =>
         {
             int n = Math.Min(dest.Length, Math.Min(length - at, rnd.Next(1, 300_000)));
-            data.AsSpan(at, n).CopyTo(dest);
+            data.AsSpan(at, n).CopyTo(dest.Span);
             at += n;
             return n;
         }, parallelism, onPiece: order.Add, cancellationToken: TestContext.Current.CancellationToken);

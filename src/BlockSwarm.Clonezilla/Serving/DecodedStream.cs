@@ -16,7 +16,8 @@ public sealed class DecodedStream : IDisposable
 {
     private readonly Lock _gate = new();
     private readonly IRestartPoints _restarts;
-    private readonly byte[] _ring;
+    private readonly int _windowBytes;
+    private byte[]? _ring;
     private readonly ILogger _log;
     private IForwardReader? _reader;
     private long _cursor;
@@ -33,13 +34,14 @@ public sealed class DecodedStream : IDisposable
         Name = name;
         Length = length;
         _restarts = restarts;
-        _ring = GC.AllocateUninitializedArray<byte>(windowBytes);
+        _windowBytes = windowBytes;
         _log = log;
     }
 
     public string Name { get; }
     public long Length { get; }
-    public int WindowBytes => _ring.Length;
+    /// <summary>The ring's size; it is allocated on the first read (a partition never read costs nothing).</summary>
+    public int WindowBytes => _windowBytes;
 
     /// <summary>Times decoding restarted at a restart point (the first opening included).</summary>
     public long Restarts => Interlocked.Read(ref _restartCount);
@@ -52,12 +54,13 @@ public sealed class DecodedStream : IDisposable
     {
         if (offset < 0 || offset > Length - destination.Length)
             throw new ArgumentOutOfRangeException(nameof(offset), $"{Name}: [{offset}, +{destination.Length}) is outside the {Length} decoded bytes");
-        if (destination.Length > _ring.Length)
-            throw new ArgumentException($"{Name}: a read of {destination.Length} bytes is larger than the {_ring.Length}-byte window", nameof(destination));
+        if (destination.Length > _windowBytes)
+            throw new ArgumentException($"{Name}: a read of {destination.Length} bytes is larger than the {_windowBytes}-byte window", nameof(destination));
         if (destination.IsEmpty) return;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            _ring ??= GC.AllocateUninitializedArray<byte>(_windowBytes);
             long end = offset + destination.Length;
             long restart = _restarts.BestAtOrBefore(offset);
             bool behind = _reader is null || offset < _cursor - _filled;
@@ -88,21 +91,23 @@ public sealed class DecodedStream : IDisposable
 
     private void Decode()
     {
-        int at = (int)(_cursor % _ring.Length);
-        int chunk = (int)Math.Min(Math.Min(_ring.Length - at, 1 << 20), Length - _cursor);
-        int n = _reader!.Read(_ring.AsSpan(at, chunk));
+        var ring = _ring!;
+        int at = (int)(_cursor % ring.Length);
+        int chunk = (int)Math.Min(Math.Min(ring.Length - at, 1 << 20), Length - _cursor);
+        int n = _reader!.Read(ring.AsSpan(at, chunk));
         if (n <= 0) throw new ClonezillaFormatException($"{Name}: the stream ends at decoded byte {_cursor} of {Length}");
         _cursor += n;
-        _filled = Math.Min(_ring.Length, _filled + n);
+        _filled = Math.Min(ring.Length, _filled + n);
         Interlocked.Add(ref _decoded, n);
     }
 
     private void CopyOut(long offset, Span<byte> destination)
     {
-        int at = (int)(offset % _ring.Length);
-        int first = Math.Min(destination.Length, _ring.Length - at);
-        _ring.AsSpan(at, first).CopyTo(destination);
-        if (first < destination.Length) _ring.AsSpan(0, destination.Length - first).CopyTo(destination[first..]);
+        var ring = _ring!;
+        int at = (int)(offset % ring.Length);
+        int first = Math.Min(destination.Length, ring.Length - at);
+        ring.AsSpan(at, first).CopyTo(destination);
+        if (first < destination.Length) ring.AsSpan(0, destination.Length - first).CopyTo(destination[first..]);
     }
 
     public void Dispose()
@@ -112,6 +117,7 @@ public sealed class DecodedStream : IDisposable
             _disposed = true;
             _reader?.Dispose();
             _reader = null;
+            _ring = null;
         }
     }
 }

@@ -33,9 +33,7 @@ public sealed class SequentialServingTests
             var slices = new List<DeviceSlice>();
             int n = (int)Math.Min(dest.Length, stream.Length - at);
             stream.MapRange(at, n, slices);
-            var buf = new byte[n];
-            foreach (var s in slices) disk.Read(s.DeviceOffset, [buf.AsMemory(s.BufferOffset, s.Length)]);
-            buf.CopyTo(dest);
+            foreach (var s in slices) disk.Read(s.DeviceOffset, [dest.Slice(s.BufferOffset, s.Length)]);
             at += n;
             return n;
         }, cancellationToken: ct);

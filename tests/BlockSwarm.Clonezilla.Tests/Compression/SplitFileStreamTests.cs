@@ -1,0 +1,119 @@
+using BlockSwarm.Clonezilla.Compression;
+using BlockSwarm.Clonezilla.Partclone;
+using BlockSwarm.Clonezilla.Tests.Partclone;
+using BlockSwarm.Testing;
+
+namespace BlockSwarm.Clonezilla.Tests.Compression;
+
+public sealed class SplitFileStreamTests
+{
+    private static byte[] MakeParts(TempDirectory dir, string prefix, int partSize, int total, int suffixLength = 2)
+    {
+        var data = new byte[total];
+        new Random(total).NextBytes(data);
+        for (int i = 0, at = 0; at < total; i++, at += partSize)
+        {
+            string suffix = suffixLength == 2 ? $"{(char)('a' + i / 26)}{(char)('a' + i % 26)}" : $"a{(char)('a' + i / 26)}{(char)('a' + i % 26)}";
+            File.WriteAllBytes(dir.File(prefix + suffix), data[at..Math.Min(total, at + partSize)]);
+        }
+        return data;
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Parts_read_and_seek_as_one_stream(int suffixLength)
+    {
+        using var dir = new TempDirectory("cz-split");
+        var data = MakeParts(dir, "img.zst.", 1000, 30_500, suffixLength);
+        using var s = SplitFileStream.Open(dir.File("img.zst"));
+        Assert.Equal(31, s.Paths.Count);
+        Assert.Equal(data.Length, s.Length);
+        var all = new byte[data.Length];
+        s.ReadExactly(all);
+        Assert.Equal(data, all);
+        s.Position = 1990;
+        var across = new byte[30];
+        s.ReadExactly(across);
+        Assert.Equal(data.AsSpan(1990, 30).ToArray(), across);
+        Assert.EndsWith(suffixLength == 2 ? "img.zst.ac at byte 500" : "img.zst.aac at byte 500", s.Describe(2500), StringComparison.Ordinal);
+        using var fromPart = SplitFileStream.Open(dir.File(suffixLength == 2 ? "img.zst.ab" : "img.zst.aab"));
+        Assert.Equal(data.Length, fromPart.Length);
+    }
+
+    [Fact]
+    public void A_missing_part_is_named()
+    {
+        using var dir = new TempDirectory("cz-missing");
+        MakeParts(dir, "img.gz.", 1000, 5500);
+        File.Delete(dir.File("img.gz.ad"));
+        var ex = Assert.Throws<ClonezillaFormatException>(() => SplitFileStream.Open(dir.File("img.gz.aa")));
+        Assert.StartsWith(dir.File("img.gz.ad") + ": missing", ex.Message, StringComparison.Ordinal);
+        File.Delete(dir.File("img.gz.aa"));
+        ex = Assert.Throws<ClonezillaFormatException>(() => SplitFileStream.Open(dir.File("img.gz")));
+        Assert.Contains("no such file, and no split parts", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_part_shorter_than_the_first_is_refused_unless_it_is_the_last()
+    {
+        using var dir = new TempDirectory("cz-short");
+        MakeParts(dir, "img.xz.", 1000, 5500);
+        File.WriteAllBytes(dir.File("img.xz.ab"), new byte[999]);
+        var ex = Assert.Throws<ClonezillaFormatException>(() => SplitFileStream.Open(dir.File("img.xz.aa")));
+        Assert.StartsWith(dir.File("img.xz.ab") + ": 999 bytes where", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_missing_part_of_a_compressed_image_fails_the_open_naming_it()
+    {
+        using var dir = new TempDirectory("cz-missing-image");
+        var image = SyntheticImage.Write(dir.File("sda1.ext4-ptcl-img.uncomp"), 1024, 5000, seed: 3);
+        Tool.Run("split", "-a", "2", "-b", "100K", image, image + ".");
+        File.Delete(image);
+        File.Delete(image + ".ac");
+        var ex = Assert.Throws<ClonezillaFormatException>(() => PartcloneImageReader.Open(image + ".aa"));
+        Assert.StartsWith(image + ".ac: missing", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_missing_last_part_is_a_truncated_image()
+    {
+        using var dir = new TempDirectory("cz-missing-last");
+        var image = SyntheticImage.Write(dir.File("sda1.ext4-ptcl-img.uncomp"), 1024, 5000, seed: 3);
+        Tool.Run("split", "-a", "2", "-b", "100K", image, image + ".");
+        File.Delete(image);
+        var last = Directory.GetFiles(dir.Path, "sda1.ext4-ptcl-img.uncomp.a?").Order(StringComparer.Ordinal).Last();
+        File.Delete(last);
+        var ex = Assert.Throws<ClonezillaFormatException>(() =>
+        {
+            using var reader = PartcloneImageReader.Open(image + ".aa");
+            while (reader.TryReadBlocks(out _)) { }
+        });
+        Assert.Contains("truncated: the stream ends in used block", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("sda1.ext4-ptcl-img.rar", "unknown compression suffix 'rar'")]
+    [InlineData("sda1.ext4-ptcl-img.rar.aa", "unknown compression suffix 'rar'")]
+    [InlineData("sda1.ext4-ptcl-img.lrz.aa", "'lrz' compression (lrzip) is not supported")]
+    public void An_unknown_or_unsupported_compression_suffix_is_refused(string name, string expected)
+    {
+        using var dir = new TempDirectory("cz-suffix");
+        File.WriteAllBytes(dir.File(name), new byte[10]);
+        var ex = Assert.Throws<ClonezillaFormatException>(() => PartcloneImageReader.Open(dir.File(name)));
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+        Assert.StartsWith(dir.File(name), ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("sda1.ext4-ptcl-img.zst", CompressionKind.Zstd)]
+    [InlineData("sda1.ext4-ptcl-img.zst.aa", CompressionKind.Zstd)]
+    [InlineData("sda1.ext4-ptcl-img.gz.ab", CompressionKind.Gzip)]
+    [InlineData("sda1.ext4-ptcl-img.xz", CompressionKind.Xz)]
+    [InlineData("sda1.ext4-ptcl-img.zst.gz", CompressionKind.Zstd)]
+    [InlineData("nvme0n1p2.ntfs-ptcl-img.uncomp.aaa", CompressionKind.None)]
+    [InlineData("sda2.vfat-ptcl-img.lzo.zz", CompressionKind.Lzo)]
+    public void The_compression_comes_from_the_name(string name, CompressionKind kind) =>
+        Assert.Equal(kind, ClonezillaImageStream.CompressionOf(name));
+}
