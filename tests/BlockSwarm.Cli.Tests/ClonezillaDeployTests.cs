@@ -1,5 +1,7 @@
+using System.Net.Http.Json;
 using BlockSwarm.Clonezilla;
 using BlockSwarm.Clonezilla.Jobs;
+using BlockSwarm.Deploy.Api;
 using BlockSwarm.Devices;
 using BlockSwarm.Testing;
 
@@ -41,6 +43,18 @@ public sealed class ClonezillaDeployTests(ITestOutputHelper output)
         var clients = new List<RunningProcess>();
         try
         {
+            // The job asks for a target past the last partition and the backup GPT: the saved disk's whole size.
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            JobInfo? published = null;
+            await Eventually.UntilAsync(async () =>
+            {
+                Assert.False(serve.HasExited, serve.Tail());
+                try { published = await http.GetFromJsonAsync($"http://127.0.0.1:{httpPort}/api/job", DeployJson.Default.JobInfo, ct); }
+                catch (HttpRequestException) { }
+                return published != null;
+            }, TimeSpan.FromSeconds(30), "serve's job API", () => serve.Tail(), TimeSpan.FromMilliseconds(100), ct);
+            Assert.Equal(new FileInfo(f.RestoredDisk).Length, published!.RequiredTargetSize);
+
             for (int i = 0; i < 4; i++)
             {
                 var target = dir.File($"client{i}.img");
