@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using BlockSwarm.Clonezilla.Partclone;
 using BlockSwarm.Metainfo;
 
 namespace BlockSwarm.Clonezilla.BitTorrent;
@@ -51,10 +49,8 @@ public static class ClonezillaBtTorrents
     public static ClonezillaBtTorrent Create(ClonezillaBtPartition partition, ClonezillaBtOptions options, Action<long>? progress = null,
         CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(partition);
-        if (partition.Image is null)
-            throw new ArgumentException($"{partition.Partition}: no torrent is made of it ({partition.Skipped})", nameof(partition));
-        return Create(partition.Image.Files[0], partition.Partition, options, progress, cancellationToken);
+        using var source = ClonezillaBtSource.Open(partition);
+        return source.CreateTorrent(options, progress, cancellationToken);
     }
 
     /// <summary>
@@ -65,28 +61,7 @@ public static class ClonezillaBtTorrents
     public static ClonezillaBtTorrent Create(string imageFile, string partition, ClonezillaBtOptions options, Action<long>? progress = null,
         CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(imageFile);
-        ArgumentNullException.ThrowIfNull(options);
-        var name = TorrentName(partition);
-        var started = Stopwatch.GetTimestamp();
-        using var reader = PartcloneImageReader.Open(imageFile);
-        if (reader.UsedBlocks == 0)
-            throw new ClonezillaFormatException($"{reader.Name}: the image has no used blocks, so partclone writes no slice and gen-torrent-from-ptcl has nothing to make a torrent of");
-        var slices = ClonezillaBtSlices.Cut(reader.UsedExtents, reader.BlockSize);
-        int threads = options.HashThreads > 0 ? options.HashThreads : Math.Clamp(Environment.ProcessorCount, 1, 4);
-        var hashes = SequentialPieceHasher.Hash(reader.UsedBytes, PieceLength, destination => reader.Read(destination.Span), threads,
-            progress, cancellationToken: cancellationToken);
-        // Reading past the last used block checks the stream ends there (trailing data would be corruption).
-        if (reader.Read(stackalloc byte[1]) != 0)
-            throw new ClonezillaFormatException($"{reader.Name}: data after the last used block");
-        var torrent = TorrentCreator.FromHashes(slices, hashes, PieceLength, new CreateOptions
-        {
-            Name = name,
-            PieceLength = PieceLength,
-            Trackers = options.Trackers,
-            CreatedBy = options.CreatedBy,
-            CreationDate = options.CreationDate,
-        });
-        return new ClonezillaBtTorrent(partition, torrent, reader.BlockSize, reader.UsedBytes, slices.Length, Stopwatch.GetElapsedTime(started));
+        using var source = ClonezillaBtSource.Open(imageFile, partition);
+        return source.CreateTorrent(options, progress, cancellationToken);
     }
 }
