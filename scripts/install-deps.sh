@@ -5,6 +5,8 @@ set -euo pipefail
 PKGS=(
   e2fsprogs dosfstools mtools ntfs-3g xfsprogs fdisk util-linux   # real filesystems and partition tables
   partclone                                                      # cross-checks of used-block maps and torrent.info
+  clonezilla drbl                                                # ocs-sr savedisk/restoredisk make and restore the Clonezilla image fixtures (tests/BlockSwarm.Testing/ClonezillaFixture.cs)
+  parted gdisk                                                 # what ocs-sr runs: parted (pt.parted, the disk size; without it no gpt-2nd), sgdisk
   pigz zstd xz-utils bzip2 lz4 lzop                              # Clonezilla's compressors: images compressed as Clonezilla does, read back by BlockSwarm.Clonezilla (and the bench's native baselines)
   libzstd1 liblzma5 libbz2-1.0                                   # the native zstd, xz/lzma and bzip2 decoders BlockSwarm.Clonezilla calls (P/Invoke)
   aria2 python3-libtorrent transmission-cli opentracker          # interoperability peers and tracker

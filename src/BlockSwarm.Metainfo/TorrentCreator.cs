@@ -60,20 +60,32 @@ public static class TorrentCreator
             int matched = Math.Min(expected.Count, hasher.PieceCount);
             MetainfoLog.PartcloneHashesMatch(log, source.Path, matched);
         }
+        var torrent = FromHashes(map.Extents, hashes, pieceLength, options);
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        MetainfoLog.Created(log, torrent.Name, torrent.InfoHash, source.Path, torrent.PieceCount, pieceLength, map.UsedBytes, seconds);
+        return torrent;
+    }
+
+    /// <summary>
+    /// The block-image torrent of <paramref name="extents"/> (one file per extent, named by its 32-hex offset) whose
+    /// piece hashes were computed elsewhere (<see cref="SequentialPieceHasher"/> over a decompressed image).
+    /// </summary>
+    public static Torrent FromHashes(IReadOnlyList<Extent> extents, byte[] pieceHashes, int pieceLength, CreateOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(extents);
+        ArgumentNullException.ThrowIfNull(pieceHashes);
+        ArgumentNullException.ThrowIfNull(options);
         var builder = new TorrentBuilder(options.Name, pieceLength)
         {
-            PieceHashes = hashes,
+            PieceHashes = pieceHashes,
             CreatedBy = options.CreatedBy,
             CreationDate = options.CreationDate,
             Comment = options.Comment,
             IsPrivate = options.IsPrivate,
         };
         foreach (var t in options.Trackers) builder.Trackers.Add([t]);
-        foreach (var e in map.Extents) builder.AddFile([BlockImageLayout.FormatHexOffset(e.Offset)], e.Length);
-        var torrent = builder.Build();
-        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        MetainfoLog.Created(log, torrent.Name, torrent.InfoHash, source.Path, torrent.PieceCount, pieceLength, map.UsedBytes, seconds);
-        return torrent;
+        foreach (var e in extents) builder.AddFile([BlockImageLayout.FormatHexOffset(e.Offset)], e.Length);
+        return builder.Build();
     }
 
     /// <summary>Writes bytes to <paramref name="path"/> through a temporary file and a rename, so no half-written torrent is ever left.</summary>

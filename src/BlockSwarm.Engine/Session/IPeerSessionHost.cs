@@ -39,7 +39,8 @@ internal interface IPeerSessionHost
     ValueTask WaitForUploadAsync(int bytes, CancellationToken cancellationToken);
 
     void OnDownloaded(int bytes);
-    void OnUploaded(int bytes, bool fromFile);
+    /// <summary>Bytes of <paramref name="piece"/> went out to a peer (sent with sendfile when <paramref name="fromFile"/>).</summary>
+    void OnUploaded(int piece, int bytes, bool fromFile);
 
     /// <summary>The origin's serving policy (spread distinct pieces first) allows sending <paramref name="piece"/> to this peer.</summary>
     bool ShouldServe(PeerHandle peer, int piece);

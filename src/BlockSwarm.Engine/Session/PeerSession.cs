@@ -129,6 +129,30 @@ internal sealed class PeerSession : IPeerMessageHandler
         }
     }
 
+    private readonly Lock _announceGate = new();
+    private bool _stateSent;
+
+    /// <summary>
+    /// Sends our initial piece state (BITFIELD, HAVE_ALL or HAVE_NONE, built by <paramref name="build"/> from a snapshot
+    /// taken now). Together with <see cref="AnnounceHave"/> it guarantees the BITFIELD goes first and no piece is missed:
+    /// a piece made ours before the snapshot is in it, one made ours after it gets a HAVE.
+    /// </summary>
+    public void SendInitialState(Func<OutgoingMessage?> build)
+    {
+        lock (_announceGate)
+        {
+            if (build() is { } message) Connection.Send(message);
+            _stateSent = true;
+        }
+    }
+
+    /// <summary>HAVE for a piece that just became ours (or was revealed); held back until the initial state went out.</summary>
+    public void AnnounceHave(int piece)
+    {
+        lock (_announceGate)
+            if (_stateSent) Connection.Send(OutgoingMessage.Have(piece));
+    }
+
     /// <summary>The peer's BEP 10 handshake, once it sent one.</summary>
     public ExtensionHandshake? Extensions { get; private set; }
 
@@ -287,7 +311,7 @@ internal sealed class PeerSession : IPeerMessageHandler
                     {
                         if (!Connection.Send(OutgoingMessage.Piece(r.Piece, r.Begin, run))) return;
                         Upload.Add(r.Length);
-                        _session.OnUploaded(r.Length, fromFile: true);
+                        _session.OnUploaded(r.Piece, r.Length, fromFile: true);
                         continue;
                     }
                     // Preferably a lease on the block in the storage's read cache (no copy here: the send loop's copy
@@ -309,7 +333,7 @@ internal sealed class PeerSession : IPeerMessageHandler
                     }
                     if (!Connection.Send(OutgoingMessage.Piece(r.Piece, r.Begin, lease.Memory, lease))) return;
                     Upload.Add(r.Length);
-                    _session.OnUploaded(r.Length, fromFile: false);
+                    _session.OnUploaded(r.Piece, r.Length, fromFile: false);
                 }
                 // Queue drained: any cancel still held matches no request (the peer's requests were all served).
                 lock (_cancelled)

@@ -15,6 +15,13 @@ public sealed record TorrentOptions
     /// <summary>Ramp <see cref="UploadLimit"/> up from a quarter over this time (origin slow start); null = no slow start.</summary>
     public TimeSpan? SlowStart { get; init; }
 
+    /// <summary>
+    /// Pieces a complete torrent on an <see cref="Storage.ISequentialSource"/> keeps announced beyond those already sent
+    /// (<see cref="Swarm.PieceReveal"/>); null = half the source's decoded window, at least 4 pieces. 0 turns progressive
+    /// reveal off (every piece announced at once).
+    /// </summary>
+    public int? RevealWindow { get; init; }
+
     /// <summary>As the only seed, prefer spreading distinct pieces (reject a second copy while a piece was never sent).</summary>
     public bool OriginSpreading { get; init; } = true;
 

@@ -118,10 +118,14 @@ public sealed partial class TorrentSession
             };
             peer.Connection.Send(OutgoingMessage.Extended(0, ours.Encode()));
         }
-        var have = Swarm.HaveSnapshot();
-        if (peer.SupportsFast && have.IsComplete) peer.Connection.Send(OutgoingMessage.HaveAll);
-        else if (peer.SupportsFast && have.IsEmpty) peer.Connection.Send(OutgoingMessage.HaveNone);
-        else if (!have.IsEmpty) peer.Connection.Send(OutgoingMessage.Bitfield(have));
+        peer.SendInitialState(() =>
+        {
+            // An origin revealing progressively announces only what it has revealed so far (never HAVE_ALL).
+            var have = _reveal is { IsComplete: false } reveal ? reveal.Snapshot() : Swarm.HaveSnapshot();
+            if (peer.SupportsFast && have.IsComplete) return OutgoingMessage.HaveAll;
+            if (peer.SupportsFast && have.IsEmpty) return OutgoingMessage.HaveNone;
+            return have.IsEmpty ? null : OutgoingMessage.Bitfield(have);
+        });
     }
 
     // ---- what a peer session may ask ------------------------------------------------------------
@@ -150,14 +154,29 @@ public sealed partial class TorrentSession
 
     void IPeerSessionHost.OnDownloaded(int bytes) => Counters.OnDownloaded(bytes);
 
-    void IPeerSessionHost.OnUploaded(int bytes, bool fromFile)
+    void IPeerSessionHost.OnUploaded(int piece, int bytes, bool fromFile)
     {
         Counters.OnUploaded(bytes, fromFile);
+        // The reveal window moves with what was actually read and sent, not with what was granted: a peer's deep request
+        // pipeline must not run the announced pieces away from the source's cursor.
+        if (_reveal is { IsComplete: false } reveal) Reveal(reveal, piece);
         _origin?.OnBlockSent(bytes);
     }
 
-    bool IPeerSessionHost.ShouldServe(PeerHandle peer, int piece) =>
-        _origin is not { Active: true } origin || origin.ShouldServe(peer, piece);
+    bool IPeerSessionHost.ShouldServe(PeerHandle peer, int piece)
+    {
+        if (_reveal != null && !_reveal.IsRevealed(piece)) return false;
+        return _origin is not { Active: true } origin || origin.ShouldServe(peer, piece);
+    }
+
+    /// <summary>A revealed piece went out: announce the pieces that keep the window full, to every peer.</summary>
+    private void Reveal(PieceReveal reveal, int servedPiece)
+    {
+        List<int> revealed = [];
+        reveal.OnServed(servedPiece, revealed);
+        foreach (int piece in revealed)
+            foreach (var p in Peers.All) p.AnnounceHave(piece);
+    }
 
     void IPeerSessionHost.OnPexPeer(IPEndPoint endPoint)
     {

@@ -28,6 +28,7 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly OriginServePolicy? _origin;
+    private readonly PieceReveal? _reveal;
     private readonly MessageLimits _limits;
     private readonly RateLimiter _uploadLimiter;
     private readonly KnownPeers _known = new();
@@ -70,6 +71,8 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
             ? new RateLimiter(Time, options.UploadLimit, options.SlowStart is null ? null : options.UploadLimit / 4, options.SlowStart)
             : new RateLimiter(Time, 0);
         if (options.OriginSpreading && Swarm.IsComplete) _origin = new OriginServePolicy(Swarm, Time);
+        if (Swarm.IsComplete && storage is ISequentialSource sequential && RevealWindowFor(options, sequential, torrent) is > 0 and var window && window < torrent.PieceCount)
+            _reveal = new PieceReveal(torrent.PieceCount, window);
         Counters = new TransferCounters(Time);
         Peers = new PeerSet();
         Assembler = new PieceAssembler(this, engine.Memory, options.HashWorkers);
@@ -191,6 +194,10 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
         if (Swarm.IsComplete) _ = _checkpoints.FinishAsync(_stop.Token);
     }
 
+    /// <summary>Pieces to keep announced ahead (see <see cref="TorrentOptions.RevealWindow"/>).</summary>
+    private static int RevealWindowFor(TorrentOptions options, ISequentialSource source, Torrent torrent) =>
+        options.RevealWindow ?? (int)Math.Clamp(source.DecodedWindowBytes / 2 / torrent.PieceLength, 4, int.MaxValue);
+
     /// <summary>Adds a peer address to dial (and re-dial with backoff while it is not connected).</summary>
     public void AddPeer(IPEndPoint endPoint)
     {
@@ -233,7 +240,7 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
         Swarm.PieceVerified(piece);
         foreach (var p in Peers.All)
         {
-            p.Connection.Send(OutgoingMessage.Have(piece));
+            p.AnnounceHave(piece);
             p.FillRequests();
         }
         PieceVerified?.Invoke(piece);
