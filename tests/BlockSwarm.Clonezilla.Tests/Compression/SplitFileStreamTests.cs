@@ -107,13 +107,41 @@ public sealed class SplitFileStreamTests
     }
 
     [Theory]
-    [InlineData("sda1.ext4-ptcl-img.zst", CompressionKind.Zstd)]
-    [InlineData("sda1.ext4-ptcl-img.zst.aa", CompressionKind.Zstd)]
-    [InlineData("sda1.ext4-ptcl-img.gz.ab", CompressionKind.Gzip)]
-    [InlineData("sda1.ext4-ptcl-img.xz", CompressionKind.Xz)]
-    [InlineData("sda1.ext4-ptcl-img.zst.gz", CompressionKind.Zstd)]
-    [InlineData("nvme0n1p2.ntfs-ptcl-img.uncomp.aaa", CompressionKind.None)]
-    [InlineData("sda2.vfat-ptcl-img.lzo.zz", CompressionKind.Lzo)]
-    public void The_compression_comes_from_the_name(string name, CompressionKind kind) =>
+    [InlineData("sda1.ext4-ptcl-img.zst", ClonezillaCompression.Zstd)]
+    [InlineData("sda1.ext4-ptcl-img.zst.aa", ClonezillaCompression.Zstd)]
+    [InlineData("sda1.ext4-ptcl-img.gz.ab", ClonezillaCompression.Gzip)]
+    [InlineData("sda1.ext4-ptcl-img.xz", ClonezillaCompression.Xz)]
+    [InlineData("sda1.ext4-ptcl-img.zst.gz", ClonezillaCompression.Zstd)]
+    [InlineData("nvme0n1p2.ntfs-ptcl-img.uncomp.aaa", ClonezillaCompression.None)]
+    [InlineData("sda2.vfat-ptcl-img.lzo.zz", ClonezillaCompression.Lzo)]
+    public void The_compression_comes_from_the_name(string name, ClonezillaCompression kind) =>
         Assert.Equal(kind, ClonezillaImageStream.CompressionOf(name));
+
+    /// <summary>
+    /// savedisk's legacy raw images (<c>sda1.dd-img.aa</c>…) name no compression (they were always gzipped): opened
+    /// through the directory model, the files and the compression come from it, not from the names.
+    /// </summary>
+    [Fact]
+    public void A_legacy_dd_image_opens_with_the_directory_models_compression()
+    {
+        using var dir = new TempDirectory("cz-legacy-dd");
+        var data = new byte[300_000];
+        new Random(7).NextBytes(data.AsSpan(0, 100_000));
+        var compressed = new MemoryStream();
+        using (var gz = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+            gz.Write(data);
+        var bytes = compressed.ToArray();
+        int half = bytes.Length / 2 + 1;
+        File.WriteAllBytes(dir.File("sda1.dd-img.aa"), bytes[..half]);
+        File.WriteAllBytes(dir.File("sda1.dd-img.ab"), bytes[half..]);
+        var image = new ClonezillaPartitionImage(ClonezillaContentKind.Dd, "dd", ClonezillaCompression.Gzip, [dir.File("sda1.dd-img.aa"), dir.File("sda1.dd-img.ab")]);
+
+        using var stream = ClonezillaImageStream.OpenDecompressed(image, out string name);
+        var read = new byte[data.Length];
+        stream.ReadExactly(read);
+        Assert.Equal(data, read);
+        Assert.Equal(0, stream.Read(new byte[1]));
+        Assert.Equal(dir.File("sda1.dd-img.aa") + "…ab", name);
+        Assert.Throws<ClonezillaFormatException>(() => ClonezillaImageStream.CompressionOf(dir.File("sda1.dd-img.aa")));
+    }
 }
