@@ -43,7 +43,7 @@ internal sealed class DecoderGuardStream(Stream decoder, CountingStream source, 
         long at = source.Consumed;
         string where = source.Inner is SplitFileStream split ? $" ({split.Describe(at)})" : "";
         return new ClonezillaFormatException(string.Create(CultureInfo.InvariantCulture,
-            $"{name}: corrupt {CompressionSuffix.Of(compression)} data: the decoder failed having read {at} compressed bytes{where} and produced {Produced}: {ex.Message}"), ex);
+            $"{name}: corrupt {CompressionSuffix.Of(compression)} data: the decoder failed before byte offset {at} of the compressed stream{where}, at byte offset {Produced} of the partclone stream: {ex.Message}"), ex);
     }
 
     public override long Position { get => Produced; set => throw new NotSupportedException(); }

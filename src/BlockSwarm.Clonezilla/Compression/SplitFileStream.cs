@@ -217,7 +217,7 @@ public sealed class SplitFileStream : Stream
             int n = _current.Read(buffer.Slice(total, want));
             if (n == 0)
                 throw new ClonezillaFormatException(string.Create(CultureInfo.InvariantCulture,
-                    $"{_paths[i]}: ends at byte {inPart}, before the {_starts[i + 1] - _starts[i]} bytes it had when opened"));
+                    $"{_paths[i]}: ends at byte {inPart}, before the {_starts[i + 1] - _starts[i]} bytes it had when opened (byte offset {_position} of the compressed stream)"));
             total += n;
             _position += n;
         }

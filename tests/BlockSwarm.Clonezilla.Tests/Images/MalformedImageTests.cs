@@ -120,7 +120,7 @@ public sealed class MalformedImageTests : IDisposable
     {
         WriteValid();
         File.Move(_dir.File("sda1.ext4-ptcl-img.zst.ab"), _dir.File("sda1.ext4-ptcl-img.zst.ac"));
-        AssertRefused("sda1.ext4-ptcl-img.zst.ab", "missing");
+        AssertRefused(_dir.File("sda1.ext4-ptcl-img.zst.ab") + ": missing", "byte offset 1000 of the compressed stream");
     }
 
     [Fact]
@@ -129,7 +129,7 @@ public sealed class MalformedImageTests : IDisposable
         WriteValid();
         File.WriteAllBytes(_dir.File("sda1.ext4-ptcl-img.zst.ab"), new byte[999]);
         File.WriteAllBytes(_dir.File("sda1.ext4-ptcl-img.zst.ac"), new byte[10]);
-        AssertRefused("sda1.ext4-ptcl-img.zst.ab", "999 bytes", "truncated");
+        AssertRefused(_dir.File("sda1.ext4-ptcl-img.zst.ab") + ": 999 bytes", "truncated", "byte offset 1999 of the compressed stream");
     }
 
     [Fact]
