@@ -144,11 +144,11 @@ public sealed class ClonezillaDeployTests(ITestOutputHelper output)
         Assert.Matches(@"loop0p1\.ext4-ptcl-img\.zst.*byte \d+", r.StdErr);
         Assert.False(File.Exists(dir.File("x.torrent")));
 
-        // A split piece gone: refused when the directory is loaded, naming the piece and its partition.
+        // A split piece gone: refused when the directory is loaded, naming the piece and where it would start.
         File.Delete(Path.Combine(copy, "loop0p2.ntfs-ptcl-img.zst.ab"));
         r = await CliRunner.RunAsync("serve", "-s", copy, "--listen", "127.0.0.1", "--http-port", "0", "--bt-port", "0");
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains("split piece loop0p2.ntfs-ptcl-img.zst.ab of partition loop0p2 is missing", r.StdErr, StringComparison.Ordinal);
+        Assert.Contains("loop0p2.ntfs-ptcl-img.zst.ab: missing", r.StdErr, StringComparison.Ordinal);
     }
 
     private static async Task CopyExactlyAsync(Stream from, Stream to, long count, CancellationToken ct)
