@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using BlockSwarm.Clonezilla;
+using BlockSwarm.Clonezilla.BitTorrent;
 using BlockSwarm.Clonezilla.Jobs;
 using BlockSwarm.Devices;
 using BlockSwarm.Engine.Storage;
@@ -128,6 +129,17 @@ internal sealed class ImageDirectorySource : IDisposable
     public static SequentialImageStorage OpenStorageFor(Torrent torrent, string directory, StorageOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(torrent);
+        // A per-partition torrent (create --clonezilla; Clonezilla's BitTorrent mode): named after its partition, its
+        // files the slices of that partition's used blocks.
+        if (ClonezillaBtImage.List(directory).FirstOrDefault(p => p.TorrentName == torrent.Name && p.Image is not null) is { } part)
+        {
+            var device = DiskJob.OpenPartitionDevice(part.Partition, part.Image!, out var used);
+            var files = BlockImageLayout.IsBlockImage(torrent) ? Coalesce(BlockImageLayout.Create(torrent).Extents) : [];
+            if (files.SequenceEqual(used)) return new SequentialImageStorage(device, torrent, options);
+            device.Dispose();
+            throw new TorrentException($"the torrent {torrent.Name} ({torrent.InfoHash.ToHex()}) is named after partition {part.Partition} of {directory} " +
+                "but its files are not that partition's used blocks");
+        }
         var image = ClonezillaImage.Load(directory);
         foreach (var disk in image.Disks)
         {
@@ -184,6 +196,18 @@ internal sealed class ImageDirectorySource : IDisposable
             if (cached.Files[i].Length != job.Extents[i].Length || cached.Files[i].Path[^1] != BlockImageLayout.FormatHexOffset(job.Extents[i].Offset))
                 return false;
         return true;
+    }
+
+    /// <summary>Adjacent extents joined (Clonezilla cuts a run into slices at every 16 MiB of used data).</summary>
+    private static List<Extent> Coalesce(IEnumerable<Extent> extents)
+    {
+        var result = new List<Extent>();
+        foreach (var e in extents)
+        {
+            if (result.Count > 0 && result[^1].End == e.Offset) result[^1] = new Extent(result[^1].Offset, result[^1].Length + e.Length);
+            else result.Add(e);
+        }
+        return result;
     }
 
     private static byte[] Hashes(Torrent t)

@@ -50,6 +50,53 @@ public sealed class CreateClonezillaTests(ITestOutputHelper output)
     }
 
     [Fact]
+    [Requires("mkfs.ext4", "mkfs.vfat", "mcopy", "partclone.extfs", "partclone.vfat", "zstd", "pigz", "split", Need.PythonLibtorrent)]
+    public async Task Partition_torrents_are_seeded_straight_out_of_the_image_to_libtorrent_and_blockswarm_bit_exact()
+    {
+        string bin = NativeCliTests.Binary();
+        var ct = TestContext.Current.CancellationToken;
+        using var dir = new TempDirectory("cz-seed");
+        var image = Directory.CreateDirectory(dir.File("IMAGE")).FullName;
+        var ext4 = FsImage.SampleExt4(dir.File("sda1.img"), 64 << 20);
+        Tool.Sh($"set -o pipefail; partclone.extfs -c -q -s '{ext4}' -o - | zstd -q -c | split -a 2 -b 3000000 - '{image}/sda1.ext4-ptcl-img.zst.'");
+        var fat = FsImage.Fat(dir.File("sda2.img"), 48 << 20, 32, ContentTree.Random(dir.File("fat.content"), 3, ("a.bin", 1_500_000)));
+        Tool.Sh($"set -o pipefail; partclone.vfat -c -q -s '{fat}' -o - | pigz -c > '{image}/sda2.vfat-ptcl-img.gz'");
+        File.WriteAllText(Path.Combine(image, "parts"), "sda1 sda2\n");
+        var outDir = dir.File("btzone");
+        var made = await CliRunner.RunAsync("create", "--clonezilla", "--source", image, "--output", outDir);
+        Assert.True(made.ExitCode == 0, made.StdErr);
+        string t1 = Path.Combine(outDir, "sda1.torrent"), t2 = Path.Combine(outDir, "sda2.torrent");
+
+        // One BlockSwarm origin seeds both partitions out of the compressed images: no btzone of slices anywhere.
+        int port = FreePort.Tcp();
+        using var seed = RunningProcess.Start(new ProcessSpec(bin, "seed", "--torrent", t1, "--source", image, "--torrent", t2, "--source", image,
+            "--listen", $"127.0.0.71:{port}") { Label = "seed" });
+        seed.WaitForListener("127.0.0.71", port, TimeSpan.FromSeconds(20));
+        // libtorrent (EZIO's library) fetches sda1 in the slice layout EZIO's -F mode and Clonezilla's btzone use...
+        var lt = Tool.Run(LtScript.Spec("lt-fetch", "fetch", t1, dir.File("lt"), "--listen", "127.0.0.72:0", "--connect", $"127.0.0.71:{port}", "--timeout", "120"), check: false);
+        Assert.True(lt.ExitCode == 0, lt.StdOut + lt.StdErr + seed.Tail());
+        // ...and BlockSwarm fetches sda2 onto a partition-sized image file, at the slices' offsets.
+        var target = dir.File("sda2.target");
+        using (var blank = File.Create(target)) blank.SetLength(new FileInfo(fat).Length);
+        var fetch = Tool.Run(bin, ["fetch", "--torrent", t2, "--target", target, "--listen", "127.0.0.73:0", "--peer", $"127.0.0.71:{port}"], check: false, timeout: TimeSpan.FromMinutes(2));
+        Assert.True(fetch.ExitCode == 0, fetch.StdOut + fetch.StdErr + seed.Tail());
+        seed.Terminate();
+
+        var source1 = await File.ReadAllBytesAsync(ext4, ct);
+        var torrent1 = Torrent.Load(t1);
+        foreach (var file in torrent1.Files)
+        {
+            Assert.True(BlockImageLayout.TryParseHexOffset(file.Path[^1], out long offset));
+            var got = await File.ReadAllBytesAsync(Path.Combine(dir.File("lt"), torrent1.Name, file.Path[^1]), ct);
+            Assert.True(got.AsSpan().SequenceEqual(source1.AsSpan((int)offset, (int)file.Length)), $"libtorrent's slice {file.PathString} differs from sda1");
+        }
+        var source2 = await File.ReadAllBytesAsync(fat, ct);
+        var written = await File.ReadAllBytesAsync(target, ct);
+        foreach (var e in BlockImageLayout.Create(Torrent.Load(t2)).Extents)
+            Assert.True(written.AsSpan((int)e.Offset, (int)e.Length).SequenceEqual(source2.AsSpan((int)e.Offset, (int)e.Length)), $"sda2 differs in {e}");
+    }
+
+    [Fact]
     public async Task A_directory_that_is_not_an_image_or_has_no_partclone_image_is_an_error()
     {
         using var dir = new TempDirectory("cz-cli-bad");

@@ -102,6 +102,28 @@ public sealed class DiskJob : IDisposable
         }
     }
 
+    /// <summary>
+    /// One partition's partclone image as a device of the partition's size holding only its used blocks, at their
+    /// partition offsets: what a per-partition torrent (<c>create --clonezilla</c>, Clonezilla's BitTorrent mode) is
+    /// seeded from, straight out of the compressed image. <paramref name="used"/> receives the used extents.
+    /// </summary>
+    public static VirtualDisk OpenPartitionDevice(string partition, ClonezillaPartitionImage image, out ImmutableArray<Extent> used,
+        int windowBytes = DefaultWindowBytes, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var log = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<DiskJob>();
+        long usedBytes, size;
+        using (var reader = PartcloneImageReader.Open(image))
+        {
+            used = reader.UsedExtents;
+            usedBytes = reader.UsedBytes;
+            size = reader.DeviceSize;
+        }
+        var stream = new DecodedStream($"{partition} ({Path.GetFileName(image.Files[0])})", usedBytes,
+            ForwardReaders.StartOnly(() => new PartcloneForwardReader(PartcloneImageReader.Open(image))), windowBytes, log);
+        return new VirtualDisk(partition, size, [new DiskRegion(0, size, new UsedBlocksRegion(used, stream))], windowBytes, [stream]);
+    }
+
     private static void AddPartclone(ClonezillaPartition p, List<Extent> wipes, int windowBytes, ILogger log,
         List<DiskRegion> regions, List<Extent> extents, List<DecodedStream> streams, List<Extent> backups)
     {
