@@ -12,12 +12,7 @@ public sealed class CreateClonezillaTests(ITestOutputHelper output)
     public async Task Each_partition_gets_clonezillas_info_hash_in_a_file_named_as_ocs_btsrv_names_it()
     {
         using var dir = new TempDirectory("cz-cli");
-        var image = Directory.CreateDirectory(dir.File("IMAGE")).FullName;
-        // ext4 with 23 MiB of files (runs cross the 16 MiB mark of used data), zstd, split as savedisk -i splits.
-        var ext4 = FsImage.SampleExt4(dir.File("sda1.img"), 64 << 20);
-        Tool.Sh($"set -o pipefail; partclone.extfs -c -q -s '{ext4}' -o - | zstd -q -c | split -a 2 -b 3000000 - '{image}/sda1.ext4-ptcl-img.zst.'");
-        var fat = FsImage.Fat(dir.File("sda2.img"), 48 << 20, 32, ContentTree.Random(dir.File("fat.content"), 2, ("a.bin", 1_500_000)));
-        Tool.Sh($"set -o pipefail; partclone.vfat -c -q -s '{fat}' -o - | pigz -c > '{image}/sda2.vfat-ptcl-img.gz'");
+        var (image, _, _) = MakeImage(dir);
         // A raw image: Clonezilla's image route makes no torrent of it (only its name is looked at).
         File.WriteAllBytes(Path.Combine(image, "sda3.dd-ptcl-img.gz.aa"), [0x1f, 0x8b]);
         File.WriteAllText(Path.Combine(image, "parts"), "sda1 sda2 sda3\n");
@@ -56,11 +51,7 @@ public sealed class CreateClonezillaTests(ITestOutputHelper output)
         string bin = NativeCliTests.Binary();
         var ct = TestContext.Current.CancellationToken;
         using var dir = new TempDirectory("cz-seed");
-        var image = Directory.CreateDirectory(dir.File("IMAGE")).FullName;
-        var ext4 = FsImage.SampleExt4(dir.File("sda1.img"), 64 << 20);
-        Tool.Sh($"set -o pipefail; partclone.extfs -c -q -s '{ext4}' -o - | zstd -q -c | split -a 2 -b 3000000 - '{image}/sda1.ext4-ptcl-img.zst.'");
-        var fat = FsImage.Fat(dir.File("sda2.img"), 48 << 20, 32, ContentTree.Random(dir.File("fat.content"), 3, ("a.bin", 1_500_000)));
-        Tool.Sh($"set -o pipefail; partclone.vfat -c -q -s '{fat}' -o - | pigz -c > '{image}/sda2.vfat-ptcl-img.gz'");
+        var (image, ext4, fat) = MakeImage(dir);
         File.WriteAllText(Path.Combine(image, "parts"), "sda1 sda2\n");
         var outDir = dir.File("btzone");
         var made = await CliRunner.RunAsync("create", "--clonezilla", "--source", image, "--output", outDir);
@@ -94,6 +85,20 @@ public sealed class CreateClonezillaTests(ITestOutputHelper output)
         var written = await File.ReadAllBytesAsync(target, ct);
         foreach (var e in BlockImageLayout.Create(Torrent.Load(t2)).Extents)
             Assert.True(written.AsSpan((int)e.Offset, (int)e.Length).SequenceEqual(source2.AsSpan((int)e.Offset, (int)e.Length)), $"sda2 differs in {e}");
+    }
+
+    /// <summary>
+    /// IMAGE/ with sda1: ext4 holding 23 MiB of files (runs cross the 16 MiB mark of used data), zstd, split as savedisk
+    /// -i splits; sda2: FAT32, gzip. Returns the directory and the two partition images.
+    /// </summary>
+    private static (string Image, string Ext4, string Fat) MakeImage(TempDirectory dir)
+    {
+        var image = Directory.CreateDirectory(dir.File("IMAGE")).FullName;
+        var ext4 = FsImage.SampleExt4(dir.File("sda1.img"), 64 << 20);
+        Tool.Sh($"set -o pipefail; partclone.extfs -c -q -s '{ext4}' -o - | zstd -q -c | split -a 2 -b 3000000 - '{image}/sda1.ext4-ptcl-img.zst.'");
+        var fat = FsImage.Fat(dir.File("sda2.img"), 48 << 20, 32, ContentTree.Random(dir.File("fat.content"), 2, ("a.bin", 1_500_000)));
+        Tool.Sh($"set -o pipefail; partclone.vfat -c -q -s '{fat}' -o - | pigz -c > '{image}/sda2.vfat-ptcl-img.gz'");
+        return (image, ext4, fat);
     }
 
     [Fact]
