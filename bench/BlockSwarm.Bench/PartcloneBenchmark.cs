@@ -100,7 +100,7 @@ public static class PartcloneBenchmark
     }
 
     /// <summary>Regular files from /usr in path order (no symlinks) until <paramref name="budget"/> bytes: real binaries, libraries, text.</summary>
-    private static void CopyFromUsr(string content, long budget)
+    internal static void CopyFromUsr(string content, long budget)
     {
         long copied = 0;
         var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.ReparsePoint };
