@@ -24,8 +24,23 @@ public static class CliApp
             ServeCommand.Build(ctx),
             DeployCommand.Build(ctx),
             TrackerCommand.Build(ctx),
+            EzioCommand.Build(ctx),
             DemoCommand.Build(ctx),
         };
+        AddLogOptions(root);
+        return root;
+    }
+
+    /// <summary>The program started as <c>ezio</c>: the EZIO daemon's command line at the top level, with the log options.</summary>
+    public static RootCommand BuildEzioRoot(CliContext ctx)
+    {
+        var root = EzioCommand.BuildRoot(ctx);
+        AddLogOptions(root);
+        return root;
+    }
+
+    private static void AddLogOptions(RootCommand root)
+    {
         // Global (recursive) options: accepted before or after the command name, shown in every command's help.
         var level = new Option<string>(LogLevelName)
         {
@@ -45,15 +60,30 @@ public static class CliApp
         format.AcceptOnlyFromAmong([.. LogSettings.FormatNames]);
         root.Options.Add(level);
         root.Options.Add(format);
-        return root;
     }
 
-    public static Task<int> RunAsync(string[] args) => RunAsync(args, CliContext.FromConsole());
+    /// <summary>Runs the program: as <c>ezio</c> when started through a link of that name (Clonezilla runs <c>ezio …</c>).</summary>
+    public static Task<int> RunAsync(string[] args)
+    {
+        var ctx = CliContext.FromConsole();
+        return EzioCommand.IsInvokedAsEzio() ? RunAsEzioAsync(args, ctx) : RunAsync(args, ctx);
+    }
 
-    public static async Task<int> RunAsync(string[] args, CliContext ctx, CancellationToken cancellationToken = default)
+    public static Task<int> RunAsync(string[] args, CliContext ctx, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(ctx);
-        var root = BuildRoot(ctx);
+        return RunAsync(BuildRoot(ctx), args, ctx, cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="args"/> as the <c>ezio</c> program's command line (what a link named <c>ezio</c> does).</summary>
+    public static Task<int> RunAsEzioAsync(string[] args, CliContext ctx, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        return RunAsync(BuildEzioRoot(ctx), args, ctx, cancellationToken);
+    }
+
+    private static async Task<int> RunAsync(RootCommand root, string[] args, CliContext ctx, CancellationToken cancellationToken)
+    {
         var result = root.Parse(args);
         // SIGTERM (systemd's stop) and Ctrl-C cancel the command's token; give it time to close peers, tell trackers
         // "stopped" and fsync what it wrote before the process is ended (the default 2 s can cut a flush short).

@@ -35,8 +35,17 @@ internal sealed class ImageDirectorySource : IDisposable
     /// <summary>Time from opening the directory to having the torrent.</summary>
     public TimeSpan Elapsed { get; }
 
-    /// <summary>The size of the disk the image was saved from: the smallest target it fits.</summary>
+    /// <summary>The size of the disk the image was saved from.</summary>
     public long DiskSize => Job.Disk.Size;
+
+    /// <summary>
+    /// The smallest target the image fits: past every partition's end and everything the job writes (a GPT's backup
+    /// area is at the saved disk's end, so a GPT disk needs the whole saved size).
+    /// </summary>
+    public long RequiredTargetSize => RequiredTarget(Job);
+
+    private static long RequiredTarget(DiskJob job) =>
+        Math.Max(job.Extents.Length == 0 ? 0 : job.Extents[^1].End, job.Disk.Partitions.Select(p => p.End).DefaultIfEmpty(0).Max());
 
     /// <summary>
     /// A directory Clonezilla wrote: it has a <c>disk</c> or a <c>parts</c> list (a partclone slice directory of
@@ -151,7 +160,7 @@ internal sealed class ImageDirectorySource : IDisposable
     private static IEnumerable<string> Describe(ClonezillaImage image, DiskJob job, string? index)
     {
         var d = job.Disk;
-        yield return $"disk        {d.Name}: {SizeParser.Format(d.Size)} ({d.Size} bytes), {d.Table}, {d.Partitions.Count} partitions; a target needs at least {d.Size} bytes";
+        yield return $"disk        {d.Name}: {SizeParser.Format(d.Size)} ({d.Size} bytes), {d.Table}, {d.Partitions.Count} partitions";
         foreach (var area in d.BootAreas)
             yield return $"  boot      {area}";
         foreach (var p in d.Partitions)
@@ -163,6 +172,7 @@ internal sealed class ImageDirectorySource : IDisposable
             yield return $"  {p.Name,-9} [{p.Start}, {p.End}) {SizeParser.Format(p.Length),9}  {p.Content}: {what}; writes {SizeParser.Format(written)}";
         }
         yield return $"writes      {SizeParser.Format(job.Bytes)} ({job.Bytes} bytes) in {job.Extents.Length} extents{(index is null ? "" : "; " + index)}";
+        yield return $"target      at least {SizeParser.Format(RequiredTarget(job))} ({RequiredTarget(job)} bytes): past the last partition and the last byte written";
     }
 
     public void Dispose() => Job.Dispose();

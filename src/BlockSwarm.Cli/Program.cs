@@ -7,4 +7,5 @@ using BlockSwarm.Cli;
 if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
     Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
 
+// Started through a link named `ezio` (Clonezilla runs `ezio ...`), the program is the EZIO-compatible daemon.
 return await CliApp.RunAsync(args).ConfigureAwait(false);

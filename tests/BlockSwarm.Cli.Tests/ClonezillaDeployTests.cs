@@ -1,5 +1,7 @@
+using System.Net.Http.Json;
 using BlockSwarm.Clonezilla;
 using BlockSwarm.Clonezilla.Jobs;
+using BlockSwarm.Deploy.Api;
 using BlockSwarm.Devices;
 using BlockSwarm.Testing;
 
@@ -41,6 +43,18 @@ public sealed class ClonezillaDeployTests(ITestOutputHelper output)
         var clients = new List<RunningProcess>();
         try
         {
+            // The job asks for a target past the last partition and the backup GPT: the saved disk's whole size.
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            JobInfo? published = null;
+            await Eventually.UntilAsync(async () =>
+            {
+                Assert.False(serve.HasExited, serve.Tail());
+                try { published = await http.GetFromJsonAsync($"http://127.0.0.1:{httpPort}/api/job", DeployJson.Default.JobInfo, ct); }
+                catch (HttpRequestException) { }
+                return published != null;
+            }, TimeSpan.FromSeconds(30), "serve's job API", () => serve.Tail(), TimeSpan.FromMilliseconds(100), ct);
+            Assert.Equal(new FileInfo(f.RestoredDisk).Length, published!.RequiredTargetSize);
+
             for (int i = 0; i < 4; i++)
             {
                 var target = dir.File($"client{i}.img");
@@ -106,6 +120,35 @@ public sealed class ClonezillaDeployTests(ITestOutputHelper output)
         var usage = serve.Usage();
         output.WriteLine($"{kind}: image directory {imageBytes} bytes, index cache {cacheBytes} bytes ({100.0 * cacheBytes / imageBytes:0.00}%), serve peak RSS {SizeParser.Format(usage.PeakRssBytes)}, {usage.UserSeconds + usage.SystemSeconds:0.00} CPU-s");
         Assert.True(cacheBytes <= imageBytes / 20, $"the index cache takes {cacheBytes} bytes, over 5% of the {imageBytes}-byte image directory");
+    }
+
+    [Fact]
+    public async Task A_damaged_image_directory_is_refused_naming_the_file_before_anything_is_served()
+    {
+        var f = ClonezillaFixture.Get(ClonezillaFixtureKind.GptZstd);
+        using var dir = new TempDirectory("cz-damaged");
+        var copy = dir.File("image");
+        Directory.CreateDirectory(copy);
+        foreach (var file in Directory.EnumerateFiles(f.ImageDirectory)) File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+
+        // Bytes flipped in the middle of a split file: the hashing pass meets them and names the partition's files.
+        var damaged = Path.Combine(copy, "loop0p1.ext4-ptcl-img.zst.ab");
+        await using (var fs = File.Open(damaged, FileMode.Open, FileAccess.ReadWrite))
+        {
+            fs.Position = fs.Length / 2;
+            fs.WriteByte(0x5A);
+            fs.WriteByte(0xA5);
+        }
+        var r = await CliRunner.RunAsync("create", "-s", copy, "-o", dir.File("x.torrent"));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Matches(@"loop0p1\.ext4-ptcl-img\.zst.*byte \d+", r.StdErr);
+        Assert.False(File.Exists(dir.File("x.torrent")));
+
+        // A split piece gone: refused when the directory is loaded, naming the piece and where it would start.
+        File.Delete(Path.Combine(copy, "loop0p2.ntfs-ptcl-img.zst.ab"));
+        r = await CliRunner.RunAsync("serve", "-s", copy, "--listen", "127.0.0.1", "--http-port", "0", "--bt-port", "0");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("loop0p2.ntfs-ptcl-img.zst.ab: missing", r.StdErr, StringComparison.Ordinal);
     }
 
     private static async Task CopyExactlyAsync(Stream from, Stream to, long count, CancellationToken ct)

@@ -14,6 +14,8 @@ public sealed class HelpTests
     [InlineData("deploy", "--allow-file")]
     [InlineData("tracker", "--allow")]
     [InlineData("demo", "--clients")]
+    [InlineData("ezio", "--cache-size")]
+    [InlineData("ezio", "--slow-start-period")]
     [InlineData("deploy", "--log-level")]
     [InlineData("serve", "--log-format")]
     [InlineData("inspect", "--log-level")]

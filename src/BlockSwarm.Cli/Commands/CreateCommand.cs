@@ -23,16 +23,23 @@ public static class CreateCommand
         var name = new Option<string?>("--name") { Description = "Torrent name (default: the source's base name)" };
         var trackers = new Option<string[]>("--tracker") { Description = "Announce URL (repeatable; one tier each)", Arity = ArgumentArity.ZeroOrMore };
         var output = new Option<string?>("--output", "-o") { Description = "Where to write the torrent (default: NAME.torrent)" };
-        var clonezilla = new Option<bool>("--clonezilla") { Description = "What Clonezilla's converter sets: 16 MiB pieces, v1 only, no creation date" };
+        var clonezilla = new Option<bool>("--clonezilla")
+        {
+            Description = "What Clonezilla's converter sets: 16 MiB pieces, v1 only, no creation date. With a Clonezilla image directory as --source: " +
+                "one torrent per partition with the info-hash Clonezilla's BitTorrent mode gives it, written to the --output directory as PART.torrent",
+        };
+        var clonezillaParts = CreateClonezillaTorrents.CreatePartsOption();
         var comment = new Option<string?>("--comment") { Description = "Comment stored in the torrent" };
         var partition = new Option<int?>("--partition", "-p") { Description = "Make a torrent of partition N only (offsets relative to it, as Clonezilla does per partition); default: the whole disk" };
         var cmd = new Command("create", "Create a block-image torrent (files named by hex device offset) from a device or image")
         {
-            source, disk, map, pieceSize, name, trackers, output, clonezilla, comment, partition,
+            source, disk, map, pieceSize, name, trackers, output, clonezilla, comment, partition, clonezillaParts,
         };
         cmd.SetAction(async (pr, ct) =>
         {
             var src = pr.GetValue(source)!;
+            if (CreateClonezillaTorrents.Applies(pr.GetValue(clonezilla), src))
+                return await CreateClonezillaTorrents.RunAsync(ctx, src, pr.GetValue(output), pr.GetValue(trackers) ?? [], pr.GetValue(clonezillaParts) ?? [], ct).ConfigureAwait(false);
             try
             {
                 if (ImageDirectorySource.IsImageDirectory(src) && !pr.GetValue(clonezilla))

@@ -45,6 +45,7 @@ public static class ServeCommand
                 Torrent torrent;
                 long sourceSize;
                 MappedPieceStorage? opened = null;
+                long? requiredTarget = null;
                 if (pr.GetValue(torrentOpt) is { } tpath)
                 {
                     torrent = Torrent.Load(tpath);
@@ -65,6 +66,7 @@ public static class ServeCommand
                     torrent = image.Torrent;
                     sourceSize = image.DiskSize;
                     opened = image.OpenStorage();
+                    requiredTarget = image.RequiredTargetSize;
                     ctx.Err.WriteLine($"{torrent.PieceCount} pieces × {SizeParser.Format(torrent.PieceLength)}, info-hash {torrent.InfoHash.ToHex()}, ready in {image.Elapsed.TotalSeconds:0.00} s");
                     if (pr.GetValue(torrentOut) is { } outPath) TorrentCreator.WriteAtomically(outPath, torrent.Raw.Span);
                 }
@@ -103,6 +105,7 @@ public static class ServeCommand
                     Policy = ParsePolicy(pr.GetValue(policy)!, pr.GetValue(expect)),
                     StopWhenDone = pr.GetValue(stopWhenDone),
                     MaxPeers = Math.Max(1, pr.GetValue(maxPeers)),
+                    RequiredTargetSize = requiredTarget,
                     LoggerFactory = ctx.LoggerFactory,
                 };
                 await using var server = new DeployServer(torrent, storage, sourceSize, serveOptions);

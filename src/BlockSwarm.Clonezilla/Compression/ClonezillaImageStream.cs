@@ -16,34 +16,15 @@ public static class ClonezillaImageStream
     /// The compression of a Clonezilla image file, from its name: the suffix after <c>-img.</c> or, for any other
     /// name, the last extension (<c>sda1.ext4-ptcl-img.zst</c>, <c>sda1.ext4-ptcl-img.zst.aa</c>, <c>x.gz</c>).
     /// </summary>
-    public static CompressionKind CompressionOf(string path)
+    public static ClonezillaCompression CompressionOf(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
         string file = Path.GetFileName(path);
         string last = Path.GetExtension(file).TrimStart('.');
         string before = Path.GetExtension(Path.GetFileNameWithoutExtension(file)).TrimStart('.');
         // "….zst" is unsplit; "….zst.aa" (and "….zst.gz", a later part) is split; "….ext4-ptcl-img.rar" names an unknown compression.
-        string suffix = SplitFileStream.IsPartName(file) ? before : last;
-        return suffix switch
-        {
-            "uncomp" => CompressionKind.None,
-            "gz" => CompressionKind.Gzip,
-            "zst" => CompressionKind.Zstd,
-            "xz" => CompressionKind.Xz,
-            "lzma" => CompressionKind.Lzma,
-            "bz2" => CompressionKind.Bzip2,
-            "lz4" => CompressionKind.Lz4,
-            "lzo" => CompressionKind.Lzo,
-            "lzip" or "lrz" => throw new ClonezillaFormatException(
-                $"{path}: '{suffix}' compression ({(suffix == "lrz" ? "lrzip" : "lzip")}) is not supported; gz, zst, xz, lzma, bz2, lz4, lzo and uncomp are"),
-            _ => throw new ClonezillaFormatException(
-                $"{path}: unknown compression suffix '{suffix}' (Clonezilla's are gz, zst, xz, lzma, bz2, lz4, lzo, uncomp, lzip, lrz)"),
-        };
+        return CompressionSuffix.Parse(SplitFileStream.IsPartName(file) ? before : last, path);
     }
-
-    /// <summary>True for a suffix Clonezilla puts after <c>-img.</c> (also the ones we refuse).</summary>
-    internal static bool IsCompressionSuffix(ReadOnlySpan<char> suffix) =>
-        suffix is "uncomp" or "gz" or "zst" or "xz" or "lzma" or "bz2" or "lz4" or "lzo" or "lzip" or "lrz";
 
     /// <summary>
     /// The compressed bytes of the image at <paramref name="path"/>: the file itself when it is not split, else its
@@ -59,26 +40,51 @@ public static class ClonezillaImageStream
             if (File.Exists(full + ".aa") || File.Exists(full + ".aaa"))
                 throw new ClonezillaFormatException($"{full}: both this file and split parts {full}.aa… exist: which one is the image?");
             name = full;
-            return new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+            return OpenFile(full);
         }
         var split = SplitFileStream.Open(full);
         name = split.Name;
         return split;
     }
 
-    /// <summary>The partclone stream inside the image at <paramref name="path"/> (see <see cref="OpenCompressed"/>).</summary>
+    /// <summary>The partclone stream inside the image at <paramref name="path"/> (see <see cref="OpenCompressed"/>), compressed as its name says.</summary>
     public static Stream OpenDecompressed(string path, out string name)
     {
-        var kind = CompressionOf(path);
-        var compressed = OpenCompressed(path, out name);
+        var compression = CompressionOf(path);
+        return Decompress(OpenCompressed(path, out name), compression, name);
+    }
+
+    /// <summary>
+    /// The stream inside a partition's image as the directory model found it: its files in order (one, or a split set)
+    /// and the compression its names gave (a legacy <c>sda1.dd-img.aa</c> names none: savedisk always gzipped those).
+    /// </summary>
+    public static Stream OpenDecompressed(ClonezillaPartitionImage image, out string name)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        Stream compressed;
+        if (image.Files.Count == 1)
+        {
+            name = Path.GetFullPath(image.Files[0]);
+            compressed = OpenFile(name);
+        }
+        else
+        {
+            var split = SplitFileStream.OpenParts(image.Files);
+            name = split.Name;
+            compressed = split;
+        }
+        return Decompress(compressed, image.Compression, name);
+    }
+
+    private static FileStream OpenFile(string path)
+    {
         try
         {
-            return Decompress(compressed, kind, name);
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
         }
-        catch
+        catch (FileNotFoundException ex)
         {
-            compressed.Dispose();
-            throw;
+            throw new ClonezillaFormatException($"{path}: missing (byte offset 0 of the compressed stream)", ex);
         }
     }
 
@@ -87,22 +93,30 @@ public static class ClonezillaImageStream
     /// failures surface as <see cref="ClonezillaFormatException"/> naming <paramref name="name"/> and the compressed
     /// and decompressed offsets the decoder had reached.
     /// </summary>
-    public static Stream Decompress(Stream compressed, CompressionKind kind, string name)
+    public static Stream Decompress(Stream compressed, ClonezillaCompression compression, string name)
     {
         ArgumentNullException.ThrowIfNull(compressed);
-        var source = new CountingStream(compressed);
-        Stream decoder = kind switch
+        try
         {
-            CompressionKind.None => source,
-            CompressionKind.Gzip => new GZipStream(new BufferedStream(source, FileBufferBytes), CompressionMode.Decompress),
-            CompressionKind.Zstd => ZstdDecoding.Open(source),
-            CompressionKind.Xz => LzmaDecoding.OpenXz(source),
-            CompressionKind.Lzma => LzmaDecoding.OpenLzma(source),
-            CompressionKind.Bzip2 => Bzip2Decoding.Open(source),
-            CompressionKind.Lz4 => Lz4Decoding.Open(source),
-            CompressionKind.Lzo => new LzopStream(new BufferedStream(source, FileBufferBytes)),
-            _ => throw new ArgumentOutOfRangeException(nameof(kind)),
-        };
-        return new DecoderGuardStream(decoder, source, kind, name);
+            var source = new CountingStream(compressed);
+            Stream decoder = compression switch
+            {
+                ClonezillaCompression.None => source,
+                ClonezillaCompression.Gzip => new GZipStream(new BufferedStream(source, FileBufferBytes), CompressionMode.Decompress),
+                ClonezillaCompression.Zstd => ZstdDecoding.Open(source),
+                ClonezillaCompression.Xz => LibLzmaStream.OpenXz(source),
+                ClonezillaCompression.Lzma => LibLzmaStream.OpenLzma(source),
+                ClonezillaCompression.Bzip2 => new LibBzip2Stream(source),
+                ClonezillaCompression.Lz4 => Lz4Decoding.Open(source),
+                ClonezillaCompression.Lzo => new LzopStream(new BufferedStream(source, FileBufferBytes)),
+                _ => throw new ArgumentOutOfRangeException(nameof(compression)),
+            };
+            return new DecoderGuardStream(decoder, source, compression, name);
+        }
+        catch
+        {
+            compressed.Dispose();
+            throw;
+        }
     }
 }

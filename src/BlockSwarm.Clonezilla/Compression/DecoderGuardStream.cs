@@ -10,7 +10,7 @@ namespace BlockSwarm.Clonezilla.Compression;
 /// decompressed offset. What the files themselves threw (an I/O error, a split part that shrank) passes through as it
 /// is, however the decoder wrapped it.
 /// </summary>
-internal sealed class DecoderGuardStream(Stream decoder, CountingStream source, CompressionKind kind, string name) : Stream
+internal sealed class DecoderGuardStream(Stream decoder, CountingStream source, ClonezillaCompression compression, string name) : ForwardReadStream
 {
     /// <summary>Decompressed bytes handed out so far.</summary>
     public long Produced { get; private set; }
@@ -30,8 +30,6 @@ internal sealed class DecoderGuardStream(Stream decoder, CountingStream source, 
         }
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
     private Exception? FromSource(Exception ex)
     {
         if (source.SourceError is not { } error) return null;
@@ -45,18 +43,10 @@ internal sealed class DecoderGuardStream(Stream decoder, CountingStream source, 
         long at = source.Consumed;
         string where = source.Inner is SplitFileStream split ? $" ({split.Describe(at)})" : "";
         return new ClonezillaFormatException(string.Create(CultureInfo.InvariantCulture,
-            $"{name}: corrupt {kind} data: the decoder failed having read {at} compressed bytes{where} and produced {Produced}: {ex.Message}"), ex);
+            $"{name}: corrupt {CompressionSuffix.Of(compression)} data: the decoder failed before byte offset {at} of the compressed stream{where}, at byte offset {Produced} of the partclone stream: {ex.Message}"), ex);
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
     public override long Position { get => Produced; set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -8,24 +8,16 @@ namespace BlockSwarm.Clonezilla.Compression;
 /// bzip2 stream per chunk, one after another; a stream end followed by more input starts the next stream. The
 /// <c>bz_stream</c> and the input buffer live in native memory because libbz2 keeps pointers into both between calls.
 /// </summary>
-internal sealed unsafe partial class LibBzip2Stream : Stream
+internal sealed unsafe partial class LibBzip2Stream : NativeDecoderStream
 {
     private const string Library = "libbz2.so.1.0";
-    private const int InputBytes = 1 << 20;
     private const int Ok = 0, StreamEnd = 4;
 
-    private readonly Stream _source;
     private BzStream* _state;
-    private byte* _input;
     private bool _inStream;
     private bool _finished;
 
-    public LibBzip2Stream(Stream source)
-    {
-        _source = source;
-        _state = (BzStream*)NativeMemory.AllocZeroed((nuint)sizeof(BzStream));
-        _input = (byte*)NativeMemory.Alloc(InputBytes);
-    }
+    public LibBzip2Stream(Stream source) : base(source) => _state = (BzStream*)NativeMemory.AllocZeroed((nuint)sizeof(BzStream));
 
     public override int Read(Span<byte> buffer)
     {
@@ -74,44 +66,21 @@ internal sealed unsafe partial class LibBzip2Stream : Stream
         }
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
     private bool Refill()
     {
-        int n = _source.Read(new Span<byte>(_input, InputBytes));
-        _state->NextIn = _input;
+        int n = ReadInput();
+        _state->NextIn = Input;
         _state->AvailIn = (uint)n;
         return n > 0;
     }
 
-    protected override void Dispose(bool disposing)
+    protected override void FreeDecoder()
     {
-        if (_state is not null)
-        {
-            if (_inStream) _ = BZ2_bzDecompressEnd(_state);
-            NativeMemory.Free(_state);
-            _state = null;
-        }
-        if (_input is not null)
-        {
-            NativeMemory.Free(_input);
-            _input = null;
-        }
-        if (disposing) _source.Dispose();
-        base.Dispose(disposing);
+        if (_state is null) return;
+        if (_inStream) _ = BZ2_bzDecompressEnd(_state);
+        NativeMemory.Free(_state);
+        _state = null;
     }
-
-    ~LibBzip2Stream() => Dispose(false);
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     /// <summary>libbz2's <c>bz_stream</c> (bzlib.h).</summary>
     [StructLayout(LayoutKind.Sequential)]

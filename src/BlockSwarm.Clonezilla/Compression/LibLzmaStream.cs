@@ -8,29 +8,25 @@ namespace BlockSwarm.Clonezilla.Compression;
 /// this one is xz's own code. The <c>lzma_stream</c> and the input buffer live in native memory because liblzma keeps
 /// pointers into both between calls.
 /// </summary>
-internal sealed unsafe partial class LibLzmaStream : Stream
+internal sealed unsafe partial class LibLzmaStream : NativeDecoderStream
 {
     private const string Library = "liblzma.so.5";
-    private const int InputBytes = 1 << 20;
     private const uint Concatenated = 0x08;      // LZMA_CONCATENATED: .xz files one after another decode as one
     private const int ActionRun = 0, ActionFinish = 3;
     private const int Ok = 0, StreamEnd = 1;
 
-    private readonly Stream _source;
     private LzmaStreamState* _state;
-    private byte* _input;
     private bool _inputEnded;
     private bool _finished;
 
-    private LibLzmaStream(Stream source, bool xz)
+    private LibLzmaStream(Stream source, bool xz) : base(source)
     {
-        _source = source;
         _state = (LzmaStreamState*)NativeMemory.AllocZeroed((nuint)sizeof(LzmaStreamState));
-        _input = (byte*)NativeMemory.Alloc(InputBytes);
         int ret = xz ? lzma_stream_decoder(_state, ulong.MaxValue, Concatenated) : lzma_alone_decoder(_state, ulong.MaxValue);
         if (ret != Ok)
         {
-            Free();
+            Dispose(false);
+            GC.SuppressFinalize(this);
             throw new InvalidOperationException($"liblzma could not start a decoder (error {ret})");
         }
     }
@@ -53,9 +49,9 @@ internal sealed unsafe partial class LibLzmaStream : Stream
             {
                 if (_state->AvailIn == 0 && !_inputEnded)
                 {
-                    int n = _source.Read(new Span<byte>(_input, InputBytes));
+                    int n = ReadInput();
                     if (n == 0) _inputEnded = true;
-                    _state->NextIn = _input;
+                    _state->NextIn = Input;
                     _state->AvailIn = (nuint)n;
                 }
                 int ret = lzma_code(_state, _inputEnded ? ActionFinish : ActionRun);
@@ -73,8 +69,6 @@ internal sealed unsafe partial class LibLzmaStream : Stream
         }
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
     private static string Describe(int ret) => ret switch
     {
         5 => "liblzma: out of memory",
@@ -87,39 +81,13 @@ internal sealed unsafe partial class LibLzmaStream : Stream
         _ => $"liblzma error {ret}",
     };
 
-    private void Free()
+    protected override void FreeDecoder()
     {
-        if (_state is not null)
-        {
-            lzma_end(_state);
-            NativeMemory.Free(_state);
-            _state = null;
-        }
-        if (_input is not null)
-        {
-            NativeMemory.Free(_input);
-            _input = null;
-        }
+        if (_state is null) return;
+        lzma_end(_state);
+        NativeMemory.Free(_state);
+        _state = null;
     }
-
-    protected override void Dispose(bool disposing)
-    {
-        Free();
-        if (disposing) _source.Dispose();
-        base.Dispose(disposing);
-    }
-
-    ~LibLzmaStream() => Dispose(false);
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     /// <summary>liblzma's <c>lzma_stream</c> (lzma/base.h, 5.x): pointers and sizes, then reserved fields it requires zeroed.</summary>
     [StructLayout(LayoutKind.Sequential)]

@@ -11,7 +11,7 @@ namespace BlockSwarm.Clonezilla.Compression;
 /// Written here because no maintained .NET package reads lzop, and the format is small (lzop's header layout; the
 /// block codec is <see cref="Lzo1xDecoder"/>).
 /// </summary>
-internal sealed class LzopStream : Stream
+internal sealed class LzopStream : ForwardReadStream
 {
     private static ReadOnlySpan<byte> Magic => [0x89, 0x4C, 0x5A, 0x4F, 0x00, 0x0D, 0x0A, 0x1A, 0x0A];
 
@@ -48,8 +48,6 @@ internal sealed class LzopStream : Stream
         _blockStart += n;
         return n;
     }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     private bool NextBlock()
     {
@@ -185,14 +183,4 @@ internal sealed class LzopStream : Stream
         }
         base.Dispose(disposing);
     }
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

@@ -60,10 +60,28 @@ public sealed class SplitFileStream : Stream
             suffixLength = FindSuffixLength(prefix)
                 ?? throw new ClonezillaFormatException($"{full}: no such file, and no split parts {prefix}aa, {prefix}aaa, …");
         }
-        return OpenSet(prefix, suffixLength);
+        var (paths, lengths) = FindSet(prefix, suffixLength);
+        return new SplitFileStream(prefix, paths, lengths);
     }
 
-    private static SplitFileStream OpenSet(string prefix, int suffixLength)
+    /// <summary>
+    /// Opens <paramref name="paths"/>, a split set already found and put in order (a partition's
+    /// <see cref="ClonezillaPartitionImage.Files"/>), checking its parts' sizes again: a part may have changed since.
+    /// </summary>
+    public static SplitFileStream OpenParts(IReadOnlyList<string> paths)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        ArgumentOutOfRangeException.ThrowIfZero(paths.Count);
+        var all = paths.Select(Path.GetFullPath).ToArray();
+        return new SplitFileStream(all[0][..^Suffix(all[0]).Length], all, CheckLengths(all));
+    }
+
+    /// <summary>
+    /// The parts of the set <paramref name="prefix"/> + <paramref name="suffixLength"/> letters, in order, and their
+    /// sizes, checked whole: the first part and every part up to the last one there (a gap is named, with the offset in
+    /// the joined stream where it would start), each but the last of the first one's size.
+    /// </summary>
+    internal static (string[] Paths, long[] Lengths) FindSet(string prefix, int suffixLength)
     {
         string dir = Path.GetDirectoryName(prefix)!;
         string stem = Path.GetFileName(prefix);
@@ -75,26 +93,40 @@ public sealed class SplitFileStream : Stream
             if (SuffixIndex(suffix) is { } index) present[index] = f;
         }
         if (present.Count == 0 || !present.ContainsKey(0))
-            throw new ClonezillaFormatException($"{prefix}{SuffixAt(0, suffixLength)}: missing: the first split part of {prefix}* is not there");
+            throw new ClonezillaFormatException($"{prefix}{SuffixAt(0, suffixLength)}: missing: the first split part of {prefix}* is not there (byte offset 0 of the compressed stream)");
         long last = present.Keys.Max();
         var paths = new string[last + 1];
-        var lengths = new long[last + 1];
         for (long i = 0; i <= last; i++)
         {
             if (!present.TryGetValue(i, out var p))
-                throw new ClonezillaFormatException(
-                    $"{prefix}{SuffixAt(i, suffixLength)}: missing: split parts {SuffixAt(0, suffixLength)}…{SuffixAt(last, suffixLength)} of {prefix}* must all be present");
+                throw new ClonezillaFormatException(string.Create(CultureInfo.InvariantCulture,
+                    $"{prefix}{SuffixAt(i, suffixLength)}: missing: split parts {SuffixAt(0, suffixLength)}…{SuffixAt(last, suffixLength)} of {prefix}* must all be present (it would start at byte offset {i * new FileInfo(paths[0]).Length} of the compressed stream)"));
             paths[i] = p;
-            lengths[i] = new FileInfo(p).Length;
         }
-        for (long i = 1; i < last; i++)
+        return (paths, CheckLengths(paths));
+    }
+
+    /// <summary>The parts' sizes, checked: split cuts every part but the last to the first one's size.</summary>
+    private static long[] CheckLengths(string[] paths)
+    {
+        var lengths = new long[paths.Length];
+        for (int i = 0; i < paths.Length; i++)
+        {
+            var info = new FileInfo(paths[i]);
+            if (!info.Exists)
+                throw new ClonezillaFormatException(string.Create(CultureInfo.InvariantCulture,
+                    $"{paths[i]}: missing: split part {i + 1} of {paths.Length} (it would start at byte offset {lengths.Take(i).Sum()} of the compressed stream)"));
+            lengths[i] = info.Length;
+        }
+        int last = paths.Length - 1;
+        for (int i = 1; i < last; i++)
             if (lengths[i] != lengths[0])
                 throw new ClonezillaFormatException(string.Create(CultureInfo.InvariantCulture,
-                    $"{paths[i]}: {lengths[i]} bytes where {paths[0]} has {lengths[0]}: split makes every part but the last the same size, so this one was cut short or replaced"));
+                    $"{paths[i]}: {lengths[i]} bytes where {paths[0]} has {lengths[0]}: split makes every part but the last the same size, so this one is truncated or was replaced (it ends at byte offset {i * lengths[0] + lengths[i]} of the compressed stream)"));
         if (last > 0 && lengths[last] > lengths[0])
             throw new ClonezillaFormatException(string.Create(CultureInfo.InvariantCulture,
                 $"{paths[last]}: {lengths[last]} bytes, more than the {lengths[0]} of each part before it: not one split set"));
-        return new SplitFileStream(prefix, paths, lengths);
+        return lengths;
     }
 
     private static int? FindSuffixLength(string prefix)
@@ -115,7 +147,7 @@ public sealed class SplitFileStream : Stream
         // "….ext4-ptcl-img.rar" ends in its compression suffix, known or not: a part follows a compression suffix.
         if (before.EndsWith("-img", StringComparison.Ordinal)) return 0;
         // "….zst" ends an unsplit name; "….zst.gz" is part 182 of a split set.
-        if (ClonezillaImageStream.IsCompressionSuffix(suffix) && (before.Length < 2 || !ClonezillaImageStream.IsCompressionSuffix(before[1..]))) return 0;
+        if (CompressionSuffix.IsClonezillas(suffix) && (before.Length < 2 || !CompressionSuffix.IsClonezillas(before[1..]))) return 0;
         return suffix.Length;
     }
 
@@ -185,7 +217,7 @@ public sealed class SplitFileStream : Stream
             int n = _current.Read(buffer.Slice(total, want));
             if (n == 0)
                 throw new ClonezillaFormatException(string.Create(CultureInfo.InvariantCulture,
-                    $"{_paths[i]}: ends at byte {inPart}, before the {_starts[i + 1] - _starts[i]} bytes it had when opened"));
+                    $"{_paths[i]}: ends at byte {inPart}, before the {_starts[i + 1] - _starts[i]} bytes it had when opened (byte offset {_position} of the compressed stream)"));
             total += n;
             _position += n;
         }

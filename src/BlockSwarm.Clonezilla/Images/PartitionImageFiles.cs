@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using BlockSwarm.Clonezilla.Compression;
 
 namespace BlockSwarm.Clonezilla;
 
@@ -16,15 +17,6 @@ internal static partial class PartitionImageFiles
         "apfs", "hfs+", "hfsplus", "reiser4", "reiserfs", "xfs", "jfs", "ext2", "ext3", "ext4", "ext4dev", "fat12", "fat16",
         "fat32", "vfat", "ntfs", "ufs", "btrfs", "exfat", "minix", "vmfs3", "vmfs5", "f2fs", "nilfs2", "dd",
     };
-
-    private static readonly Dictionary<string, ClonezillaCompression> s_suffixes = new(StringComparer.Ordinal)
-    {
-        ["gz"] = ClonezillaCompression.Gzip, ["zst"] = ClonezillaCompression.Zstd, ["xz"] = ClonezillaCompression.Xz,
-        ["bz2"] = ClonezillaCompression.Bzip2, ["lz4"] = ClonezillaCompression.Lz4, ["lzo"] = ClonezillaCompression.Lzo,
-        ["lzma"] = ClonezillaCompression.Lzma, ["uncomp"] = ClonezillaCompression.None,
-    };
-
-    public static string SupportedSuffixes => string.Join(", ", s_suffixes.Keys);
 
     [GeneratedRegex(@"^(?<fs>[A-Za-z0-9+]+)-ptcl-img\.(?<comp>[A-Za-z0-9]+)(\.(?<piece>[a-z]{2,}))?$")]
     private static partial Regex Partclone();
@@ -49,8 +41,7 @@ internal static partial class PartitionImageFiles
                 if (!FileSystems.Contains(fs))
                     throw new ClonezillaFormatException($"{path}: unknown file system '{fs}' (partclone's are {string.Join(", ", FileSystems)})");
                 var suffix = m.Groups["comp"].Value;
-                if (!s_suffixes.TryGetValue(suffix, out var comp))
-                    throw new ClonezillaFormatException($"{path}: unknown compression suffix '{suffix}' (known: {SupportedSuffixes})");
+                var comp = CompressionSuffix.Parse(suffix, path);
                 Add(found, $"{fs}-ptcl-img.{suffix}", fs == "dd" ? ClonezillaContentKind.Dd : ClonezillaContentKind.Partclone, fs, comp, m.Groups["piece"].Value, path);
             }
             else if (LegacyDd().Match(rest) is { Success: true } d)
@@ -81,7 +72,8 @@ internal static partial class PartitionImageFiles
 
     /// <summary>
     /// The files in stream order, after checking the set is whole: either one unsplit file or pieces aa, ab, … with no
-    /// gap (a missing middle piece), and every piece but the last exactly as long as the first (split -b cuts equal pieces).
+    /// gap (a missing middle piece), and every piece but the last exactly as long as the first (split -b cuts equal
+    /// pieces), as <see cref="SplitFileStream"/> checks a split set.
     /// </summary>
     private static List<string> Ordered(string directory, string partition, List<(string Piece, string Path)> files)
     {
@@ -91,30 +83,7 @@ internal static partial class PartitionImageFiles
         int width = files[0].Piece.Length;
         if (files.Any(f => f.Piece.Length != width))
             throw new ClonezillaFormatException($"{directory}: partition {partition}'s split pieces have suffixes of different lengths");
-        var sorted = files.OrderBy(f => f.Piece, StringComparer.Ordinal).ToList();
-        for (int i = 0; i < sorted.Count; i++)
-        {
-            var expected = PieceSuffix(i, width);
-            if (sorted[i].Piece != expected)
-                throw new ClonezillaFormatException($"{directory}: split piece {Path.GetFileName(sorted[i].Path)[..^width]}{expected} of partition {partition} is missing");
-        }
-        long pieceSize = new FileInfo(sorted[0].Path).Length;
-        for (int i = 1; i < sorted.Count - 1; i++)
-            if (new FileInfo(sorted[i].Path).Length != pieceSize)
-                throw new ClonezillaFormatException($"{sorted[i].Path}: {new FileInfo(sorted[i].Path).Length} bytes, but split pieces before the last are {pieceSize} bytes: truncated?");
-        return [.. sorted.Select(f => f.Path)];
-    }
-
-    /// <summary>split's suffix for piece <paramref name="index"/>: aa, ab, … az, ba, … with <paramref name="width"/> letters.</summary>
-    private static string PieceSuffix(int index, int width)
-    {
-        var chars = new char[width];
-        for (int i = width - 1; i >= 0; i--)
-        {
-            chars[i] = (char)('a' + index % 26);
-            index /= 26;
-        }
-        return new string(chars);
+        return [.. SplitFileStream.FindSet(files[0].Path[..^width], width).Paths];
     }
 
     /// <summary>Clonezilla's <c>to_filename</c>: a device path below /dev (cciss/c0d0p1) becomes one file name (cciss-c0d0p1).</summary>

@@ -105,22 +105,22 @@ public sealed class DiskJob : IDisposable
     private static void AddPartclone(ClonezillaPartition p, List<Extent> wipes, int windowBytes, ILogger log,
         List<DiskRegion> regions, List<Extent> extents, List<DecodedStream> streams, List<Extent> backups)
     {
-        var first = p.Image!.Files[0];
+        var image = p.Image!;
         ImmutableArray<Extent> used;
         long usedBytes;
         Extent? backup = null;
         byte[]? bootSector = null;
-        using (var reader = PartcloneImageReader.Open(first))
+        using (var reader = PartcloneImageReader.Open(image))
         {
             if (reader.DeviceSize > p.Length)
                 throw new ClonezillaFormatException($"{reader.Name}: the partclone image is of a {reader.DeviceSize}-byte file system but partition {p.Name} has {p.Length} bytes");
             used = reader.UsedExtents;
             usedBytes = reader.UsedBytes;
-            if (p.Image.FileSystem == "ntfs")
+            if (image.FileSystem == "ntfs")
                 (backup, bootSector) = NtfsBackupBootSector(reader, p, used, log);
         }
-        var stream = new DecodedStream($"{p.Name} ({Path.GetFileName(first)})", usedBytes,
-            ForwardReaders.StartOnly(() => new PartcloneForwardReader(PartcloneImageReader.Open(first))), windowBytes, log);
+        var stream = new DecodedStream($"{p.Name} ({Path.GetFileName(image.Files[0])})", usedBytes,
+            ForwardReaders.StartOnly(() => new PartcloneForwardReader(PartcloneImageReader.Open(image))), windowBytes, log);
         streams.Add(stream);
         // restoredisk zeroes the partition's first MiB (and whatever else its wipes reach), then partclone writes the used
         // blocks over it: the zeros are what the wipes leave where no used block lands.
@@ -169,12 +169,9 @@ public sealed class DiskJob : IDisposable
 
     private static void AddDd(ClonezillaPartition p, int windowBytes, ILogger log, List<DiskRegion> regions, List<Extent> extents, List<DecodedStream> streams)
     {
-        var first = p.Image!.Files[0];
-        var stream = new DecodedStream($"{p.Name} ({Path.GetFileName(first)})", p.Length, ForwardReaders.StartOnly(() =>
-        {
-            var decoded = ClonezillaImageStream.OpenDecompressed(first, out _);
-            return ForwardReaders.Of(decoded);
-        }), windowBytes, log);
+        var image = p.Image!;
+        var stream = new DecodedStream($"{p.Name} ({Path.GetFileName(image.Files[0])})", p.Length,
+            ForwardReaders.StartOnly(() => ForwardReaders.Of(ClonezillaImageStream.OpenDecompressed(image, out _))), windowBytes, log);
         streams.Add(stream);
         regions.Add(new DiskRegion(p.Start, p.Length, new StreamRegion(stream)));
         extents.Add(new Extent(p.Start, p.Length));

@@ -95,9 +95,13 @@ public sealed class PartcloneImageReader : IDisposable
     /// Opens a Clonezilla partition image file (<c>sda1.ext4-ptcl-img.zst</c>, or its first split file <c>….aa</c>):
     /// split files are joined, the compression picked from the name.
     /// </summary>
-    public static PartcloneImageReader Open(string path)
+    public static PartcloneImageReader Open(string path) => OpenOwned(ClonezillaImageStream.OpenDecompressed(path, out string name), name);
+
+    /// <summary>Opens a partition's image as the directory model found it: its files in order, its compression.</summary>
+    public static PartcloneImageReader Open(ClonezillaPartitionImage image) => OpenOwned(ClonezillaImageStream.OpenDecompressed(image, out string name), name);
+
+    private static PartcloneImageReader OpenOwned(Stream stream, string name)
     {
-        var stream = ClonezillaImageStream.OpenDecompressed(path, out string name);
         try
         {
             return Open(stream, name);

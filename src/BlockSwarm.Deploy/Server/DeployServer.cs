@@ -76,7 +76,7 @@ public sealed class DeployServer : IAsyncDisposable
             InfoHash = torrent.InfoHash.ToHex(),
             TorrentUrl = "/job.torrent",
             AnnounceUrl = "/announce",
-            RequiredTargetSize = BlockImageLayout.IsBlockImage(torrent) ? BlockImageLayout.Create(torrent).RequiredDeviceSize : torrent.TotalLength,
+            RequiredTargetSize = Math.Max(options.RequiredTargetSize ?? 0, BlockImageLayout.IsBlockImage(torrent) ? BlockImageLayout.Create(torrent).RequiredDeviceSize : torrent.TotalLength),
             SourceSize = sourceSize,
             TotalBytes = torrent.TotalLength,
             PieceLength = torrent.PieceLength,

@@ -27,6 +27,12 @@ public sealed record ServeOptions
     /// <summary>Most peers the origin serves at once (every client connects to it).</summary>
     public int MaxPeers { get; init; } = 256;
 
+    /// <summary>
+    /// The smallest target a client may write, when the source knows more than the torrent's extents say (a Clonezilla
+    /// image's partitions end where its table says, past their last used block); null: the end of the last extent.
+    /// </summary>
+    public long? RequiredTargetSize { get; init; }
+
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
     /// <summary>Loggers of the server, its tracker and its HTTP host (Kestrel warnings and errors).</summary>

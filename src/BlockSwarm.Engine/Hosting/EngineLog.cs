@@ -85,4 +85,10 @@ internal static partial class EngineLog
 
     [LoggerMessage(34, LogLevel.Debug, "{Torrent}: choker unchoked {Unchoked} of {Interested} interested peers (seeding: {Seeding})")]
     public static partial void Choked(ILogger logger, string torrent, int unchoked, int interested, bool seeding);
+
+    [LoggerMessage(35, LogLevel.Information, "{Torrent}: paused: {Peers} peers closed, trackers told stopped; verified pieces kept")]
+    public static partial void Paused(ILogger logger, string torrent, int peers);
+
+    [LoggerMessage(36, LogLevel.Information, "{Torrent}: resumed")]
+    public static partial void Resumed(ILogger logger, string torrent);
 }

@@ -30,6 +30,12 @@ public sealed record EngineOptions
     public TimeSpan? SlowStart { get; init; }
 
     /// <summary>
+    /// The process's upload limiter, for a schedule <see cref="UploadLimit"/> and <see cref="SlowStart"/> cannot express
+    /// (the EZIO daemon's stepped slow start, <see cref="Swarm.RateLimiter.Stepped"/>); when set, those two are ignored.
+    /// </summary>
+    public Swarm.RateLimiter? UploadLimiter { get; init; }
+
+    /// <summary>
     /// The piece memory every torrent shares (assembling, write-back, read cache). Storages opened for this engine should
     /// get the same object (<see cref="StorageOptions.Memory"/>) so the write-back and read caches count against it too.
     /// Null: <see cref="PieceMemory.Split"/> of <see cref="DefaultMemoryBytes"/>.

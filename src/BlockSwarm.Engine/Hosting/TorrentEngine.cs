@@ -48,7 +48,8 @@ public sealed class TorrentEngine : IAsyncDisposable
         if (_peerId.Length != WirePeerId.Length) throw new ArgumentException($"a peer id is {WirePeerId.Length} bytes, not {_peerId.Length}", nameof(options));
         Memory = _options.Memory ?? PieceMemory.Split(EngineOptions.DefaultMemoryBytes, 16 << 20);
         long limit = _options.UploadLimit;
-        UploadLimiter = limit > 0 ? new RateLimiter(Time, limit, _options.SlowStart is null ? null : limit / 4, _options.SlowStart) : new RateLimiter(Time, 0);
+        UploadLimiter = _options.UploadLimiter
+            ?? (limit > 0 ? new RateLimiter(Time, limit, _options.SlowStart is null ? null : limit / 4, _options.SlowStart) : new RateLimiter(Time, 0));
         _log = _options.LoggerFactory.CreateLogger<TorrentEngine>();
         _torrentLog = _options.LoggerFactory.CreateLogger<TorrentSession>();
         Metrics = new EngineMetrics(this);

@@ -23,11 +23,14 @@ public sealed partial class TorrentSession
         var ct = _stop.Token;
         if (ct.IsCancellationRequested) return;
         string? refusal = theirs.PeerIdBytes.SequenceEqual(_engine.PeerId.Span) ? "self"
+            : IsPaused ? "paused"
             : Peers.IsBanned(remote.Address) ? "banned"
             : Peers.Count >= _options.MaxConnections ? "torrent_limit"
             : null;
         var peer = refusal is null ? new PeerSession(this, conn, Peers.NextHandle(), remote, theirs.SupportsFastExtension) { Outgoing = outgoing } : null;
         if (peer != null && !Peers.TryRegister(peer, _engine.PeerId.Span, theirs.PeerIdBytes, Swarm)) refusal = "duplicate";
+        // Paused while this one registered: PauseAsync may have closed the others before it appeared, so close it here.
+        else if (peer != null && IsPaused) conn.Close();
         if (refusal != null)
         {
             _engine.Metrics.Refused(refusal);
@@ -35,6 +38,7 @@ public sealed partial class TorrentSession
             {
                 "self" => "it is ourselves",
                 "banned" => "its address is banned",
+                "paused" => "the torrent is paused",
                 "torrent_limit" => $"{Peers.Count} peers connected, the torrent's limit is {_options.MaxConnections}",
                 _ => "already connected to that peer id (the connection both sides keep stays)",
             });

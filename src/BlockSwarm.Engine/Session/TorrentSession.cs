@@ -186,12 +186,16 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
         _background.Add(TickLoopAsync(_stop.Token));
         _background.Add(_choking.RunAsync(_stop.Token));
         foreach (var p in _options.Peers) AddPeer(p);
-        if (_options.AnnounceToTrackers ?? _engine.Discovery.Trackers)
-        {
-            var tiers = _options.Trackers ?? TrackerAnnouncer.TiersOf(Torrent);
-            _announcer = TrackerAnnouncer.Start(this, tiers, _engine.Http, _engine.LocalEndPoint?.Port ?? 0, _engine.AnnounceAddress, _engine.LoggerFactory, _stop.Token);
-        }
+        lock (_pauseGate) _announcer = StartAnnouncer();
         if (Swarm.IsComplete) _ = _checkpoints.FinishAsync(_stop.Token);
+    }
+
+    /// <summary>Starts announcing to the torrent's trackers, when discovery uses them (null otherwise).</summary>
+    private TrackerAnnouncer? StartAnnouncer()
+    {
+        if (!(_options.AnnounceToTrackers ?? _engine.Discovery.Trackers)) return null;
+        var tiers = _options.Trackers ?? TrackerAnnouncer.TiersOf(Torrent);
+        return TrackerAnnouncer.Start(this, tiers, _engine.Http, _engine.LocalEndPoint?.Port ?? 0, _engine.AnnounceAddress, _engine.LoggerFactory, _stop.Token);
     }
 
     /// <summary>Pieces to keep announced ahead (see <see cref="TorrentOptions.RevealWindow"/>).</summary>
@@ -203,7 +207,7 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
     {
         ArgumentNullException.ThrowIfNull(endPoint);
         if (_engine.IsOwnListener(endPoint) || Peers.IsBanned(endPoint.Address)) return;
-        if (_known.TryAdd(endPoint) is { } state && IsAccepting && state.TryBegin()) _engine.Connections.Dial(this, endPoint, state);
+        if (_known.TryAdd(endPoint) is { } state && IsAccepting && !IsPaused && state.TryBegin()) _engine.Connections.Dial(this, endPoint, state);
     }
 
     public SessionStats GetStats()
@@ -332,7 +336,7 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
             p.RefreshInterest();
             p.FillRequests();
         }
-        foreach (var (ep, state) in _known.Due(Time))
+        foreach (var (ep, state) in IsPaused ? [] : _known.Due(Time))
         {
             if (Peers.Count >= _options.MaxConnections) break;
             if (state.TryBegin()) _engine.Connections.Dial(this, ep, state);
@@ -348,7 +352,7 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
     {
         int was = Interlocked.Exchange(ref _state, StateStopped);
         if (was == StateStopped) return;
-        if (_announcer != null) await _announcer.DisposeAsync().ConfigureAwait(false);
+        if (TakeAnnouncer() is { } announcer) await announcer.DisposeAsync().ConfigureAwait(false);
         await _stop.CancelAsync().ConfigureAwait(false);
         foreach (var p in Peers.All) p.Connection.Close();
         try

@@ -7,6 +7,8 @@ namespace BlockSwarm.Engine.Swarm;
 /// flood a weak switch before its buffers and the peers' pipelines settle.
 /// </summary>
 /// <remarks>
+/// <see cref="Stepped"/> builds the other schedule, EZIO's: the rate rises by a fixed step every period and the limit is
+/// lifted altogether once it reaches a ceiling.
 /// Callers take tokens on arrival and may drive the bucket into debt; each waits until its own
 /// share of the debt is paid off. That makes the order first-come first-served without a waiter
 /// queue, and the fast path (tokens available) allocates nothing. Thread-safe.
@@ -19,6 +21,9 @@ public sealed class RateLimiter
     private readonly double _startRate;
     private readonly long _rampTicks;
     private readonly double _burstSeconds;
+    // Stepped schedule (EZIO's slow start); zero ticks = the linear ramp above.
+    private readonly double _stepRate;
+    private readonly long _stepTicks;
     private double _tokens;
     private long _lastRefill;
     private long _startedAt = -1;
@@ -35,6 +40,28 @@ public sealed class RateLimiter
         _startRate = Math.Clamp(startBytesPerSecond ?? bytesPerSecond, 1, Math.Max(1, bytesPerSecond));
         _rampTicks = (long)((rampUp ?? TimeSpan.Zero).TotalSeconds * time.TimestampFrequency);
         _burstSeconds = Math.Max(0.001, (burst ?? TimeSpan.FromMilliseconds(50)).TotalSeconds);
+    }
+
+    /// <summary>
+    /// EZIO's slow start: <paramref name="startBytesPerSecond"/> at first, <paramref name="stepBytesPerSecond"/> more
+    /// after every <paramref name="period"/> (counted from the first <see cref="WaitAsync"/>), and no limit at all from
+    /// the step that would reach <paramref name="liftAtBytesPerSecond"/> on. EZIO: 10, 20 … 90 MiB/s, then unlimited.
+    /// </summary>
+    public static RateLimiter Stepped(TimeProvider time, long startBytesPerSecond, long stepBytesPerSecond, TimeSpan period,
+        long liftAtBytesPerSecond, TimeSpan? burst = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(startBytesPerSecond);
+        ArgumentOutOfRangeException.ThrowIfNegative(stepBytesPerSecond);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(period, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(liftAtBytesPerSecond, startBytesPerSecond);
+        return new RateLimiter(time, liftAtBytesPerSecond, startBytesPerSecond, burst, stepBytesPerSecond, period);
+    }
+
+    private RateLimiter(TimeProvider time, long liftAt, long start, TimeSpan? burst, long step, TimeSpan period)
+        : this(time, liftAt, start, null, burst)
+    {
+        _stepRate = step;
+        _stepTicks = Math.Max(1, (long)(period.TotalSeconds * time.TimestampFrequency));
     }
 
     public bool IsUnlimited => _fullRate <= 0;
@@ -65,6 +92,8 @@ public sealed class RateLimiter
                 _lastRefill = now;
                 _tokens = _startRate * _burstSeconds;
             }
+            // A stepped schedule that reached its ceiling has no limit any more (and never gets one back).
+            if (_stepTicks > 0 && double.IsPositiveInfinity(RateAt(now))) return default;
             Refill(now);
             _tokens -= bytes;
             if (_tokens >= 0) return default;
@@ -101,6 +130,12 @@ public sealed class RateLimiter
 
     private double RateAt(long timestamp)
     {
+        if (_stepTicks > 0)
+        {
+            if (_startedAt < 0) return _startRate;
+            double stepped = _startRate + _stepRate * ((timestamp - _startedAt) / _stepTicks);
+            return stepped >= _fullRate ? double.PositiveInfinity : stepped;
+        }
         if (_startedAt < 0 || _rampTicks <= 0) return _startedAt < 0 ? _startRate : _fullRate;
         double progress = Math.Clamp((double)(timestamp - _startedAt) / _rampTicks, 0, 1);
         return _startRate + (_fullRate - _startRate) * progress;

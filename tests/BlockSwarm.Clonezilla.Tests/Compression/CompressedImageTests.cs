@@ -96,7 +96,8 @@ public sealed class CompressedImageTests(SavedExt4Image saved) : IClassFixture<S
                 using var reader = PartcloneImageReader.Open(whole);
                 while (reader.TryReadBlocks(out _)) { }
             });
-            Assert.StartsWith(whole + ": ", ex.Message, StringComparison.Ordinal);
+            long offset = FormatErrors.AssertNamesFileAndOffset(ex, whole + ": ");
+            Assert.InRange(offset, 0, new FileInfo(saved.Image).Length);
         }
         File.WriteAllBytes(whole, bytes[..(bytes.Length * 2 / 3)]);
         var cut = Assert.Throws<ClonezillaFormatException>(() =>
@@ -104,7 +105,8 @@ public sealed class CompressedImageTests(SavedExt4Image saved) : IClassFixture<S
             using var reader = PartcloneImageReader.Open(whole);
             while (reader.TryReadBlocks(out _)) { }
         });
-        Assert.StartsWith(whole + ": ", cut.Message, StringComparison.Ordinal);
+        long cutAt = FormatErrors.AssertNamesFileAndOffset(cut, whole + ": ");
+        Assert.InRange(cutAt, 0, new FileInfo(saved.Image).Length);
     }
 
     private static string Compress(string input, string command, string output)

@@ -49,6 +49,7 @@ public sealed class SplitFileStreamTests
         File.Delete(dir.File("img.gz.ad"));
         var ex = Assert.Throws<ClonezillaFormatException>(() => SplitFileStream.Open(dir.File("img.gz.aa")));
         Assert.StartsWith(dir.File("img.gz.ad") + ": missing", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(3000, FormatErrors.AssertNamesFileAndOffset(ex, dir.File("img.gz.ad"), "compressed"));
         File.Delete(dir.File("img.gz.aa"));
         ex = Assert.Throws<ClonezillaFormatException>(() => SplitFileStream.Open(dir.File("img.gz")));
         Assert.Contains("no such file, and no split parts", ex.Message, StringComparison.Ordinal);
@@ -62,6 +63,7 @@ public sealed class SplitFileStreamTests
         File.WriteAllBytes(dir.File("img.xz.ab"), new byte[999]);
         var ex = Assert.Throws<ClonezillaFormatException>(() => SplitFileStream.Open(dir.File("img.xz.aa")));
         Assert.StartsWith(dir.File("img.xz.ab") + ": 999 bytes where", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(1999, FormatErrors.AssertNamesFileAndOffset(ex, dir.File("img.xz.ab"), "compressed"));
     }
 
     [Fact]
@@ -74,6 +76,7 @@ public sealed class SplitFileStreamTests
         File.Delete(image + ".ac");
         var ex = Assert.Throws<ClonezillaFormatException>(() => PartcloneImageReader.Open(image + ".aa"));
         Assert.StartsWith(image + ".ac: missing", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(2 * 100 * 1024, FormatErrors.AssertNamesFileAndOffset(ex, image + ".ac", "compressed"));
     }
 
     [Fact]
@@ -91,6 +94,65 @@ public sealed class SplitFileStreamTests
             while (reader.TryReadBlocks(out _)) { }
         });
         Assert.Contains("truncated: the stream ends in used block", ex.Message, StringComparison.Ordinal);
+        // The set now ends where the deleted part began: that is where the partclone stream (uncompressed) stops.
+        long end = Directory.GetFiles(dir.Path, "sda1.ext4-ptcl-img.uncomp.a?").Sum(f => new FileInfo(f).Length);
+        Assert.Equal(end, FormatErrors.AssertNamesFileAndOffset(ex, image + ".aa", "partclone"));
+    }
+
+    [Fact]
+    public void A_part_gone_since_the_directory_was_loaded_is_named_with_its_offset()
+    {
+        using var dir = new TempDirectory("cz-gone");
+        MakeParts(dir, "sda1.ext4-ptcl-img.gz.", 1000, 3500);
+        var parts = Directory.GetFiles(dir.Path, "sda1.ext4-ptcl-img.gz.a?").Order(StringComparer.Ordinal).ToList();
+        var image = new ClonezillaPartitionImage(ClonezillaContentKind.Partclone, "ext4", ClonezillaCompression.Gzip, parts);
+        File.Delete(parts[2]);
+        var ex = Assert.Throws<ClonezillaFormatException>(() => PartcloneImageReader.Open(image));
+        Assert.Contains("missing: split part 3 of 4", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(2000, FormatErrors.AssertNamesFileAndOffset(ex, parts[2] + ": ", "compressed"));
+    }
+
+    [Fact]
+    public void A_part_that_shrinks_while_read_is_named_with_its_offset()
+    {
+        using var dir = new TempDirectory("cz-shrink");
+        MakeParts(dir, "img.uncomp.", 1000, 2500);
+        using var s = SplitFileStream.Open(dir.File("img.uncomp.aa"));
+        File.WriteAllBytes(dir.File("img.uncomp.ab"), new byte[600]);
+        var ex = Assert.Throws<ClonezillaFormatException>(() => s.ReadExactly(new byte[2500]));
+        Assert.Contains("ends at byte 600, before the 1000 bytes it had when opened", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(1600, FormatErrors.AssertNamesFileAndOffset(ex, dir.File("img.uncomp.ab") + ": ", "compressed"));
+    }
+
+    /// <summary>A file whose bytes are not the compression its name says (or, uncompressed, not partclone) is refused at the start.</summary>
+    [Theory]
+    [InlineData("gz")]
+    [InlineData("zst")]
+    [InlineData("xz")]
+    [InlineData("lzma")]
+    [InlineData("bz2")]
+    [InlineData("lz4")]
+    [InlineData("lzo")]
+    [InlineData("uncomp")]
+    public void Bytes_that_are_not_the_named_compression_are_refused_at_offset_0(string suffix)
+    {
+        using var dir = new TempDirectory("cz-not");
+        var file = dir.File($"sda1.ext4-ptcl-img.{suffix}");
+        var junk = new byte[5000];
+        new Random(11).NextBytes(junk);
+        File.WriteAllBytes(file, junk);
+        var ex = Assert.Throws<ClonezillaFormatException>(() =>
+        {
+            using var reader = PartcloneImageReader.Open(file);
+            while (reader.TryReadBlocks(out _)) { }
+        });
+        Assert.Equal(0, FormatErrors.AssertNamesFileAndOffset(ex, file + ": ", "partclone"));
+        if (suffix != "uncomp")
+        {
+            Assert.StartsWith($"{file}: corrupt {suffix} data: the decoder failed", ex.Message, StringComparison.Ordinal);
+            Assert.InRange(FormatErrors.AssertNamesFileAndOffset(ex, file, "compressed"), 1, junk.Length);
+        }
+        else Assert.Contains("not a partclone image", ex.Message, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -103,17 +165,46 @@ public sealed class SplitFileStreamTests
         File.WriteAllBytes(dir.File(name), new byte[10]);
         var ex = Assert.Throws<ClonezillaFormatException>(() => PartcloneImageReader.Open(dir.File(name)));
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
-        Assert.StartsWith(dir.File(name), ex.Message, StringComparison.Ordinal);
+        Assert.StartsWith(dir.File(name) + ": ", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("BlockSwarm reads gz, zst, xz, lzma, bz2, lz4, lzo, uncomp", ex.Message, StringComparison.Ordinal);
     }
 
     [Theory]
-    [InlineData("sda1.ext4-ptcl-img.zst", CompressionKind.Zstd)]
-    [InlineData("sda1.ext4-ptcl-img.zst.aa", CompressionKind.Zstd)]
-    [InlineData("sda1.ext4-ptcl-img.gz.ab", CompressionKind.Gzip)]
-    [InlineData("sda1.ext4-ptcl-img.xz", CompressionKind.Xz)]
-    [InlineData("sda1.ext4-ptcl-img.zst.gz", CompressionKind.Zstd)]
-    [InlineData("nvme0n1p2.ntfs-ptcl-img.uncomp.aaa", CompressionKind.None)]
-    [InlineData("sda2.vfat-ptcl-img.lzo.zz", CompressionKind.Lzo)]
-    public void The_compression_comes_from_the_name(string name, CompressionKind kind) =>
+    [InlineData("sda1.ext4-ptcl-img.zst", ClonezillaCompression.Zstd)]
+    [InlineData("sda1.ext4-ptcl-img.zst.aa", ClonezillaCompression.Zstd)]
+    [InlineData("sda1.ext4-ptcl-img.gz.ab", ClonezillaCompression.Gzip)]
+    [InlineData("sda1.ext4-ptcl-img.xz", ClonezillaCompression.Xz)]
+    [InlineData("sda1.ext4-ptcl-img.zst.gz", ClonezillaCompression.Zstd)]
+    [InlineData("nvme0n1p2.ntfs-ptcl-img.uncomp.aaa", ClonezillaCompression.None)]
+    [InlineData("sda2.vfat-ptcl-img.lzo.zz", ClonezillaCompression.Lzo)]
+    public void The_compression_comes_from_the_name(string name, ClonezillaCompression kind) =>
         Assert.Equal(kind, ClonezillaImageStream.CompressionOf(name));
+
+    /// <summary>
+    /// savedisk's legacy raw images (<c>sda1.dd-img.aa</c>…) name no compression (they were always gzipped): opened
+    /// through the directory model, the files and the compression come from it, not from the names.
+    /// </summary>
+    [Fact]
+    public void A_legacy_dd_image_opens_with_the_directory_models_compression()
+    {
+        using var dir = new TempDirectory("cz-legacy-dd");
+        var data = new byte[300_000];
+        new Random(7).NextBytes(data.AsSpan(0, 100_000));
+        var compressed = new MemoryStream();
+        using (var gz = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+            gz.Write(data);
+        var bytes = compressed.ToArray();
+        int half = bytes.Length / 2 + 1;
+        File.WriteAllBytes(dir.File("sda1.dd-img.aa"), bytes[..half]);
+        File.WriteAllBytes(dir.File("sda1.dd-img.ab"), bytes[half..]);
+        var image = new ClonezillaPartitionImage(ClonezillaContentKind.Dd, "dd", ClonezillaCompression.Gzip, [dir.File("sda1.dd-img.aa"), dir.File("sda1.dd-img.ab")]);
+
+        using var stream = ClonezillaImageStream.OpenDecompressed(image, out string name);
+        var read = new byte[data.Length];
+        stream.ReadExactly(read);
+        Assert.Equal(data, read);
+        Assert.Equal(0, stream.Read(new byte[1]));
+        Assert.Equal(dir.File("sda1.dd-img.aa") + "…ab", name);
+        Assert.Throws<ClonezillaFormatException>(() => ClonezillaImageStream.CompressionOf(dir.File("sda1.dd-img.aa")));
+    }
 }

@@ -11,13 +11,16 @@ public sealed class CorruptionTests
     private const int BlockSize = 1024;
     private const int PerChecksum = 64;
 
+    /// <summary>Reads <paramref name="image"/> to its end: the refusal names the file and its byte offset in the partclone stream.</summary>
     private static ClonezillaFormatException ReadAll(string image)
     {
-        return Assert.Throws<ClonezillaFormatException>(() =>
+        var ex = Assert.Throws<ClonezillaFormatException>(() =>
         {
             using var reader = PartcloneImageReader.Open(File.OpenRead(image), image);
             while (reader.TryReadBlocks(out _)) { }
         });
+        FormatErrors.AssertNamesFileAndOffset(ex, image + ": ", "partclone");
+        return ex;
     }
 
     private static (string Image, PartcloneImageReader Reader) Synthetic(TempDirectory dir, long? usedInHeader = null)

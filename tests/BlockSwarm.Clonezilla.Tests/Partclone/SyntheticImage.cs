@@ -23,7 +23,6 @@ internal static class SyntheticImage
     {
         var random = new Random(seed);
         var bitmap = new byte[(totalBlocks + 7) / 8];
-        long used = 0;
         // Runs of used and free blocks of random lengths, so the bitmap has runs across byte and word boundaries.
         bool inUse = false;
         for (long b = 0; b < totalBlocks;)
@@ -32,11 +31,19 @@ internal static class SyntheticImage
             if (inUse)
             {
                 for (long i = b; i < b + run; i++) bitmap[i >> 3] |= (byte)(1 << (int)(i & 7));
-                used += run;
             }
             inUse = !inUse;
             b += run;
         }
+        return FromBitmap(blockSize, totalBlocks, bitmap);
+    }
+
+    /// <summary>The layout of a format-2 image of <paramref name="totalBlocks"/> blocks whose used ones <paramref name="bitmap"/> marks.</summary>
+    public static PartcloneEncoder.Layout FromBitmap(int blockSize, long totalBlocks, byte[] bitmap)
+    {
+        long used = 0;
+        for (long b = 0; b < totalBlocks; b++)
+            if ((bitmap[b >> 3] & (1 << (int)(b & 7))) != 0) used++;
         var h = new byte[110];
         "partclone-image"u8.CopyTo(h);
         "0.3.23"u8.CopyTo(h.AsSpan(16));

@@ -102,6 +102,42 @@ public sealed class RateTests
     }
 
     [Fact]
+    public async Task Stepped_limiter_rises_one_step_per_period_then_lifts_the_limit()
+    {
+        // EZIO's slow start scaled down: 1 MB/s, +1 MB/s every second, lifted at 4 MB/s.
+        var limiter = RateLimiter.Stepped(_time, startBytesPerSecond: 1_000_000, stepBytesPerSecond: 1_000_000, TimeSpan.FromSeconds(1), liftAtBytesPerSecond: 4_000_000);
+        Assert.False(limiter.IsUnlimited);
+        Assert.Equal(1_000_000, limiter.CurrentBytesPerSecond, 1.0);
+        // 1 + 2 + 3 MB in the first three seconds (the schedule starts with the first wait).
+        var elapsed = await SendAsync(limiter, 6_000_000, 16 * 1024);
+        Assert.InRange(elapsed.TotalSeconds, 2.9, 3.05);
+        _time.Advance(TimeSpan.FromMilliseconds(100));
+        // The step that reaches 4 MB/s lifts the limit for good: no waits, however much is sent.
+        Assert.Equal(double.PositiveInfinity, limiter.CurrentBytesPerSecond);
+        for (int i = 0; i < 1000; i++) Assert.True(IsSynchronous(limiter.WaitAsync(1 << 20, CancellationToken.None)));
+    }
+
+    [Fact]
+    public async Task Stepped_limiter_holds_each_step_for_a_whole_period()
+    {
+        var limiter = RateLimiter.Stepped(_time, startBytesPerSecond: 1_000_000, stepBytesPerSecond: 1_000_000, TimeSpan.FromSeconds(10), liftAtBytesPerSecond: 100_000_000);
+        // 5 MB at the first step's 1 MB/s: 5 s, not the faster average a linear ramp would give.
+        var elapsed = await SendAsync(limiter, 5_000_000, 16 * 1024);
+        Assert.InRange(elapsed.TotalSeconds, 4.9, 5.05);
+        Assert.Equal(1_000_000, limiter.CurrentBytesPerSecond, 1.0);
+        _time.Advance(TimeSpan.FromSeconds(5.1));
+        Assert.Equal(2_000_000, limiter.CurrentBytesPerSecond, 1.0);
+    }
+
+    [Fact]
+    public async Task An_engine_uses_the_upload_limiter_it_is_given()
+    {
+        var limiter = RateLimiter.Stepped(_time, 1_000_000, 1_000_000, TimeSpan.FromSeconds(1), 4_000_000);
+        await using var engine = new BlockSwarm.Engine.Hosting.TorrentEngine(new BlockSwarm.Engine.Hosting.EngineOptions { UploadLimiter = limiter, UploadLimit = 5, Time = _time });
+        Assert.Same(limiter, engine.UploadLimiter);
+    }
+
+    [Fact]
     public async Task Limiter_is_thread_safe_under_concurrent_callers()
     {
         var limiter = new RateLimiter(TimeProvider.System, bytesPerSecond: 200_000_000);

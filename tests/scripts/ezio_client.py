@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""A client of EZIO's gRPC API that is not BlockSwarm's: Python stubs generated from the daemon's ezio.proto by Debian's
+python3-grpc-tools, on Debian's python3-grpcio, driving a daemon the way Clonezilla's helpers drive EZIO.
+
+  ezio_client.py gen PROTO OUTDIR             generate ezio_pb2.py and ezio_pb2_grpc.py into OUTDIR
+  ezio_client.py [--stubs DIR] ADDR version
+  ezio_client.py [--stubs DIR] ADDR add TORRENT SAVE_PATH [--seed] [--max-uploads N] [--max-connections N]
+  ezio_client.py [--stubs DIR] ADDR status [HASH...]         JSON: {hash: {field: value}} (field names as in the .proto)
+  ezio_client.py [--stubs DIR] ADDR pause|resume HASH
+  ezio_client.py [--stubs DIR] ADDR wait TIMEOUT HASH...     poll until every HASH is_finished; JSON of the last status
+  ezio_client.py [--stubs DIR] ADDR shutdown
+
+A gRPC error exits 3 and prints "CODE: details" on stderr (CODE as grpc.StatusCode names it, e.g. ALREADY_EXISTS).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+
+def generate(proto, out):
+    from grpc_tools import protoc
+    os.makedirs(out, exist_ok=True)
+    include = os.path.dirname(os.path.abspath(proto))
+    rc = protoc.main(['protoc', '-I' + include, '--python_out=' + out, '--grpc_python_out=' + out, os.path.abspath(proto)])
+    sys.exit(rc)
+
+
+def as_dict(torrent):
+    # Every field of the message by its .proto name, numbers as numbers (json_format would quote the int64s).
+    return {f.name: getattr(torrent, f.name) for f in torrent.DESCRIPTOR.fields}
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == 'gen':
+        generate(sys.argv[2], sys.argv[3])
+    p = argparse.ArgumentParser()
+    p.add_argument('--stubs', default=os.environ.get('EZIO_STUBS', '.'))
+    p.add_argument('addr')
+    p.add_argument('cmd', choices=['version', 'add', 'status', 'pause', 'resume', 'wait', 'shutdown'])
+    p.add_argument('args', nargs='*')
+    p.add_argument('--seed', action='store_true')
+    p.add_argument('--max-uploads', type=int, default=0)
+    p.add_argument('--max-connections', type=int, default=0)
+    a = p.parse_args()
+    sys.path.insert(0, a.stubs)
+    import grpc
+    import ezio_pb2
+    import ezio_pb2_grpc
+
+    stub = ezio_pb2_grpc.EZIOStub(grpc.insecure_channel(a.addr))
+    try:
+        if a.cmd == 'version':
+            print(stub.GetVersion(ezio_pb2.Empty(), timeout=10).version)
+        elif a.cmd == 'add':
+            with open(a.args[0], 'rb') as f:
+                body = f.read()
+            r = stub.AddTorrent(ezio_pb2.AddRequest(torrent=body, save_path=a.args[1], seeding_mode=a.seed,
+                                                    max_uploads=a.max_uploads, max_connections=a.max_connections), timeout=30)
+            print(json.dumps({'result': r.result}))
+        elif a.cmd == 'status':
+            r = stub.GetTorrentStatus(ezio_pb2.UpdateRequest(hashes=a.args), timeout=10)
+            print(json.dumps({h: as_dict(r.torrents[h]) for h in r.hashes}))
+        elif a.cmd == 'pause':
+            stub.PauseTorrent(ezio_pb2.PauseTorrentRequest(hash=a.args[0]), timeout=30)
+        elif a.cmd == 'resume':
+            stub.ResumeTorrent(ezio_pb2.ResumeTorrentRequest(hash=a.args[0]), timeout=30)
+        elif a.cmd == 'wait':
+            deadline = time.monotonic() + float(a.args[0])
+            hashes = a.args[1:]
+            while True:
+                r = stub.GetTorrentStatus(ezio_pb2.UpdateRequest(hashes=hashes), timeout=10)
+                ts = {h: r.torrents[h] for h in r.hashes}
+                if len(ts) == len(hashes) and all(t.is_finished for t in ts.values()):
+                    break
+                if time.monotonic() > deadline:
+                    print(json.dumps({h: as_dict(t) for h, t in ts.items()}), file=sys.stderr)
+                    sys.exit(1)
+                time.sleep(0.2)
+            print(json.dumps({h: as_dict(t) for h, t in ts.items()}))
+        elif a.cmd == 'shutdown':
+            stub.Shutdown(ezio_pb2.Empty(), timeout=120)
+    except grpc.RpcError as e:
+        print('%s: %s' % (e.code().name, e.details()), file=sys.stderr)
+        sys.exit(3)
+
+
+if __name__ == '__main__':
+    main()
