@@ -45,7 +45,7 @@ public static class ClonezillaBenchmark
             }
         }
 
-        public double Median(string section, string name) => ClonezillaBenchmark.Median(this[section, name]);
+        public double Median(string section, string name) => PartcloneBenchmark.Median(this[section, name]);
 
         public string Runs(string section, string name) => string.Join(' ', this[section, name].Select(v => v.ToString("0.00", CultureInfo.InvariantCulture)));
     }
@@ -80,7 +80,7 @@ public static class ClonezillaBenchmark
         long payload = 0;
         foreach (var (label, dir, native) in new[] { ("zstd", image.ZstdDirectory, "zstd -q -d -c"), ("gzip", image.GzipDirectory, "pigz -d -c") })
         {
-            foreach (var f in System.IO.Directory.GetFiles(dir)) WarmPageCache(f);
+            foreach (var f in System.IO.Directory.GetFiles(dir)) PartcloneBenchmark.WarmPageCache(f);
             var torrent = Path.Combine(work, $"{label}.torrent");
             CreateWithEmptyCache(cli, dir, torrent, work, logs, label);
             var t = Torrent.Load(torrent);
@@ -230,11 +230,11 @@ public static class ClonezillaBenchmark
             {
                 var runs = lab.Where(x => x.Image == kind).Select(x => x.Seconds).ToList();
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"    served from {kind,-30} {F(Median(runs)),8} {Median(runs) / first.FloorSeconds,8:0.00}  {string.Join(' ', runs.Select(v => v.ToString("0.00", CultureInfo.InvariantCulture)))}"));
+                    $"    served from {kind,-30} {F(PartcloneBenchmark.Median(runs)),8} {PartcloneBenchmark.Median(runs) / first.FloorSeconds,8:0.00}  {string.Join(' ', runs.Select(v => v.ToString("0.00", CultureInfo.InvariantCulture)))}"));
             }
             var dir = lab.Where(x => x.Image != RawLab).Select(x => x.Seconds).ToList();
             var rawRuns = lab.Where(x => x.Image == RawLab).Select(x => x.Seconds).ToList();
-            log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    image directory / raw image: {Median(dir) / Median(rawRuns):0.000}× the time (goal within 3%)"));
+            log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    image directory / raw image: {PartcloneBenchmark.Median(dir) / PartcloneBenchmark.Median(rawRuns):0.000}× the time (goal within 3%)"));
         }
     }
 
@@ -403,7 +403,7 @@ public static class ClonezillaBenchmark
             File.Delete(raw + ".tmp.blockswarm-resume");
             File.Move(raw + ".tmp", raw);
         }
-        WarmPageCache(raw);
+        PartcloneBenchmark.WarmPageCache(raw);
         return raw;
     }
 
@@ -440,18 +440,5 @@ public static class ClonezillaBenchmark
             }
         }
         return results;
-    }
-
-    private static void WarmPageCache(string path)
-    {
-        using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
-        var buffer = new byte[8 << 20];
-        while (fs.Read(buffer) > 0) { }
-    }
-
-    private static double Median(List<double> values)
-    {
-        var v = values.Order().ToArray();
-        return v.Length == 0 ? double.NaN : v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
     }
 }

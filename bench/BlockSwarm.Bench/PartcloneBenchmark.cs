@@ -130,14 +130,14 @@ public static class PartcloneBenchmark
         return file;
     }
 
-    private static void WarmPageCache(string path)
+    internal static void WarmPageCache(string path)
     {
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
         var buffer = new byte[8 << 20];
         while (fs.Read(buffer) > 0) { }
     }
 
-    private static double Median(List<double> values)
+    internal static double Median(List<double> values)
     {
         var sorted = values.Order().ToList();
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
