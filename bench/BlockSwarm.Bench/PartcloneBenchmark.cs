@@ -100,7 +100,7 @@ public static class PartcloneBenchmark
     }
 
     /// <summary>Regular files from /usr in path order (no symlinks) until <paramref name="budget"/> bytes: real binaries, libraries, text.</summary>
-    private static void CopyFromUsr(string content, long budget)
+    internal static void CopyFromUsr(string content, long budget)
     {
         long copied = 0;
         var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.ReparsePoint };
@@ -130,14 +130,14 @@ public static class PartcloneBenchmark
         return file;
     }
 
-    private static void WarmPageCache(string path)
+    internal static void WarmPageCache(string path)
     {
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
         var buffer = new byte[8 << 20];
         while (fs.Read(buffer) > 0) { }
     }
 
-    private static double Median(List<double> values)
+    internal static double Median(List<double> values)
     {
         var sorted = values.Order().ToList();
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;

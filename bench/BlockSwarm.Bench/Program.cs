@@ -5,6 +5,7 @@ using BlockSwarm.Bench;
 // blockswarm-bench partclone [--reps N] [--cache DIR] [--codecs all|zstd -3,pigz,...]
 // blockswarm-bench many [--torrents N] [--size-mib N] [--cache SIZE] [--cli PATH]
 // blockswarm-bench floors [--reps N] [--tmpfs DIR] [--image IMG] [--cli PATH]...
+// blockswarm-bench clonezilla [--reps N] [--cache DIR] [--tmpfs DIR] [--cli PATH] [--only create,ready,fetch,lab] [--lab-clients N] [--lab-rate-mbit R] [--lab-reps N]
 // blockswarm-bench transfer [--reps N] [--size-mib N] [--dir DIR] [--tmpfs DIR] [--only a,b] [--targets tmpfs,disk] [--extras no] [--cli PATH] [--variant LABEL=PATH[;VAR=VALUE...]]...
 string? Option(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 
@@ -20,6 +21,8 @@ switch (args.FirstOrDefault())
         return FloorsBenchmark.Run(args, Console.Out);
     case "partclone":
         return PartcloneBenchmark.Run(args, Console.Out);
+    case "clonezilla":
+        return ClonezillaBenchmark.Run(args, Console.Out);
     case "scan":
         return ScanBenchmark.Run(Option("--cache") ?? "/tmp/blockswarm-bench", int.Parse(Option("--reps") ?? "3", System.Globalization.CultureInfo.InvariantCulture), Console.Out);
     default:
@@ -27,6 +30,10 @@ switch (args.FirstOrDefault())
         Console.Error.WriteLine("       blockswarm-bench scan [--cache DIR] [--reps N]   (64G sparse ext4/XFS: our scanners vs partclone -c -t)");
         Console.Error.WriteLine("       blockswarm-bench partclone [--reps N (5)] [--cache DIR (/tmp/blockswarm-bench/partclone)] [--codecs all|LABEL,...]");
         Console.Error.WriteLine("                                 (a Clonezilla image read straight from zstd/pigz/...: our decompress+parse+checksum pass vs the native decompressor)");
+        Console.Error.WriteLine("       blockswarm-bench clonezilla [--reps N (3)] [--cache DIR (/tmp/blockswarm-bench/clonezilla)] [--tmpfs DIR (/dev/shm/blockswarm-bench-cz)]");
+        Console.Error.WriteLine("                                 [--cli PATH/blockswarm[.dll]] [--only create,ready,fetch,lab] [--lab-clients N (4)] [--lab-rate-mbit R (200)] [--lab-reps N (2)]");
+        Console.Error.WriteLine("                                 (issue 14 on a 4 GiB GPT disk saved by ocs-sr: first create vs zstd -d / pigz -d, second serve ready,");
+        Console.Error.WriteLine("                                 1 → 1 fetch and the swarm lab served from the image directory vs the raw disk image)");
         Console.Error.WriteLine("       blockswarm-bench transfer [--reps N (3)] [--size-mib N (1024)] [--dir DIR (/tmp/blockswarm-bench/transfer)]");
         Console.Error.WriteLine("                                 [--tmpfs DIR (/dev/shm/blockswarm-bench)] [--only blockswarm,libtorrent,aria2c]");
         Console.Error.WriteLine("                                 [--targets tmpfs,disk] [--extras no (skip 1→3 and --cache 128MiB)]");

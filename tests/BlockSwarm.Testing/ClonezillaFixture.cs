@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.RegularExpressions;
 
 namespace BlockSwarm.Testing;
 
@@ -98,7 +97,7 @@ public static class ClonezillaFixture
             lock (timings) timings.Add(string.Create(CultureInfo.InvariantCulture, $"{label} {step}: {sw.Elapsed.TotalSeconds:F1} s"));
         }
 
-        var shim = MakeShims(work);
+        var shim = OcsSr.MakeShims(work);
         var ocsroot = Path.Combine(work, "ocsroot");
         Directory.CreateDirectory(ocsroot);
         var size = ClonezillaFixtureDisks.SizeOf(kinds[0]);
@@ -107,22 +106,19 @@ public static class ClonezillaFixture
         using var loop = LoopDevice.Attach(FsImage.Blank(source, size));
         Timed("partition and fill the source disk", () => ClonezillaFixtureDisks.Make(kinds[0], loop.Path, content));
         File.WriteAllText(Path.Combine(work, "sfdisk.json"), Tool.Run("sfdisk", "-J", loop.Path).StdOut);
-        var diskName = CheckedLoopName(loop.Path, source);
+        var diskName = Path.GetFileName(loop.Path);
         void Save(ClonezillaFixtureKind kind)
         {
-            var compression = kind == ClonezillaFixtureKind.GptZstd ? "-z9p" : "-z1p";
-            // -i 1: split every 1 MB (10^6 bytes), so these ~3 MB images come in several pieces; -scs: no restorability check (7 s).
-            Timed($"ocs-sr savedisk {compression}", () => OcsSr(shim, Path.Combine(work, $"savedisk-{ImageName(kind)}.log"),
-                ["-b", "-nogui", "-q2", "-j2", compression, "-i", "1", "-sfsck", "-scs", "-senc", "-p", "true", "-or", ocsroot, "savedisk", ImageName(kind), diskName]));
-            var image = Path.Combine(ocsroot, ImageName(kind));
-            if (!File.Exists(Path.Combine(image, "parts")) || !File.Exists(Path.Combine(image, diskName + "-pt.sf")))
-                throw new InvalidOperationException($"ocs-sr savedisk left no complete image in {image}; see {work}/savedisk-{ImageName(kind)}.log");
+            var compression = kind == ClonezillaFixtureKind.GptZstd ? OcsSr.Zstd : OcsSr.Gzip;
+            // Split every 1 MB (10^6 bytes), so these ~3 MB images come in several pieces.
+            Timed($"ocs-sr savedisk {compression}", () => OcsSr.SaveDisk(shim, loop.Path, source, ocsroot, ImageName(kind), compression, splitMb: 1,
+                Path.Combine(work, $"savedisk-{ImageName(kind)}.log")));
         }
         Save(kinds[0]);
         var restore = Task.Run(() => Restore(kinds[0], work, shim, ocsroot, size, Timed));
         foreach (var kind in kinds.Skip(1)) Save(kind);
         restore.GetAwaiter().GetResult();
-        RemovePartitions(loop.Path);
+        OcsSr.RemovePartitions(loop.Path);
         timings.Add(string.Create(CultureInfo.InvariantCulture, $"{label} total: {total.Elapsed.TotalSeconds:F1} s"));
         File.WriteAllLines(Path.Combine(work, "timings.txt"), timings);
         File.WriteAllText(Path.Combine(work, "done"), diskName + "\n");
@@ -135,61 +131,10 @@ public static class ClonezillaFixture
         var restored = Path.Combine(work, "restored.img");
         timed("fill the restore target", () => Fill(restored, size));
         using var target = LoopDevice.Attach(restored);
-        var targetName = CheckedLoopName(target.Path, restored);
-        // Clonezilla's restore with its after-restore changes off: no grub (-g), no NTFS geometry fix (-e1), no resize
-        // (-r), no NTFS dirty-flag removal (-irvd), no udev/hardware record removal (-irhr), no syslinux (-ius) or
-        // initramfs (-iui) update, no EFI NVRAM entry (-iefi), no restorability check (-scr); -j2: hidden data after the MBR.
-        timed("ocs-sr restoredisk", () => OcsSr(shim, Path.Combine(work, "restoredisk.log"),
-            ["-b", "-nogui", "-j2", "-irvd", "-irhr", "-ius", "-iui", "-iefi", "-scr", "-p", "true", "-or", ocsroot, "restoredisk", ImageName(kind), targetName]));
+        timed("ocs-sr restoredisk", () => OcsSr.RestoreDisk(shim, target.Path, restored, ocsroot, ImageName(kind), Path.Combine(work, "restoredisk.log")));
         target.FlushBuffers();
-        RemovePartitions(target.Path);
+        OcsSr.RemovePartitions(target.Path);
     }
-
-    /// <summary>
-    /// The device is a loop device (never a real disk) and backed by the file this fixture made: checked before every
-    /// ocs-sr call, which would overwrite whatever it is given. Returns its name without /dev/.
-    /// </summary>
-    private static string CheckedLoopName(string device, string backingFile)
-    {
-        var m = Regex.Match(device, @"^/dev/(loop\d+)$");
-        if (!m.Success) throw new InvalidOperationException($"{device} is not a loop device: refusing to run ocs-sr on it");
-        var back = Tool.Run("losetup", "-n", "-O", "BACK-FILE", device).StdOut.Trim();
-        if (back != Path.GetFullPath(backingFile))
-            throw new InvalidOperationException($"{device} is backed by '{back}', not by {backingFile}: refusing to run ocs-sr on it");
-        return m.Groups[1].Value;
-    }
-
-    private static void OcsSr(string shim, string log, string[] args)
-    {
-        var env = new Dictionary<string, string>
-        {
-            ["PATH"] = shim + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            ["LC_ALL"] = "C",
-            ["TERM"] = "dumb",
-        };
-        // stdin is an empty pipe: a failing ocs-sr that asks to "press Enter" reads end-of-file instead of hanging.
-        var r = Tool.Run("/usr/sbin/ocs-sr", args, check: false, stdin: "", env: env);
-        File.WriteAllText(log, r.StdOut + "\n--- stderr ---\n" + r.StdErr);
-        if (r.ExitCode != 0) throw new InvalidOperationException($"{r.CommandLine} exited {r.ExitCode}; see {log}");
-    }
-
-    /// <summary>
-    /// Stand-ins put first on ocs-sr's PATH. <c>sleep</c>: Clonezilla sleeps 1-2 s dozens of times waiting for udev, which
-    /// loop devices and partprobe do not need. <c>ocs-prep-cache</c>: only feeds interactive device menus, yet scans every
-    /// disk and partition on the machine (25 s with other tests' loop devices about); batch mode with named devices never reads it.
-    /// </summary>
-    private static string MakeShims(string work)
-    {
-        var shim = Path.Combine(work, "shim");
-        Directory.CreateDirectory(shim);
-        File.WriteAllText(Path.Combine(shim, "sleep"), "#!/bin/sh\nexec /usr/bin/sleep 0.05\n");
-        File.WriteAllText(Path.Combine(shim, "ocs-prep-cache"), "#!/bin/sh\nexit 0\n");
-        Tool.Run("chmod", ["755", .. Directory.GetFiles(shim)]);
-        return shim;
-    }
-
-    /// <summary>Drops the partition devices partx/partprobe added, so detaching leaves no stale loopNpM behind.</summary>
-    private static void RemovePartitions(string device) => Tool.Run("partx", ["-d", device], check: false);
 
     private static void Fill(string path, long size)
     {

@@ -3,15 +3,16 @@ namespace BlockSwarm.Testing;
 /// <summary>
 /// The source disks <see cref="ClonezillaFixture"/> saves: partitioned by sfdisk, filled by the real mkfs tools with
 /// fixed UUIDs and seeded content, plus bytes outside the partitions that a restore must bring back (boot code,
-/// hidden data after the MBR) or must not (the gap after the GPT, space after the last partition).
+/// hidden data after the MBR) or must not (the gap after the GPT, space after the last partition). Its building blocks
+/// (<see cref="Partition"/>, <see cref="Ext4"/>, <see cref="Ntfs"/>) also make the bench's larger Clonezilla disk.
 /// </summary>
-internal static class ClonezillaFixtureDisks
+public static class ClonezillaFixtureDisks
 {
     private const long MiB = 1 << 20;
 
-    public static long SizeOf(ClonezillaFixtureKind kind) => kind == ClonezillaFixtureKind.MbrGzip ? 64 * MiB : 128 * MiB;
+    internal static long SizeOf(ClonezillaFixtureKind kind) => kind == ClonezillaFixtureKind.MbrGzip ? 64 * MiB : 128 * MiB;
 
-    public static void Make(ClonezillaFixtureKind kind, string loop, string content)
+    internal static void Make(ClonezillaFixtureKind kind, string loop, string content)
     {
         if (kind == ClonezillaFixtureKind.MbrGzip) MakeMbr(loop, content);
         else MakeGpt(loop, content);
@@ -73,7 +74,8 @@ internal static class ClonezillaFixtureDisks
     /// <summary>Boot code in the MBR's first 440 bytes (the disk signature and table after it are sfdisk's).</summary>
     private static void BootCode(string loop) => Write(loop, 0, Seeded(2, 440));
 
-    private static void Partition(string loop, string script, int last)
+    /// <summary>Partitions the loop device <paramref name="loop"/> with an sfdisk script and makes its partition nodes up to <c>loopNp<paramref name="last"/></c>.</summary>
+    public static void Partition(string loop, string script, int last)
     {
         Tool.Run("sfdisk", ["-q", "--no-reread", loop], stdin: script.ReplaceLineEndings("\n"));
         // The kernel here does not scan loop devices for partitions: partx adds loopNp1… for mkfs.
@@ -81,11 +83,13 @@ internal static class ClonezillaFixtureDisks
         Eventually.Until(() => File.Exists($"{loop}p{last}"), TimeSpan.FromSeconds(10), $"{loop}p{last} to appear");
     }
 
-    private static void Ext4(string device, string uuid, string content) =>
+    /// <summary>ext4 with a fixed UUID, hash seed and time on <paramref name="device"/>, filled from <paramref name="content"/> (<c>mkfs.ext4 -d</c>).</summary>
+    public static void Ext4(string device, string uuid, string content, TimeSpan? timeout = null) =>
         Tool.Run("mkfs.ext4", ["-q", "-F", "-U", uuid, "-E", $"root_owner=0:0,hash_seed={uuid}", "-d", content, device],
-            env: new Dictionary<string, string> { ["E2FSPROGS_FAKE_TIME"] = "1700000000" });
+            env: new Dictionary<string, string> { ["E2FSPROGS_FAKE_TIME"] = "1700000000" }, timeout: timeout);
 
-    private static void Ntfs(string device, long startSector, string content)
+    /// <summary>NTFS on the partition <paramref name="device"/> starting at disk sector <paramref name="startSector"/>, <paramref name="content"/> copied in through ntfs-3g.</summary>
+    public static void Ntfs(string device, long startSector, string content)
     {
         // -p/-H/-S: the boot sector's geometry, which a loop partition cannot report.
         Tool.Run("mkfs.ntfs", "-f", "-F", "-q", "-L", "windows", "-p", startSector.ToString(System.Globalization.CultureInfo.InvariantCulture),

@@ -234,7 +234,8 @@ public sealed class DiskJob : IDisposable
 
     /// <summary>
     /// The job's torrent: one pass over the virtual disk in extent order (each partition's image decoded once, every
-    /// partclone checksum verified on the way), SHA-1 of each piece on every core.
+    /// partclone checksum verified on the way, straight into the piece buffers: <see cref="DecodedStream.PassThrough"/>),
+    /// SHA-1 of each piece on every core. Not to be called while the job is being served.
     /// </summary>
     public Torrent CreateTorrent(CreateOptions options, Action<long>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -244,21 +245,29 @@ public sealed class DiskJob : IDisposable
         var slices = new List<DeviceSlice>();
         var one = new Memory<byte>[1];
         long at = 0;
-        var hashes = SequentialPieceHasher.Hash(stream.Length, pieceLength, destination =>
+        foreach (var s in Streams) s.PassThrough = true;
+        try
         {
-            int n = (int)Math.Min(Math.Min(destination.Length, 4 << 20), stream.Length - at);
-            if (n <= 0) return 0;
-            slices.Clear();
-            stream.MapRange(at, n, slices);
-            foreach (var s in slices)
+            var hashes = SequentialPieceHasher.Hash(stream.Length, pieceLength, destination =>
             {
-                one[0] = destination.Slice(s.BufferOffset, s.Length);
-                Device.Read(s.DeviceOffset, one);
-            }
-            at += n;
-            return n;
-        }, progress: progress, cancellationToken: cancellationToken);
-        return TorrentCreator.FromHashes(Extents, hashes, pieceLength, options);
+                int n = (int)Math.Min(Math.Min(destination.Length, 4 << 20), stream.Length - at);
+                if (n <= 0) return 0;
+                slices.Clear();
+                stream.MapRange(at, n, slices);
+                foreach (var s in slices)
+                {
+                    one[0] = destination.Slice(s.BufferOffset, s.Length);
+                    Device.Read(s.DeviceOffset, one);
+                }
+                at += n;
+                return n;
+            }, progress: progress, cancellationToken: cancellationToken);
+            return TorrentCreator.FromHashes(Extents, hashes, pieceLength, options);
+        }
+        finally
+        {
+            foreach (var s in Streams) s.PassThrough = false;
+        }
     }
 
     public void Dispose() => Device.Dispose();

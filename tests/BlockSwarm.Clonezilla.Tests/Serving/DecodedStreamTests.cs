@@ -53,6 +53,40 @@ public sealed class DecodedStreamTests
     }
 
     [Fact]
+    public void Pass_through_decodes_reads_at_the_cursor_straight_into_the_buffer_keeps_nothing_behind_and_still_serves_other_reads()
+    {
+        var data = Data(6 << 20);
+        var source = new MemoryRestartPoints(data, []);
+        using var stream = new DecodedStream("sda4", data.Length, source, windowBytes: 1 << 20, NullLogger.Instance) { PassThrough = true };
+        var buffer = new byte[777_777];
+        long at = 0;
+        for (; at + buffer.Length <= 4 << 20; at += buffer.Length)
+        {
+            stream.Read(at, buffer);
+            Assert.True(buffer.AsSpan().SequenceEqual(data.AsSpan((int)at, buffer.Length)));
+        }
+        Assert.Equal(at, stream.BytesDecoded);
+        Assert.Equal(1, stream.Restarts);
+
+        // A jump ahead of the cursor goes through the window as always, and the cursor follows it.
+        stream.Read(at + 10, buffer.AsSpan(0, 1000));
+        Assert.True(buffer.AsSpan(0, 1000).SequenceEqual(data.AsSpan((int)at + 10, 1000)));
+        Assert.Equal(1, stream.Restarts);
+
+        // Nothing passed through was kept: a step back restarts (from the start, the only point here) and reads right.
+        stream.Read(at - 5000, buffer.AsSpan(0, 4000));
+        Assert.True(buffer.AsSpan(0, 4000).SequenceEqual(data.AsSpan((int)at - 5000, 4000)));
+        Assert.Equal(2, stream.Restarts);
+
+        // Off again: reads behind the cursor within the window are copies once more.
+        stream.PassThrough = false;
+        stream.Read(5 << 20, buffer.AsSpan(0, 1000));
+        stream.Read((5 << 20) - 100_000, buffer.AsSpan(0, 1000));
+        Assert.True(buffer.AsSpan(0, 1000).SequenceEqual(data.AsSpan((5 << 20) - 100_000, 1000)));
+        Assert.Equal(2, stream.Restarts);
+    }
+
+    [Fact]
     public void A_stream_that_ends_early_names_the_decoded_byte_and_a_read_outside_is_refused()
     {
         var data = Data(3 << 20);
