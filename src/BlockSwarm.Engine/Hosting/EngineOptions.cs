@@ -14,7 +14,7 @@ public sealed record EngineOptions
     /// <summary>Where to accept peers, one listener each (port 0 = any free port). Empty: dial only.</summary>
     public IReadOnlyList<IPEndPoint> Listen { get; init; } = [];
 
-    /// <summary>Local address outgoing connections bind to (every peer on one host on its own 127.0.0.x); null = any.</summary>
+    /// <summary>Local address outgoing connections bind to, peers' and trackers' (every peer on one host on its own 127.0.0.x); null = any.</summary>
     public IPAddress? LocalAddress { get; init; }
 
     /// <summary>20-byte peer id of every connection; null = a fresh "-BS0100-" id.</summary>
