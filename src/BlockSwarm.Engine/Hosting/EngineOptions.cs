@@ -60,6 +60,13 @@ public sealed record EngineOptions
     /// </summary>
     public string? TcpCongestion { get; init; } = Environment.GetEnvironmentVariable("BLOCKSWARM_TCP_CONGESTION") ?? "cubic";
 
+    /// <summary>
+    /// How far each peer connection's receive and send buffers may run ahead of the engine (null: the 4 MiB of
+    /// <see cref="Wire.PeerTransportOptions.Default"/>). A process with a small memory budget lowers them: a connection
+    /// whose pieces wait for room buffers that much outside the budget.
+    /// </summary>
+    public Wire.PeerTransportOptions? Transport { get; init; }
+
     /// <summary>Gives up a dial after this long (a host that is off drops SYNs: the kernel would wait over a minute).</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
