@@ -9,6 +9,8 @@ using BlockSwarm.Testing;
 // blockswarm-lab: the swarm lab (see docs/benchmarks.md).
 //   blockswarm-lab bench [--image-mib 128] [--ext4-mib 256] [--rate-mbit 100] [--clients 1,2,4,8,16]
 //                        [--systems blockswarm,unicast,libtorrent,aria2,udpcast] [--out DIR]
+//   blockswarm-lab ezio [--used-mib 1024] [--rate-mbit 500] [--clients 4] [--reps 2] [--cache-mib 64]
+//                        issue 15's Clonezilla session: EZIO daemons against seed/fetch (EzioSession.cs)
 //   blockswarm-lab chart --data results.json --out chart.png
 //   blockswarm-lab proxy --listen IP:PORT --to IP:PORT [--max-delay-ms 20] [--reset-every-bytes B] [--max-flips K] [--flip-after-bytes B] [--seed S]
 //   blockswarm-lab clean              removes lab (bslab-PID-…) and test (bs-PURPOSE-PID-…) namespaces left by dead processes
@@ -29,6 +31,8 @@ switch (cmd)
         return 0;
     case "bench":
         break;
+    case "ezio":
+        return await EzioLab.RunAsync(Opt, Log);
     case "proxy":
         {
             using var stop = new CancellationTokenSource();
@@ -41,7 +45,7 @@ switch (cmd)
             return 0;
         }
     default:
-        Console.Error.WriteLine("usage: blockswarm-lab bench [--image-mib 128] [--ext4-mib 256] [--rate-mbit 100] [--clients 1,2,4,8,16] [--systems blockswarm,unicast,libtorrent,aria2,udpcast] [--unicast-max-n 16] [--out DIR]\n       blockswarm-lab chart --data FILE --out PNG\n       blockswarm-lab clean");
+        Console.Error.WriteLine("usage: blockswarm-lab bench [--image-mib 128] [--ext4-mib 256] [--rate-mbit 100] [--clients 1,2,4,8,16] [--systems blockswarm,unicast,libtorrent,aria2,udpcast] [--unicast-max-n 16] [--out DIR]\n       blockswarm-lab ezio [--used-mib 1024] [--rate-mbit 500] [--clients 4] [--reps 2] [--cache-mib 64]\n       blockswarm-lab chart --data FILE --out PNG\n       blockswarm-lab clean");
         return 2;
 }
 

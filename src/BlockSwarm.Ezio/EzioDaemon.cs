@@ -6,6 +6,7 @@ using BlockSwarm.Engine.Hosting;
 using BlockSwarm.Engine.Session;
 using BlockSwarm.Engine.Storage;
 using BlockSwarm.Engine.Swarm;
+using BlockSwarm.Engine.Wire;
 using BlockSwarm.Metainfo;
 using Microsoft.Extensions.Logging;
 
@@ -40,6 +41,7 @@ public sealed partial class EzioDaemon : IAsyncDisposable
     private readonly int _hashThreads;
     private Task? _shutdown;
     private Task? _housekeeping;
+    private GarbageGuard? _garbage;
     private long _added;
 
     public EzioDaemon(EzioOptions? options = null)
@@ -60,7 +62,20 @@ public sealed partial class EzioDaemon : IAsyncDisposable
             Time = _options.Time,
             LoggerFactory = _options.LoggerFactory,
             Discovery = new DiscoveryOptions { Trackers = _options.Trackers, Pex = _options.Pex, Lsd = _options.Lsd },
+            Transport = TransportFor(_options.CacheBytes),
         });
+    }
+
+    /// <summary>
+    /// Each connection may buffer 1/32 of the cache it receives ahead of the engine, between 2 MiB (above the largest
+    /// frame, a 1 MiB block) and the default 4 MiB: with <c>--cache-size 64</c> and a dozen connections that waited for
+    /// room, the default's 4 MiB each was a third of the cache again.
+    /// </summary>
+    internal static PeerTransportOptions? TransportFor(long cacheBytes)
+    {
+        long pause = Math.Clamp(cacheBytes / 32, 2L << 20, PeerTransportOptions.Default.InputPauseThreshold);
+        return pause >= PeerTransportOptions.Default.InputPauseThreshold ? null
+            : new PeerTransportOptions { InputPauseThreshold = pause, InputResumeThreshold = pause / 2 };
     }
 
     /// <summary>The engine every torrent runs in.</summary>
@@ -83,6 +98,7 @@ public sealed partial class EzioDaemon : IAsyncDisposable
         if (_options.SlowStart)
             EzioLog.SlowStart(_log, SlowStartStart >> 20, SlowStartStep >> 20, _options.SlowStartPeriod.TotalSeconds, SlowStartLift >> 20);
         _housekeeping = HousekeepingAsync(_stop.Token);
+        _garbage = new GarbageGuard(_options.CacheBytes, TimeSpan.FromMilliseconds(50));
     }
 
     /// <summary>
@@ -222,6 +238,7 @@ public sealed partial class EzioDaemon : IAsyncDisposable
         {
             // Logged by the shutdown; a dispose has no one to tell.
         }
+        _garbage?.Dispose();
         _stop.Dispose();
     }
 }

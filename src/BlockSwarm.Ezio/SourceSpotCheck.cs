@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Security.Cryptography;
 using BlockSwarm.Engine.Storage;
 using BlockSwarm.Metainfo;
@@ -17,7 +16,7 @@ internal static class SourceSpotCheck
     {
         int pieces = torrent.PieceCount;
         if (pieces == 0) return -1;
-        var buffer = ArrayPool<byte>.Shared.Rent(torrent.PieceLength);
+        var buffer = source.PieceBuffers.Rent(torrent.PieceLength);
         try
         {
             Span<byte> hash = stackalloc byte[20];
@@ -36,7 +35,7 @@ internal static class SourceSpotCheck
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            source.PieceBuffers.Return(buffer);
         }
     }
 }

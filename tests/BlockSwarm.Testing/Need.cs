@@ -17,6 +17,9 @@ public static class Need
     /// <summary>Debian's python3 with the libtorrent module (python3-libtorrent).</summary>
     public const string PythonLibtorrent = "python3-libtorrent";
 
+    /// <summary>Debian's python3 with gRPC and its code generator (python3-grpcio, python3-grpc-tools): a gRPC client that is not ours.</summary>
+    public const string PythonGrpc = "python3-grpc";
+
     /// <summary>Hardware virtualisation. Optional: CI machines may lack it, so a missing /dev/kvm skips even in CI.</summary>
     public const string Kvm = "kvm";
 

@@ -58,6 +58,9 @@ public static class Requires
         Need.PythonLibtorrent => !File.Exists(Tool.SystemPython) ? $"{Tool.SystemPython} is not installed"
             : Tool.Run(Tool.SystemPython, ["-c", "import libtorrent"], check: false).ExitCode != 0 ? "python3-libtorrent is not installed"
             : null,
+        Need.PythonGrpc => !File.Exists(Tool.SystemPython) ? $"{Tool.SystemPython} is not installed"
+            : Tool.Run(Tool.SystemPython, ["-c", "import grpc, grpc_tools.protoc"], check: false).ExitCode != 0 ? "python3-grpcio and python3-grpc-tools are not installed"
+            : null,
         Need.Kvm => File.Exists("/dev/kvm") ? null : "no /dev/kvm",
         _ => Tool.Exists(need) ? null : $"{need} is not installed",
     };

@@ -139,7 +139,7 @@ internal sealed class ConnectionManager
             return;
         }
         SocketTuning.Apply(socket, _options);
-        var conn = PeerConnection.Create(new NetworkStream(socket, ownsSocket: true), timeProvider: _options.Time);
+        var conn = PeerConnection.Create(new NetworkStream(socket, ownsSocket: true), timeProvider: _options.Time, transportOptions: _options.Transport);
         try
         {
             TorrentSession? session = null;
@@ -200,7 +200,7 @@ internal sealed class ConnectionManager
                 EngineLog.DialFailed(_log, session.Name, endPoint, ex is OperationCanceledException ? $"no answer within {_options.ConnectTimeout.TotalSeconds:0} s" : ex.Message, retry);
             return;
         }
-        var conn = PeerConnection.Create(new NetworkStream(socket, ownsSocket: true), timeProvider: _options.Time);
+        var conn = PeerConnection.Create(new NetworkStream(socket, ownsSocket: true), timeProvider: _options.Time, transportOptions: _options.Transport);
         bool connected = false;
         try
         {

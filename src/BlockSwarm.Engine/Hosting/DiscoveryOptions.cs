@@ -27,6 +27,6 @@ public sealed record DiscoveryOptions
     /// </summary>
     public IPAddress? AnnounceAddress { get; init; }
 
-    /// <summary>The HTTP client for tracker announces; null = one the engine owns (15 s timeout).</summary>
+    /// <summary>The HTTP client for tracker announces; null = one the engine owns (15 s timeout, bound to <see cref="EngineOptions.LocalAddress"/>).</summary>
     public HttpClient? Http { get; init; }
 }

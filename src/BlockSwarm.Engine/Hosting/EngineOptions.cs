@@ -14,7 +14,7 @@ public sealed record EngineOptions
     /// <summary>Where to accept peers, one listener each (port 0 = any free port). Empty: dial only.</summary>
     public IReadOnlyList<IPEndPoint> Listen { get; init; } = [];
 
-    /// <summary>Local address outgoing connections bind to (every peer on one host on its own 127.0.0.x); null = any.</summary>
+    /// <summary>Local address outgoing connections bind to, peers' and trackers' (every peer on one host on its own 127.0.0.x); null = any.</summary>
     public IPAddress? LocalAddress { get; init; }
 
     /// <summary>20-byte peer id of every connection; null = a fresh "-BS0100-" id.</summary>
@@ -59,6 +59,13 @@ public sealed record EngineOptions
     /// the floor, against 1.30 × with cubic and autotuned buffers. Ignored where the algorithm is not available.
     /// </summary>
     public string? TcpCongestion { get; init; } = Environment.GetEnvironmentVariable("BLOCKSWARM_TCP_CONGESTION") ?? "cubic";
+
+    /// <summary>
+    /// How far each peer connection's receive and send buffers may run ahead of the engine (null: the 4 MiB of
+    /// <see cref="Wire.PeerTransportOptions.Default"/>). A process with a small memory budget lowers them: a connection
+    /// whose pieces wait for room buffers that much outside the budget.
+    /// </summary>
+    public Wire.PeerTransportOptions? Transport { get; init; }
 
     /// <summary>Gives up a dial after this long (a host that is off drops SYNs: the kernel would wait over a minute).</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);

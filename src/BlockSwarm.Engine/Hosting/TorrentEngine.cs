@@ -55,7 +55,7 @@ public sealed class TorrentEngine : IAsyncDisposable
         Metrics = new EngineMetrics(this);
         Connections = new ConnectionManager(this, _options, Metrics, _options.LoggerFactory.CreateLogger<ConnectionManager>());
         _seeds = new Random(_options.Seed);
-        Http = _options.Discovery.Http ?? (_ownedHttp = new HttpClient { Timeout = TimeSpan.FromSeconds(15) });
+        Http = _options.Discovery.Http ?? (_ownedHttp = TrackerHttp.Create(_options.LocalAddress));
     }
 
     public TimeProvider Time { get; }

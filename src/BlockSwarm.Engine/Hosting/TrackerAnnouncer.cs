@@ -44,7 +44,10 @@ internal sealed class TrackerAnnouncer : IAsyncDisposable
             foreach (var p in peers) session.AddPeer(p);
         };
         var announcer = new TrackerAnnouncer(manager, ct);
-        _ = session.Completion.ContinueWith(t => { if (t.IsCompletedSuccessfully) manager.NotifyCompleted(); }, TaskScheduler.Default);
+        // BEP 3: "completed" is sent when the download completes, not by a torrent that was complete when it started
+        // (a seed, a resumed finished torrent): opentracker counted Clonezilla's seeding server as a fifth download.
+        if (!session.Swarm.IsComplete)
+            _ = session.Completion.ContinueWith(t => { if (t.IsCompletedSuccessfully) manager.NotifyCompleted(); }, TaskScheduler.Default);
         return announcer;
     }
 

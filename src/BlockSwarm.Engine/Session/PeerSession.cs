@@ -20,6 +20,7 @@ internal sealed class PeerSession : IPeerMessageHandler
     private readonly Channel<BlockRequest> _uploads;
     private readonly HashSet<BlockRequest> _cancelled = [];
     private readonly List<BlockRequest> _picked = [];
+    private Func<int>? _newPieceAllowance;
     private readonly List<PeerBlock> _cancelTo = [];
     private int _queuedUploads;
     private long _payloadFromPeer;
@@ -227,7 +228,7 @@ internal sealed class PeerSession : IPeerMessageHandler
         lock (_picked)
         {
             _picked.Clear();
-            _session.Swarm.PickRequests(Id, int.MaxValue, _picked, maxNewPieces: _session.NewPieceAllowance, minBatch: RequestBatch);
+            _session.Swarm.PickRequests(Id, int.MaxValue, _picked, _newPieceAllowance ??= () => _session.NewPieceAllowance, minBatch: RequestBatch);
             int max = _maxRequestToPeer;
             for (int i = 0; i < _picked.Count;)
             {

@@ -123,19 +123,28 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
     internal bool PexEnabled => _options.Pex ?? _engine.Discovery.Pex;
 
     /// <summary>
-    /// How many new pieces the picker may start now: what the engine's assembling budget (and this torrent's own cap) has
-    /// room for, at least one while there is any room (a budget smaller than a piece must not stall the download). Pickers
-    /// of several peers and torrents can take the same room at once, so the budget can be exceeded by about a piece per
-    /// concurrent picker; never by a whole pipeline.
+    /// How many new pieces the picker may start now: as many whole pieces as the engine's assembling budget (and this
+    /// torrent's own cap) has room for; one when nothing is being assembled at all (a budget smaller than a piece must
+    /// not stall the download). Room for part of a piece is not room: with Clonezilla's 16 MiB pieces and a 64 MiB
+    /// <c>--cache-size</c> (32 MiB to assemble in) a third piece started in the last byte of room was 16 MiB over,
+    /// and the daemon's RSS past its cache plus 64 MiB. Pickers of several peers and torrents can still take the same
+    /// room at once, so the budget can be exceeded by about a piece per concurrent picker; never by a whole pipeline.
     /// </summary>
     internal int NewPieceAllowance
     {
         get
         {
             var memory = _engine.Memory;
-            long room = memory.AssemblingCapacity - memory.AssemblingUsed;
-            if (_options.MaxBufferedBytes is { } cap) room = Math.Min(room, cap - Swarm.StartedBytes);
-            if (room > 0) return (int)Math.Clamp(room / Torrent.PieceLength, 1, int.MaxValue);
+            long used = memory.AssemblingUsed;
+            long room = memory.AssemblingCapacity - used;
+            bool fits = room >= Torrent.PieceLength || used == 0;
+            if (_options.MaxBufferedBytes is { } cap)
+            {
+                long started = Swarm.StartedBytes;
+                room = Math.Min(room, cap - started);
+                fits &= cap - started >= Torrent.PieceLength || started == 0;
+            }
+            if (fits) return (int)Math.Clamp(room / Torrent.PieceLength, 1, int.MaxValue);
             // Full: ask to be woken when another torrent gives room back (once; the wake-up clears the flag).
             if (Interlocked.Exchange(ref _waitingForRoom, 1) == 0) memory.WaitForRoom(_onRoom ??= OnRoom);
             return 0;

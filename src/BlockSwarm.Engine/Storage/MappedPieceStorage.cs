@@ -73,7 +73,8 @@ public abstract partial class MappedPieceStorage : IPieceStorage, IFileRunSource
         var readGroup = memory?.ReadCache ?? (_options.ReadCacheBytes > 0 ? new ReadCacheGroup(_options.ReadCacheBytes) : null);
         if (readGroup != null)
         {
-            var cache = new ReadCache(readGroup, pieceLength, PieceCount, GetPieceLength, _options.ReadAheadBytes, memory?.Buffers ?? _options.Pool, FillPieces);
+            var cache = new ReadCache(readGroup, pieceLength, PieceCount, GetPieceLength, _options.ReadAheadBytes, memory?.Buffers ?? _options.Pool, FillPieces,
+                ReadDirect);
             if (cache.Enabled) _readCache = cache;
         }
         _sendFile = OpenForSendFile(device);
@@ -85,6 +86,13 @@ public abstract partial class MappedPieceStorage : IPieceStorage, IFileRunSource
     public int PieceLength { get; }
     public int PieceCount { get; }
     public long TotalLength { get; }
+
+    /// <summary>
+    /// Where this storage's piece buffers come from (the shared <see cref="PieceMemory"/>'s pool, or
+    /// <see cref="StorageOptions.Pool"/>): start-up checks that read whole pieces rent here, so the buffers they leave
+    /// are the ones the download fills next, inside the budget, not extra arrays parked in the shared pool.
+    /// </summary>
+    public ArrayPool<byte> PieceBuffers => _options.Memory?.Buffers ?? _options.Pool;
 
     private readonly FileStream? _sendFile;
 

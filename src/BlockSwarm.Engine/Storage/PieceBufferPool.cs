@@ -10,6 +10,10 @@ namespace BlockSwarm.Engine.Storage;
 /// VM a 4 MiB piece buffer costs ~1 ms of page faults). Exact sizes from 64 KiB up are kept; smaller requests go to
 /// the shared pool. Bounded: arrays in use plus free arrays kept never exceed the byte bound (beyond it returned
 /// arrays go to the GC), so torrents with different piece sizes cannot each park a budget's worth of free buffers.
+/// A request no free array of its size fits takes the smallest larger free array, up to twice its size: a torrent's
+/// shorter last piece (Clonezilla's runs are cut at 16 MiB, every partition ends in an odd size) reuses a full-size
+/// buffer rather than allocating, and its odd-sized array never parks in the pool while the next full-size piece
+/// allocates a new one past the bound, leaving 16 MiB of large-object garbage behind.
 /// </summary>
 public sealed class PieceBufferPool : ArrayPool<byte>
 {
@@ -39,21 +43,40 @@ public sealed class PieceBufferPool : ArrayPool<byte>
         get { lock (_lock) return _retainedBytes; }
     }
 
-    /// <summary>An array of exactly <paramref name="minimumLength"/> bytes from 64 KiB up (contents undefined).</summary>
+    /// <summary>
+    /// An array of at least <paramref name="minimumLength"/> bytes (contents undefined): from 64 KiB up, one of exactly
+    /// that length when free or new, else a free one up to twice as long.
+    /// </summary>
     public override byte[] Rent(int minimumLength)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(minimumLength);
         if (minimumLength < MinPooledLength) return Shared.Rent(minimumLength);
         lock (_lock)
         {
-            _rentedBytes += minimumLength;
-            if (_free.TryGetValue(minimumLength, out var stack) && stack.TryPop(out var array))
+            if (!_free.TryGetValue(minimumLength, out var stack) || stack.Count == 0) stack = BestFitLocked(minimumLength);
+            if (stack != null && stack.TryPop(out var array))
             {
                 _retainedBytes -= array.Length;
+                _rentedBytes += array.Length;
                 return array;
             }
+            _rentedBytes += minimumLength;
         }
         return GC.AllocateUninitializedArray<byte>(minimumLength);
+    }
+
+    /// <summary>The free arrays of the smallest length from <paramref name="length"/> to twice it, or null.</summary>
+    private Stack<byte[]>? BestFitLocked(int length)
+    {
+        Stack<byte[]>? best = null;
+        int bestLength = int.MaxValue;
+        foreach (var (size, stack) in _free)
+            if (stack.Count > 0 && size > length && size / 2 <= length && size < bestLength)
+            {
+                best = stack;
+                bestLength = size;
+            }
+        return best;
     }
 
     public override void Return(byte[] array, bool clearArray = false)

@@ -102,7 +102,7 @@ public static class PieceRecovery
     {
         int pieces = torrent.PieceCount;
         Span<byte> zeroHash = stackalloc byte[20], zeroLastHash = stackalloc byte[20];
-        var buffer = ArrayPool<byte>.Shared.Rent(torrent.PieceLength);
+        var buffer = storage.PieceBuffers.Rent(torrent.PieceLength);
         try
         {
             Array.Clear(buffer, 0, torrent.PieceLength);
@@ -126,7 +126,7 @@ public static class PieceRecovery
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            storage.PieceBuffers.Return(buffer);
         }
 
         static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);
@@ -139,7 +139,7 @@ public static class PieceRecovery
         var present = new List<int>(claimed.Count);
         for (int i = claimed.NextSet(0); i >= 0; i = claimed.NextSet(i + 1)) present.Add(i);
         var random = options.Random ?? new Random();
-        var buffer = ArrayPool<byte>.Shared.Rent(torrent.PieceLength);
+        var buffer = storage.PieceBuffers.Rent(torrent.PieceLength);
         try
         {
             for (int k = 0; k < Math.Min(options.SpotCheckPieces, present.Count); k++)
@@ -152,7 +152,7 @@ public static class PieceRecovery
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            storage.PieceBuffers.Return(buffer);
         }
     }
 

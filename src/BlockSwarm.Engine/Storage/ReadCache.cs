@@ -14,6 +14,9 @@ internal sealed class ReadCache : IDisposable
     /// <summary>Reads pieces [first, first + buffers.Count) into the buffers (one per piece).</summary>
     public delegate void FillPieces(int first, IReadOnlyList<Memory<byte>> buffers);
 
+    /// <summary>Reads [offset, offset + destination.Length) of a piece straight from the device (no cache).</summary>
+    public delegate void ReadDirect(int piece, int offset, Memory<byte> destination);
+
     private readonly ReadCacheGroup _group;
     private readonly Lock _lock;
     private readonly Dictionary<int, Entry> _entries = [];
@@ -23,14 +26,17 @@ internal sealed class ReadCache : IDisposable
     private readonly int _pieceCount;
     private readonly Func<int, int> _pieceLength;
     private readonly FillPieces _fill;
+    private readonly ReadDirect _direct;
     private readonly ArrayPool<byte> _pool;
     private long _bytes;
     private long _epoch;
     private bool _disposed;
 
     /// <param name="group">The budget and LRU order shared with other torrents' caches (or this cache's own).</param>
-    public ReadCache(ReadCacheGroup group, int pieceLength, int pieceCount, Func<int, int> getPieceLength, int readAheadBytes, ArrayPool<byte> pool, FillPieces fill)
+    public ReadCache(ReadCacheGroup group, int pieceLength, int pieceCount, Func<int, int> getPieceLength, int readAheadBytes, ArrayPool<byte> pool, FillPieces fill,
+        ReadDirect direct)
     {
+        _direct = direct;
         _group = group;
         _lock = group.Gate;
         _lru = group.Lru;
@@ -87,12 +93,18 @@ internal sealed class ReadCache : IDisposable
                 }
                 else
                 {
-                    mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                     count = 1;
                     while (count < _runPieces && first + count < _pieceCount
                            && !_entries.ContainsKey(first + count) && !_inFlight.ContainsKey(first + count))
                         count++;
-                    for (int p = first; p < first + count; p++) _inFlight[p] = mine;
+                    long fill = 0;
+                    for (int p = first; p < first + count; p++) fill += _pieceLength(p);
+                    if (MakeRoomLocked(fill))
+                    {
+                        _group.Outstanding += fill;
+                        mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                        for (int p = first; p < first + count; p++) _inFlight[p] = mine;
+                    }
                 }
             }
             if (hit != null)
@@ -114,7 +126,13 @@ internal sealed class ReadCache : IDisposable
                 continue;
             }
             Interlocked.Increment(ref _misses);
-            FillAndCopy(first, count, epoch, mine!, offset, destination);
+            if (mine == null)
+            {
+                // Readers pin more than the budget (a 16 KiB request pins its whole piece): no fill, no caching.
+                _direct(piece, offset, destination);
+                return;
+            }
+            FillAndCopy(first, count, epoch, mine, offset, destination);
             return;
         }
     }
@@ -198,7 +216,11 @@ internal sealed class ReadCache : IDisposable
             mine.TrySetResult();
             if (requested != null) Release(requested);
             if (!inserted)
+            {
+                lock (_lock)
+                    for (int i = 0; i < count; i++) _group.Outstanding -= _pieceLength(first + i);
                 foreach (var b in buffers) _pool.Return(b);
+            }
         }
     }
 
@@ -233,7 +255,30 @@ internal sealed class ReadCache : IDisposable
         _bytes -= e.Length;
         _group.Bytes -= e.Length;
         e.Evicted = true;
-        return e.Refs == 0 ? e.Buffer : null;
+        if (e.Refs != 0) return null;
+        _group.Outstanding -= e.Length;
+        return e.Buffer;
+    }
+
+    /// <summary>
+    /// Whether a fill of <paramref name="bytes"/> fits the budget once the least recently used unpinned pieces (of any
+    /// member cache) are evicted; evicts them as needed. Pinned pieces stay: their buffers cannot go back yet.
+    /// </summary>
+    private bool MakeRoomLocked(long bytes)
+    {
+        var node = _lru.Last;
+        while (_group.Outstanding + bytes > _group.Capacity && node != null)
+        {
+            var prev = node.Previous;
+            var e = node.Value;
+            if (e.Refs == 0)
+            {
+                e.Owner._entries.Remove(e.Piece);
+                if (e.Owner.DetachLocked(e) is { } free) e.Owner._pool.Return(free);
+            }
+            node = prev;
+        }
+        return _group.Outstanding + bytes <= _group.Capacity;
     }
 
     private void Release(Entry e)
@@ -243,6 +288,7 @@ internal sealed class ReadCache : IDisposable
         {
             e.Refs--;
             free = e.Refs == 0 && e.Evicted;
+            if (free) _group.Outstanding -= e.Length;
         }
         if (free) e.Owner._pool.Return(e.Buffer);
     }

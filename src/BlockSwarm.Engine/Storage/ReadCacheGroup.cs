@@ -15,6 +15,13 @@ internal sealed class ReadCacheGroup(long capacity)
     /// <summary>Every cached piece of every member cache, most recently used first. Under <see cref="Gate"/>.</summary>
     public LinkedList<ReadCache.Entry> Lru { get; } = new();
 
+    /// <summary>
+    /// Bytes of piece buffers the member caches hold from the pool: cached pieces, evicted pieces a reader still pins,
+    /// and fills under way. Under <see cref="Gate"/>. A fill that would take it past <see cref="Capacity"/> (after
+    /// evicting every unpinned piece) is not made: the request is read straight from the device instead.
+    /// </summary>
+    public long Outstanding { get; set; }
+
     /// <summary>Bytes cached now. Written under <see cref="Gate"/>.</summary>
     public long Bytes
     {

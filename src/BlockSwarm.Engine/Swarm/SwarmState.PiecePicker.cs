@@ -36,7 +36,21 @@ public sealed partial class SwarmState
     /// nothing until at least <paramref name="minBatch"/> (capped at a quarter of the pipeline) can be picked at once:
     /// refilling per received block would send one tiny REQUEST packet per block.
     /// </summary>
-    public int PickRequests(PeerHandle peer, int maxCount, List<BlockRequest> into, int maxNewPieces, int minBatch)
+    public int PickRequests(PeerHandle peer, int maxCount, List<BlockRequest> into, int maxNewPieces, int minBatch) =>
+        Pick(peer, maxCount, into, maxNewPieces, null, minBatch);
+
+    /// <summary>
+    /// As above, asking <paramref name="newPieceAllowance"/> under the swarm's lock, only when new pieces are wanted: two
+    /// peers refilling at once cannot both take the last room in the memory budget (each started a 16 MiB piece on
+    /// the same room, read before the lock).
+    /// </summary>
+    public int PickRequests(PeerHandle peer, int maxCount, List<BlockRequest> into, Func<int> newPieceAllowance, int minBatch)
+    {
+        ArgumentNullException.ThrowIfNull(newPieceAllowance);
+        return Pick(peer, maxCount, into, 0, newPieceAllowance, minBatch);
+    }
+
+    private int Pick(PeerHandle peer, int maxCount, List<BlockRequest> into, int maxNewPieces, Func<int>? newPieceAllowance, int minBatch)
     {
         ArgumentNullException.ThrowIfNull(into);
         lock (_gate)
@@ -60,6 +74,7 @@ public sealed partial class SwarmState
             }
 
             // (2) new pieces.
+            if (newPieceAllowance != null) maxNewPieces = added < budget ? newPieceAllowance() : 0;
             for (int started = 0; added < budget && started < maxNewPieces; started++)
             {
                 int piece = _have.Count < _options.RandomFirstPieces ? PickRandomNew(ps, now) : PickRarestNew(ps, now);

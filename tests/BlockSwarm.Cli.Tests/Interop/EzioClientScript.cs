@@ -11,21 +11,13 @@ internal sealed class EzioClientScript
 {
     private EzioClientScript(string stubs) => Stubs = stubs;
 
-    public static string Script => Path.Combine(AppContext.BaseDirectory, "ezio_client.py");
+    public static string Script => EzioPy.Script;
 
     /// <summary>Where the generated ezio_pb2.py and ezio_pb2_grpc.py are.</summary>
     public string Stubs { get; }
 
     /// <summary>Generates the stubs into <paramref name="dir"/> (skips the test, or fails it under CI, without the Python packages).</summary>
-    public static EzioClientScript Generate(TempDirectory dir)
-    {
-        Requires.That(File.Exists(Tool.SystemPython) && Tool.Run(Tool.SystemPython, ["-c", "import grpc, grpc_tools.protoc"], check: false).ExitCode == 0,
-            "python3-grpcio and python3-grpc-tools are not installed (scripts/install-deps.sh installs them)");
-        var stubs = dir.File("stubs");
-        var gen = Tool.Run(Tool.SystemPython, [Script, "gen", Path.Combine(RepoPaths.Root, "src", "BlockSwarm.Ezio", "Protos", "ezio.proto"), stubs], check: false);
-        Assert.True(gen.ExitCode == 0 && File.Exists(Path.Combine(stubs, "ezio_pb2_grpc.py")), gen.StdOut + gen.StdErr);
-        return new EzioClientScript(stubs);
-    }
+    public static EzioClientScript Generate(TempDirectory dir) => new(EzioPy.Generate(dir.File("stubs")));
 
     /// <summary>Runs one command; a non-zero exit fails the test unless <paramref name="check"/> is false.</summary>
     public ProcessResult Run(bool check, params string[] args)

@@ -70,4 +70,23 @@ public sealed class PieceBufferPoolTests
         foreach (var b in small) pool.Return(b);
         Assert.True(pool.RetainedBytes + pool.RentedBytes <= 8 << 20, $"retained {pool.RetainedBytes} + rented {pool.RentedBytes}");
     }
+
+    [Fact]
+    public void A_short_last_piece_reuses_a_free_full_piece_buffer_up_to_twice_its_size()
+    {
+        // Clonezilla's 16 MiB pieces: a partition's last piece is shorter. It takes the free full-size buffer (the next
+        // full piece would otherwise allocate a new one past the bound while the odd-sized array sits in the pool).
+        var pool = new PieceBufferPool(32 << 20);
+        var full = pool.Rent(16 << 20);
+        pool.Return(full);
+        var last = pool.Rent(9 << 20);
+        Assert.Same(full, last);
+        Assert.Equal((16L << 20, 0L), (pool.RentedBytes, pool.RetainedBytes));
+        pool.Return(last);
+        Assert.Equal((0L, 16L << 20), (pool.RentedBytes, pool.RetainedBytes));
+        // Past twice the size a free buffer is not taken: a 4 MiB request does not pin 16 MiB.
+        var small = pool.Rent(4 << 20);
+        Assert.Equal(4 << 20, small.Length);
+        Assert.Same(full, pool.Rent(16 << 20));
+    }
 }
