@@ -4,6 +4,7 @@ using BlockSwarm.Clonezilla.BitTorrent;
 using BlockSwarm.Clonezilla.Jobs;
 using BlockSwarm.Devices;
 using BlockSwarm.Engine.Storage;
+using BlockSwarm.Imaging;
 using BlockSwarm.Metainfo;
 
 namespace BlockSwarm.Cli;
@@ -85,14 +86,16 @@ internal sealed class ImageDirectorySource : IDisposable
             int pieceLength = PieceSizing.Parse(pieceSize, job.Bytes);
             string index;
             Torrent torrent;
-            if (cache?.TryLoad(directory, disk.Name, out var reason) is { } cached && Reusable(cached, job, pieceLength))
+            string reason = "";
+            var cached = cache?.TryLoad(directory, disk.Name, out reason);
+            if (cached is not null && Reusable(cached, job, pieceLength))
             {
-                torrent = TorrentCreator.FromHashes(job.Extents, Hashes(cached), pieceLength, options);
+                torrent = TorrentCreator.FromHashes(job.Extents, cached.PieceHashes.ToArray(), pieceLength, options);
                 index = reason;
             }
             else
             {
-                if (cache is not null) ctx.Err.WriteLine($"{directory}: hashing {disk.Name} ({(cache.TryLoad(directory, disk.Name, out var why) is null ? why : "the cached index is of other pieces")})");
+                if (cache is not null) ctx.Err.WriteLine($"{directory}: hashing {disk.Name} ({(cached is null ? reason : "the cached index is of other pieces")})");
                 torrent = await ProgressDisplay.RunAsync(ctx, "hashing", job.Bytes,
                     report => job.CreateTorrent(options with { PieceLength = pieceLength }, report, ct)).ConfigureAwait(false);
                 if (cache is not null)
@@ -134,7 +137,9 @@ internal sealed class ImageDirectorySource : IDisposable
         if (ClonezillaBtImage.List(directory).FirstOrDefault(p => p.TorrentName == torrent.Name && p.Image is not null) is { } part)
         {
             var device = DiskJob.OpenPartitionDevice(part.Partition, part.Image!, out var used);
-            var files = BlockImageLayout.IsBlockImage(torrent) ? Coalesce(BlockImageLayout.Create(torrent).Extents) : [];
+            // Clonezilla cuts a run into slices at every 16 MiB of used data: joined, they are the runs.
+            var layout = BlockImageLayout.IsBlockImage(torrent) ? BlockImageLayout.Create(torrent) : null;
+            var files = layout is null ? [] : BlockMap.Normalize(layout.RequiredDeviceSize, 1, layout.Extents).Extents;
             if (files.SequenceEqual(used)) return new SequentialImageStorage(device, torrent, options);
             device.Dispose();
             throw new TorrentException($"the torrent {torrent.Name} ({torrent.InfoHash.ToHex()}) is named after partition {part.Partition} of {directory} " +
@@ -198,22 +203,4 @@ internal sealed class ImageDirectorySource : IDisposable
         return true;
     }
 
-    /// <summary>Adjacent extents joined (Clonezilla cuts a run into slices at every 16 MiB of used data).</summary>
-    private static List<Extent> Coalesce(IEnumerable<Extent> extents)
-    {
-        var result = new List<Extent>();
-        foreach (var e in extents)
-        {
-            if (result.Count > 0 && result[^1].End == e.Offset) result[^1] = new Extent(result[^1].Offset, result[^1].Length + e.Length);
-            else result.Add(e);
-        }
-        return result;
-    }
-
-    private static byte[] Hashes(Torrent t)
-    {
-        var all = new byte[t.PieceCount * 20];
-        for (int i = 0; i < t.PieceCount; i++) t.GetPieceHash(i).CopyTo(all.AsSpan(i * 20));
-        return all;
-    }
 }

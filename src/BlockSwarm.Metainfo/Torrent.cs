@@ -78,6 +78,9 @@ public sealed class Torrent
         return index == PieceCount - 1 ? (int)(TotalLength - (long)index * PieceLength) : PieceLength;
     }
 
+    /// <summary>Every piece's SHA-1, 20 bytes each in piece order (the info dictionary's <c>pieces</c>).</summary>
+    public ReadOnlyMemory<byte> PieceHashes => _pieceHashes;
+
     /// <summary>The expected SHA-1 of piece <paramref name="index"/>.</summary>
     public ReadOnlySpan<byte> GetPieceHash(int index)
     {

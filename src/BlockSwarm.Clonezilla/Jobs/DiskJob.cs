@@ -119,10 +119,14 @@ public sealed class DiskJob : IDisposable
             usedBytes = reader.UsedBytes;
             size = reader.DeviceSize;
         }
-        var stream = new DecodedStream($"{partition} ({Path.GetFileName(image.Files[0])})", usedBytes,
-            ForwardReaders.StartOnly(() => new PartcloneForwardReader(PartcloneImageReader.Open(image))), windowBytes, log);
+        var stream = PartcloneStream(partition, image, usedBytes, windowBytes, log);
         return new VirtualDisk(partition, size, [new DiskRegion(0, size, new UsedBlocksRegion(used, stream))], windowBytes, [stream]);
     }
+
+    /// <summary>A partclone image's verified used-block data as a decoded stream (reopened from its start to restart).</summary>
+    private static DecodedStream PartcloneStream(string partition, ClonezillaPartitionImage image, long usedBytes, int windowBytes, ILogger log) =>
+        new($"{partition} ({Path.GetFileName(image.Files[0])})", usedBytes,
+            ForwardReaders.StartOnly(() => new PartcloneForwardReader(PartcloneImageReader.Open(image))), windowBytes, log);
 
     private static void AddPartclone(ClonezillaPartition p, List<Extent> wipes, int windowBytes, ILogger log,
         List<DiskRegion> regions, List<Extent> extents, List<DecodedStream> streams, List<Extent> backups)
@@ -141,8 +145,7 @@ public sealed class DiskJob : IDisposable
             if (image.FileSystem == "ntfs")
                 (backup, bootSector) = NtfsBackupBootSector(reader, p, used, log);
         }
-        var stream = new DecodedStream($"{p.Name} ({Path.GetFileName(image.Files[0])})", usedBytes,
-            ForwardReaders.StartOnly(() => new PartcloneForwardReader(PartcloneImageReader.Open(image))), windowBytes, log);
+        var stream = PartcloneStream(p.Name, image, usedBytes, windowBytes, log);
         streams.Add(stream);
         // restoredisk zeroes the partition's first MiB (and whatever else its wipes reach), then partclone writes the used
         // blocks over it: the zeros are what the wipes leave where no used block lands.
