@@ -129,4 +129,60 @@ public sealed class TargetGuardTests
         using var fake = new FakeSystem("22 1 8:16 / / rw - ext4 /dev/sdb1 rw\n");
         Assert.True(fake.Guard.Check(fake.Loop.Path, 1, false).IsBlockDevice);
     }
+
+    /// <summary>A fake /sys/block as a netboot client sees it: each entry a link into /sys/devices like the kernel's.</summary>
+    private static TargetGuard FakeBlock(TempDirectory dir, string mountinfo, params (string Name, string Where, long Sectors, int Removable)[] disks)
+    {
+        var proc = Directory.CreateDirectory(dir.File("proc/self")).Parent!.FullName;
+        File.WriteAllText(Path.Combine(proc, "self", "mountinfo"), mountinfo);
+        var sys = dir.File("sys");
+        Directory.CreateDirectory(Path.Combine(sys, "block"));
+        Directory.CreateDirectory(Path.Combine(sys, "dev", "block"));
+        int minor = 0;
+        foreach (var (name, where, sectors, removable) in disks)
+        {
+            var real = Directory.CreateDirectory(Path.Combine(sys, "devices", where, "block", name)).FullName;
+            File.WriteAllText(Path.Combine(real, "size"), $"{sectors}\n");
+            File.WriteAllText(Path.Combine(real, "removable"), $"{removable}\n");
+            File.WriteAllText(Path.Combine(real, "dev"), $"8:{minor}\n");
+            Directory.CreateSymbolicLink(Path.Combine(sys, "dev", "block", $"8:{minor}"), real);
+            minor += 16;
+            Directory.CreateSymbolicLink(Path.Combine(sys, "block", name), real);
+        }
+        return new TargetGuard(proc, sys);
+    }
+
+    [Fact]
+    public void Auto_target_is_the_one_internal_disk_among_virtual_removable_usb_and_empty_ones()
+    {
+        using var dir = new TempDirectory("guard-auto");
+        var guard = FakeBlock(dir, "",
+            ("loop0", "virtual", 2048, 0), ("zram0", "virtual", 2048, 0), ("sr0", "pci0000:00/0000:00:01.1/ata2", 0, 1),
+            ("sdb", "pci0000:00/0000:00:14.0/usb2/2-1", 30_000_000, 0), ("sdc", "pci0000:00/0000:00:14.0/usb2/2-2", 30_000_000, 1),
+            ("mmcblk0boot0", "platform/mmc0", 8192, 0), ("sdd", "pci0000:00/0000:00:1f.2/ata3", 0, 0),
+            ("vda", "pci0000:00/0000:00:04.0/virtio1", 4_194_304, 0));
+        Assert.Equal("/dev/vda", guard.FindInternalDisk());
+    }
+
+    [Fact]
+    public void Auto_target_refuses_to_guess_between_two_disks_and_names_them()
+    {
+        using var dir = new TempDirectory("guard-auto2");
+        var guard = FakeBlock(dir, "",
+            ("nvme0n1", "pci0000:00/0000:00:1d.0/nvme/nvme0", 1_000_215_216, 0), ("sda", "pci0000:00/0000:00:17.0/ata1", 3_907_029_168, 0));
+        var ex = Assert.Throws<TargetRefusedException>(() => guard.FindInternalDisk());
+        Assert.Contains("2 internal disks, refusing to guess: nvme0n1 (512110190592 bytes), sda (2000398934016 bytes)", ex.Message);
+        Assert.Contains("pass --target /dev/DISK", ex.Message);
+    }
+
+    [Fact]
+    public void Auto_target_skips_the_running_systems_disk_and_says_why_when_nothing_is_left()
+    {
+        using var dir = new TempDirectory("guard-auto3");
+        // The root file system is on sda (8:0): the only disk there is, so nothing is left to deploy to.
+        var guard = FakeBlock(dir, "22 1 8:0 / / rw - ext4 /dev/sda rw\n", ("sda", "pci0000:00/0000:00:17.0/ata1", 1_000_000, 0),
+            ("sdb", "pci0000:00/0000:00:14.0/usb2/2-1", 30_000_000, 1));
+        var ex = Assert.Throws<TargetRefusedException>(() => guard.FindInternalDisk());
+        Assert.Equal("--target auto: no internal disk found; not considered: sda (the running system's disk), sdb (removable); pass --target /dev/DISK", ex.Message);
+    }
 }

@@ -13,7 +13,7 @@ public static class DeployCommand
     public static Command Build(CliContext ctx)
     {
         var server = new Option<string>("--server") { Description = "URL of the deployment server, e.g. http://10.0.0.1:8080", Required = true };
-        var target = new Option<string>("--target") { Description = "Block device to write, e.g. /dev/sda (checked: not mounted, not in use, not the system disk, large enough)", Required = true };
+        var target = new Option<string>("--target") { Description = "Block device to write, e.g. /dev/sda, or auto: the one internal disk (refused when there are several) (checked: not mounted, not in use, not the system disk, large enough)", Required = true };
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation" };
         var json = new Option<bool>("--json") { Description = "JSON events on stdout, one per line" };
         var allowFile = new Option<bool>("--allow-file") { Description = "Accept a regular image file as the target" };

@@ -24,6 +24,9 @@ internal static partial class ClientLog
     [LoggerMessage(EventId = 1105, Level = LogLevel.Error, Message = "target {Target} refused: {Reason}")]
     public static partial void TargetRefused(ILogger logger, string target, string reason);
 
+    [LoggerMessage(EventId = 1120, Level = LogLevel.Information, Message = "--target auto chose {Target}, the one internal disk")]
+    public static partial void TargetChosen(ILogger logger, string target);
+
     [LoggerMessage(EventId = 1106, Level = LogLevel.Information, Message = "target {Target} ({Kind}, {Size} bytes) accepted as client {ClientId}")]
     public static partial void TargetAccepted(ILogger logger, string target, string kind, long size, string clientId);
 

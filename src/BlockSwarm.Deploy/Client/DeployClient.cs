@@ -138,7 +138,13 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
         TargetInfo target;
         try
         {
-            target = new TargetGuard().Check(o.Target, job.RequiredTargetSize, o.AllowFile);
+            var guard = new TargetGuard();
+            if (o.Target == TargetGuard.Auto)
+            {
+                options = o = o with { Target = guard.FindInternalDisk() };
+                ClientLog.TargetChosen(_log, o.Target);
+            }
+            target = guard.Check(o.Target, job.RequiredTargetSize, o.AllowFile);
         }
         catch (TargetRefusedException ex)
         {

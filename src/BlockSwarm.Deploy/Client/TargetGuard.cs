@@ -101,6 +101,61 @@ public sealed class TargetGuard
         return new TargetInfo(path, resolved, true, size, name);
     }
 
+    /// <summary>What <c>--target auto</c> means: the one internal disk of this machine.</summary>
+    public const string Auto = "auto";
+
+    /// <summary>
+    /// Picks the one internal disk for <c>--target auto</c> (a netboot client that does not know its disk's name):
+    /// whole disks under <c>/sys/block</c> that are not virtual (loop, ram, zram, device mapper, md), not optical or
+    /// floppy, not removable, not on USB (the stick the machine may have booted from), not empty and not the running
+    /// system's disk. Exactly one must remain; none or several is a refusal that names what was found, so the
+    /// operator can pass <c>--target /dev/NAME</c> (or <c>blockswarm.target=</c> on the kernel command line).
+    /// </summary>
+    public string FindInternalDisk(string devRoot = "/dev")
+    {
+        var block = Path.Combine(SysRoot, "block");
+        if (!Directory.Exists(block)) throw new TargetRefusedException($"--target auto: {block} does not exist; pass --target /dev/DISK");
+        var systemDisks = SystemDisks();
+        var candidates = new List<(string Name, long Bytes)>();
+        var skipped = new List<string>();
+        foreach (var entry in Directory.EnumerateFileSystemEntries(block).Order(StringComparer.Ordinal))
+        {
+            string name = Path.GetFileName(entry);
+            string real = ResolveDir(entry).Replace('\\', '/');
+            string? why = name switch
+            {
+                _ when name.StartsWith("loop", StringComparison.Ordinal) || name.StartsWith("ram", StringComparison.Ordinal)
+                    || name.StartsWith("zram", StringComparison.Ordinal) || name.StartsWith("dm-", StringComparison.Ordinal)
+                    || name.StartsWith("md", StringComparison.Ordinal) || name.StartsWith("nbd", StringComparison.Ordinal)
+                    || real.Contains("/devices/virtual/", StringComparison.Ordinal) => "virtual",
+                _ when name.StartsWith("sr", StringComparison.Ordinal) || name.StartsWith("fd", StringComparison.Ordinal) => "optical or floppy",
+                _ when name.Contains("boot", StringComparison.Ordinal) || name.Contains("rpmb", StringComparison.Ordinal) => "eMMC boot area",
+                _ when ReadTrimmed(entry, "removable") == "1" => "removable",
+                _ when real.Contains("/usb", StringComparison.Ordinal) => "on USB",
+                _ when systemDisks.Contains(name) => "the running system's disk",
+                _ => null,
+            };
+            long sectors = long.TryParse(ReadTrimmed(entry, "size"), out var s) ? s : 0;
+            if (why is null && sectors == 0) why = "empty (no medium)";
+            if (why is null) candidates.Add((name, sectors * 512));
+            else if (why is not "virtual") skipped.Add($"{name} ({why})");
+        }
+        string Others() => skipped.Count == 0 ? "" : $"; not considered: {string.Join(", ", skipped)}";
+        return candidates.Count switch
+        {
+            1 => Path.Combine(devRoot, candidates[0].Name),
+            0 => throw new TargetRefusedException($"--target auto: no internal disk found{Others()}; pass --target /dev/DISK"),
+            _ => throw new TargetRefusedException(
+                $"--target auto: {candidates.Count} internal disks, refusing to guess: {string.Join(", ", candidates.Select(c => $"{c.Name} ({c.Bytes} bytes)"))}; pass --target /dev/DISK"),
+        };
+    }
+
+    private static string? ReadTrimmed(string dir, string file)
+    {
+        var f = Path.Combine(dir, file);
+        return File.Exists(f) ? File.ReadAllText(f).Trim() : null;
+    }
+
     private static string ResolveLinks(string path)
     {
         var full = Path.GetFullPath(path);
