@@ -15,6 +15,7 @@ PKGS=(
   time iproute2 curl                                             # GNU time (peak RSS and CPU of tests and benchmarks); network namespaces, veth, tc; HTTP from inside a namespace (tracker scrape, lab)
   clang                                                          # NativeAOT links the published CLI with it (demo.sh, bench, lab)
   chromium fonts-dejavu-core                                     # headless browser test of the dashboard (Playwright drives /usr/bin/chromium)
+  qemu-system-x86 ipxe-qemu ipxe dnsmasq-base cpio               # the PXE test (NetbootVmTests): VMs that network-boot through iPXE, the site DHCP and our proxy-DHCP/TFTP, the initramfs packer
   prometheus                                                     # promtool check metrics: serve's /metrics checked by Prometheus' own parser and lint (the server is not started)
 )
 missing=()

@@ -31,9 +31,11 @@ public static class ServeCommand
         var policy = new Option<string>("--policy") { Description = "Client seeding after completion: until-all-done, ratio:R, idle:SECONDS or none", DefaultValueFactory = _ => "until-all-done" };
         var torrentOut = new Option<string?>("--torrent-out") { Description = "Also save the created torrent here" };
         var maxPeers = new Option<int>("--max-peers") { Description = "Most clients the origin serves at once", DefaultValueFactory = _ => 256 };
+        var netboot = new Option<string?>("--netboot") { Description = "Also serve network-boot files from this directory (packaging/netboot/build-netboot.sh's output) at /netboot/, with an iPXE script at /netboot/boot.ipxe that boots clients into deploy" };
+        var netbootArgs = new Option<string>("--netboot-args") { Description = "Kernel command line of network-booted clients after blockswarm.server= (blockswarm.target=/dev/DISK|auto, blockswarm.after=poweroff|reboot|shell, console=...)", DefaultValueFactory = _ => NetbootEndpoints.DefaultKernelArgs };
         var cmd = new Command("serve", "Serve a deployment: origin seeder, embedded tracker, job API, live dashboard and metrics")
         {
-            source, disk, torrentOpt, map, pieceSize, name, listen, btPort, httpPort, expect, limit, slowStart, stopWhenDone, policy, torrentOut, maxPeers,
+            source, disk, torrentOpt, map, pieceSize, name, listen, btPort, httpPort, expect, limit, slowStart, stopWhenDone, policy, torrentOut, maxPeers, netboot, netbootArgs,
         };
         cmd.SetAction(async (pr, outer) =>
         {
@@ -42,6 +44,10 @@ public static class ServeCommand
             try
             {
                 var src = pr.GetValue(source)!;
+                if (pr.GetValue(netboot) is { } nb)
+                    foreach (var file in new[] { "vmlinuz", "initrd.img" })
+                        if (!File.Exists(Path.Combine(nb, file)))
+                            throw new UsageException($"--netboot {nb}: no {file} there; build the directory with packaging/netboot/build-netboot.sh");
                 Torrent torrent;
                 long sourceSize;
                 MappedPieceStorage? opened = null;
@@ -106,6 +112,8 @@ public static class ServeCommand
                     StopWhenDone = pr.GetValue(stopWhenDone),
                     MaxPeers = Math.Max(1, pr.GetValue(maxPeers)),
                     RequiredTargetSize = requiredTarget,
+                    NetbootDirectory = pr.GetValue(netboot),
+                    NetbootKernelArgs = pr.GetValue(netbootArgs)!,
                     LoggerFactory = ctx.LoggerFactory,
                 };
                 await using var server = new DeployServer(torrent, storage, sourceSize, serveOptions);
@@ -113,6 +121,9 @@ public static class ServeCommand
                 ctx.Out.WriteLine($"serving {torrent.Name} ({torrent.InfoHash.ToHex()}): dashboard {server.HttpAddress}  BitTorrent port {server.Job.OriginPort}  tracker {new Uri(server.HttpAddress!, "/announce")}");
                 foreach (var url in ClientUrls(serveOptions.Listen, server.HttpAddress!))
                     ctx.Out.WriteLine($"on each client: blockswarm deploy --server {url} --target /dev/sdX");
+                if (serveOptions.NetbootDirectory is not null)
+                    foreach (var url in ClientUrls(serveOptions.Listen, server.HttpAddress!))
+                        ctx.Out.WriteLine($"network boot: point iPXE (DHCP option 67, or dnsmasq's dhcp-boot) at {new Uri(url, "/netboot/boot.ipxe")}");
                 ctx.Out.Flush();
                 var lastLine = DateTime.MinValue;
                 while (!ct.IsCancellationRequested)

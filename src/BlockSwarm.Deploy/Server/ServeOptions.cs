@@ -33,6 +33,15 @@ public sealed record ServeOptions
     /// </summary>
     public long? RequiredTargetSize { get; init; }
 
+    /// <summary>
+    /// Directory of network-boot files (packaging/netboot/build-netboot.sh's output) served under <c>/netboot/</c>, with
+    /// a generated <c>/netboot/boot.ipxe</c>; null: no network boot.
+    /// </summary>
+    public string? NetbootDirectory { get; init; }
+
+    /// <summary>Kernel command line the iPXE script adds after <c>blockswarm.server=</c> (target, after, console, extras).</summary>
+    public string NetbootKernelArgs { get; init; } = NetbootEndpoints.DefaultKernelArgs;
+
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
     /// <summary>Loggers of the server, its tracker and its HTTP host (Kestrel warnings and errors).</summary>

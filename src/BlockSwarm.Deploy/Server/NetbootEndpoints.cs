@@ -1,0 +1,65 @@
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace BlockSwarm.Deploy.Server;
+
+/// <summary>
+/// What a PXE-booted client loads from <c>serve --netboot DIR</c> (the output of packaging/netboot/build-netboot.sh):
+/// <c>/netboot/boot.ipxe</c>, an iPXE script written per request so that it names this server as the client reaches
+/// it (its Host header), and the files of DIR (<c>vmlinuz</c>, <c>initrd.img</c>, …) over HTTP, which iPXE loads far
+/// faster than TFTP. DHCP (or dnsmasq's proxy-DHCP beside the site's own DHCP server) points iPXE at the script.
+/// </summary>
+public static partial class NetbootEndpoints
+{
+    /// <summary>The kernel command line the script passes besides <c>blockswarm.server=</c>, unless --netboot-args says otherwise.</summary>
+    public const string DefaultKernelArgs = "blockswarm.target=auto blockswarm.after=poweroff console=tty0 console=ttyS0,115200n8";
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+    private static partial Regex FileName();
+
+    public static void MapNetboot(this IEndpointRouteBuilder endpoints, string directory, string kernelArgs, string jobName)
+    {
+        var root = Path.GetFullPath(directory);
+        endpoints.MapGet("/netboot/boot.ipxe", (HttpContext ctx) =>
+            Results.Text(IpxeScript(ServerUrl(ctx), kernelArgs, jobName), "text/plain; charset=utf-8"));
+        endpoints.MapGet("/netboot/{file}", (string file) =>
+        {
+            // Only plain files directly in DIR: no "..", no sub-directories, no hidden files.
+            if (!FileName().IsMatch(file) || file.Contains("..", StringComparison.Ordinal)) return Results.NotFound();
+            var path = Path.Combine(root, file);
+            return File.Exists(path) ? Results.File(path, "application/octet-stream", enableRangeProcessing: true) : Results.NotFound();
+        });
+    }
+
+    /// <summary>The server as this client reached it: <c>http://HOST:PORT/</c>.</summary>
+    public static string ServerUrl(HttpContext ctx) =>
+        string.Create(CultureInfo.InvariantCulture, $"{ctx.Request.Scheme}://{ctx.Request.Host}/");
+
+    /// <summary>
+    /// Loads the kernel and initramfs from this server and boots them with the server's URL on the command line. A
+    /// failed load is said on the console and retried every 10 s: never a silent hang in front of a classroom.
+    /// </summary>
+    public static string IpxeScript(string server, string kernelArgs, string jobName)
+    {
+        if (kernelArgs.Any(c => char.IsControl(c)))
+            throw new ArgumentException("kernel arguments must be one line", nameof(kernelArgs));
+        var name = new string(jobName.Where(c => !char.IsControl(c)).ToArray());
+        var sb = new StringBuilder();
+        sb.Append("#!ipxe\n");
+        sb.Append("# Written by blockswarm serve --netboot for each client.\n");
+        sb.Append(CultureInfo.InvariantCulture, $"echo BlockSwarm: {name} from {server}\n");
+        sb.Append(":load\n");
+        sb.Append(CultureInfo.InvariantCulture, $"kernel {server}netboot/vmlinuz initrd=initrd.img blockswarm.server={server.TrimEnd('/')} blockswarm.id=${{net0/mac:hexhyp}} {kernelArgs} || goto failed\n");
+        sb.Append(CultureInfo.InvariantCulture, $"initrd --name initrd.img {server}netboot/initrd.img || goto failed\n");
+        sb.Append("boot || goto failed\n");
+        sb.Append(":failed\n");
+        sb.Append(CultureInfo.InvariantCulture, $"echo BlockSwarm: could not load the boot files from {server}netboot/ ; retrying in 10 s\n");
+        sb.Append("sleep 10\n");
+        sb.Append("goto load\n");
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,62 @@
+using System.Net;
+using BlockSwarm.Deploy.Server;
+using BlockSwarm.Engine.Storage;
+using BlockSwarm.Testing;
+
+namespace BlockSwarm.Deploy.Tests;
+
+/// <summary><c>serve --netboot DIR</c>: the iPXE script names the server as the client reached it; only DIR's own files are served.</summary>
+public sealed class NetbootEndpointsTests
+{
+    [Fact]
+    public async Task The_ipxe_script_names_the_server_and_only_the_directorys_files_are_served()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var dir = new TempDirectory("netboot-http");
+        var (img, torrent) = DeployEndToEndTests.Ext4(dir);
+        var netboot = Directory.CreateDirectory(dir.File("netboot")).FullName;
+        var kernel = new byte[300_000];
+        new Random(3).NextBytes(kernel);
+        await File.WriteAllBytesAsync(Path.Combine(netboot, "vmlinuz"), kernel, ct);
+        await File.WriteAllTextAsync(Path.Combine(netboot, "initrd.img"), "initrd", ct);
+        await File.WriteAllTextAsync(Path.Combine(netboot, ".hidden"), "secret", ct);
+        await File.WriteAllTextAsync(dir.File("outside.txt"), "outside", ct);
+        Directory.CreateDirectory(Path.Combine(netboot, "pxelinux.cfg"));
+
+        await using var storage = DeviceStorage.Open(img, torrent, writable: false);
+        await using var server = new DeployServer(torrent, storage, new FileInfo(img).Length, new ServeOptions
+        {
+            Listen = IPAddress.Loopback, HttpPort = 0, BitTorrentPort = 0, NetbootDirectory = netboot,
+            NetbootKernelArgs = "blockswarm.target=/dev/sda blockswarm.after=reboot",
+        });
+        await server.StartAsync(ct);
+        using var http = new HttpClient { BaseAddress = server.HttpAddress };
+
+        var script = await http.GetStringAsync("/netboot/boot.ipxe", ct);
+        var self = server.HttpAddress!.ToString();
+        Assert.StartsWith("#!ipxe\n", script, StringComparison.Ordinal);
+        Assert.Contains($"kernel {self}netboot/vmlinuz initrd=initrd.img blockswarm.server={self.TrimEnd('/')} blockswarm.id=${{net0/mac:hexhyp}} blockswarm.target=/dev/sda blockswarm.after=reboot || goto failed\n", script, StringComparison.Ordinal);
+        Assert.Contains($"initrd --name initrd.img {self}netboot/initrd.img || goto failed\n", script, StringComparison.Ordinal);
+        Assert.Contains("goto load", script, StringComparison.Ordinal); // a failed load is retried, not a silent stop
+
+        Assert.Equal(kernel, await http.GetByteArrayAsync("/netboot/vmlinuz", ct));
+        // A range, as iPXE and firmware may ask.
+        using var ranged = new HttpRequestMessage(HttpMethod.Get, "/netboot/vmlinuz");
+        ranged.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(1000, 1999);
+        using var part = await http.SendAsync(ranged, ct);
+        Assert.Equal(HttpStatusCode.PartialContent, part.StatusCode);
+        Assert.Equal(kernel.AsSpan(1000, 1000).ToArray(), await part.Content.ReadAsByteArrayAsync(ct));
+
+        foreach (var path in new[] { "/netboot/.hidden", "/netboot/..%2Foutside.txt", "/netboot/%2E%2E%2Foutside.txt", "/netboot/pxelinux.cfg", "/netboot/missing" })
+        {
+            using var r = await http.GetAsync(path, ct);
+            Assert.True(r.StatusCode == HttpStatusCode.NotFound, $"{path}: {r.StatusCode}");
+        }
+    }
+
+    [Fact]
+    public void Kernel_arguments_must_be_one_line()
+    {
+        Assert.Throws<ArgumentException>(() => NetbootEndpoints.IpxeScript("http://10.0.0.1:8080/", "a\nchain http://evil/", "job"));
+    }
+}
