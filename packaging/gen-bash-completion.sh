@@ -69,7 +69,11 @@ cat <<'EOF'
     esac
 
     if [[ -z $cmd ]]; then
-        COMPREPLY=($(compgen -W "$commands $global_opts" -- "$cur"))
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "$global_opts" -- "$cur"))
+        else
+            COMPREPLY=($(compgen -W "$commands" -- "$cur"))
+        fi
         return
     fi
 
