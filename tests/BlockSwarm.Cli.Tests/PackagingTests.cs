@@ -128,9 +128,17 @@ public sealed class PackagingTests
 
         var full = Run(new()
         {
-            ["BLOCKSWARM_SOURCE"] = "/srv/lab image.img", ["BLOCKSWARM_TORRENT"] = "/srv/lab.torrent", ["LISTEN"] = "10.0.0.1",
-            ["HTTP_PORT"] = "8081", ["BT_PORT"] = "6882", ["EXPECT"] = "30", ["POLICY"] = "ratio:2", ["UPLOAD_LIMIT"] = "100MiB",
-            ["SLOW_START"] = "30", ["STOP_WHEN_DONE"] = "yes", ["EXTRA_ARGS"] = "--max-peers 128 --map *",
+            ["BLOCKSWARM_SOURCE"] = "/srv/lab image.img",
+            ["BLOCKSWARM_TORRENT"] = "/srv/lab.torrent",
+            ["LISTEN"] = "10.0.0.1",
+            ["HTTP_PORT"] = "8081",
+            ["BT_PORT"] = "6882",
+            ["EXPECT"] = "30",
+            ["POLICY"] = "ratio:2",
+            ["UPLOAD_LIMIT"] = "100MiB",
+            ["SLOW_START"] = "30",
+            ["STOP_WHEN_DONE"] = "yes",
+            ["EXTRA_ARGS"] = "--max-peers 128 --map *",
         });
         Assert.Equal(0, full.ExitCode);
         Assert.Equal("serve --source /srv/lab image.img --torrent /srv/lab.torrent --listen 10.0.0.1 --http-port 8081 --bt-port 6882 " +
