@@ -108,9 +108,12 @@ public static class DebianPackageFixture
     {
         string binary = PublishedCli.Binary();
         // One directory per process and version: parallel test processes never read a half-written .deb.
-        string output = Path.Combine(Path.GetTempPath(), $"blockswarm-deb-{Environment.ProcessId}", version ?? "default");
+        string processDir = Path.Combine(Path.GetTempPath(), $"blockswarm-deb-{Environment.ProcessId}");
+        string output = Path.Combine(processDir, version ?? "default");
         lock (s_buildLock)
         {
+            if (!Directory.Exists(processDir))
+                AppDomain.CurrentDomain.ProcessExit += (_, _) => { try { Directory.Delete(processDir, recursive: true); } catch (IOException) { } };
             Directory.CreateDirectory(output);
             var args = new List<string> { Path.Combine(RepoPaths.Root, "packaging", "build-deb.sh"), "--binary", binary, "--output", output };
             if (version != null) args.AddRange(["--version", version]);
