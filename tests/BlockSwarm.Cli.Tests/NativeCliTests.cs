@@ -17,17 +17,7 @@ namespace BlockSwarm.Cli.Tests;
 /// </summary>
 public sealed class NativeCliTests
 {
-    internal static string Binary()
-    {
-        var found = new[] { "Release", "Debug" }
-            .Select(c => Path.Combine(RepoPaths.Root, "artifacts", $"cli-aot-{c}", "blockswarm"))
-            .Where(File.Exists)
-            .OrderByDescending(File.GetLastWriteTimeUtc)
-            .FirstOrDefault();
-        // CI builds the solution, which publishes it: missing there, the build is broken, so this fails under CI=true.
-        Requires.That(found != null, "no NativeAOT publish in artifacts/cli-aot-*/ (build bench/BlockSwarm.Bench or the solution: ./test.sh does)");
-        return found!;
-    }
+    internal static string Binary() => PublishedCli.Binary();
 
     [Fact]
     public void Demo_deploys_bit_exact_with_the_native_binary()
