@@ -10,7 +10,7 @@ namespace BlockSwarm.Cli.Tests;
 /// The product as a room meets it: virtual machines with empty disks are switched on, PXE-boot (QEMU's iPXE ROM from
 /// Debian's ipxe-qemu), get an address from the site's DHCP server and their boot orders from dnsmasq's proxy-DHCP
 /// (the configuration packaging/netboot/build-netboot.sh writes, as docs/operator-guide.md gives it), load the kernel
-/// and initramfs from <c>serve --netboot</c>, deploy a GPT disk holding ext4 and NTFS, and power off. Every disk must
+/// and initramfs from <c>serve --netboot</c> (the binary the .deb installs, in a clean bookworm root), deploy a GPT disk holding ext4 and NTFS, and power off. Every disk must
 /// then equal the source over the torrent's extents and pass e2fsck and ntfsfix. A fourth machine with two disks
 /// refuses <c>blockswarm.target=auto</c> and says so on its console and on the server's dashboard.
 /// One run with everything shared: each VM boot costs tens of seconds.
@@ -233,6 +233,12 @@ public sealed class NetbootVmTests(ITestOutputHelper output)
         return true;
     }
 
-    /// <summary>The server binary: the one the .deb installs, in the packaging tests' clean root, else the NativeAOT publish.</summary>
-    private static string ServerBinary() => NativeCliTests.Binary();
+    /// <summary>The server as an operator installs it: /usr/bin/blockswarm of the .deb, installed with apt into a clean bookworm root.</summary>
+    private static string ServerBinary()
+    {
+        DebianPackageFixture.RequireTools();
+        var bin = Path.Combine(DebianPackageFixture.InstalledRoot(), "usr", "bin", "blockswarm");
+        Assert.True(File.Exists(bin), $"the installed package has no {bin}");
+        return bin;
+    }
 }
