@@ -15,7 +15,7 @@ PKGS=(
   time iproute2 curl                                             # GNU time (peak RSS and CPU of tests and benchmarks); network namespaces, veth, tc; HTTP from inside a namespace (tracker scrape, lab)
   clang                                                          # NativeAOT links the published CLI with it (demo.sh, bench, lab)
   chromium fonts-dejavu-core                                     # headless browser test of the dashboard (Playwright drives /usr/bin/chromium)
-  qemu-system-x86 ipxe-qemu ipxe dnsmasq-base cpio               # the PXE test (NetbootVmTests): VMs that network-boot through iPXE, the site DHCP and our proxy-DHCP/TFTP, the initramfs packer
+  qemu-system-x86 ipxe-qemu ipxe ovmf dnsmasq-base cpio          # the PXE test (NetbootVmTests): VMs that network-boot through iPXE, the site DHCP and our proxy-DHCP/TFTP, the initramfs packer
   prometheus                                                     # promtool check metrics: serve's /metrics checked by Prometheus' own parser and lint (the server is not started)
   dpkg-dev help2man                                              # packaging/build-deb.sh: dpkg-deb, dpkg-shlibdeps, objcopy (binutils); manual pages from --help
   lintian mmdebstrap systemd                                     # the .deb's checks (PackagingTests.cs): lintian, a clean Debian root to install, upgrade and purge it in, systemd-analyze verify of the units

@@ -9,7 +9,8 @@ namespace BlockSwarm.Cli.Tests;
 /// <summary>
 /// The product as a room meets it: virtual machines with empty disks are switched on, PXE-boot (QEMU's iPXE ROM from
 /// Debian's ipxe-qemu), get an address from the site's DHCP server and their boot orders from dnsmasq's proxy-DHCP
-/// (the configuration packaging/netboot/build-netboot.sh writes, as docs/operator-guide.md gives it), load the kernel
+/// (the configuration packaging/netboot/build-netboot.sh writes, as docs/operator-guide.md gives it; two machines
+/// boot with SeaBIOS, one with UEFI firmware), load the kernel
 /// and initramfs from <c>serve --netboot</c> (the binary the .deb installs, in a clean bookworm root), deploy a GPT disk holding ext4 and NTFS, and power off. Every disk must
 /// then equal the source over the torrent's extents and pass e2fsck and ntfsfix. A fourth machine with two disks
 /// refuses <c>blockswarm.target=auto</c> and says so on its console and on the server's dashboard.
@@ -28,6 +29,7 @@ public sealed class NetbootVmTests(ITestOutputHelper output)
     {
         var ct = TestContext.Current.CancellationToken;
         Requires.That(File.Exists("/usr/lib/ipxe/undionly.kpxe"), "Debian's ipxe package (/usr/lib/ipxe: the TFTP files of the proxy-DHCP configuration)");
+        Requires.That(File.Exists(Path.Combine(Vm.Ovmf, "OVMF_CODE_4M.fd")), "Debian's ovmf package (UEFI firmware for the UEFI machine)");
         string server = ServerBinary();
         using var dir = new TempDirectory("netboot-vm");
         var clock = Stopwatch.StartNew();
@@ -71,7 +73,8 @@ public sealed class NetbootVmTests(ITestOutputHelper output)
         {
             var disks = new List<string> { FsImage.Blank(dir.File($"vm{i}.img"), DiskBytes) };
             if (i == 4) disks.Add(FsImage.Blank(dir.File($"vm{i}-second.img"), DiskBytes));
-            vms.Add(Vm.Start(lan, i, disks, accel, clock));
+            // vm3 boots with UEFI firmware (OVMF): its iPXE is the EFI build, the proxy-DHCP's X86-64_EFI entry answers it.
+            vms.Add(Vm.Start(lan, i, disks, accel, clock, uefi: i == 3 ? dir.File("vm3-efivars.fd") : null));
         }
         Note($"4 VMs switched on ({accel})");
 
@@ -98,7 +101,7 @@ public sealed class NetbootVmTests(ITestOutputHelper output)
             Assert.True(code == 0, $"vm{vm.Index} exited {code}:\n{vm.Process.Tail(40)}");
             Assert.Contains("done: the disk is deployed, verified and on stable storage", vm.Process.Output, StringComparison.Ordinal);
             Assert.Contains("powering off", vm.Process.Output, StringComparison.Ordinal);
-            Note($"vm{vm.Index}: power-on to deployed {vm.DoneAt?.TotalSeconds:0.0} s, to powered off {vm.Process.WallTime.TotalSeconds:0.0} s");
+            Note($"vm{vm.Index} ({vm.Firmware}): power-on to init {vm.BootedAt?.TotalSeconds:0.0} s, to the disk verified {vm.DoneAt?.TotalSeconds:0.0} s, to powered off {vm.Process.WallTime.TotalSeconds:0.0} s");
         }
         Assert.Equal(0, await serve.WaitForExitAsync(TimeSpan.FromMinutes(1), ct));
         Assert.Contains("all 3 expected clients are done", serve.StdOut, StringComparison.Ordinal);
@@ -127,9 +130,17 @@ public sealed class NetbootVmTests(ITestOutputHelper output)
         public required string Id { get; init; }
         public required IReadOnlyList<string> Disks { get; init; }
         public required RunningProcess Process { get; init; }
+        public required string Firmware { get; init; }
+        /// <summary>From power-on to the kernel starting the init (firmware, PXE, iPXE, kernel and initramfs over HTTP).</summary>
+        public TimeSpan? BootedAt { get; private set; }
+
+        /// <summary>From power-on to every piece verified and fsynced on the disk.</summary>
         public TimeSpan? DoneAt { get; private set; }
 
-        public static Vm Start(SwitchedLan lan, int index, IReadOnlyList<string> disks, string accel, Stopwatch clock)
+        /// <summary>Debian's ovmf package: UEFI firmware for QEMU.</summary>
+        public const string Ovmf = "/usr/share/OVMF";
+
+        public static Vm Start(SwitchedLan lan, int index, IReadOnlyList<string> disks, string accel, Stopwatch clock, string? uefi)
         {
             var tap = $"tap{index}";
             lan.Switch.Ip("tuntap", "add", tap, "mode", "tap");
@@ -142,12 +153,18 @@ public sealed class NetbootVmTests(ITestOutputHelper output)
                 "-netdev", $"tap,id=n0,ifname={tap},script=no,downscript=no", "-device", $"virtio-net-pci,netdev=n0,mac={mac}",
             };
             foreach (var d in disks) args.AddRange(["-drive", $"file={d},format=raw,if=virtio,cache=unsafe"]);
+            if (uefi is not null)
+            {
+                File.Copy(Path.Combine(Ovmf, "OVMF_VARS_4M.fd"), uefi, overwrite: true);
+                args.AddRange(["-drive", $"if=pflash,format=raw,readonly=on,file={Path.Combine(Ovmf, "OVMF_CODE_4M.fd")}", "-drive", $"if=pflash,format=raw,file={uefi}"]);
+            }
             var started = clock.Elapsed;
             var p = lan.Switch.Start(new ProcessSpec("qemu-system-x86_64", [.. args]) { Label = $"vm{index}" });
-            var vm = new Vm { Index = index, Id = mac.Replace(':', '-'), Disks = disks, Process = p };
+            var vm = new Vm { Index = index, Id = mac.Replace(':', '-'), Disks = disks, Process = p, Firmware = uefi is null ? "BIOS" : "UEFI" };
             p.LineReceived += (line, _) =>
             {
-                if (vm.DoneAt is null && line.Contains("blockswarm-netboot: done:", StringComparison.Ordinal)) vm.DoneAt = clock.Elapsed - started;
+                if (vm.BootedAt is null && line.Contains("Run /init as init process", StringComparison.Ordinal)) vm.BootedAt = clock.Elapsed - started;
+                if (vm.DoneAt is null && line.Contains("complete: every piece verified and on stable storage", StringComparison.Ordinal)) vm.DoneAt = clock.Elapsed - started;
             };
             return vm;
         }
