@@ -303,6 +303,9 @@ internal sealed class PeerSession : IPeerMessageHandler
                         if (SupportsFast) Connection.Send(OutgoingMessage.Reject(r.Piece, r.Begin, r.Length));
                         continue;
                     }
+                    // Back-pressure from this peer's socket: read the next block only once the queue has room, so a
+                    // slow peer never holds more than about UploadQueueHighWater of read blocks (cache leases, pooled buffers).
+                    await Connection.WaitForSendSpaceAsync(UploadQueueHighWater, cancellationToken).ConfigureAwait(false);
                     await _session.WaitForUploadAsync(r.Length, cancellationToken).ConfigureAwait(false);
                     // A run of blocks (a BlockSwarm peer's long request) goes from the page cache to the socket with
                     // sendfile: no read into a buffer and no copy into the socket. 16 KiB blocks do not pay for the
@@ -356,6 +359,13 @@ internal sealed class PeerSession : IPeerMessageHandler
             Connection.Close();
         }
     }
+
+    /// <summary>
+    /// Most bytes of this peer's PIECE messages queued ahead of its send loop before the upload loop waits (it resumes at
+    /// half). 1 MiB keeps a 10 GbE socket fed between wake-ups (the socket's own buffer holds the bytes in flight) and
+    /// bounds what a slow peer pins: without it every requested block (up to 4,096 per peer) was read and queued.
+    /// </summary>
+    internal const int UploadQueueHighWater = 1 << 20;
 
     /// <summary>Runs at least this long are sent with sendfile (see <see cref="RunUploadsAsync"/>).</summary>
     private const int MinFileSendLength = 64 * 1024;

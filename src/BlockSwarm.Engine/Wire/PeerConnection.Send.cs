@@ -30,7 +30,7 @@ public sealed partial class PeerConnection
                     }
                     int length = message.WireLength;
                     written += length;
-                    Interlocked.Add(ref _queuedSendBytes, -length);
+                    OnSendQueueShrunk(Interlocked.Add(ref _queuedSendBytes, -length));
                     Interlocked.Add(ref _wireBytesSent, length);
                     if (message.Kind == MessageKind.Piece) Interlocked.Add(ref _payloadBytesSent, message.PayloadByteCount);
                     if (written >= _options.FlushThreshold)
@@ -84,7 +84,7 @@ public sealed partial class PeerConnection
                 {
                     batch.Add(message);
                     int length = message.WireLength;
-                    Interlocked.Add(ref _queuedSendBytes, -length);
+                    OnSendQueueShrunk(Interlocked.Add(ref _queuedSendBytes, -length));
                     Interlocked.Add(ref _wireBytesSent, length);
                     if (message.Kind == MessageKind.Piece) Interlocked.Add(ref _payloadBytesSent, message.PayloadByteCount);
                     if (message.File is { } file)

@@ -28,6 +28,8 @@ public sealed partial class PeerConnection : IAsyncDisposable
     private long _wireBytesSent;
     private long _payloadBytesSent;
     private long _queuedSendBytes;
+    private TaskCompletionSource? _sendSpace;
+    private long _sendSpaceLowWater;
     private long _lastReceiveTimestamp;
     private long _lastSendTimestamp;
     private int _running;
@@ -206,6 +208,46 @@ public sealed partial class PeerConnection : IAsyncDisposable
         return false;
     }
 
+    /// <summary>
+    /// Waits while more than <paramref name="highWater"/> bytes are queued for this peer and not yet taken by the send
+    /// loop, until the queue is down to half that (or the connection closes). The upload loop waits here before it reads
+    /// the next block, so a peer slower than the disk holds at most about <paramref name="highWater"/> bytes of block
+    /// buffers in its queue instead of every block it asked for.
+    /// </summary>
+    public ValueTask WaitForSendSpaceAsync(long highWater, CancellationToken cancellationToken)
+    {
+        if (Interlocked.Read(ref _queuedSendBytes) <= highWater || _sendQueue.Reader.Completion.IsCompleted) return ValueTask.CompletedTask;
+        return WaitForSendSpaceSlowAsync(highWater, cancellationToken);
+    }
+
+    private async ValueTask WaitForSendSpaceSlowAsync(long highWater, CancellationToken cancellationToken)
+    {
+        while (Interlocked.Read(ref _queuedSendBytes) > highWater && !_sendQueue.Reader.Completion.IsCompleted)
+        {
+            Volatile.Write(ref _sendSpaceLowWater, highWater / 2);
+            var mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var waiting = Interlocked.CompareExchange(ref _sendSpace, mine, null) ?? mine;
+            // Published first, then re-read (both full fences): a send loop that drained the queue in between either
+            // saw the waiter and completed it, or its decrement is visible here.
+            if (Interlocked.Read(ref _queuedSendBytes) <= highWater / 2 || _closeCts.IsCancellationRequested)
+            {
+                Interlocked.CompareExchange(ref _sendSpace, null, waiting);
+                return;
+            }
+            await waiting.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The send loop took bytes off the queue: wake an upload loop waiting for space once the low water is reached.</summary>
+    private void OnSendQueueShrunk(long remaining)
+    {
+        if (Volatile.Read(ref _sendSpace) is null || remaining > Volatile.Read(ref _sendSpaceLowWater)) return;
+        Interlocked.Exchange(ref _sendSpace, null)?.TrySetResult();
+    }
+
+    /// <summary>Wakes any upload loop waiting for send space (the connection is closing: its next Send returns false).</summary>
+    private void ReleaseSendSpaceWaiter() => Interlocked.Exchange(ref _sendSpace, null)?.TrySetResult();
+
     /// <summary>Ends <see cref="RunAsync"/> with <see cref="PeerCloseReason.LocalClose"/>.</summary>
     public void Close()
     {
@@ -283,6 +325,7 @@ public sealed partial class PeerConnection : IAsyncDisposable
                 Interlocked.Add(ref _queuedSendBytes, -dropped.WireLength);
                 dropped.PayloadOwner?.Dispose();
             }
+            ReleaseSendSpaceWaiter();
             await _transport.Input.CompleteAsync().ConfigureAwait(false);
             await _transport.Output.CompleteAsync().ConfigureAwait(false);
         }
@@ -376,6 +419,7 @@ public sealed partial class PeerConnection : IAsyncDisposable
         await _closeCts.CancelAsync().ConfigureAwait(false);
         _sendQueue.Writer.TryComplete();
         while (_sendQueue.Reader.TryRead(out var dropped)) dropped.PayloadOwner?.Dispose();
+        ReleaseSendSpaceWaiter();
         if (_ownedTransport is not null) await _ownedTransport.DisposeAsync().ConfigureAwait(false);
         _closeCts.Dispose();
     }

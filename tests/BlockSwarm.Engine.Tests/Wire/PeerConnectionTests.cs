@@ -239,6 +239,58 @@ public sealed class PeerConnectionTests
         b.Socket.Dispose();
     }
 
+    [Fact]
+    public async Task Upload_back_pressure_waits_while_a_peer_that_does_not_read_holds_the_queue_and_resumes_as_it_drains()
+    {
+        var (clientStream, serverStream, cleanup) = await TcpPairAsync();
+        using var _ = cleanup;
+        await using var seeder = PeerConnection.Create(serverStream);
+        await using var leecher = PeerConnection.Create(clientStream);
+        var accept = seeder.AcceptHandshakeAsync(h => Handshake.Create(h.InfoHash, PeerId.Create(new Random(11))), Ct);
+        await leecher.ConnectHandshakeAsync(Handshake.Create(InfoHash, PeerId.Create(new Random(12))), Ct);
+        await accept;
+        var run = seeder.RunAsync(new RecordingHandler(), Limits, Ct);
+
+        // The leecher reads nothing: once the sockets' buffers are full, PIECE messages stay in the seeder's queue.
+        const long HighWater = 1 << 20;
+        var block = new byte[16384];
+        long queuedTotal = 0;
+        // Loopback sockets buffer megabytes: queue until what stays queued, once the send loop has filled them, is well
+        // above the high water.
+        while (true)
+        {
+            while (seeder.QueuedSendBytes <= 8 * HighWater)
+            {
+                Assert.True(seeder.Send(OutgoingMessage.Piece(0, 0, block)));
+                queuedTotal += 13 + block.Length;
+                Assert.True(queuedTotal < 1L << 30, "the queue never grew: the socket swallowed 1 GiB");
+            }
+            await Task.Delay(100, Ct);
+            if (seeder.QueuedSendBytes > 4 * HighWater) break;
+        }
+        var wait = seeder.WaitForSendSpaceAsync(HighWater, Ct).AsTask();
+        await Task.Delay(200, Ct);
+        if (run.IsCompleted) Assert.Fail($"the connection ended: {(await run).Reason} {(await run).Error}");
+        Assert.False(wait.IsCompleted, $"returned with {seeder.QueuedSendBytes} bytes queued above the {HighWater} high water");
+
+        // The leecher starts reading: the wait ends once the queue is down to half the high water.
+        var sink = new byte[1 << 20];
+        var drain = Task.Run(async () =>
+        {
+            while (await clientStream.ReadAsync(sink, Ct) > 0) { }
+        }, Ct);
+        await wait.WaitAsync(TestTimeout, Ct);
+        Assert.True(seeder.QueuedSendBytes <= HighWater, $"{seeder.QueuedSendBytes} bytes still queued");
+
+        // A waiter is released when the connection closes (its next Send returns false), not left hanging.
+        while (seeder.QueuedSendBytes <= 64 * HighWater && !run.IsCompleted)
+            seeder.Send(OutgoingMessage.Piece(0, 0, block));
+        var second = seeder.WaitForSendSpaceAsync(HighWater, Ct).AsTask();
+        seeder.Close();
+        await second.WaitAsync(TestTimeout, Ct);
+        Assert.Equal(PeerCloseReason.LocalClose, (await run.WaitAsync(TestTimeout, Ct)).Reason);
+    }
+
     private static async Task<T> RunWithAcceptAsync<T>(Func<Task<T>> accept, Func<Task> peer)
     {
         var accepted = accept();
