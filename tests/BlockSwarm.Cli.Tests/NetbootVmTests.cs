@@ -24,7 +24,7 @@ public sealed class NetbootVmTests(ITestOutputHelper output)
     private const string Subnet = "10.77.0";
 
     [Fact]
-    [Requires(Need.Root, Need.NetworkNamespaces, "qemu-system-x86_64", "dnsmasq", "sgdisk", "mkfs.ext4", "mkfs.ntfs", "ntfsfix", "e2fsck", "cpio", "zstd", "apt-get")]
+    [Requires(Need.Root, Need.NetworkNamespaces, Need.Tap, "qemu-system-x86_64", "dnsmasq", "sgdisk", "mkfs.ext4", "mkfs.ntfs", "ntfsfix", "e2fsck", "cpio", "zstd", "apt-get")]
     public async Task Three_machines_pxe_boot_deploy_ext4_and_ntfs_and_power_off_and_an_ambiguous_one_says_why()
     {
         var ct = TestContext.Current.CancellationToken;

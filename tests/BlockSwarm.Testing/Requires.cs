@@ -62,6 +62,7 @@ public static class Requires
             : Tool.Run(Tool.SystemPython, ["-c", "import grpc, grpc_tools.protoc"], check: false).ExitCode != 0 ? "python3-grpcio and python3-grpc-tools are not installed"
             : null,
         Need.Kvm => File.Exists("/dev/kvm") ? null : "no /dev/kvm",
+        Need.Tap => File.Exists("/dev/net/tun") ? null : "no /dev/net/tun (TAP devices for virtual machines)",
         _ => Tool.Exists(need) ? null : $"{need} is not installed",
     };
 
