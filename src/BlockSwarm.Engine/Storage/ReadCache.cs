@@ -50,10 +50,18 @@ internal sealed class ReadCache : IDisposable
         int want = Math.Max(1, (int)Math.Min(int.MaxValue, (readAheadBytes + (long)pieceLength - 1) / pieceLength));
         int cap = Math.Max(1, (int)Math.Min(int.MaxValue, budget / 4 / pieceLength));
         _runPieces = Math.Min(want, cap);
-        Enabled = budget >= pieceLength;
+        Enabled = budget >= MinPieces * (long)pieceLength;
     }
 
-    /// <summary>False when the budget cannot hold one piece; callers then read directly.</summary>
+    /// <summary>
+    /// Pieces the budget must hold for caching to pay. A one-piece cache thrashes as soon as two peers ask for blocks
+    /// of different pieces: each 16 KiB upload refills a whole piece (16 MiB with Clonezilla's pieces), and once the
+    /// piece pool is at its bound every refill is a new large-object array the GC reclaims late (an EZIO client daemon
+    /// with --cache-size 64, whose read share is one 16 MiB piece, is the case). Below this, blocks are read directly.
+    /// </summary>
+    public const int MinPieces = 2;
+
+    /// <summary>False when the budget cannot hold <see cref="MinPieces"/> pieces; callers then read directly.</summary>
     public bool Enabled { get; }
 
     /// <summary>Bytes this cache holds (its share of the group's).</summary>

@@ -257,6 +257,34 @@ public sealed class DeviceStorageTests
     }
 
     [Fact]
+    public async Task A_read_cache_of_one_piece_is_off_blocks_are_read_directly_and_no_piece_buffer_is_rented()
+    {
+        using var dir = new TempDirectory("storage");
+        var (torrent, stream) = BlockImage(PieceLength, Extents, 10);
+        var (path, file) = PatternImage(dir, 1_200_000);
+        await using (var w = new DeviceStorage(new DeviceFileBlockDevice(file), BlockImageLayout.Create(torrent, file.Size)))
+        {
+            for (int p = 0; p < torrent.PieceCount; p++) await w.WritePieceAsync(p, Piece(stream, torrent, p), Ct);
+            await w.FlushAsync(Ct);
+        }
+        var pool = new CountingPool();
+        // One piece of cache: two peers reading different pieces would refill it for every block (issue 15's EZIO client
+        // with --cache-size 64 and 16 MiB pieces churned hundreds of MiB of large arrays that way).
+        await using (var seed = DeviceStorage.Open(path, torrent, new StorageOptions { Pool = pool, ReadCacheBytes = PieceLength }, writable: false))
+        {
+            var block = new byte[4096];
+            for (int p = 0; p < torrent.PieceCount; p++)
+            {
+                Assert.Null(await seed.TryLeaseAsync(p, 0, 4096, Ct));
+                await seed.ReadAsync(p, 0, block, Ct);
+                Assert.True(block.AsSpan().SequenceEqual(stream.AsSpan(p * PieceLength, 4096)), $"piece {p}");
+            }
+            Assert.Equal(0, seed.ReadCacheMisses + seed.ReadCacheHits);
+        }
+        Assert.Equal(0, pool.Rents);
+    }
+
+    [Fact]
     public async Task Seeder_reads_go_through_the_read_ahead_cache()
     {
         using var dir = new TempDirectory("storage");
