@@ -1,11 +1,16 @@
 using System.Net;
+using System.Net.Http.Json;
+using BlockSwarm.Deploy.Api;
 using BlockSwarm.Deploy.Server;
 using BlockSwarm.Engine.Storage;
 using BlockSwarm.Testing;
 
 namespace BlockSwarm.Deploy.Tests;
 
-/// <summary><c>serve --netboot DIR</c>: the iPXE script names the server as the client reached it; only DIR's own files are served.</summary>
+/// <summary>
+/// <c>serve --netboot DIR</c>: the iPXE script names the server as the client reached it, a machine already imaged boots
+/// its disk, only DIR's own files are served.
+/// </summary>
 public sealed class NetbootEndpointsTests
 {
     [Fact]
@@ -32,12 +37,25 @@ public sealed class NetbootEndpointsTests
         await server.StartAsync(ct);
         using var http = new HttpClient { BaseAddress = server.HttpAddress };
 
-        var script = await http.GetStringAsync("/netboot/boot.ipxe", ct);
         var self = server.HttpAddress!.ToString();
+        // DHCP's boot file URL cannot carry the MAC: the first answer asks the same URL again with it.
+        Assert.Equal($"#!ipxe\nchain {self}netboot/boot.ipxe?mac=${{net0/mac:hexhyp}} || goto failed\nexit\n:failed\necho BlockSwarm: could not reach {self} ; retrying in 10 s\nsleep 10\nchain {self}netboot/boot.ipxe\n",
+            await http.GetStringAsync("/netboot/boot.ipxe", ct));
+        const string Mac = "52-54-00-12-34-56";
+        var script = await http.GetStringAsync($"/netboot/boot.ipxe?mac={Mac}", ct);
         Assert.StartsWith("#!ipxe\n", script, StringComparison.Ordinal);
         Assert.Contains($"kernel {self}netboot/vmlinuz initrd=initrd.img blockswarm.server={self.TrimEnd('/')} blockswarm.id=${{net0/mac:hexhyp}} blockswarm.target=/dev/sda blockswarm.after=reboot || goto failed\n", script, StringComparison.Ordinal);
         Assert.Contains($"initrd --name initrd.img {self}netboot/initrd.img || goto failed\n", script, StringComparison.Ordinal);
         Assert.Contains("goto load", script, StringComparison.Ordinal); // a failed load is retried, not a silent stop
+
+        // Once this machine reported its deployment done, booting it from the network again boots its disk instead of
+        // imaging it again (blockswarm.after=reboot with the network first in the boot order); other machines still image.
+        using (var report = await http.PostAsJsonAsync($"/api/clients/{Mac}/status", new ClientReport { Hostname = "bs-" + Mac, State = "done", Progress = 1 }, ct))
+            report.EnsureSuccessStatusCode();
+        Assert.Equal($"#!ipxe\necho BlockSwarm: {Mac} already has {torrent.Name}; booting from the local disk\nsanboot --no-describe --drive 0x80 || exit\n",
+            await http.GetStringAsync($"/netboot/boot.ipxe?mac={Mac}", ct));
+        Assert.StartsWith("#!ipxe\n# Written by", await http.GetStringAsync("/netboot/boot.ipxe?mac=52-54-00-12-34-57", ct), StringComparison.Ordinal);
+        Assert.StartsWith("#!ipxe\n# Written by", await http.GetStringAsync("/netboot/boot.ipxe?mac=not-a-mac", ct), StringComparison.Ordinal);
 
         Assert.Equal(kernel, await http.GetByteArrayAsync("/netboot/vmlinuz", ct));
         // A range, as iPXE and firmware may ask.

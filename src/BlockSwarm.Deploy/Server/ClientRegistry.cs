@@ -88,6 +88,9 @@ public sealed class ClientRegistry(TimeProvider time, int maxClients = 10_000)
     }
 
     /// <summary>Clients that finished: verified, fsynced, and reported done or seeding.</summary>
+    /// <summary>The last report of client <paramref name="id"/>, or null when it never reported.</summary>
+    public ClientReport? Find(string id) => _clients.TryGetValue(id, out var e) ? e.Report : null;
+
     public int DoneCount => _clients.Values.Count(e => e.Report.State is "done" or "seeding");
 
     public int FailedCount => _clients.Values.Count(e => e.Report.State is "failed" or "refused");

@@ -10,7 +10,8 @@ namespace BlockSwarm.Deploy.Server;
 /// <summary>
 /// What a PXE-booted client loads from <c>serve --netboot DIR</c> (the output of packaging/netboot/build-netboot.sh):
 /// <c>/netboot/boot.ipxe</c>, an iPXE script written per request so that it names this server as the client reaches
-/// it (its Host header), and the files of DIR (<c>vmlinuz</c>, <c>initrd.img</c>, …) over HTTP, which iPXE loads far
+/// it (its Host header) and, once the client has named its MAC, boots a machine this server already imaged from its
+/// disk, and the files of DIR (<c>vmlinuz</c>, <c>initrd.img</c>, …) over HTTP, which iPXE loads far
 /// faster than TFTP. DHCP (or dnsmasq's proxy-DHCP beside the site's own DHCP server) points iPXE at the script.
 /// </summary>
 public static partial class NetbootEndpoints
@@ -21,11 +22,25 @@ public static partial class NetbootEndpoints
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
     private static partial Regex FileName();
 
-    public static void MapNetboot(this IEndpointRouteBuilder endpoints, string directory, string kernelArgs, string jobName)
+    [GeneratedRegex("^[0-9a-f]{2}(-[0-9a-f]{2}){5}$")]
+    private static partial Regex MacHex();
+
+    /// <param name="isImaged">Whether the client with this id (the MAC as iPXE's <c>${net0/mac:hexhyp}</c>) already deployed this job.</param>
+    public static void MapNetboot(this IEndpointRouteBuilder endpoints, string directory, string kernelArgs, string jobName, Func<string, bool> isImaged)
     {
         var root = Path.GetFullPath(directory);
         endpoints.MapGet("/netboot/boot.ipxe", (HttpContext ctx) =>
-            Results.Text(IpxeScript(ServerUrl(ctx), kernelArgs, jobName), "text/plain; charset=utf-8"));
+        {
+            // First the client names itself (DHCP's boot file URL cannot carry its MAC); then a machine this server
+            // already imaged boots its disk instead of imaging itself again, which is what happens after
+            // blockswarm.after=reboot when the network comes first in the boot order.
+            string? mac = ctx.Request.Query["mac"];
+            string server = ServerUrl(ctx);
+            string script = mac is null ? NameYourselfScript(server)
+                : MacHex().IsMatch(mac) && isImaged(mac) ? LocalBootScript(mac, jobName)
+                : IpxeScript(server, kernelArgs, jobName);
+            return Results.Text(script, "text/plain; charset=utf-8");
+        });
         endpoints.MapGet("/netboot/{file}", (string file) =>
         {
             // Only plain files directly in DIR: no "..", no sub-directories, no hidden files.
@@ -38,6 +53,17 @@ public static partial class NetbootEndpoints
     /// <summary>The server as this client reached it: <c>http://HOST:PORT/</c>.</summary>
     public static string ServerUrl(HttpContext ctx) =>
         string.Create(CultureInfo.InvariantCulture, $"{ctx.Request.Scheme}://{ctx.Request.Host}/");
+
+    /// <summary>Asks the same URL again with the client's MAC address, so that the answer can depend on the machine.</summary>
+    public static string NameYourselfScript(string server) =>
+        $"#!ipxe\nchain {server}netboot/boot.ipxe?mac=${{net0/mac:hexhyp}} || goto failed\nexit\n:failed\necho BlockSwarm: could not reach {server} ; retrying in 10 s\nsleep 10\nchain {server}netboot/boot.ipxe\n";
+
+    /// <summary>A machine this server already imaged: boot the first disk (BIOS), else leave iPXE so the firmware boots the next entry (UEFI).</summary>
+    public static string LocalBootScript(string mac, string jobName)
+    {
+        var name = new string(jobName.Where(c => !char.IsControl(c)).ToArray());
+        return $"#!ipxe\necho BlockSwarm: {mac} already has {name}; booting from the local disk\nsanboot --no-describe --drive 0x80 || exit\n";
+    }
 
     /// <summary>
     /// Loads the kernel and initramfs from this server and boots them with the server's URL on the command line. A
