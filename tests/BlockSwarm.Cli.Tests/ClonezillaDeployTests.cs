@@ -96,13 +96,7 @@ public sealed class ClonezillaDeployTests(ITestOutputHelper output)
         var client0 = dir.File("client0.img");
         foreach (var p in disk.Partitions.Where(p => p.Image is not null))
         {
-            var part = dir.File($"{p.Name}.part");
-            await using (var src = File.OpenRead(client0))
-            await using (var dst = File.Create(part))
-            {
-                src.Position = p.Start;
-                await CopyExactlyAsync(src, dst, p.Length, ct);
-            }
+            var part = FsImage.CopyOut(client0, p.Start, p.Length, dir.File($"{p.Name}.part"));
             var check = p.Image!.FileSystem switch
             {
                 "ext4" => Tool.Run("e2fsck", ["-fn", part], check: false),
@@ -149,17 +143,5 @@ public sealed class ClonezillaDeployTests(ITestOutputHelper output)
         r = await CliRunner.RunAsync("serve", "-s", copy, "--listen", "127.0.0.1", "--http-port", "0", "--bt-port", "0");
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("loop0p2.ntfs-ptcl-img.zst.ab: missing", r.StdErr, StringComparison.Ordinal);
-    }
-
-    private static async Task CopyExactlyAsync(Stream from, Stream to, long count, CancellationToken ct)
-    {
-        var buffer = new byte[1 << 20];
-        while (count > 0)
-        {
-            int n = await from.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, count)), ct);
-            if (n == 0) throw new EndOfStreamException("the target is shorter than its partition table says");
-            await to.WriteAsync(buffer.AsMemory(0, n), ct);
-            count -= n;
-        }
     }
 }

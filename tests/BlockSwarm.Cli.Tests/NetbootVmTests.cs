@@ -111,10 +111,10 @@ public sealed class NetbootVmTests(ITestOutputHelper output)
         {
             var disk = vm.Disks[0];
             Assert.Null(layout.FirstDifference(source, disk));
-            var p1 = CopyRange(disk, P1Start, P1Bytes, dir.File($"vm{vm.Index}-p1"));
+            var p1 = FsImage.CopyOut(disk, P1Start, P1Bytes, dir.File($"vm{vm.Index}-p1"));
             var fsck = Tool.Run("e2fsck", ["-fn", p1], check: false);
             Assert.True(fsck.ExitCode == 0, $"vm{vm.Index} ext4: {fsck.StdOut}{fsck.StdErr}");
-            var p2 = CopyRange(disk, P2Start, P2Bytes, dir.File($"vm{vm.Index}-p2"));
+            var p2 = FsImage.CopyOut(disk, P2Start, P2Bytes, dir.File($"vm{vm.Index}-p2"));
             var ntfs = Tool.Run("ntfsfix", ["-n", p2], check: false);
             Assert.True(ntfs.ExitCode == 0, $"vm{vm.Index} NTFS: {ntfs.StdOut}{ntfs.StdErr}");
             File.Delete(p1);
@@ -222,22 +222,6 @@ public sealed class NetbootVmTests(ITestOutputHelper output)
         File.Delete(ext4);
         File.Delete(ntfs);
         return disk;
-    }
-
-    private static string CopyRange(string file, long offset, long length, string to)
-    {
-        using var src = File.OpenRead(file);
-        using var dst = File.Create(to);
-        src.Position = offset;
-        var buf = new byte[1 << 20];
-        for (long left = length; left > 0;)
-        {
-            int n = src.Read(buf, 0, (int)Math.Min(buf.Length, left));
-            if (n == 0) throw new EndOfStreamException($"{file} ends before {offset + length}");
-            dst.Write(buf, 0, n);
-            left -= n;
-        }
-        return to;
     }
 
     private static bool IsAllZero(string file)

@@ -12,6 +12,26 @@ public static class FsImage
 {
     public const long MiB = 1 << 20;
 
+    /// <summary>
+    /// Copies <paramref name="length"/> bytes at <paramref name="offset"/> of a disk image into a new file <paramref name="to"/>
+    /// (a partition to fsck on its own); a disk shorter than that is an error.
+    /// </summary>
+    public static string CopyOut(string disk, long offset, long length, string to)
+    {
+        using var src = File.OpenRead(disk);
+        using var dst = File.Create(to);
+        src.Position = offset;
+        var buffer = new byte[1 << 20];
+        for (long left = length; left > 0;)
+        {
+            int n = src.Read(buffer, 0, (int)Math.Min(buffer.Length, left));
+            if (n == 0) throw new EndOfStreamException($"{disk} ends before byte {offset + length} (a partition of {length} bytes at {offset})");
+            dst.Write(buffer, 0, n);
+            left -= n;
+        }
+        return to;
+    }
+
     /// <summary>A new sparse all-zero file of <paramref name="size"/> bytes at <paramref name="path"/> (an older file there is replaced).</summary>
     public static string Blank(string path, long size)
     {

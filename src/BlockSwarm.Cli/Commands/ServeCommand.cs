@@ -120,10 +120,11 @@ public static class ServeCommand
                 await server.StartAsync(ct).ConfigureAwait(false);
                 ctx.Out.WriteLine($"serving {torrent.Name} ({torrent.InfoHash.ToHex()}): dashboard {server.HttpAddress}  BitTorrent port {server.Job.OriginPort}  tracker {new Uri(server.HttpAddress!, "/announce")}");
                 foreach (var url in ClientUrls(serveOptions.Listen, server.HttpAddress!))
+                {
                     ctx.Out.WriteLine($"on each client: blockswarm deploy --server {url} --target /dev/sdX");
-                if (serveOptions.NetbootDirectory is not null)
-                    foreach (var url in ClientUrls(serveOptions.Listen, server.HttpAddress!))
+                    if (serveOptions.NetbootDirectory is not null)
                         ctx.Out.WriteLine($"network boot: point iPXE (DHCP option 67, or dnsmasq's dhcp-boot) at {new Uri(url, "/netboot/boot.ipxe")}");
+                }
                 ctx.Out.Flush();
                 var lastLine = DateTime.MinValue;
                 while (!ct.IsCancellationRequested)

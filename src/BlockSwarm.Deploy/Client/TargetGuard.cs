@@ -180,11 +180,7 @@ public sealed class TargetGuard
         return info.LinkTarget is { } t ? Path.GetFullPath(t, Path.GetDirectoryName(d)!) : d;
     }
 
-    private static string ReadDevNumber(string sysDir)
-    {
-        var f = Path.Combine(sysDir, "dev");
-        return File.Exists(f) ? File.ReadAllText(f).Trim() : "";
-    }
+    private static string ReadDevNumber(string sysDir) => ReadTrimmed(sysDir, "dev") ?? "";
 
     /// <summary>Partition subdirectories (they have a <c>partition</c> file).</summary>
     private static IEnumerable<string> Partitions(string sysDir) =>

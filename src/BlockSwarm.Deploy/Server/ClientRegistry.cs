@@ -87,11 +87,14 @@ public sealed class ClientRegistry(TimeProvider time, int maxClients = 10_000)
         }).ToList();
     }
 
-    /// <summary>Clients that finished: verified, fsynced, and reported done or seeding.</summary>
-    /// <summary>The last report of client <paramref name="id"/>, or null when it never reported.</summary>
-    public ClientReport? Find(string id) => _clients.TryGetValue(id, out var e) ? e.Report : null;
+    /// <summary>A state of a client that finished: verified, fsynced, and reported done or seeding.</summary>
+    private static bool Finished(ClientReport r) => r.State is "done" or "seeding";
 
-    public int DoneCount => _clients.Values.Count(e => e.Report.State is "done" or "seeding");
+    /// <summary>Whether client <paramref name="id"/> reported that it finished (see <see cref="DoneCount"/>).</summary>
+    public bool IsFinished(string id) => _clients.TryGetValue(id, out var e) && Finished(e.Report);
+
+    /// <summary>Clients that finished: verified, fsynced, and reported done or seeding.</summary>
+    public int DoneCount => _clients.Values.Count(e => Finished(e.Report));
 
     public int FailedCount => _clients.Values.Count(e => e.Report.State is "failed" or "refused");
 

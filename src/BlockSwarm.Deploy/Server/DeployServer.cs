@@ -145,8 +145,7 @@ public sealed class DeployServer : IAsyncDisposable
     private void Map(WebApplication app)
     {
         app.MapTracker(Tracker);
-        if (_options.NetbootDirectory is { } netboot) app.MapNetboot(netboot, _options.NetbootKernelArgs, _torrent.Name,
-            id => Registry.Find(id)?.State is "done" or "seeding");
+        if (_options.NetbootDirectory is { } netboot) app.MapNetboot(netboot, _options.NetbootKernelArgs, _torrent.Name, Registry.IsFinished);
         app.MapGet("/api/job", () => Results.Json(Job, DeployJson.Default.JobInfo));
         app.MapGet("/job.torrent", (HttpContext ctx) => Results.Bytes(TorrentWithAnnounce(ctx), "application/x-bittorrent", $"{_torrent.Name}.torrent"));
         app.MapPost("/api/clients/{id}/status", async (HttpContext ctx, string id) =>

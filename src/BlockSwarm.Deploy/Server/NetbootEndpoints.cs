@@ -28,6 +28,7 @@ public static partial class NetbootEndpoints
     /// <param name="isImaged">Whether the client with this id (the MAC as iPXE's <c>${net0/mac:hexhyp}</c>) already deployed this job.</param>
     public static void MapNetboot(this IEndpointRouteBuilder endpoints, string directory, string kernelArgs, string jobName, Func<string, bool> isImaged)
     {
+        CheckKernelArgs(kernelArgs);
         var root = Path.GetFullPath(directory);
         endpoints.MapGet("/netboot/boot.ipxe", (HttpContext ctx) =>
         {
@@ -59,11 +60,8 @@ public static partial class NetbootEndpoints
         $"#!ipxe\nchain {server}netboot/boot.ipxe?mac=${{net0/mac:hexhyp}} || goto failed\nexit\n:failed\necho BlockSwarm: could not reach {server} ; retrying in 10 s\nsleep 10\nchain {server}netboot/boot.ipxe\n";
 
     /// <summary>A machine this server already imaged: boot the first disk (BIOS), else leave iPXE so the firmware boots the next entry (UEFI).</summary>
-    public static string LocalBootScript(string mac, string jobName)
-    {
-        var name = new string(jobName.Where(c => !char.IsControl(c)).ToArray());
-        return $"#!ipxe\necho BlockSwarm: {mac} already has {name}; booting from the local disk\nsanboot --no-describe --drive 0x80 || exit\n";
-    }
+    public static string LocalBootScript(string mac, string jobName) =>
+        $"#!ipxe\necho BlockSwarm: {mac} already has {Printable(jobName)}; booting from the local disk\nsanboot --no-describe --drive 0x80 || exit\n";
 
     /// <summary>
     /// Loads the kernel and initramfs from this server and boots them with the server's URL on the command line. A
@@ -71,13 +69,11 @@ public static partial class NetbootEndpoints
     /// </summary>
     public static string IpxeScript(string server, string kernelArgs, string jobName)
     {
-        if (kernelArgs.Any(c => char.IsControl(c)))
-            throw new ArgumentException("kernel arguments must be one line", nameof(kernelArgs));
-        var name = new string(jobName.Where(c => !char.IsControl(c)).ToArray());
+        CheckKernelArgs(kernelArgs);
         var sb = new StringBuilder();
         sb.Append("#!ipxe\n");
         sb.Append("# Written by blockswarm serve --netboot for each client.\n");
-        sb.Append(CultureInfo.InvariantCulture, $"echo BlockSwarm: {name} from {server}\n");
+        sb.Append(CultureInfo.InvariantCulture, $"echo BlockSwarm: {Printable(jobName)} from {server}\n");
         sb.Append(":load\n");
         sb.Append(CultureInfo.InvariantCulture, $"kernel {server}netboot/vmlinuz initrd=initrd.img blockswarm.server={server.TrimEnd('/')} blockswarm.id=${{net0/mac:hexhyp}} {kernelArgs} || goto failed\n");
         sb.Append(CultureInfo.InvariantCulture, $"initrd --name initrd.img {server}netboot/initrd.img || goto failed\n");
@@ -88,4 +84,14 @@ public static partial class NetbootEndpoints
         sb.Append("goto load\n");
         return sb.ToString();
     }
+
+    /// <summary>A script line break inside the kernel arguments would add commands of its own.</summary>
+    private static void CheckKernelArgs(string kernelArgs)
+    {
+        if (kernelArgs.Any(char.IsControl))
+            throw new ArgumentException("kernel arguments must be one line", nameof(kernelArgs));
+    }
+
+    /// <summary>The job's name without control characters (it is echoed inside a script).</summary>
+    private static string Printable(string jobName) => string.Concat(jobName.Where(c => !char.IsControl(c)));
 }

@@ -204,10 +204,9 @@ public sealed class DeviceStorageTests
         }
     }
 
-    [Fact]
-    public async Task Leased_blocks_equal_reads_pins_beyond_the_budget_are_read_directly_and_every_cache_buffer_comes_back()
+    /// <summary>A pattern image with all 10 pieces of a block-image torrent written and flushed: a seeder's source.</summary>
+    private static async Task<(Torrent Torrent, byte[] Stream, string Path)> WrittenImageAsync(TempDirectory dir)
     {
-        using var dir = new TempDirectory("storage");
         var (torrent, stream) = BlockImage(PieceLength, Extents, 10);
         var (path, file) = PatternImage(dir, 1_200_000);
         await using (var w = new DeviceStorage(new DeviceFileBlockDevice(file), BlockImageLayout.Create(torrent, file.Size)))
@@ -215,6 +214,14 @@ public sealed class DeviceStorageTests
             for (int p = 0; p < torrent.PieceCount; p++) await w.WritePieceAsync(p, Piece(stream, torrent, p), Ct);
             await w.FlushAsync(Ct);
         }
+        return (torrent, stream, path);
+    }
+
+    [Fact]
+    public async Task Leased_blocks_equal_reads_pins_beyond_the_budget_are_read_directly_and_every_cache_buffer_comes_back()
+    {
+        using var dir = new TempDirectory("storage");
+        var (torrent, stream, path) = await WrittenImageAsync(dir);
         var pool = new CountingPool();
         // A cache of two pieces: leases outlive evictions while other pieces stream through.
         await using (var seed = DeviceStorage.Open(path, torrent, new StorageOptions { Pool = pool, ReadCacheBytes = 2L * PieceLength }, writable: false))
@@ -260,13 +267,7 @@ public sealed class DeviceStorageTests
     public async Task A_read_cache_of_one_piece_is_off_blocks_are_read_directly_and_no_piece_buffer_is_rented()
     {
         using var dir = new TempDirectory("storage");
-        var (torrent, stream) = BlockImage(PieceLength, Extents, 10);
-        var (path, file) = PatternImage(dir, 1_200_000);
-        await using (var w = new DeviceStorage(new DeviceFileBlockDevice(file), BlockImageLayout.Create(torrent, file.Size)))
-        {
-            for (int p = 0; p < torrent.PieceCount; p++) await w.WritePieceAsync(p, Piece(stream, torrent, p), Ct);
-            await w.FlushAsync(Ct);
-        }
+        var (torrent, stream, path) = await WrittenImageAsync(dir);
         var pool = new CountingPool();
         // One piece of cache: two peers reading different pieces would refill it for every block (issue 15's EZIO client
         // with --cache-size 64 and 16 MiB pieces churned hundreds of MiB of large arrays that way).
@@ -288,13 +289,7 @@ public sealed class DeviceStorageTests
     public async Task Seeder_reads_go_through_the_read_ahead_cache()
     {
         using var dir = new TempDirectory("storage");
-        var (torrent, stream) = BlockImage(PieceLength, Extents, 10);
-        var (path, file) = PatternImage(dir, 1_200_000);
-        await using (var w = new DeviceStorage(new DeviceFileBlockDevice(file), BlockImageLayout.Create(torrent, file.Size)))
-        {
-            for (int p = 0; p < torrent.PieceCount; p++) await w.WritePieceAsync(p, Piece(stream, torrent, p), Ct);
-            await w.FlushAsync(Ct);
-        }
+        var (torrent, stream, path) = await WrittenImageAsync(dir);
         var pool = new CountingPool();
         await using (var seed = DeviceStorage.Open(path, torrent, new StorageOptions { Pool = pool, ReadCacheBytes = 8L << 20 }, writable: false))
         {
