@@ -42,6 +42,9 @@ internal static partial class EngineLog
     [LoggerMessage(10, LogLevel.Information, "stopped: {Torrents} torrents, {Connections} connections closed")]
     public static partial void Stopped(ILogger logger, int torrents, int connections);
 
+    [LoggerMessage(19, LogLevel.Warning, "compressed transfer (bs_zstd) is off: {Reason}; pieces travel uncompressed")]
+    public static partial void CompressionUnavailable(ILogger logger, string reason);
+
     // ---- one torrent's peers: 20-39 ------------------------------------------------------------
 
     [LoggerMessage(20, LogLevel.Debug, "{Torrent}: connected to {Remote} ({Direction}, {Client}); {Peers} peers")]

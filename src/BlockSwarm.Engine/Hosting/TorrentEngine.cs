@@ -56,7 +56,20 @@ public sealed class TorrentEngine : IAsyncDisposable
         Connections = new ConnectionManager(this, _options, Metrics, _options.LoggerFactory.CreateLogger<ConnectionManager>());
         _seeds = new Random(_options.Seed);
         Http = _options.Discovery.Http ?? (_ownedHttp = TrackerHttp.Create(_options.LocalAddress));
+        if (_options.CompressionLevel is < 0 or > 19)
+            throw new ArgumentException($"a zstd compression level is 1-19 (0 = off), not {_options.CompressionLevel}", nameof(options));
+        if (_options.CompressionLevel > 0)
+        {
+            if (Compression.Zstd.Unavailable is { } why) EngineLog.CompressionUnavailable(_log, why);
+            else CompressedRuns = new Compression.CompressedBlockCache(Memory.CompressedCacheCapacity);
+        }
     }
+
+    /// <summary>The zstd level runs are sent to BlockSwarm peers at; 0 when compression is off (or libzstd is missing).</summary>
+    internal int CompressionLevel => CompressedRuns is null ? 0 : _options.CompressionLevel;
+
+    /// <summary>Compressed runs every torrent keeps for forwarding (null when compression is off).</summary>
+    internal Compression.CompressedBlockCache? CompressedRuns { get; }
 
     public TimeProvider Time { get; }
 

@@ -32,6 +32,9 @@ internal interface IPeerSessionHost
 
     bool PexEnabled { get; }
 
+    /// <summary>The torrent's <c>bs_zstd</c> side (compress runs for peers that speak it, keep received ones); null = off.</summary>
+    Compression.WireCompression? Compression { get; }
+
     /// <summary>New pieces the memory budget has room for now; 0: keep requesting blocks of started pieces only.</summary>
     int NewPieceAllowance { get; }
 

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Threading.Channels;
+using BlockSwarm.Engine.Compression;
 using BlockSwarm.Engine.Extensions;
 using BlockSwarm.Engine.Storage;
 using BlockSwarm.Engine.Swarm;
@@ -109,8 +110,13 @@ internal sealed class PeerSession : IPeerMessageHandler
                     if (_cancelled.Count < Volatile.Read(ref _queuedUploads)) _cancelled.Add(new BlockRequest(message.PieceIndex, message.Begin, message.Length));
                 break;
             case MessageKind.Piece:
-                await OnPieceAsync(message, cancellationToken).ConfigureAwait(false);
-                break;
+                {
+                    var block = new BlockRequest(message.PieceIndex, message.Begin, message.Length);
+                    // A long run sent raw by a peer that compresses did not compress there: no use trying it here.
+                    if (_zstdTo != 0) _session.Compression?.MarkIncompressible(block.Piece, block.Begin, block.Length);
+                    await OnRunAsync(block, message.Payload, keep: null, cancellationToken).ConfigureAwait(false);
+                    break;
+                }
             case MessageKind.Reject:
                 swarm.OnRejected(Id, new BlockRequest(message.PieceIndex, message.Begin, message.Length));
                 // Ask for something else now (an origin spreading pieces rejects on purpose); the picker's
@@ -120,6 +126,9 @@ internal sealed class PeerSession : IPeerMessageHandler
             case MessageKind.AllowedFast:
                 swarm.OnAllowedFast(Id, message.PieceIndex);
                 FillRequests();
+                break;
+            case MessageKind.Extended when message.ExtendedId == ExtensionHandshake.ZstdId:
+                await OnZstdRunAsync(message, cancellationToken).ConfigureAwait(false);
                 break;
             case MessageKind.Extended:
                 OnExtended(message);
@@ -176,6 +185,7 @@ internal sealed class PeerSession : IPeerMessageHandler
                 Extensions = ExtensionHandshake.Decode(payload);
                 // Longer requests only to a peer that announced it takes them, and no longer than we take ourselves.
                 _maxRequestToPeer = Math.Min(_session.MaxRequestLength, Extensions.MaxRequestLength ?? SwarmOptions.BlockSize);
+                _zstdTo = _session.Compression != null ? Extensions.IdOf(ZstdBlock.ExtensionName) : (byte)0;
                 return;
             }
             if (message.ExtendedId == ExtensionHandshake.PexId && _session.PexEnabled)
@@ -187,6 +197,63 @@ internal sealed class PeerSession : IPeerMessageHandler
         catch (BlockSwarm.Bencode.BencodeException ex)
         {
             throw new PeerProtocolException($"malformed extension message {message.ExtendedId}: {ex.Message}");
+        }
+    }
+
+    /// <summary>The id the peer takes <c>bs_zstd</c> messages under; 0 = send it plain PIECE messages.</summary>
+    private volatile byte _zstdTo;
+
+    /// <summary>
+    /// A <c>bs_zstd</c> run: checked (a run of the torrent no longer than our longest request, so the decoded size is
+    /// bounded before anything is decoded), decoded into exactly its announced length, then handled as the PIECE it
+    /// stands for. A frame that does not decode to that length is a protocol violation: the peer is closed.
+    /// </summary>
+    private async ValueTask OnZstdRunAsync(PeerMessage message, CancellationToken cancellationToken)
+    {
+        var compression = _session.Compression
+            ?? throw new PeerProtocolException($"{ZstdBlock.ExtensionName} message, which we did not announce");
+        var t = _session.Torrent;
+        var (piece, begin, length) = ZstdBlock.ReadHeader(message.Payload, t.PieceCount, t.GetPieceLength, _session.MaxRequestLength);
+        var block = new BlockRequest(piece, begin, length);
+        byte[] decoded = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            Decode(message.Payload.Slice(ZstdBlock.HeaderLength), decoded.AsSpan(0, length), block);
+            compression.OnReceived(length, message.WireLength);
+            byte[]? keep = compression.KeepsReceived ? message.Payload.ToArray() : null;
+            await OnRunAsync(block, new ReadOnlySequence<byte>(decoded, 0, length), keep, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(decoded);
+        }
+    }
+
+    private static void Decode(in ReadOnlySequence<byte> frame, Span<byte> destination, BlockRequest block)
+    {
+        byte[]? joined = null;
+        try
+        {
+            ReadOnlySpan<byte> source;
+            if (frame.IsSingleSegment)
+            {
+                source = frame.FirstSpan;
+            }
+            else
+            {
+                joined = ArrayPool<byte>.Shared.Rent((int)frame.Length);
+                frame.CopyTo(joined);
+                source = joined.AsSpan(0, (int)frame.Length);
+            }
+            Zstd.DecompressExactly(source, destination);
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new PeerProtocolException($"{ZstdBlock.ExtensionName}: piece {block.Piece} run [{block.Begin}, +{block.Length}) does not decode: {ex.Message}");
+        }
+        finally
+        {
+            if (joined != null) ArrayPool<byte>.Shared.Return(joined);
         }
     }
 
@@ -228,14 +295,17 @@ internal sealed class PeerSession : IPeerMessageHandler
         lock (_picked)
         {
             _picked.Clear();
-            _session.Swarm.PickRequests(Id, int.MaxValue, _picked, _newPieceAllowance ??= () => _session.NewPieceAllowance, minBatch: RequestBatch);
             int max = _maxRequestToPeer;
+            _session.Swarm.PickRequests(Id, int.MaxValue, _picked, _newPieceAllowance ??= () => _session.NewPieceAllowance, minBatch: RequestBatch,
+                grain: max / SwarmOptions.BlockSize);
             for (int i = 0; i < _picked.Count;)
             {
                 var run = _picked[i++];
-                // Only whole blocks extend a run: a short block is a piece's last, nothing follows it.
+                // Only whole blocks extend a run: a short block is a piece's last, nothing follows it. Runs never cross a
+                // multiple of the longest request, so the same runs are asked of every peer: a compressed one
+                // (bs_zstd) received from the origin is then forwarded as it is, never compressed again.
                 while (i < _picked.Count && _picked[i] is var next && next.Piece == run.Piece && next.Begin == run.Begin + run.Length
-                    && run.Length % SwarmOptions.BlockSize == 0 && run.Length + next.Length <= max)
+                    && run.Length % SwarmOptions.BlockSize == 0 && run.Length + next.Length <= max && next.Begin % max != 0)
                 {
                     run = run with { Length = run.Length + next.Length };
                     i++;
@@ -245,9 +315,12 @@ internal sealed class PeerSession : IPeerMessageHandler
         }
     }
 
-    private async ValueTask OnPieceAsync(PeerMessage message, CancellationToken cancellationToken)
+    /// <summary>
+    /// A run of blocks arrived (a PIECE, or a decoded <c>bs_zstd</c> run whose received payload, <paramref name="keep"/>,
+    /// is kept for forwarding when every block of it went into the piece).
+    /// </summary>
+    private async ValueTask OnRunAsync(BlockRequest block, ReadOnlySequence<byte> data, byte[]? keep, CancellationToken cancellationToken)
     {
-        var block = new BlockRequest(message.PieceIndex, message.Begin, message.Length);
         int pieceLength = _session.Torrent.GetPieceLength(block.Piece);
         if (block.Begin + block.Length > pieceLength)
             throw new PeerProtocolException($"piece {block.Piece} block [{block.Begin}, +{block.Length}) runs past the piece's {pieceLength} bytes");
@@ -259,7 +332,7 @@ internal sealed class PeerSession : IPeerMessageHandler
         lock (_cancelTo)
         {
             _cancelTo.Clear();
-            (status, complete) = _session.Assembler.Accept(Id, block, message.Payload, _cancelTo);
+            (status, complete, _) = _session.Assembler.Accept(Id, block, data, _cancelTo, keep);
             foreach (var c in _cancelTo) _session.SendCancel(c.Peer, c.Block);
         }
         if (status == BlockReceivedStatus.Invalid)
@@ -306,11 +379,51 @@ internal sealed class PeerSession : IPeerMessageHandler
                     // Back-pressure from this peer's socket: read the next block only once the queue has room, so a
                     // slow peer never holds more than about UploadQueueHighWater of read blocks (cache leases, pooled buffers).
                     await Connection.WaitForSendSpaceAsync(UploadQueueHighWater, cancellationToken).ConfigureAwait(false);
-                    await _session.WaitForUploadAsync(r.Length, cancellationToken).ConfigureAwait(false);
+                    // To a peer that takes bs_zstd: the run compressed (cached, or compressed now) when it compresses; else
+                    // raw below, reusing what was read to try.
+                    IMemoryOwner<byte>? lease = null;
+                    if (_zstdTo is var zstdTo and not 0 && _session.Compression is { } compression
+                        && r.Length >= WireCompression.MinRunLength && !compression.IsIncompressible(r.Piece, r.Begin))
+                    {
+                        byte[]? packed = compression.TryGetCached(r);
+                        if (packed == null)
+                        {
+                            lease = await ReadRunAsync(r, cancellationToken).ConfigureAwait(false);
+                            try
+                            {
+                                packed = compression.TryCompress(r, lease.Memory.Span);
+                            }
+                            catch
+                            {
+                                lease.Dispose();
+                                throw;
+                            }
+                        }
+                        if (packed != null)
+                        {
+                            lease?.Dispose();
+                            await _session.WaitForUploadAsync(packed.Length, cancellationToken).ConfigureAwait(false);
+                            var message = OutgoingMessage.Extended(zstdTo, packed);
+                            if (!Connection.Send(message)) return;
+                            compression.OnSent(r.Length, message.WireLength);
+                            Upload.Add(r.Length);
+                            _session.OnUploaded(r.Piece, r.Length, fromFile: false);
+                            continue;
+                        }
+                    }
+                    try
+                    {
+                        await _session.WaitForUploadAsync(r.Length, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        lease?.Dispose();
+                        throw;
+                    }
                     // A run of blocks (a BlockSwarm peer's long request) goes from the page cache to the socket with
                     // sendfile: no read into a buffer and no copy into the socket. 16 KiB blocks do not pay for the
                     // extra system call per block, they keep the cache-and-gather path below.
-                    if (r.Length >= MinFileSendLength && Connection.SupportsFileSend && _session.FileRuns is { } files
+                    if (lease == null && r.Length >= MinFileSendLength && Connection.SupportsFileSend && _session.FileRuns is { } files
                         && files.TryGetFileRun(r.Piece, r.Begin, r.Length, _onFileSendFailed ??= OnFileSendFailed) is { } run)
                     {
                         if (!Connection.Send(OutgoingMessage.Piece(r.Piece, r.Begin, run))) return;
@@ -318,23 +431,7 @@ internal sealed class PeerSession : IPeerMessageHandler
                         _session.OnUploaded(r.Piece, r.Length, fromFile: true);
                         continue;
                     }
-                    // Preferably a lease on the block in the storage's read cache (no copy here: the send loop's copy
-                    // into the transport is the only one); else a pooled buffer read from storage.
-                    IMemoryOwner<byte>? lease = await _session.Storage.TryLeaseAsync(r.Piece, r.Begin, r.Length, cancellationToken).ConfigureAwait(false);
-                    if (lease == null)
-                    {
-                        var pooled = new BlockLease(r.Length);
-                        try
-                        {
-                            await _session.Storage.ReadAsync(r.Piece, r.Begin, pooled.Memory, cancellationToken).ConfigureAwait(false);
-                        }
-                        catch
-                        {
-                            pooled.Dispose();
-                            throw;
-                        }
-                        lease = pooled;
-                    }
+                    lease ??= await ReadRunAsync(r, cancellationToken).ConfigureAwait(false);
                     if (!Connection.Send(OutgoingMessage.Piece(r.Piece, r.Begin, lease.Memory, lease))) return;
                     Upload.Add(r.Length);
                     _session.OnUploaded(r.Piece, r.Length, fromFile: false);
@@ -358,6 +455,26 @@ internal sealed class PeerSession : IPeerMessageHandler
             _session.OnUploadFailed(Remote, ex);
             Connection.Close();
         }
+    }
+
+    /// <summary>
+    /// A run's bytes to send: preferably a lease on it in the storage's read cache (no copy here: the send loop's copy
+    /// into the transport is the only one); else a pooled buffer read from storage.
+    /// </summary>
+    private async ValueTask<IMemoryOwner<byte>> ReadRunAsync(BlockRequest r, CancellationToken cancellationToken)
+    {
+        if (await _session.Storage.TryLeaseAsync(r.Piece, r.Begin, r.Length, cancellationToken).ConfigureAwait(false) is { } lease) return lease;
+        var pooled = new BlockLease(r.Length);
+        try
+        {
+            await _session.Storage.ReadAsync(r.Piece, r.Begin, pooled.Memory, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            pooled.Dispose();
+            throw;
+        }
+        return pooled;
     }
 
     /// <summary>

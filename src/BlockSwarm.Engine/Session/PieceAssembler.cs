@@ -10,14 +10,23 @@ using BlockSwarm.Devices;
 namespace BlockSwarm.Engine.Session;
 
 /// <summary>A piece whose blocks have all arrived, waiting for its SHA-1.</summary>
-internal sealed class PieceAssembly(int piece, PooledPieceBuffer buffer, long started)
+internal sealed class PieceAssembly(int piece, PooledPieceBuffer buffer, long started, List<KeptRun>? kept)
 {
     public int Piece { get; } = piece;
     public PooledPieceBuffer Buffer { get; } = buffer;
 
+    /// <summary>Compressed runs received for this piece, to forward once it verified (see <see cref="KeptRun"/>).</summary>
+    public List<KeptRun>? Kept { get; } = kept;
+
     /// <summary>When its first block arrived (a <see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
     public long Started { get; } = started;
 }
+
+/// <summary>
+/// A run that arrived as a <c>bs_zstd</c> message and whose every block went into its piece's buffer: its received
+/// payload, forwarded as it is once the piece verified (the piece's hash then vouches for every byte it decodes to).
+/// </summary>
+internal readonly record struct KeptRun(int Begin, int Length, byte[] Payload);
 
 /// <summary>
 /// Collects blocks into pooled piece buffers (the one copy from the receive buffer), hands
@@ -33,6 +42,7 @@ internal sealed class PieceAssembler : IAsyncDisposable
     private readonly SwarmState _swarm;
     private readonly PooledPieceBuffer?[] _buffers;
     private readonly long[] _started;
+    private readonly List<KeptRun>?[] _kept;
     private readonly PieceMemory _memory;
     private readonly Channel<PieceAssembly> _verify;
     private readonly Task[] _workers;
@@ -49,6 +59,7 @@ internal sealed class PieceAssembler : IAsyncDisposable
         _swarm = session.Swarm;
         _buffers = new PooledPieceBuffer?[_torrent.PieceCount];
         _started = new long[_torrent.PieceCount];
+        _kept = new List<KeptRun>?[_torrent.PieceCount];
         // Bounded: when hashing or storage falls behind, receive loops wait here (back-pressure to the network).
         _verify = Channel.CreateBounded<PieceAssembly>(new BoundedChannelOptions(Math.Max(4, workers * 4)) { SingleWriter = false });
         _workers = new Task[Math.Max(1, workers)];
@@ -70,18 +81,22 @@ internal sealed class PieceAssembler : IAsyncDisposable
     /// Accepts a PIECE message: one 16 KiB block, or a run of consecutive blocks from a peer that takes longer
     /// requests (bs_reqlen). Each block is recorded in the swarm state and copied into its piece buffer under the
     /// assembler's lock, so when the last block completes the piece no other copy is in flight. Peers also asked
-    /// for an accepted block (endgame) are added to <paramref name="cancelTo"/> with that block.
+    /// for an accepted block (endgame) are added to <paramref name="cancelTo"/> with that block. <c>Whole</c>: every
+    /// block of the run went into its piece buffer (none was a duplicate), so the piece's hash vouches for all of it;
+    /// then <paramref name="keep"/> (the run's compressed payload) goes with the piece to verification, under the same
+    /// lock as the blocks, so it can never outlive a failed attempt or miss the verification of its own.
     /// </summary>
-    public (BlockReceivedStatus Status, PieceAssembly? Complete) Accept(SwarmPeerId peer, BlockRequest message, in ReadOnlySequence<byte> data, List<PeerBlock> cancelTo)
+    public (BlockReceivedStatus Status, PieceAssembly? Complete, bool Whole) Accept(SwarmPeerId peer, BlockRequest message, in ReadOnlySequence<byte> data, List<PeerBlock> cancelTo, byte[]? keep = null)
     {
         const int B = SwarmOptions.BlockSize;
-        if (data.Length != message.Length || !_swarm.IsRunOnGrid(message)) return (BlockReceivedStatus.Invalid, null);
+        if (data.Length != message.Length || !_swarm.IsRunOnGrid(message)) return (BlockReceivedStatus.Invalid, null, false);
         int pieceLength = _torrent.GetPieceLength(message.Piece);
         int end = message.Begin + message.Length;
 
         var slot = _buffers;
         var result = BlockReceivedStatus.Duplicate;
         PieceAssembly? complete = null;
+        bool whole = true;
         lock (slot)
         {
             var cancels = _cancelScratch;
@@ -93,8 +108,9 @@ internal sealed class PieceAssembler : IAsyncDisposable
                 foreach (var other in cancels) cancelTo.Add(new PeerBlock(other, block));
                 if (status is not (BlockReceivedStatus.Accepted or BlockReceivedStatus.PieceComplete))
                 {
-                    if (status == BlockReceivedStatus.Invalid) return (status, null);
+                    if (status == BlockReceivedStatus.Invalid) return (status, null, false);
                     if (result == BlockReceivedStatus.Duplicate) result = status;
+                    whole = false;
                     continue;
                 }
                 var buffer = slot[block.Piece];
@@ -108,8 +124,11 @@ internal sealed class PieceAssembler : IAsyncDisposable
                 data.Slice(begin - message.Begin, block.Length).CopyTo(buffer.Span.Slice(block.Begin, block.Length));
                 if (status == BlockReceivedStatus.PieceComplete)
                 {
+                    // The completing block is the run's last whenever the run is whole (a later one would be a duplicate).
+                    if (keep != null && whole && begin + block.Length == end) (_kept[block.Piece] ??= []).Add(new KeptRun(message.Begin, message.Length, keep));
                     slot[block.Piece] = null;
-                    complete = new PieceAssembly(block.Piece, buffer, _started[block.Piece]);
+                    complete = new PieceAssembly(block.Piece, buffer, _started[block.Piece], _kept[block.Piece]);
+                    _kept[block.Piece] = null;
                     result = status;
                 }
                 else if (result != BlockReceivedStatus.PieceComplete)
@@ -117,8 +136,9 @@ internal sealed class PieceAssembler : IAsyncDisposable
                     result = status;
                 }
             }
+            if (keep != null && whole && complete == null) (_kept[message.Piece] ??= []).Add(new KeptRun(message.Begin, message.Length, keep));
         }
-        return (result, complete);
+        return (result, complete, whole);
     }
 
     /// <summary>
@@ -171,7 +191,7 @@ internal sealed class PieceAssembler : IAsyncDisposable
                 }
                 AddBuffered(-len);
                 _session.RecordPieceDuration(System.Diagnostics.Stopwatch.GetElapsedTime(p.Started));
-                _session.OnPieceVerified(p.Piece);
+                _session.OnPieceVerified(p.Piece, p.Kept);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -197,6 +217,7 @@ internal sealed class PieceAssembler : IAsyncDisposable
                     b.Dispose();
                     _buffers[i] = null;
                 }
+                _kept[i] = null;
             }
         }
         while (_verify.Reader.TryRead(out var p))

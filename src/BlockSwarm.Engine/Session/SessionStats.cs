@@ -23,8 +23,27 @@ public sealed record SessionStats
     public required bool Complete { get; init; }
     public string? Error { get; init; }
 
+    /// <summary>Compressed transfer (<c>bs_zstd</c>); null when compression is off.</summary>
+    public CompressionStats? Compression { get; init; }
+
     /// <summary>Payload bytes received per remote address (origin vs peers).</summary>
     public IReadOnlyDictionary<string, long> DownloadedFrom { get; init; } = new Dictionary<string, long>();
 
     public double Progress => TotalBytes == 0 ? 1 : (double)BytesHave / TotalBytes;
+}
+
+/// <summary>
+/// A torrent's <c>bs_zstd</c> traffic: payload bytes that travelled compressed and their bytes on the wire, each way;
+/// runs compressed here (CPU spent) and runs sent from the cache (compressed earlier, or received and forwarded as they
+/// came).
+/// </summary>
+public sealed record CompressionStats
+{
+    public required int Level { get; init; }
+    public required long SentPayload { get; init; }
+    public required long SentWire { get; init; }
+    public required long ReceivedPayload { get; init; }
+    public required long ReceivedWire { get; init; }
+    public required long RunsCompressed { get; init; }
+    public required long RunsFromCache { get; init; }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using BlockSwarm.Engine.Compression;
 using BlockSwarm.Engine.Extensions;
 using BlockSwarm.Engine.Hosting;
 using BlockSwarm.Engine.Storage;
@@ -112,9 +113,12 @@ public sealed partial class TorrentSession
     {
         if (peer.Connection.RemoteHandshake?.SupportsExtensionProtocol == true)
         {
+            var messages = new Dictionary<string, byte>();
+            if (PexEnabled) messages[PexMessage.ExtensionName] = ExtensionHandshake.PexId;
+            if (Compression != null) messages[ZstdBlock.ExtensionName] = ExtensionHandshake.ZstdId;
             var ours = new ExtensionHandshake
             {
-                Messages = PexEnabled ? new Dictionary<string, byte> { [PexMessage.ExtensionName] = ExtensionHandshake.PexId } : new Dictionary<string, byte>(),
+                Messages = messages,
                 ListenPort = _engine.LocalEndPoint?.Port,
                 Client = "BlockSwarm 0.1",
                 RequestQueue = 4096,
@@ -140,6 +144,7 @@ public sealed partial class TorrentSession
     IFileRunSource? IPeerSessionHost.FileRuns => FileRuns;
     int IPeerSessionHost.MaxRequestLength => MaxRequestLength;
     bool IPeerSessionHost.PexEnabled => PexEnabled;
+    WireCompression? IPeerSessionHost.Compression => Compression;
     int IPeerSessionHost.NewPieceAllowance => NewPieceAllowance;
 
     ValueTask IPeerSessionHost.WaitForUploadAsync(int bytes, CancellationToken cancellationToken)

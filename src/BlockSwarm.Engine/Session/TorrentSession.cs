@@ -1,5 +1,6 @@
 using System.Net;
 using BlockSwarm.Devices;
+using BlockSwarm.Engine.Compression;
 using BlockSwarm.Engine.Extensions;
 using BlockSwarm.Engine.Hosting;
 using BlockSwarm.Engine.Storage;
@@ -74,6 +75,8 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
         if (Swarm.IsComplete && storage is ISequentialSource sequential && RevealWindowFor(options, sequential, torrent) is > 0 and var window && window < torrent.PieceCount)
             _reveal = new PieceReveal(torrent.PieceCount, window);
         Counters = new TransferCounters(Time);
+        if (engine.CompressionLevel > 0)
+            Compression = new WireCompression(engine.CompressionLevel, torrent.PieceCount, torrent.PieceLength, engine.CompressedRuns);
         Peers = new PeerSet();
         Assembler = new PieceAssembler(this, engine.Memory, options.HashWorkers);
         _choking = new ChokeScheduler(this, new Choker(options.Choker, Time, new Random(random.Next())), _origin, log);
@@ -107,6 +110,9 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
     public event Action<int>? PieceVerified;
 
     internal SwarmState Swarm { get; }
+
+    /// <summary>This torrent's <c>bs_zstd</c> side; null when the engine's compression is off.</summary>
+    internal WireCompression? Compression { get; }
     internal PieceAssembler Assembler { get; }
     internal PeerSet Peers { get; }
     internal TransferCounters Counters { get; }
@@ -242,14 +248,21 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
             BannedPeers = Counters.Banned,
             Complete = _completed.Task.IsCompletedSuccessfully,
             Error = _error?.Message,
+            Compression = Compression is { } z ? new CompressionStats
+            {
+                Level = z.Level, SentPayload = z.SentRawBytes, SentWire = z.SentWireBytes, ReceivedPayload = z.ReceivedRawBytes,
+                ReceivedWire = z.ReceivedWireBytes, RunsCompressed = z.CompressedRuns, RunsFromCache = z.ForwardedRuns,
+            } : null,
             DownloadedFrom = Counters.DownloadedByAddress(Peers.All),
         };
     }
 
     // ---- events from peers, hashing workers and the checkpointer ------------------------------
 
-    internal void OnPieceVerified(int piece)
+    internal void OnPieceVerified(int piece, List<KeptRun>? kept = null)
     {
+        // First: a peer that hears HAVE and asks for the piece at once finds its compressed runs ready to forward.
+        if (kept != null) Compression?.Keep(piece, kept);
         Swarm.PieceVerified(piece);
         foreach (var p in Peers.All)
         {
@@ -376,6 +389,7 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
         await Assembler.DisposeAsync().ConfigureAwait(false);
         // Nothing touches the swarm any more: pieces it had started give their share of the engine's budget back.
         _engine.Memory.AddAssembling(-Swarm.StartedBytes);
+        Compression?.Release();
         _completed.TrySetCanceled();
     }
 

@@ -18,11 +18,16 @@ public sealed class PieceMemory
     /// <summary>The read cache never takes more than this (beyond it, hit rates stop improving for a LAN seeder).</summary>
     public const long MaxReadCacheBytes = 64L << 20;
 
+    /// <summary>The compressed-run cache never takes more than this (at zstd's usual 3× on OS data, 96 MiB of runs).</summary>
+    public const long MaxCompressedCacheBytes = 32L << 20;
+
     private long _assembling;
     private readonly System.Collections.Concurrent.ConcurrentQueue<Action> _waiters = new();
 
-    public PieceMemory(long assemblingBytes, long writeBackBytes, long readCacheBytes)
+    public PieceMemory(long assemblingBytes, long writeBackBytes, long readCacheBytes, long compressedCacheBytes = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(compressedCacheBytes);
+        CompressedCacheCapacity = compressedCacheBytes;
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(assemblingBytes);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(writeBackBytes);
         ArgumentOutOfRangeException.ThrowIfNegative(readCacheBytes);
@@ -36,7 +41,8 @@ public sealed class PieceMemory
     /// Splits <paramref name="totalBytes"/> (<c>--cache</c>, <c>--cache-size</c>): a quarter for pieces being assembled
     /// and hashed (at least two of the largest pieces, so a download always has one piece in flight while another is
     /// hashed), a quarter for the read cache (at most <see cref="MaxReadCacheBytes"/>), the rest for write-back (at
-    /// least one piece).
+    /// least one piece), and out of the write-back's share an eighth for compressed runs kept for forwarding (at most
+    /// <see cref="MaxCompressedCacheBytes"/>, and only while the write-back keeps a piece).
     /// </summary>
     public static PieceMemory Split(long totalBytes, int largestPieceLength)
     {
@@ -44,8 +50,9 @@ public sealed class PieceMemory
         long total = Math.Max(totalBytes, largestPieceLength);
         long assembling = Math.Max(2L * largestPieceLength, total / 4);
         long readCache = Math.Min(MaxReadCacheBytes, total / 4);
-        long writeBack = Math.Max(largestPieceLength, total - assembling - readCache);
-        return new PieceMemory(assembling, writeBack, readCache);
+        long compressed = Math.Clamp(total - assembling - readCache - largestPieceLength, 0, Math.Min(MaxCompressedCacheBytes, total / 8));
+        long writeBack = Math.Max(largestPieceLength, total - assembling - readCache - compressed);
+        return new PieceMemory(assembling, writeBack, readCache, compressed);
     }
 
     /// <summary>Bytes of pieces being assembled or hashed before requests for new pieces pause.</summary>
@@ -62,8 +69,15 @@ public sealed class PieceMemory
     public long ReadCacheCapacity => ReadCache.Capacity;
     public long ReadCacheUsed => ReadCache.Bytes;
 
-    /// <summary>The three parts together: what the process may hold in piece data.</summary>
-    public long TotalCapacity => AssemblingCapacity + WriteBackCapacity + ReadCacheCapacity;
+    /// <summary>
+    /// Compressed runs kept for uploads (<c>bs_zstd</c>, <see cref="Compression.CompressedBlockCache"/>); 0 = none kept
+    /// (every run a peer uploads compressed is compressed again). Not piece buffers: plain arrays, a third of a run's size
+    /// on OS data.
+    /// </summary>
+    public long CompressedCacheCapacity { get; }
+
+    /// <summary>The parts together: what the process may hold in piece data.</summary>
+    public long TotalCapacity => AssemblingCapacity + WriteBackCapacity + ReadCacheCapacity + CompressedCacheCapacity;
 
     /// <summary>Where every piece buffer (assembling, write-back, read cache) is rented and returned.</summary>
     public PieceBufferPool Buffers { get; }

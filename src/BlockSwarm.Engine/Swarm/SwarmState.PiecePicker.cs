@@ -42,15 +42,17 @@ public sealed partial class SwarmState
     /// <summary>
     /// As above, asking <paramref name="newPieceAllowance"/> under the swarm's lock, only when new pieces are wanted: two
     /// peers refilling at once cannot both take the last room in the memory budget (each started a 16 MiB piece on
-    /// the same room, read before the lock).
+    /// the same room, read before the lock). With a <paramref name="grain"/> of more than one block, a piece's blocks are
+    /// taken up to the end of a grain even past the pipeline's room (by less than a grain): a peer sending runs of that
+    /// many blocks (bs_reqlen) then asks for the same aligned runs of a piece as every other such peer.
     /// </summary>
-    public int PickRequests(PeerHandle peer, int maxCount, List<BlockRequest> into, Func<int> newPieceAllowance, int minBatch)
+    public int PickRequests(PeerHandle peer, int maxCount, List<BlockRequest> into, Func<int> newPieceAllowance, int minBatch, int grain = 1)
     {
         ArgumentNullException.ThrowIfNull(newPieceAllowance);
-        return Pick(peer, maxCount, into, 0, newPieceAllowance, minBatch);
+        return Pick(peer, maxCount, into, 0, newPieceAllowance, minBatch, grain);
     }
 
-    private int Pick(PeerHandle peer, int maxCount, List<BlockRequest> into, int maxNewPieces, Func<int>? newPieceAllowance, int minBatch)
+    private int Pick(PeerHandle peer, int maxCount, List<BlockRequest> into, int maxNewPieces, Func<int>? newPieceAllowance, int minBatch, int grain = 1)
     {
         ArgumentNullException.ThrowIfNull(into);
         lock (_gate)
@@ -70,7 +72,7 @@ public sealed partial class SwarmState
             for (int i = 0; i < _inProgressOrder.Count && added < budget; i++)
             {
                 var pp = _inProgressOrder[i];
-                if (CanAsk(ps, pp.Piece, now)) added += TakeFree(pp, peer, ps, budget - added, now, into);
+                if (CanAsk(ps, pp.Piece, now)) added += TakeFree(pp, peer, ps, budget - added, now, into, grain);
             }
 
             // (2) new pieces.
@@ -79,7 +81,7 @@ public sealed partial class SwarmState
             {
                 int piece = _have.Count < _options.RandomFirstPieces ? PickRandomNew(ps, now) : PickRarestNew(ps, now);
                 if (piece < 0) break;
-                added += TakeFree(Start(piece), peer, ps, budget - added, now, into);
+                added += TakeFree(Start(piece), peer, ps, budget - added, now, into, grain);
             }
 
             // (3) endgame duplicates.
@@ -165,11 +167,12 @@ public sealed partial class SwarmState
         return pp;
     }
 
-    private int TakeFree(PieceProgress pp, PeerHandle peer, PeerSwarmState ps, int max, long now, List<BlockRequest> into)
+    private int TakeFree(PieceProgress pp, PeerHandle peer, PeerSwarmState ps, int max, long now, List<BlockRequest> into, int grain = 1)
     {
         int added = 0;
         int b = pp.FirstFree;
-        for (; b < pp.Blocks && added < max; b++)
+        // Past max only to finish the grain a taken block is in.
+        for (; b < pp.Blocks && (added < max || (added > 0 && b % grain != 0)); b++)
         {
             if (pp.IsReceived[b] || pp.RequestCount[b] != 0) continue;
             AddRequest(pp, b, peer, ps, now, into);

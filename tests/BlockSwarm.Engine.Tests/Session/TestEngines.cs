@@ -13,7 +13,7 @@ internal static class TestEngines
     /// leave from the same address; dial-only when <paramref name="address"/> is null. No trackers, no LSD.
     /// </summary>
     public static TorrentEngine Start(IPAddress? address, int seed, TimeProvider? time = null, ILoggerFactory? logs = null, int port = 0,
-        long uploadLimit = 0, bool pex = true)
+        long uploadLimit = 0, bool pex = true, int compression = EngineOptions.DefaultCompressionLevel)
     {
         var engine = new TorrentEngine(new EngineOptions
         {
@@ -22,6 +22,7 @@ internal static class TestEngines
             Seed = seed,
             Time = time ?? TimeProvider.System,
             UploadLimit = uploadLimit,
+            CompressionLevel = compression,
             LoggerFactory = logs ?? NullLoggerFactory.Instance,
             Discovery = new DiscoveryOptions { Trackers = false, Pex = pex },
         });
