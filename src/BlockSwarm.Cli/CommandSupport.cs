@@ -71,6 +71,9 @@ public static class CommandSupport
             long bytes = stats.Sum(s => s.TotalBytes);
             string what = sessions.Count == 1 ? SizeParser.Format(bytes) : $"{sessions.Count} torrents, {SizeParser.Format(bytes)}";
             ctx.Out.WriteLine($"complete: {what} in {sw.Elapsed.TotalSeconds:0.0} s ({ProgressDisplay.Rate(stats.Sum(s => s.PayloadDownloaded), sw.Elapsed)}), every piece SHA-1 verified and fsynced");
+            long zPayload = stats.Sum(s => s.Compression?.ReceivedPayload ?? 0), zWire = stats.Sum(s => s.Compression?.ReceivedWire ?? 0);
+            if (zPayload > 0)
+                ctx.Out.WriteLine($"compressed: {SizeParser.Format(zPayload)} of it arrived zstd-compressed as {SizeParser.Format(zWire)} ({(double)zPayload / zWire:0.00}×)");
             if (extraSeeding is { } seedFor && seedFor > TimeSpan.Zero)
             {
                 ctx.Err.WriteLine($"seeding for {seedFor.TotalSeconds:0} s");

@@ -27,9 +27,11 @@ public static class DeployCommand
         var (noPex, lsd) = EngineCommands.DiscoveryOptions();
         var maxPeers = EngineCommands.MaxPeersOption();
         var maxSeed = new Option<int>("--max-seed") { Description = "Seconds to seed at most after finishing, whatever the server's policy", DefaultValueFactory = _ => 7200 };
+        var compression = EngineCommands.CompressionOption(fromJob: true);
         var cmd = new Command("deploy", "Deploy the server's image onto this machine's disk; exit 0 only with verified data on stable storage (4 = target refused, 5 = server unreachable, 3 = verification failed)")
         {
             server, target, yes, json, allowFile, listen, id, hostname, cache, directIO, resume, verifyAfter, maxSeed, noPex, lsd, maxPeers,
+            compression,
         };
         cmd.SetAction(async (pr, outer) =>
         {
@@ -60,6 +62,7 @@ public static class DeployCommand
                     Pex = !pr.GetValue(noPex),
                     Lsd = pr.GetValue(lsd),
                     MaxPeers = Math.Max(1, pr.GetValue(maxPeers)),
+                    CompressionLevel = EngineCommands.ParseCompression(pr.GetValue(compression)),
                     Confirm = ctx.Interactive && !pr.GetValue(json) ? Ask : null,
                     LoggerFactory = ctx.LoggerFactory,
                 };

@@ -33,15 +33,17 @@ public static class EngineCommands
         var files = new Option<bool>("--files") { Description = "Treat every torrent as plain files under its --source (standard layout)" };
         var (noPex, lsd) = DiscoveryOptions();
         var maxPeers = MaxPeersOption();
+        var compression = CompressionOption();
         var cmd = new Command("seed", "Seed torrents from devices, images, partclone slice directories or plain files, all on one port")
         {
-            torrents, sources, listen, peers, limit, slowStart, verifySource, files, noPex, lsd, maxPeers,
+            torrents, sources, listen, peers, limit, slowStart, verifySource, files, noPex, lsd, maxPeers, compression,
         };
         cmd.SetAction((pr, outer) => CommandSupport.RunGuardedAsync(ctx, onInterrupt: () => ExitCodes.Ok, body: async ct =>
         {
             var pairs = Pair(pr.GetValue(torrents)!, pr.GetValue(sources)!, "--source");
             long rate = pr.GetValue(limit) is { } l ? SizeParser.Parse(l) : 0;
             int ss = pr.GetValue(slowStart);
+            int level = ParseCompression(pr.GetValue(compression))!.Value;
             var memory = PieceMemory.Split(EngineOptions.DefaultMemoryBytes, pairs.Max(p => p.Torrent.PieceLength));
             var storages = new List<MappedPieceStorage>();
             try
@@ -59,6 +61,7 @@ public static class EngineCommands
                     UploadLimit = rate,
                     SlowStart = ss > 0 ? TimeSpan.FromSeconds(ss) : null,
                     Memory = memory,
+                    CompressionLevel = level,
                     LoggerFactory = ctx.LoggerFactory,
                     Discovery = new DiscoveryOptions { Pex = !pr.GetValue(noPex), Lsd = pr.GetValue(lsd) },
                 });
@@ -97,9 +100,10 @@ public static class EngineCommands
         var size = new Option<string?>("--size") { Description = "Size of a new image file (one torrent only; default: just large enough for the torrent's extents)" };
         var (noPex, lsd) = DiscoveryOptions();
         var maxPeers = MaxPeersOption();
+        var compression = CompressionOption();
         var cmd = new Command("fetch", "Download torrents into devices, image files or directories, all on one port; exits 0 only when every piece of every torrent is verified and fsynced")
         {
-            torrents, targets, listen, peers, seedAfter, cache, directIO, resume, files, size, noPex, lsd, maxPeers,
+            torrents, targets, listen, peers, seedAfter, cache, directIO, resume, files, size, noPex, lsd, maxPeers, compression,
         };
         cmd.SetAction((pr, outer) => CommandSupport.RunGuardedAsync(ctx, onInterrupt: () =>
         {
@@ -139,6 +143,7 @@ public static class EngineCommands
                     Listen = listenAt is null ? [] : [listenAt],
                     LocalAddress = listenAt?.Address,
                     Memory = memory,
+                    CompressionLevel = ParseCompression(pr.GetValue(compression))!.Value,
                     LoggerFactory = ctx.LoggerFactory,
                     Discovery = new DiscoveryOptions { Pex = !pr.GetValue(noPex), Lsd = pr.GetValue(lsd) },
                 });
@@ -164,6 +169,30 @@ public static class EngineCommands
     /// <summary>O_DIRECT writes of the target, shared by fetch and deploy.</summary>
     internal static Option<bool> DirectIOOption() =>
         new("--direct-io") { Description = "Write the target with O_DIRECT, bypassing the page cache (unaligned extent edges stay buffered; fsync as always). Refused where the file system does not support it" };
+
+    /// <summary>
+    /// <c>--compression</c>, shared by seed, fetch, serve and deploy: zstd runs between BlockSwarm peers (bs_zstd), or off.
+    /// <paramref name="fromJob"/>: deploy, where no value means the server's choice.
+    /// </summary>
+    internal static Option<string?> CompressionOption(bool fromJob = false) => new("--compression")
+    {
+        Description = fromJob
+            ? "Compressed transfer between BlockSwarm peers: zstd, zstd:LEVEL (1-19) or off; default: what the server says (zstd:3)"
+            : $"Compressed transfer between BlockSwarm peers: zstd (level {EngineOptions.DefaultCompressionLevel}), zstd:LEVEL (1-19; 1 for a slow CPU on 10 GbE) or off. Other clients always get plain pieces",
+        DefaultValueFactory = fromJob ? null! : _ => "zstd",
+    };
+
+    /// <summary>The zstd level of a <c>--compression</c> value (0 = off); null for none given.</summary>
+    internal static int? ParseCompression(string? value)
+    {
+        if (value is null) return null;
+        var v = value.Trim().ToLowerInvariant();
+        if (v is "off" or "none" or "0") return 0;
+        if (v == "zstd") return EngineOptions.DefaultCompressionLevel;
+        if (v.StartsWith("zstd:", StringComparison.Ordinal) && int.TryParse(v.AsSpan(5), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int level) && level is >= 1 and <= 19)
+            return level;
+        throw new UsageException($"--compression '{value}' is not zstd, zstd:LEVEL (1-19) or off");
+    }
 
     /// <summary>The connection limit shared by seed, fetch and deploy.</summary>
     internal static Option<int> MaxPeersOption() =>

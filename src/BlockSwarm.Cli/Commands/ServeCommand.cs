@@ -33,9 +33,11 @@ public static class ServeCommand
         var maxPeers = new Option<int>("--max-peers") { Description = "Most clients the origin serves at once", DefaultValueFactory = _ => 256 };
         var netboot = new Option<string?>("--netboot") { Description = "Also serve network-boot files from this directory (packaging/netboot/build-netboot.sh's output) at /netboot/, with an iPXE script at /netboot/boot.ipxe that boots clients into deploy" };
         var netbootArgs = new Option<string>("--netboot-args") { Description = "Kernel command line of network-booted clients after blockswarm.server= (blockswarm.target=/dev/DISK|auto, blockswarm.after=poweroff|reboot|shell, console=...)", DefaultValueFactory = _ => NetbootEndpoints.DefaultKernelArgs };
+        var compression = EngineCommands.CompressionOption();
         var cmd = new Command("serve", "Serve a deployment: origin seeder, embedded tracker, job API, live dashboard and metrics")
         {
             source, disk, torrentOpt, map, pieceSize, name, listen, btPort, httpPort, expect, limit, slowStart, stopWhenDone, policy, torrentOut, maxPeers, netboot, netbootArgs,
+            compression,
         };
         cmd.SetAction(async (pr, outer) =>
         {
@@ -114,6 +116,7 @@ public static class ServeCommand
                     RequiredTargetSize = requiredTarget,
                     NetbootDirectory = pr.GetValue(netboot),
                     NetbootKernelArgs = pr.GetValue(netbootArgs)!,
+                    CompressionLevel = EngineCommands.ParseCompression(pr.GetValue(compression))!.Value,
                     LoggerFactory = ctx.LoggerFactory,
                 };
                 await using var server = new DeployServer(torrent, storage, sourceSize, serveOptions);

@@ -27,6 +27,9 @@ public sealed record JobInfo
     public required int OriginPort { get; init; }
 
     public required CompletionPolicy Policy { get; init; }
+
+    /// <summary>zstd level clients send runs to each other at (0 = off); absent from servers before it existed (null: the default).</summary>
+    public int? CompressionLevel { get; init; }
 }
 
 /// <summary>How long clients keep seeding after they finish.</summary>

@@ -48,6 +48,9 @@ public sealed record DeployOptions
     /// <summary>Most simultaneous peer connections (modest, but above ln N so the swarm stays connected).</summary>
     public int MaxPeers { get; init; } = 48;
 
+    /// <summary>zstd level of runs sent to other BlockSwarm clients (0 = off); null = the job's, else the default.</summary>
+    public int? CompressionLevel { get; init; }
+
     /// <summary>Exchange peer lists with peers (BEP 11); on by default.</summary>
     public bool Pex { get; init; } = true;
 
@@ -198,6 +201,7 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
                 Listen = [o.Listen],
                 LocalAddress = o.Listen.Address.Equals(IPAddress.Any) ? null : o.Listen.Address,
                 Memory = memory,
+                CompressionLevel = o.CompressionLevel ?? job.CompressionLevel ?? EngineOptions.DefaultCompressionLevel,
                 Time = o.Time,
                 LoggerFactory = o.LoggerFactory,
                 // On one host (demo, tests) clients share an HTTP source address; the engine tells the tracker which address we listen on.

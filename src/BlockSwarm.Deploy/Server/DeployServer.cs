@@ -65,6 +65,7 @@ public sealed class DeployServer : IAsyncDisposable
             Listen = [new IPEndPoint(options.Listen, options.BitTorrentPort)],
             UploadLimit = options.UploadLimit,
             SlowStart = options.SlowStart,
+            CompressionLevel = options.CompressionLevel,
             Time = options.Time,
             LoggerFactory = options.LoggerFactory,
             Discovery = new DiscoveryOptions { Trackers = false },
@@ -83,6 +84,7 @@ public sealed class DeployServer : IAsyncDisposable
             PieceCount = torrent.PieceCount,
             OriginPort = options.BitTorrentPort,
             Policy = options.Policy,
+            CompressionLevel = options.CompressionLevel,
         };
         _metrics = new DeployMetrics(Snapshot, () => Seeder.GetStats());
         // The origin engine's own instruments (connections by reason, memory, piece times) beside the job's.

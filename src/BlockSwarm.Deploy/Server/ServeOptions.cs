@@ -28,6 +28,12 @@ public sealed record ServeOptions
     public int MaxPeers { get; init; } = 256;
 
     /// <summary>
+    /// zstd level of the origin's runs to BlockSwarm peers (0 = off), also given to clients in the job: a deploy without
+    /// its own <c>--compression</c> follows it (<see cref="Engine.Hosting.EngineOptions.CompressionLevel"/>).
+    /// </summary>
+    public int CompressionLevel { get; init; } = Engine.Hosting.EngineOptions.DefaultCompressionLevel;
+
+    /// <summary>
     /// The smallest target a client may write, when the source knows more than the torrent's extents say (a Clonezilla
     /// image's partitions end where its table says, past their last used block); null: the end of the last extent.
     /// </summary>

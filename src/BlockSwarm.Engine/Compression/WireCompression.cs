@@ -54,6 +54,12 @@ internal sealed class WireCompression
         _unitShift = System.Numerics.BitOperations.Log2((uint)unit);
     }
 
+    /// <summary>
+    /// Compress runs that are not cached only while the network is the bottleneck (<see cref="CompressionGate"/>,
+    /// <see cref="Hosting.EngineOptions.AdaptiveCompression"/>); false: always.
+    /// </summary>
+    public bool Adaptive { get; init; }
+
     /// <summary>zstd level runs are compressed at (1–19; 3 is zstd's own default).</summary>
     public int Level { get; }
 

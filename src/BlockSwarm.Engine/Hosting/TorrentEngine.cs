@@ -68,6 +68,8 @@ public sealed class TorrentEngine : IAsyncDisposable
     /// <summary>The zstd level runs are sent to BlockSwarm peers at; 0 when compression is off (or libzstd is missing).</summary>
     internal int CompressionLevel => CompressedRuns is null ? 0 : _options.CompressionLevel;
 
+    internal bool AdaptiveCompression => _options.AdaptiveCompression;
+
     /// <summary>Compressed runs every torrent keeps for forwarding (null when compression is off).</summary>
     internal Compression.CompressedBlockCache? CompressedRuns { get; }
 

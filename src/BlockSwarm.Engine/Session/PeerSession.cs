@@ -200,6 +200,16 @@ internal sealed class PeerSession : IPeerMessageHandler
         }
     }
 
+    /// <summary>Whether CPU is spare for compressing runs to this peer (created on first use).</summary>
+    private CompressionGate? _gate;
+
+    private bool ShouldCompress(WireCompression compression)
+    {
+        if (!compression.Adaptive) return true;
+        var (backlog, rwnd) = Connection.SendState;
+        return (_gate ??= new CompressionGate(_session.Time)).ShouldCompress(backlog, rwnd);
+    }
+
     /// <summary>The id the peer takes <c>bs_zstd</c> messages under; 0 = send it plain PIECE messages.</summary>
     private volatile byte _zstdTo;
 
@@ -379,14 +389,15 @@ internal sealed class PeerSession : IPeerMessageHandler
                     // Back-pressure from this peer's socket: read the next block only once the queue has room, so a
                     // slow peer never holds more than about UploadQueueHighWater of read blocks (cache leases, pooled buffers).
                     await Connection.WaitForSendSpaceAsync(UploadQueueHighWater, cancellationToken).ConfigureAwait(false);
-                    // To a peer that takes bs_zstd: the run compressed (cached, or compressed now) when it compresses; else
-                    // raw below, reusing what was read to try.
+                    // To a peer that takes bs_zstd: the run compressed when it compresses, from the cache (free), or
+                    // compressed now while the path is the bottleneck (CPU is spare then); else raw below, reusing what
+                    // was read to try.
                     IMemoryOwner<byte>? lease = null;
                     if (_zstdTo is var zstdTo and not 0 && _session.Compression is { } compression
                         && r.Length >= WireCompression.MinRunLength && !compression.IsIncompressible(r.Piece, r.Begin))
                     {
                         byte[]? packed = compression.TryGetCached(r);
-                        if (packed == null)
+                        if (packed == null && ShouldCompress(compression))
                         {
                             lease = await ReadRunAsync(r, cancellationToken).ConfigureAwait(false);
                             try

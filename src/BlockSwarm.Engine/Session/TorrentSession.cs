@@ -76,7 +76,11 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
             _reveal = new PieceReveal(torrent.PieceCount, window);
         Counters = new TransferCounters(Time);
         if (engine.CompressionLevel > 0)
-            Compression = new WireCompression(engine.CompressionLevel, torrent.PieceCount, torrent.PieceLength, engine.CompressedRuns);
+            Compression = new WireCompression(engine.CompressionLevel, torrent.PieceCount, torrent.PieceLength, engine.CompressedRuns)
+            {
+                // With an upload limit the limit is the bottleneck, whatever the socket says: compress.
+                Adaptive = engine.AdaptiveCompression && options.UploadLimit <= 0 && engine.UploadLimiter.IsUnlimited,
+            };
         Peers = new PeerSet();
         Assembler = new PieceAssembler(this, engine.Memory, options.HashWorkers);
         _choking = new ChokeScheduler(this, new Choker(options.Choker, Time, new Random(random.Next())), _origin, log);

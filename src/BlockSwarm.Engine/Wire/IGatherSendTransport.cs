@@ -35,4 +35,10 @@ public interface IGatherSendTransport
     /// run's first segment; set false when nothing more is queued, which sends what is held at once.
     /// </summary>
     void SetCork(bool on);
+
+    /// <summary>
+    /// Bytes the socket holds that the kernel has not sent yet, and the microseconds it has spent limited by the peer's
+    /// receive window so far; false when the kernel cannot say.
+    /// </summary>
+    bool TryGetSendState(out long unsent, out long receiveWindowLimitedMicros);
 }

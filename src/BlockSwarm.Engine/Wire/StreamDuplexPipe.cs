@@ -113,6 +113,13 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IGatherSendTransport, IAsync
         }
     }
 
+    /// <inheritdoc/>
+    public bool TryGetSendState(out long unsent, out long receiveWindowLimitedMicros)
+    {
+        unsent = receiveWindowLimitedMicros = 0;
+        return _socket is { } socket && TcpSocketOptions.TryGetSendState(socket, out unsent, out receiveWindowLimitedMicros);
+    }
+
     private SendPacketsOperation? _sendPackets;
 
     /// <summary>A reusable SendPacketsAsync awaited as a value task; checks that every byte went out.</summary>

@@ -192,6 +192,66 @@ public sealed class CompressedTransferTests(ITestOutputHelper output)
         Assert.Equal(0, small.Bytes);
     }
 
+    [Fact]
+    public void Gate_compresses_while_the_network_is_behind_and_not_for_a_moments_backlog_or_a_slow_reader()
+    {
+        var time = new BlockSwarm.Engine.Tests.Wire.ManualTimeProvider();
+        var gate = new CompressionGate(time);
+        bool Step(long backlog, long rwnd = 0)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(10));
+            return gate.ShouldCompress(backlog, rwnd);
+        }
+        // Nothing waits (this process is the bottleneck): raw.
+        for (int i = 0; i < 20; i++) Assert.False(Step(0));
+        // A backlog for two samples (slow start on a fast path): still raw.
+        Assert.False(Step(1 << 20));
+        Assert.False(Step(1 << 20));
+        for (int i = 0; i < 20; i++) Assert.False(Step(0));
+        // A backlog that lasts (the network is behind): compressed within 50 ms, and through a 30 ms lull.
+        int n = 0;
+        while (!Step(1 << 20)) Assert.True(++n < 6, $"still raw after {n} samples of backlog");
+        for (int i = 0; i < 10; i++) Assert.True(Step(1 << 20));
+        for (int i = 0; i < 3; i++) Assert.True(Step(0));
+        // The same backlog while the socket waits on the peer's receive window (a slow reader): raw again.
+        long rwnd = 0;
+        for (int i = 0; i < 40; i++) Step(1 << 20, rwnd += 8_000);
+        Assert.False(Step(1 << 20, rwnd += 8_000));
+        // Many runs queued at one instant move the score once.
+        var burst = new CompressionGate(time);
+        time.Advance(TimeSpan.FromMilliseconds(10));
+        for (int i = 0; i < 100; i++) burst.ShouldCompress(1 << 20, 0);
+        Assert.True(burst.Score < 0.2);
+    }
+
+    [Fact]
+    public async Task Socket_reports_the_bytes_the_kernel_holds_back_for_a_peer_that_does_not_read()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(listener.LocalEndpoint, ct);
+        using var silent = await listener.AcceptSocketAsync(ct);
+        await using var conn = PeerConnection.Create(new NetworkStream(client, ownsSocket: false));
+        Assert.Equal(0, conn.SendState.Backlog);
+        var block = new byte[16 << 10];
+        for (int i = 0; i < 1024; i++) conn.Send(OutgoingMessage.Piece(0, 0, block));
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var run = conn.RunAsync(new IgnoreAll(), new MessageLimits(1), stop.Token);
+        await Eventually.UntilAsync(() => conn.SendState.Backlog >= CompressionGate.MinBacklog, TimeSpan.FromSeconds(10), "a backlog in the socket", ct: ct);
+        Assert.True(conn.SendState.ReceiveWindowLimitedMicros >= 0);
+        // The peer hangs up: the blocked send fails and the connection ends.
+        silent.Close();
+        await stop.CancelAsync();
+        await run.WaitAsync(TimeSpan.FromSeconds(30), ct);
+    }
+
+    private sealed class IgnoreAll : IPeerMessageHandler
+    {
+        public ValueTask OnMessageAsync(PeerConnection connection, PeerMessage message, CancellationToken cancellationToken) => default;
+    }
+
     public enum Hostile
     {
         /// <summary>A frame that decodes to fewer bytes than the header says.</summary>
