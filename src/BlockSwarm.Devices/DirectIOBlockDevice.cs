@@ -1,16 +1,22 @@
 using System.ComponentModel;
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Win32.SafeHandles;
 
 namespace BlockSwarm.Devices;
 
+/// <summary>Why a target is not written with O_DIRECT; <paramref name="InMemoryFileSystem"/>: it lives on tmpfs or ramfs.</summary>
+public sealed record DirectIORefusal(string Reason, bool InMemoryFileSystem = false)
+{
+    public override string ToString() => Reason;
+}
+
 /// <summary>
-/// An <see cref="IBlockDevice"/> whose writes bypass the page cache (<c>--direct-io</c>): the target is opened a second
-/// time with O_DIRECT, and each write run is split by <see cref="DirectIOPlan"/>: its aligned middle is copied into an
-/// aligned bounce buffer and written with O_DIRECT, its unaligned head and tail (shorter than one block each) go through
-/// the ordinary buffered handle. Nothing outside the run is ever written, so no sector is read, patched and written
-/// back. Reads stay buffered. <see cref="Flush"/> is still an fsync: O_DIRECT skips the page cache, not the device's
-/// own write cache, and on a file system the block allocation of the written extents is metadata that only fsync
-/// commits.
+/// An <see cref="IBlockDevice"/> whose writes bypass the page cache (O_DIRECT): the target is opened a second time with
+/// O_DIRECT, and each write run is split by <see cref="DirectIOPlan"/>: its aligned middle is copied into an aligned
+/// bounce buffer and written with O_DIRECT, its unaligned head and tail (shorter than one block each) go through the
+/// ordinary buffered handle. Nothing outside the run is ever written, so no sector is read, patched and written back.
+/// Reads stay buffered. <see cref="Flush"/> is still an fsync: O_DIRECT skips the page cache, not the device's own
+/// write cache, and on a file system the block allocation of the written extents is metadata that only fsync commits.
 /// </summary>
 public sealed unsafe class DirectIOBlockDevice : IBlockDevice
 {
@@ -24,28 +30,36 @@ public sealed unsafe class DirectIOBlockDevice : IBlockDevice
     private readonly SafeFileHandle _direct;
     private readonly AlignedBufferPool _bounce;
     private readonly bool _ownsFile;
-    private readonly Pwrite _pwrite;
+    private readonly Action<string>? _onRefusedAtWrite;
+    private volatile bool _refused;
     private long _directBytes;
     private long _bufferedBytes;
     private long _directCalls;
 
-    private DirectIOBlockDevice(DeviceFile file, SafeFileHandle direct, int alignment, int bounceBytes, bool ownsFile)
+    private DirectIOBlockDevice(DeviceFile file, SafeFileHandle direct, int alignment, int bounceBytes, bool ownsFile, Action<string>? onRefusedAtWrite)
     {
         _file = file;
         _direct = direct;
         _ownsFile = ownsFile;
+        _onRefusedAtWrite = onRefusedAtWrite;
         Alignment = alignment;
         // The storage writer is one thread, so one bounce buffer is all it ever holds.
         _bounce = new AlignedBufferPool(bounceBytes, alignment, maxBuffers: 1);
-        _pwrite = (b, n, o) => NativeMethods.Pwrite(_direct, b, n, o);
+        PwriteCall = (b, n, o) => NativeMethods.Pwrite(_direct, b, n, o);
     }
 
     public string Name => _file.Path;
     public long Size => _file.Size;
     public bool CanWrite => true;
 
+    /// <summary>The target, opened buffered: reads, the unaligned edges, fsync (and a second descriptor for sendfile).</summary>
+    public DeviceFile File => _file;
+
     /// <summary>Direct writes are aligned to this in device offset, length and memory address.</summary>
     public int Alignment { get; }
+
+    /// <summary>True once the kernel refused a direct write and the device went on writing buffered (see <see cref="TryOpen"/>).</summary>
+    public bool Refused => _refused;
 
     public int BounceBytes => _bounce.BufferBytes;
     public long DirectBytes => Interlocked.Read(ref _directBytes);
@@ -53,29 +67,70 @@ public sealed unsafe class DirectIOBlockDevice : IBlockDevice
     public long DirectCalls => Interlocked.Read(ref _directCalls);
     internal AlignedBufferPool BouncePool => _bounce;
 
+    /// <summary>The pwrite(2) of the direct handle; tests put a failing one in its place.</summary>
+    internal Pwrite PwriteCall { get; set; }
+
     /// <summary>The bounce buffer for a write-back cache of <paramref name="cacheBytes"/>: a sixteenth of it, one aligned block at least, <see cref="MaxBounceBytes"/> at most.</summary>
     public static int BounceBytesFor(long cacheBytes, int alignment) =>
         (int)Math.Max(alignment, Math.Min(MaxBounceBytes, cacheBytes / 16) / alignment * alignment);
 
     /// <summary>
-    /// Opens <paramref name="file"/> (a writable device or image file) a second time with O_DIRECT. Throws a
-    /// <see cref="StorageException"/> naming the path when the file system refuses O_DIRECT.
+    /// Opens <paramref name="file"/> (a writable device or image file) a second time with O_DIRECT, as asked for
+    /// explicitly (<c>--write-mode direct</c>): where O_DIRECT cannot be used, throws a <see cref="StorageException"/>
+    /// naming the path and why.
     /// </summary>
-    public static DirectIOBlockDevice Open(DeviceFile file, long cacheBytes, bool ownsFile = true)
+    public static DirectIOBlockDevice Open(DeviceFile file, long cacheBytes, bool ownsFile = true) =>
+        TryOpen(file, cacheBytes, out var device, out var refusal, ownsFile)
+            ? device
+            : throw new StorageException($"{file.Path}: cannot write with O_DIRECT: {refusal.Reason}; write it through the page cache instead (--write-mode auto or buffered)");
+
+    /// <summary>
+    /// Opens <paramref name="file"/> a second time with O_DIRECT, or says why O_DIRECT is not for it (false, with the
+    /// reason and the kernel's errno text where it gave one; the file stays open and the caller's, to write buffered):
+    /// open(O_DIRECT) fails with EINVAL or EOPNOTSUPP; statx says the file system does not do O_DIRECT on the file
+    /// (ext4 with data=journal); the file lives on tmpfs or ramfs, which keep files in the page cache itself (newer
+    /// kernels accept O_DIRECT there and write into memory as usual: there is nothing to bypass, only a copy to add);
+    /// the alignment is one the bounce buffer cannot serve. Every other failure throws.
+    /// <para>
+    /// With <paramref name="onRefusedAtWrite"/>, a direct write the kernel refuses (EINVAL: the file system wanted another
+    /// alignment after all; nothing of that write is on the device) is a refusal too: the device calls it once with
+    /// why and writes everything buffered from then on. Without it such a write throws like any failed write.
+    /// </para>
+    /// </summary>
+    public static bool TryOpen(DeviceFile file, long cacheBytes, [NotNullWhen(true)] out DirectIOBlockDevice? device,
+        [NotNullWhen(false)] out DirectIORefusal? refusal, bool ownsFile = true, Action<string>? onRefusedAtWrite = null)
     {
         ArgumentNullException.ThrowIfNull(file);
         if (!file.IsWritable) throw new InvalidOperationException($"{file.Path} is open read-only");
+        device = null;
+        // A device node's own file system is devtmpfs (tmpfs's magic): only files are asked.
+        if (!file.IsBlockDevice && NativeMethods.FileSystemType(file.Handle, file.Path) is var fsType
+            && fsType is NativeMethods.TmpfsMagic or NativeMethods.RamfsMagic)
+        {
+            refusal = new($"{(fsType == NativeMethods.TmpfsMagic ? "tmpfs" : "ramfs")} keeps files in memory, so there is no page cache to bypass", InMemoryFileSystem: true);
+            return false;
+        }
         var direct = NativeMethods.OpenDirectWrite(file.Path, out int errno);
         if (direct is null)
         {
-            throw new StorageException(errno == NativeMethods.EINVAL
-                ? $"{file.Path}: the file system does not accept O_DIRECT; run without --direct-io"
-                : $"{file.Path}: cannot open for O_DIRECT writing: {new Win32Exception(errno).Message} (errno {errno})");
+            if (errno is NativeMethods.EINVAL or NativeMethods.EOPNOTSUPP)
+            {
+                refusal = new($"the file system refuses O_DIRECT: {new Win32Exception(errno).Message} (errno {errno})");
+                return false;
+            }
+            throw new StorageException($"{file.Path}: cannot open for O_DIRECT writing: {new Win32Exception(errno).Message} (errno {errno})");
         }
         try
         {
-            int alignment = AlignmentOf(file, direct);
-            return new DirectIOBlockDevice(file, direct, alignment, BounceBytesFor(cacheBytes, alignment), ownsFile);
+            if (AlignmentOf(file, direct, out string? why) is not { } alignment)
+            {
+                direct.Dispose();
+                refusal = new(why!);
+                return false;
+            }
+            refusal = null;
+            device = new DirectIOBlockDevice(file, direct, alignment, BounceBytesFor(cacheBytes, alignment), ownsFile, onRefusedAtWrite);
+            return true;
         }
         catch (Exception ex)
         {
@@ -85,8 +140,10 @@ public sealed unsafe class DirectIOBlockDevice : IBlockDevice
         }
     }
 
-    private static int AlignmentOf(DeviceFile file, SafeFileHandle direct)
+    /// <summary>The alignment of direct writes, or null with why O_DIRECT is not for this file.</summary>
+    private static int? AlignmentOf(DeviceFile file, SafeFileHandle direct, out string? refusal)
     {
+        refusal = null;
         var buffered = NativeMethods.Statx(file.Handle, file.Path);
         var other = NativeMethods.Statx(direct, file.Path);
         if (buffered.Device != other.Device || buffered.Inode != other.Inode || buffered.RawDevice != other.RawDevice)
@@ -99,7 +156,11 @@ public sealed unsafe class DirectIOBlockDevice : IBlockDevice
         else if (other.HasDirectIOAlignment)
         {
             if (other.DirectIOOffsetAlign == 0)
-                throw new StorageException($"{file.Path}: the file system does not support O_DIRECT on this file; run without --direct-io");
+            {
+                // ext4 with data=journal, for one: the kernel would take O_DIRECT and write through the page cache anyway.
+                refusal = "the file system does not do O_DIRECT on this file (statx reports no O_DIRECT alignment for it)";
+                return null;
+            }
             required = Math.Max(other.DirectIOOffsetAlign, other.DirectIOMemoryAlign);
         }
         else
@@ -110,7 +171,10 @@ public sealed unsafe class DirectIOBlockDevice : IBlockDevice
         // write back or invalidate a page under a direct write (a synchronous stall, or stale-cache warnings).
         long alignment = Math.Max(required, Environment.SystemPageSize);
         if (alignment > MaxBounceBytes || (alignment & (alignment - 1)) != 0)
-            throw new StorageException($"{file.Path}: unusable O_DIRECT alignment of {required} bytes");
+        {
+            refusal = $"its O_DIRECT alignment of {required} bytes is not one this writer can use";
+            return null;
+        }
         return (int)alignment;
     }
 
@@ -124,12 +188,17 @@ public sealed unsafe class DirectIOBlockDevice : IBlockDevice
     {
         long total = PositionalIO.TotalLength(buffers);
         CheckRange(offset, total, "write");
+        if (_refused)
+        {
+            WriteBuffered(offset, buffers);
+            return;
+        }
         var ops = new List<DirectIOPlan.Op>(4);
         DirectIOPlan.Split(offset, total, Alignment, BounceBytes, ops);
         foreach (var op in ops)
         {
             var part = PositionalIO.Range(buffers, op.Offset - offset, op.Length);
-            if (op.Direct) WriteThroughBounce(op, part);
+            if (op.Direct && !_refused) WriteThroughBounce(op, part);
             else WriteBuffered(op.Offset, part);
         }
     }
@@ -146,13 +215,19 @@ public sealed unsafe class DirectIOBlockDevice : IBlockDevice
                 m.Span.CopyTo(dest[at..]);
                 at += m.Length;
             }
-            int done = WriteDirect(_pwrite, Name, bounce, op.Length, op.Offset, Alignment);
+            int done = WriteDirect(PwriteCall, Name, bounce, op.Length, op.Offset, Alignment, stopOnEinval: _onRefusedAtWrite is not null, out bool refused);
             Interlocked.Increment(ref _directCalls);
             Interlocked.Add(ref _directBytes, done);
-            // A short direct write that stopped off the alignment: the rest still lies inside the run, so write it
-            // buffered (an error there, e.g. ENOSPC, then surfaces as a StorageException).
+            if (refused)
+            {
+                _refused = true;
+                _onRefusedAtWrite!($"the kernel refused an O_DIRECT write of {op.Length - done} bytes at offset {op.Offset + done}: "
+                    + $"{new Win32Exception(NativeMethods.EINVAL).Message} (errno {NativeMethods.EINVAL})");
+            }
+            // A short direct write that stopped off the alignment, or one refused: the rest still lies inside the run, so
+            // write it buffered (an error there, e.g. ENOSPC, then surfaces as a StorageException).
             if (done < op.Length)
-                WriteBuffered(op.Offset + done, [new ReadOnlyMemory<byte>(dest[done..].ToArray())]);
+                WriteBuffered(op.Offset + done, PositionalIO.Range(part, done, op.Length - done));
         }
         finally
         {
@@ -176,19 +251,29 @@ public sealed unsafe class DirectIOBlockDevice : IBlockDevice
     /// <summary>One pwrite(2): the byte count, or -errno.</summary>
     internal delegate long Pwrite(byte* buffer, int length, long offset);
 
+    internal static int WriteDirect(Pwrite pwrite, string name, byte* buffer, int length, long offset, int alignment) =>
+        WriteDirect(pwrite, name, buffer, length, offset, alignment, stopOnEinval: false, out _);
+
     /// <summary>
     /// Writes <paramref name="length"/> aligned bytes with O_DIRECT, checking every count: EINTR and short counts that
     /// end on the alignment are retried; an error throws a <see cref="StorageException"/> with the path and offset; a
     /// short count off the alignment cannot be continued directly, so it returns the bytes written for the caller to
-    /// finish buffered.
+    /// finish buffered. With <paramref name="stopOnEinval"/>, EINVAL (the kernel refusing the O_DIRECT write itself,
+    /// nothing of it written) returns the bytes written before it, with <paramref name="einval"/> set, instead of throwing.
     /// </summary>
-    internal static int WriteDirect(Pwrite pwrite, string name, byte* buffer, int length, long offset, int alignment)
+    internal static int WriteDirect(Pwrite pwrite, string name, byte* buffer, int length, long offset, int alignment, bool stopOnEinval, out bool einval)
     {
+        einval = false;
         int done = 0;
         while (done < length)
         {
             long n = pwrite(buffer + done, length - done, offset + done);
             if (n == -NativeMethods.EINTR) continue;
+            if (n == -NativeMethods.EINVAL && stopOnEinval)
+            {
+                einval = true;
+                return done;
+            }
             if (n < 0)
             {
                 int errno = (int)-n;
