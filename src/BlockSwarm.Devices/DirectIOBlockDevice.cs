@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.ComponentModel;
 using System.Diagnostics.CodeAnalysis;
 using Microsoft.Win32.SafeHandles;
@@ -12,16 +13,26 @@ public sealed record DirectIORefusal(string Reason, bool InMemoryFileSystem = fa
 
 /// <summary>
 /// An <see cref="IBlockDevice"/> whose writes bypass the page cache (O_DIRECT): the target is opened a second time with
-/// O_DIRECT, and each write run is split by <see cref="DirectIOPlan"/>: its aligned middle is copied into an aligned
-/// bounce buffer and written with O_DIRECT, its unaligned head and tail (shorter than one block each) go through the
-/// ordinary buffered handle. Nothing outside the run is ever written, so no sector is read, patched and written back.
-/// Reads stay buffered. <see cref="Flush"/> is still an fsync: O_DIRECT skips the page cache, not the device's own
-/// write cache, and on a file system the block allocation of the written extents is metadata that only fsync commits.
+/// O_DIRECT, and each write run is split by <see cref="DirectIOPlan"/>: its aligned middle is written with O_DIRECT, its
+/// unaligned head and tail (shorter than one block each) through the ordinary buffered handle. Nothing outside the run
+/// is ever written, so no sector is read, patched and written back. The aligned middle goes straight from the caller's
+/// buffers (one <c>pwritev</c>) when every one of them is aligned in memory and length (piece buffers from a
+/// <c>PieceBufferPool</c> are), else through aligned bounce buffers. Up to <see cref="MaxWritesInFlight"/> direct writes
+/// of a batch (<see cref="WriteRuns"/>) run at once on threads of the device's own: pieces arrive scattered, a batch is
+/// often several single-piece runs, and one write at a time leaves the disk's queue nearly empty. Reads stay buffered.
+/// <see cref="Flush"/> is still an fsync: O_DIRECT skips the page cache, not the device's own write cache, and on a file
+/// system the block allocation of the written extents is metadata that only fsync commits.
 /// </summary>
 public sealed unsafe class DirectIOBlockDevice : IBlockDevice
 {
-    /// <summary>Largest bounce buffer: large enough that the block layer keeps several requests in flight per write.</summary>
+    /// <summary>Most bounce-buffer memory a device holds: large enough that the block layer keeps several requests in flight.</summary>
     public const int MaxBounceBytes = 8 << 20;
+
+    /// <summary>Direct writes of one batch in flight at once (a 4 MiB write is one request of a disk taking 4 MiB ones).</summary>
+    public const int MaxWritesInFlight = 4;
+
+    /// <summary>Longest single direct write from the caller's buffers: longer runs are cut so that writers share them.</summary>
+    public const int MaxZeroCopyBytes = 8 << 20;
 
     /// <summary>Used when the kernel does not report a file's O_DIRECT alignment (statx STATX_DIOALIGN, Linux 6.1).</summary>
     public const int FallbackAlignment = 4096;
@@ -29,23 +40,31 @@ public sealed unsafe class DirectIOBlockDevice : IBlockDevice
     private readonly DeviceFile _file;
     private readonly SafeFileHandle _direct;
     private readonly AlignedBufferPool _bounce;
+    private readonly ParallelWrites _writers;
     private readonly bool _ownsFile;
     private readonly Action<string>? _onRefusedAtWrite;
     private volatile bool _refused;
+    private int _refusalReported;
     private long _directBytes;
+    private long _zeroCopyBytes;
     private long _bufferedBytes;
     private long _directCalls;
 
-    private DirectIOBlockDevice(DeviceFile file, SafeFileHandle direct, int alignment, int bounceBytes, bool ownsFile, Action<string>? onRefusedAtWrite)
+    private DirectIOBlockDevice(DeviceFile file, SafeFileHandle direct, int alignment, long cacheBytes, bool ownsFile, Action<string>? onRefusedAtWrite)
     {
         _file = file;
         _direct = direct;
         _ownsFile = ownsFile;
         _onRefusedAtWrite = onRefusedAtWrite;
         Alignment = alignment;
-        // The storage writer is one thread, so one bounce buffer is all it ever holds.
-        _bounce = new AlignedBufferPool(bounceBytes, alignment, maxBuffers: 1);
+        // The bounce memory (a sixteenth of the write-back cache) is cut into one buffer per write in flight; buffers are
+        // allocated only when a write needs one.
+        int total = BounceBytesFor(cacheBytes, alignment);
+        int each = Math.Max(alignment, total / MaxWritesInFlight / alignment * alignment);
+        _bounce = new AlignedBufferPool(each, alignment, maxBuffers: Math.Clamp(total / each, 1, MaxWritesInFlight));
+        _writers = new ParallelWrites(MaxWritesInFlight, System.IO.Path.GetFileName(file.Path));
         PwriteCall = (b, n, o) => NativeMethods.Pwrite(_direct, b, n, o);
+        PwritevCall = (iov, n, o) => NativeMethods.Pwritev(_direct, iov, n, o);
     }
 
     public string Name => _file.Path;
@@ -61,16 +80,28 @@ public sealed unsafe class DirectIOBlockDevice : IBlockDevice
     /// <summary>True once the kernel refused a direct write and the device went on writing buffered (see <see cref="TryOpen"/>).</summary>
     public bool Refused => _refused;
 
-    public int BounceBytes => _bounce.BufferBytes;
+    /// <summary>Bounce-buffer memory this device may hold (all its buffers), taken out of the write-back cache.</summary>
+    public int BounceBytes => _bounce.BufferBytes * _bounce.MaxBuffers;
+
+    /// <summary>One bounce buffer: the longest direct write of bytes that are not aligned in memory.</summary>
+    public int BounceChunkBytes => _bounce.BufferBytes;
+
     public long DirectBytes => Interlocked.Read(ref _directBytes);
+
+    /// <summary>Of <see cref="DirectBytes"/>, those written straight from the caller's buffers, without a bounce copy.</summary>
+    public long ZeroCopyBytes => Interlocked.Read(ref _zeroCopyBytes);
+
     public long BufferedBytes => Interlocked.Read(ref _bufferedBytes);
     public long DirectCalls => Interlocked.Read(ref _directCalls);
     internal AlignedBufferPool BouncePool => _bounce;
 
-    /// <summary>The pwrite(2) of the direct handle; tests put a failing one in its place.</summary>
+    /// <summary>The pwrite(2) of the direct handle (bounce writes); tests put a failing one in its place.</summary>
     internal Pwrite PwriteCall { get; set; }
 
-    /// <summary>The bounce buffer for a write-back cache of <paramref name="cacheBytes"/>: a sixteenth of it, one aligned block at least, <see cref="MaxBounceBytes"/> at most.</summary>
+    /// <summary>The pwritev(2) of the direct handle (writes from the caller's buffers); tests put a failing one in its place.</summary>
+    internal Pwritev PwritevCall { get; set; }
+
+    /// <summary>Bounce memory for a write-back cache of <paramref name="cacheBytes"/>: a sixteenth of it, one aligned block at least, <see cref="MaxBounceBytes"/> at most.</summary>
     public static int BounceBytesFor(long cacheBytes, int alignment) =>
         (int)Math.Max(alignment, Math.Min(MaxBounceBytes, cacheBytes / 16) / alignment * alignment);
 
@@ -129,7 +160,7 @@ public sealed unsafe class DirectIOBlockDevice : IBlockDevice
                 return false;
             }
             refusal = null;
-            device = new DirectIOBlockDevice(file, direct, alignment, BounceBytesFor(cacheBytes, alignment), ownsFile, onRefusedAtWrite);
+            device = new DirectIOBlockDevice(file, direct, alignment, cacheBytes, ownsFile, onRefusedAtWrite);
             return true;
         }
         catch (Exception ex)
@@ -184,55 +215,147 @@ public sealed unsafe class DirectIOBlockDevice : IBlockDevice
         PositionalIO.ReadExactly(_file.Handle, Name, offset, buffers);
     }
 
-    public void Write(long offset, IReadOnlyList<ReadOnlyMemory<byte>> buffers)
+    public void Write(long offset, IReadOnlyList<ReadOnlyMemory<byte>> buffers) => WriteRuns([new WriteRun(offset, buffers)]);
+
+    /// <summary>
+    /// Writes the runs: their unaligned edges buffered first, then their aligned middles as direct writes, up to
+    /// <see cref="MaxWritesInFlight"/> at once; returns when every byte is written (or throws the first failure, after
+    /// the writes already in flight ended).
+    /// </summary>
+    public void WriteRuns(IReadOnlyList<WriteRun> runs)
     {
-        long total = PositionalIO.TotalLength(buffers);
-        CheckRange(offset, total, "write");
+        ArgumentNullException.ThrowIfNull(runs);
+        foreach (var run in runs) CheckRange(run.Offset, PositionalIO.TotalLength(run.Buffers), "write");
         if (_refused)
         {
-            WriteBuffered(offset, buffers);
+            foreach (var run in runs) WriteBuffered(run.Offset, run.Buffers);
             return;
         }
-        var ops = new List<DirectIOPlan.Op>(4);
-        DirectIOPlan.Split(offset, total, Alignment, BounceBytes, ops);
-        foreach (var op in ops)
-        {
-            var part = PositionalIO.Range(buffers, op.Offset - offset, op.Length);
-            if (op.Direct && !_refused) WriteThroughBounce(op, part);
-            else WriteBuffered(op.Offset, part);
-        }
-    }
-
-    private void WriteThroughBounce(DirectIOPlan.Op op, List<ReadOnlyMemory<byte>> part)
-    {
-        byte* bounce = _bounce.Rent();
+        var work = new List<DirectWrite>();
+        var pins = new List<MemoryHandle>();
         try
         {
-            var dest = new Span<byte>(bounce, op.Length);
-            int at = 0;
-            foreach (var m in part)
+            var ops = new List<DirectIOPlan.Op>(4);
+            foreach (var run in runs)
             {
-                m.Span.CopyTo(dest[at..]);
-                at += m.Length;
+                ops.Clear();
+                DirectIOPlan.Split(run.Offset, PositionalIO.TotalLength(run.Buffers), Alignment, MaxZeroCopyBytes, ops);
+                foreach (var op in ops)
+                {
+                    var part = PositionalIO.Range(run.Buffers, op.Offset - run.Offset, op.Length);
+                    if (op.Direct) Plan(op.Offset, part, pins, work);
+                    else WriteBuffered(op.Offset, part);
+                }
             }
-            int done = WriteDirect(PwriteCall, Name, bounce, op.Length, op.Offset, Alignment, stopOnEinval: _onRefusedAtWrite is not null, out bool refused);
-            Interlocked.Increment(ref _directCalls);
-            Interlocked.Add(ref _directBytes, done);
-            if (refused)
-            {
-                _refused = true;
-                _onRefusedAtWrite!($"the kernel refused an O_DIRECT write of {op.Length - done} bytes at offset {op.Offset + done}: "
-                    + $"{new Win32Exception(NativeMethods.EINVAL).Message} (errno {NativeMethods.EINVAL})");
-            }
-            // A short direct write that stopped off the alignment, or one refused: the rest still lies inside the run, so
-            // write it buffered (an error there, e.g. ENOSPC, then surfaces as a StorageException).
-            if (done < op.Length)
-                WriteBuffered(op.Offset + done, PositionalIO.Range(part, done, op.Length - done));
+            _writers.Run(work.Count, i => WriteDirectly(work[i]));
         }
         finally
         {
-            _bounce.Return(bounce);
+            foreach (var pin in pins) pin.Dispose();
         }
+    }
+
+    /// <summary>One direct write: from the caller's (pinned, aligned) buffers when <see cref="Iov"/> is set, else through a bounce buffer.</summary>
+    private sealed record DirectWrite(long Offset, int Length, List<ReadOnlyMemory<byte>> Parts, NativeMethods.IoVec[]? Iov);
+
+    /// <summary>
+    /// Cuts the aligned middle of a run into direct writes: each stretch of buffers that are aligned in memory and length
+    /// (pinned, then left pinned until the batch is written) one write straight from them; the stretches between, bounce
+    /// writes of at most one bounce buffer. A stretch ends only where the device offset is aligned.
+    /// </summary>
+    private void Plan(long offset, List<ReadOnlyMemory<byte>> parts, List<MemoryHandle> pins, List<DirectWrite> work)
+    {
+        long start = offset;
+        long pos = offset;
+        var stretch = new List<ReadOnlyMemory<byte>>();
+        var iov = new List<NativeMethods.IoVec>();
+        bool? aligned = null;
+        foreach (var part in parts)
+        {
+            var handle = part.Pin();
+            pins.Add(handle);
+            nint address = (nint)handle.Pointer;
+            bool ok = (address & (Alignment - 1)) == 0 && (part.Length & (Alignment - 1)) == 0;
+            if (aligned is { } current && ok != current && (pos & (Alignment - 1)) == 0)
+            {
+                Add(start, pos, stretch, current ? iov : null, work);
+                start = pos;
+                stretch = [];
+                iov = [];
+                aligned = null;
+            }
+            // A buffer that is not aligned makes its stretch a bounce one until the offset is aligned again.
+            aligned = aligned is null ? ok : aligned.Value && ok;
+            stretch.Add(part);
+            iov.Add(new NativeMethods.IoVec { Base = address, Length = (nuint)part.Length });
+            pos += part.Length;
+        }
+        if (pos > start) Add(start, pos, stretch, aligned == true ? iov : null, work);
+    }
+
+    private void Add(long start, long end, List<ReadOnlyMemory<byte>> stretch, List<NativeMethods.IoVec>? iov, List<DirectWrite> work)
+    {
+        int length = checked((int)(end - start));
+        if (iov is not null)
+        {
+            work.Add(new DirectWrite(start, length, stretch, [.. iov]));
+            return;
+        }
+        for (int at = 0; at < length; at += BounceChunkBytes)
+        {
+            int n = Math.Min(BounceChunkBytes, length - at);
+            work.Add(new DirectWrite(start + at, n, PositionalIO.Range(stretch, at, n), null));
+        }
+    }
+
+    private void WriteDirectly(DirectWrite w)
+    {
+        if (_refused)
+        {
+            WriteBuffered(w.Offset, w.Parts);
+            return;
+        }
+        bool refuse = _onRefusedAtWrite is not null;
+        int done;
+        bool refused;
+        if (w.Iov is { } iov)
+        {
+            fixed (NativeMethods.IoVec* v = iov)
+                done = WriteGather(PwritevCall, Name, v, iov.Length, w.Length, w.Offset, Alignment, refuse, out refused);
+            Interlocked.Add(ref _zeroCopyBytes, done);
+        }
+        else
+        {
+            byte* bounce = _bounce.Rent();
+            try
+            {
+                var dest = new Span<byte>(bounce, w.Length);
+                int at = 0;
+                foreach (var m in w.Parts)
+                {
+                    m.Span.CopyTo(dest[at..]);
+                    at += m.Length;
+                }
+                done = WriteDirect(PwriteCall, Name, bounce, w.Length, w.Offset, Alignment, refuse, out refused);
+            }
+            finally
+            {
+                _bounce.Return(bounce);
+            }
+        }
+        Interlocked.Increment(ref _directCalls);
+        Interlocked.Add(ref _directBytes, done);
+        if (refused)
+        {
+            _refused = true;
+            if (Interlocked.Exchange(ref _refusalReported, 1) == 0)
+                _onRefusedAtWrite!($"the kernel refused an O_DIRECT write of {w.Length - done} bytes at offset {w.Offset + done}: "
+                    + $"{new Win32Exception(NativeMethods.EINVAL).Message} (errno {NativeMethods.EINVAL})");
+        }
+        // A short direct write that stopped off the alignment, or one refused: the rest still lies inside the run, so
+        // write it buffered (an error there, e.g. ENOSPC, then surfaces as a StorageException).
+        if (done < w.Length)
+            WriteBuffered(w.Offset + done, PositionalIO.Range(w.Parts, done, w.Length - done));
     }
 
     private void WriteBuffered(long offset, IReadOnlyList<ReadOnlyMemory<byte>> part)
@@ -289,6 +412,56 @@ public sealed unsafe class DirectIOBlockDevice : IBlockDevice
         return done;
     }
 
+    /// <summary>One pwritev(2): the byte count, or -errno.</summary>
+    internal delegate long Pwritev(NativeMethods.IoVec* iov, int count, long offset);
+
+    /// <summary>
+    /// <see cref="WriteDirect(Pwrite, string, byte*, int, long, int, bool, out bool)"/> for a gather write straight from
+    /// aligned buffers: the same checks of every count, at most <see cref="PositionalIO.MaxSegments"/> buffers per call,
+    /// a partial write continued from where it stopped. <paramref name="iov"/> is consumed.
+    /// </summary>
+    internal static int WriteGather(Pwritev pwritev, string name, NativeMethods.IoVec* iov, int count, int length, long offset, int alignment,
+        bool stopOnEinval, out bool einval)
+    {
+        einval = false;
+        int done = 0;
+        while (done < length)
+        {
+            long n = pwritev(iov, Math.Min(count, PositionalIO.MaxSegments), offset + done);
+            if (n == -NativeMethods.EINTR) continue;
+            if (n == -NativeMethods.EINVAL && stopOnEinval)
+            {
+                einval = true;
+                return done;
+            }
+            if (n < 0)
+            {
+                int errno = (int)-n;
+                throw new StorageException($"{name}: O_DIRECT write of {length - done} bytes at offset {offset + done} failed: {new Win32Exception(errno).Message} (errno {errno})");
+            }
+            if (n == 0)
+                throw new StorageException($"{name}: O_DIRECT write at offset {offset + done} wrote nothing ({length - done} bytes left)");
+            if (n > length - done)
+                throw new StorageException($"{name}: O_DIRECT write at offset {offset + done} reported {n} bytes for {length - done}");
+            done += (int)n;
+            if (done < length && done % alignment != 0) return done;
+            // Skip the buffers written, and the written part of the one it stopped in.
+            while (n > 0 && count > 0)
+            {
+                long take = Math.Min(n, (long)iov->Length);
+                iov->Base += (nint)take;
+                iov->Length -= (nuint)take;
+                n -= take;
+                if (iov->Length == 0)
+                {
+                    iov++;
+                    count--;
+                }
+            }
+        }
+        return done;
+    }
+
     /// <summary>fsync on the buffered handle: it covers the file (or device), whichever handle wrote the data.</summary>
     public void Flush() => _file.Flush();
 
@@ -300,6 +473,7 @@ public sealed unsafe class DirectIOBlockDevice : IBlockDevice
 
     public void Dispose()
     {
+        _writers.Dispose();
         _direct.Dispose();
         _bounce.Dispose();
         if (_ownsFile) _file.Dispose();

@@ -4,7 +4,7 @@ using Microsoft.Win32.SafeHandles;
 
 namespace BlockSwarm.Devices;
 
-/// <summary>The system calls of the O_DIRECT write path: open, pwrite, statx (STATX_DIOALIGN), fstatfs and BLKSSZGET.</summary>
+/// <summary>The system calls of the O_DIRECT write path: open, pwrite, pwritev, statx (STATX_DIOALIGN), fstatfs and BLKSSZGET.</summary>
 public static partial class NativeMethods
 {
     public const int EINTR = 4;
@@ -46,6 +46,30 @@ public static partial class NativeMethods
         {
             handle.DangerousAddRef(ref added);
             nint n = pwrite(handle.DangerousGetHandle().ToInt32(), buffer, (nuint)length, offset);
+            return n < 0 ? -Marshal.GetLastPInvokeError() : n;
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
+    /// <summary>struct iovec: one buffer of a gather write.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct IoVec
+    {
+        public nint Base;
+        public nuint Length;
+    }
+
+    /// <summary>pwritev(2) once, <paramref name="count"/> ≤ IOV_MAX buffers: the byte count, or -errno.</summary>
+    public static unsafe long Pwritev(SafeFileHandle handle, IoVec* iov, int count, long offset)
+    {
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            nint n = pwritev(handle.DangerousGetHandle().ToInt32(), iov, count, offset);
             return n < 0 ? -Marshal.GetLastPInvokeError() : n;
         }
         finally
@@ -151,6 +175,9 @@ public static partial class NativeMethods
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int ioctl(int fd, uint request, ref int value);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial nint pwritev(int fd, IoVec* iov, int iovcnt, long offset);
 
     [LibraryImport("libc", SetLastError = true)]
     private static unsafe partial int fstatfs(int fd, byte* buffer);

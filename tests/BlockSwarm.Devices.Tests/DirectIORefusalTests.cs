@@ -27,55 +27,136 @@ public sealed class DirectIORefusalTests
         Assert.Contains("--write-mode", ex.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public unsafe void A_direct_write_the_kernel_refuses_mid_run_is_written_buffered_and_so_is_everything_after_it()
+    /// <summary>A 3 MiB file in the temp directory (which must take O_DIRECT) and random bytes for it.</summary>
+    private static (string Path, byte[] Data) Target(TempDirectory dir)
     {
         Requires.All(Need.DirectIO);
-        using var dir = new TempDirectory("refusal-write");
         const int size = 3 << 20;
         string path = dir.File("t.img");
         using (var f = File.Create(path)) f.SetLength(size);
         var data = new byte[size];
         new Random(7).NextBytes(data);
+        return (path, data);
+    }
+
+    /// <summary><paramref name="length"/> bytes of <paramref name="data"/> from <paramref name="at"/>, copied to pinned memory aligned on a page.</summary>
+    private static ReadOnlyMemory<byte> Aligned(byte[] data, int at, int length) => Copy(data, at, length, 0);
+
+    /// <summary>The same, 8 bytes past a page: not aligned for O_DIRECT (bounce writes).</summary>
+    private static ReadOnlyMemory<byte> Unaligned(byte[] data, int at, int length) => Copy(data, at, length, 8);
+
+    private static ReadOnlyMemory<byte> Copy(byte[] data, int at, int length, int skew)
+    {
+        var array = GC.AllocateUninitializedArray<byte>(length + 8192, pinned: true);
+        int offset;
+        unsafe
+        {
+            fixed (byte* p = array) offset = (int)((4096 - ((nint)p & 4095)) & 4095) + skew;
+        }
+        data.AsSpan(at, length).CopyTo(array.AsSpan(offset));
+        return array.AsMemory(offset, length);
+    }
+
+    [Fact]
+    public unsafe void A_direct_write_the_kernel_refuses_mid_run_is_written_buffered_and_so_is_everything_after_it()
+    {
+        using var dir = new TempDirectory("refusal-write");
+        var (path, data) = Target(dir);
         var refusals = new List<string>();
         using var file = DeviceFile.OpenReadWrite(path);
         Assert.True(DirectIOBlockDevice.TryOpen(file, 4L << 20, out var device, out _, ownsFile: false, onRefusedAtWrite: refusals.Add));
+        long refusedAt;
         using (device)
         {
-            Assert.Equal(256 << 10, device.BounceBytes); // a sixteenth of the 4 MiB cache: several direct writes per run
+            // A sixteenth of the 4 MiB cache, cut into a buffer per write in flight: many direct writes per run.
+            Assert.Equal((256 << 10, 64 << 10), (device.BounceBytes, device.BounceChunkBytes));
+            refusedAt = 4096 + 2 * device.BounceChunkBytes;
             var real = device.PwriteCall;
             int calls = 0;
-            // The kernel takes the first two direct writes, then refuses one (as a file system with another alignment would).
-            device.PwriteCall = (b, n, o) => ++calls == 3 ? -NativeMethods.EINVAL : real(b, n, o);
+            // The kernel takes every direct write but one (as a file system that wants another alignment might).
+            device.PwriteCall = (b, n, o) =>
+            {
+                Interlocked.Increment(ref calls);
+                return o == refusedAt ? -NativeMethods.EINVAL : real(b, n, o);
+            };
 
-            // An unaligned head and tail around the first run; the second run starts after the switch.
-            device.Write(100, [data.AsMemory(100, (2 << 20) - 100)]);
+            // An unaligned head and tail around the first run (these bytes are not aligned in memory: bounce writes).
+            device.Write(100, [Unaligned(data, 100, (2 << 20) - 100)]);
             Assert.True(device.Refused);
-            Assert.Equal(2L * device.BounceBytes, device.DirectBytes);
-            device.Write(2 << 20, [data.AsMemory(2 << 20, 1 << 20)]);
-            Assert.Equal(3, calls); // nothing direct after the refusal
+            Assert.InRange(device.DirectBytes, 1, (2 << 20) - 4096 - device.BounceChunkBytes);
+            int before = calls;
+            device.Write(2 << 20, [Aligned(data, 2 << 20, 1 << 20)]);
+            Assert.Equal(before, calls); // nothing direct after the refusal
             device.Write(0, [data.AsMemory(0, 100)]);
             device.Flush();
         }
         Assert.Equal(data, File.ReadAllBytes(path));
         var why = Assert.Single(refusals);
-        Assert.Contains($"offset {4096 + 2 * (256 << 10)}", why, StringComparison.Ordinal); // after the buffered head and two direct writes
+        Assert.Contains($"offset {refusedAt}", why, StringComparison.Ordinal);
         Assert.Contains("errno 22", why, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Runs_aligned_in_memory_are_written_straight_from_the_buffers_several_at_once()
+    {
+        using var dir = new TempDirectory("zero-copy");
+        var (path, data) = Target(dir);
+        using var file = DeviceFile.OpenReadWrite(path);
+        using (var device = DirectIOBlockDevice.Open(file, 1L << 20, ownsFile: false))
+        {
+            // Six single-piece runs, as a batch of scattered pieces is, out of order; one run of two buffers; one not
+            // aligned in memory (bounce writes); and a run with unaligned edges.
+            var runs = new List<WriteRun>();
+            foreach (int piece in new[] { 5, 0, 3, 1 })
+                runs.Add(new WriteRun(piece * (256L << 10), [Aligned(data, piece * (256 << 10), 256 << 10)]));
+            runs.Add(new WriteRun(8L << 18, [Aligned(data, 8 << 18, 128 << 10), Aligned(data, (8 << 18) + (128 << 10), 128 << 10)]));
+            runs.Add(new WriteRun(2L << 18, [Unaligned(data, 2 << 18, 256 << 10)]));
+            runs.Add(new WriteRun(4L << 18, [Unaligned(data, 4 << 18, 256 << 10)]));
+            runs.Add(new WriteRun((6L << 18) + 100, [Unaligned(data, (6 << 18) + 100, (512 << 10) - 100)]));
+            runs.Add(new WriteRun(6L << 18, [data.AsMemory(6 << 18, 100)]));
+            runs.Add(new WriteRun(9L << 18, [Aligned(data, 9 << 18, data.Length - (9 << 18))]));
+            device.WriteRuns(runs);
+            device.Flush();
+            long alignedInMemory = 4 * (256L << 10) + (256L << 10) + data.Length - (9L << 18);
+            Assert.Equal(alignedInMemory, device.ZeroCopyBytes);
+            Assert.True(device.DirectBytes > alignedInMemory); // and the rest went through bounce buffers
+            Assert.Equal(data.Length, device.DirectBytes + device.BufferedBytes);
+            Assert.Equal(0, device.BouncePool.Outstanding);
+        }
+        Assert.Equal(data, File.ReadAllBytes(path));
+    }
+
+    [Fact]
+    public unsafe void A_write_from_aligned_buffers_the_kernel_refuses_falls_back_buffered_too()
+    {
+        using var dir = new TempDirectory("zero-copy-refusal");
+        var (path, data) = Target(dir);
+        var refusals = new List<string>();
+        using var file = DeviceFile.OpenReadWrite(path);
+        Assert.True(DirectIOBlockDevice.TryOpen(file, 1L << 20, out var device, out _, ownsFile: false, onRefusedAtWrite: refusals.Add));
+        using (device)
+        {
+            device.PwritevCall = (iov, n, o) => -NativeMethods.EINVAL;
+            device.WriteRuns([new WriteRun(0, [Aligned(data, 0, 1 << 20)]), new WriteRun(1L << 20, [Aligned(data, 1 << 20, 2 << 20)])]);
+            Assert.True(device.Refused);
+            Assert.Equal(0, device.DirectBytes);
+            device.Flush();
+        }
+        Assert.Equal(data, File.ReadAllBytes(path));
+        Assert.Single(refusals);
     }
 
     [Fact]
     public unsafe void Without_a_fallback_a_refused_direct_write_is_an_error_naming_the_target_and_offset()
     {
-        Requires.All(Need.DirectIO);
         using var dir = new TempDirectory("refusal-strict");
-        string path = dir.File("t.img");
-        using (var f = File.Create(path)) f.SetLength(1 << 20);
+        var (path, _) = Target(dir);
         using var file = DeviceFile.OpenReadWrite(path);
         using var device = DirectIOBlockDevice.Open(file, 1 << 20, ownsFile: false);
         device.PwriteCall = (b, n, o) => -NativeMethods.EINVAL;
-        var ex = Assert.Throws<StorageException>(() => device.Write(0, [new byte[1 << 16]]));
+        var ex = Assert.Throws<StorageException>(() => device.Write(1 << 20, [Unaligned(new byte[1 << 20], 0, device.BounceChunkBytes)]));
         Assert.Contains(path, ex.Message, StringComparison.Ordinal);
-        Assert.Contains("offset 0", ex.Message, StringComparison.Ordinal);
+        Assert.Contains($"offset {1 << 20}", ex.Message, StringComparison.Ordinal);
         Assert.Contains("errno 22", ex.Message, StringComparison.Ordinal);
         Assert.False(device.Refused);
     }

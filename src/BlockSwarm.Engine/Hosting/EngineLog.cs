@@ -94,7 +94,7 @@ internal static partial class EngineLog
 
     // ---- storage: 40-49 -----------------------------------------------------------------------
 
-    [LoggerMessage(40, LogLevel.Debug, "{Target}: writing with O_DIRECT, past the page cache ({Alignment}-byte alignment, {BounceBytes}-byte bounce buffer)")]
+    [LoggerMessage(40, LogLevel.Debug, "{Target}: writing with O_DIRECT, past the page cache ({Alignment}-byte alignment, up to {BounceBytes} bytes of bounce buffers)")]
     public static partial void WritingDirect(ILogger logger, string target, int alignment, int bounceBytes);
 
     /// <summary>Information where buffered is what a careful operator would pick anyway (tmpfs), a warning elsewhere.</summary>
