@@ -12,10 +12,11 @@ namespace BlockSwarm.Engine.Storage;
 /// written; everything else on the device is left untouched.
 /// <para>
 /// Opened for writing, it writes per <see cref="StorageOptions.WriteMode"/>, by default (<see cref="WriteMode.Auto"/>)
-/// past the page cache (<see cref="DirectIOBlockDevice"/>): the aligned middle of every coalesced run goes through an
-/// aligned bounce buffer with O_DIRECT, the unaligned edges buffered, so extents need not be sector-aligned and nothing
-/// outside them is written. Where the target does not take O_DIRECT, Auto writes buffered and logs why once. fsync
-/// still runs at every checkpoint and at the end.
+/// past the page cache (<see cref="DirectIOBlockDevice"/>): the aligned middle of every coalesced run goes with O_DIRECT,
+/// straight from the piece buffers where they are aligned (else through aligned bounce buffers), several writes in
+/// flight; the unaligned edges buffered, so extents need not be sector-aligned and nothing outside them is written.
+/// Where the target does not take O_DIRECT, Auto writes buffered and logs why once. fsync still runs at every
+/// checkpoint and at the end.
 /// </para>
 /// </summary>
 public sealed class DeviceStorage : MappedPieceStorage
@@ -72,9 +73,9 @@ public sealed class DeviceStorage : MappedPieceStorage
 
     /// <summary>
     /// The device a writable target is written through, per <see cref="StorageOptions.WriteMode"/>. With O_DIRECT the
-    /// bounce buffer is part of the cache the operator allowed, not on top of it: <paramref name="options"/> comes back
-    /// with that much less write-back cache. A shared budget cannot shrink for one storage: there the bounce buffer (a
-    /// sixteenth of write-back, at most 8 MiB) comes on top.
+    /// bounce buffers are part of the cache the operator allowed, not on top of it: <paramref name="options"/> comes back
+    /// with that much less write-back cache. A shared budget cannot shrink for one storage: there the bounce buffers (a
+    /// sixteenth of write-back, at most 8 MiB, allocated only when pieces are not aligned) come on top.
     /// </summary>
     private static IBlockDevice OpenForWriting(DeviceFile file, ref StorageOptions options)
     {

@@ -101,9 +101,9 @@ public abstract partial class MappedPieceStorage : IPieceStorage, IFileRunSource
 
     /// <summary>
     /// A second, read-only descriptor of the device for <c>sendfile</c> (the socket layer wants a stream opened for
-    /// asynchronous use, and owning it keeps its lifetime simple), where the device is an image file or block device
-    /// whose full size the kernel reports, written buffered or with O_DIRECT (the kernel keeps the page cache coherent
-    /// with direct writes); null elsewhere (file sets, block devices) or when it cannot be opened.
+    /// asynchronous use, and owning it keeps its lifetime simple), where the device is an image file (or a device whose
+    /// full size fstat reports), written buffered or with O_DIRECT (the kernel keeps the page cache coherent with direct
+    /// writes); null elsewhere (file sets, block devices: fstat says 0 bytes) or when it cannot be opened.
     /// </summary>
     private static FileStream? OpenForSendFile(IBlockDevice device)
     {

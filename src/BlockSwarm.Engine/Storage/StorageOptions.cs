@@ -28,7 +28,8 @@ public sealed record StorageOptions
     /// <summary>
     /// How a <see cref="DeviceStorage"/> opened for writing writes its target (<c>--write-mode</c>; default
     /// <see cref="WriteMode.Auto"/>: O_DIRECT where the target takes it). With O_DIRECT the aligned parts of each write
-    /// run go from an aligned bounce buffer (taken out of <see cref="CacheBytes"/>), unaligned edges stay buffered.
+    /// run go straight from the piece buffers (or aligned bounce buffers, taken out of <see cref="CacheBytes"/>, where
+    /// those are not aligned), unaligned edges stay buffered.
     /// Reads, read-only storages and plain files (<see cref="FileStorage"/>) are always buffered.
     /// </summary>
     public WriteMode WriteMode { get; init; } = WriteMode.Auto;
