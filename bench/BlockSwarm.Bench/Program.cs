@@ -6,6 +6,7 @@ using BlockSwarm.Bench;
 // blockswarm-bench many [--torrents N] [--size-mib N] [--cache SIZE] [--cli PATH]
 // blockswarm-bench floors [--reps N] [--tmpfs DIR] [--image IMG] [--cli PATH]...
 // blockswarm-bench clonezilla [--reps N] [--cache DIR] [--tmpfs DIR] [--cli PATH] [--only create,ready,fetch,lab] [--lab-clients N] [--lab-rate-mbit R] [--lab-reps N]
+// blockswarm-bench disk [--reps N] [--size-mib N] [--target-dir DIR] [--source-dir DIR] [--piece-size SIZE] [--cli PATH] [--only a,b] [--variant LABEL=PATH[;VAR=VALUE...][;args=...]]...
 // blockswarm-bench transfer [--reps N] [--size-mib N] [--dir DIR] [--tmpfs DIR] [--only a,b] [--targets tmpfs,disk] [--extras no] [--cli PATH] [--variant LABEL=PATH[;VAR=VALUE...]]...
 string? Option(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 
@@ -15,6 +16,8 @@ switch (args.FirstOrDefault())
         return CreateBenchmark.Run(Option("--cache") ?? "/tmp/blockswarm-bench", int.Parse(Option("--reps") ?? "3", System.Globalization.CultureInfo.InvariantCulture), Console.Out);
     case "transfer":
         return TransferBenchmark.Run(args, Console.Out);
+    case "disk":
+        return DiskBenchmark.Run(args, Console.Out);
     case "many":
         return ManyTorrentsBenchmark.Run(args, Console.Out);
     case "floors":
@@ -39,6 +42,10 @@ switch (args.FirstOrDefault())
         Console.Error.WriteLine("                                 [--targets tmpfs,disk] [--extras no (skip 1→3 and --cache 128MiB)]");
         Console.Error.WriteLine("                                 [--cli PATH/blockswarm[.dll] (default: the NativeAOT binary in cli/, else the build output)]");
         Console.Error.WriteLine("                                 [--variant LABEL=PATH/blockswarm[.dll][;VAR=VALUE...]]... (more builds/settings, interleaved)");
+        Console.Error.WriteLine("       blockswarm-bench disk [--reps N (3)] [--size-mib N (2048)] [--target-dir DIR (/var/tmp/blockswarm-bench-disk: a disk, not tmpfs)]");
+        Console.Error.WriteLine("                                 [--source-dir DIR (/dev/shm/blockswarm-bench-disk)] [--piece-size SIZE (4MiB)] [--cli PATH/blockswarm[.dll]]");
+        Console.Error.WriteLine("                                 [--only PREFIX,...] [--variant LABEL=PATH[;VAR=VALUE...][;args=--flag ...]]...");
+        Console.Error.WriteLine("                                 (seeder on loopback -> fetch to an image file on a real disk, default and buffered, vs dd oflag=direct)");
         Console.Error.WriteLine("       blockswarm-bench many [--torrents N (64)] [--size-mib N (16)] [--cache SIZE (128MiB)] [--cli PATH/blockswarm]");
         Console.Error.WriteLine("                                 (one seed and one fetch process with N torrents each: peak RSS vs the --cache budget)");
         Console.Error.WriteLine("       blockswarm-bench floors [--reps N (3)] [--tmpfs DIR] [--image IMG] [--cli PATH/blockswarm[.dll]]...");

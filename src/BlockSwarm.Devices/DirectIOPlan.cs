@@ -1,14 +1,14 @@
 namespace BlockSwarm.Devices;
 
 /// <summary>
-/// How one write run [offset, offset + length) is split for O_DIRECT: the aligned middle as direct writes of at most one
-/// bounce buffer each, the unaligned head and tail (each shorter than the alignment) as buffered writes. The split only
+/// How one write run [offset, offset + length) is split for O_DIRECT: the aligned middle as direct writes of at most
+/// <c>maxDirectBytes</c> each, the unaligned head and tail (each shorter than the alignment) as buffered writes. The split only
 /// ever narrows: every operation lies inside the run, so bytes outside the torrent's extents are never written and no
 /// partial block is read, patched and written back.
 /// </summary>
 internal static class DirectIOPlan
 {
-    /// <summary>One write: <see cref="Direct"/> ones are aligned in offset and length and at most one bounce buffer long.</summary>
+    /// <summary>One write: <see cref="Direct"/> ones are aligned in offset and length and at most <c>maxDirectBytes</c> long.</summary>
     public readonly record struct Op(long Offset, int Length, bool Direct)
     {
         public long End => Offset + Length;

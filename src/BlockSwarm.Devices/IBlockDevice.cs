@@ -20,6 +20,31 @@ public interface IBlockDevice : IDisposable
     /// <summary>Writes every buffer, in order, from <paramref name="offset"/> (one gather write where possible); anything less throws.</summary>
     void Write(long offset, IReadOnlyList<ReadOnlyMemory<byte>> buffers);
 
+    /// <summary>
+    /// Writes every run (runs never overlap), or throws: a failure names the device and its run's offset; other runs
+    /// may be on the device by then. By default one after another; a device may write them concurrently
+    /// (<see cref="DirectIOBlockDevice"/> keeps several O_DIRECT writes in flight).
+    /// </summary>
+    void WriteRuns(IReadOnlyList<WriteRun> runs)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        foreach (var run in runs)
+        {
+            try
+            {
+                Write(run.Offset, run.Buffers);
+            }
+            catch (IOException ex) when (ex is not StorageException)
+            {
+                // Where it failed is what the operator needs (a bad sector, the end of a too-small disk): say so.
+                throw new StorageException($"{Name}: writing {PositionalIO.TotalLength(run.Buffers)} bytes at offset {run.Offset} failed: {ex.Message}", ex);
+            }
+        }
+    }
+
     /// <summary>fsync: everything written so far reaches stable storage, or this throws.</summary>
     void Flush();
 }
+
+/// <summary>One run of a batch of writes: <see cref="Buffers"/> gathered in order from device offset <see cref="Offset"/>.</summary>
+public readonly record struct WriteRun(long Offset, IReadOnlyList<ReadOnlyMemory<byte>> Buffers);

@@ -4,11 +4,16 @@ using Microsoft.Win32.SafeHandles;
 
 namespace BlockSwarm.Devices;
 
-/// <summary>The system calls of the O_DIRECT write path: open, pwrite, statx (STATX_DIOALIGN) and BLKSSZGET.</summary>
+/// <summary>The system calls of the O_DIRECT write path: open, pwrite, pwritev, statx (STATX_DIOALIGN), fstatfs and BLKSSZGET.</summary>
 public static partial class NativeMethods
 {
     public const int EINTR = 4;
     public const int EINVAL = 22;
+    public const int EOPNOTSUPP = 95;
+
+    /// <summary>statfs f_type of tmpfs (also devtmpfs and shmem) and ramfs: file systems that keep files in the page cache itself.</summary>
+    public const long TmpfsMagic = 0x01021994;
+    public const long RamfsMagic = 0x858458f6;
 
     private const int OWrOnly = 1;
 
@@ -41,6 +46,30 @@ public static partial class NativeMethods
         {
             handle.DangerousAddRef(ref added);
             nint n = pwrite(handle.DangerousGetHandle().ToInt32(), buffer, (nuint)length, offset);
+            return n < 0 ? -Marshal.GetLastPInvokeError() : n;
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
+    /// <summary>struct iovec: one buffer of a gather write.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct IoVec
+    {
+        public nint Base;
+        public nuint Length;
+    }
+
+    /// <summary>pwritev(2) once, <paramref name="count"/> ≤ IOV_MAX buffers: the byte count, or -errno.</summary>
+    public static unsafe long Pwritev(SafeFileHandle handle, IoVec* iov, int count, long offset)
+    {
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            nint n = pwritev(handle.DangerousGetHandle().ToInt32(), iov, count, offset);
             return n < 0 ? -Marshal.GetLastPInvokeError() : n;
         }
         finally
@@ -106,6 +135,31 @@ public static partial class NativeMethods
         }
     }
 
+    /// <summary>fstatfs(2)'s f_type: the file system a handle's file lives on (for a device node, the file system holding the node).</summary>
+    public static unsafe long FileSystemType(SafeFileHandle handle, string path)
+    {
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            // struct statfs is 120 bytes on x86-64 and arm64; f_type (a long) comes first on both.
+            byte* buf = stackalloc byte[StatfsSize];
+            new Span<byte>(buf, StatfsSize).Clear();
+            if (fstatfs(handle.DangerousGetHandle().ToInt32(), buf) != 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                throw new IOException($"{path}: fstatfs failed: {new Win32Exception(errno).Message} (errno {errno})");
+            }
+            return *(long*)buf;
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
+    private const int StatfsSize = 256;
+
     // struct statx is 256 bytes; stx_ino at 32, stx_rdev_{major,minor} at 128, stx_dev_{major,minor} at 136,
     // stx_dio_mem_align at 152, stx_dio_offset_align at 156 (include/uapi/linux/stat.h).
     private const int StatxSize = 256;
@@ -121,6 +175,12 @@ public static partial class NativeMethods
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int ioctl(int fd, uint request, ref int value);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial nint pwritev(int fd, IoVec* iov, int iovcnt, long offset);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial int fstatfs(int fd, byte* buffer);
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static unsafe partial int statx(int dirfd, string path, int flags, uint mask, byte* buffer);

@@ -17,7 +17,7 @@ public sealed partial class EzioDaemon
     /// </summary>
     private MappedPieceStorage OpenStorage(Torrent torrent, string savePath, bool seeding)
     {
-        var storageOptions = new StorageOptions { Memory = Engine.Memory };
+        var storageOptions = new StorageOptions { Memory = Engine.Memory, WriteMode = _options.WriteMode, LoggerFactory = _options.LoggerFactory };
         if (_options.FileMode)
         {
             if (File.Exists(savePath))

@@ -1,5 +1,6 @@
 using System.Net;
 using BlockSwarm.Deploy.Client;
+using BlockSwarm.Engine.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -53,6 +54,12 @@ public sealed record EzioOptions
 
     /// <summary>Local Service Discovery (BEP 14). Off by default, unlike libtorrent: its multicast leaves the host.</summary>
     public bool Lsd { get; init; }
+
+    /// <summary>
+    /// <c>--write-mode</c> (ours): how disk, partition and image-file targets are written; by default O_DIRECT where the
+    /// target takes it (libtorrent, under EZIO, writes through the page cache). With <c>-F</c> files are written buffered.
+    /// </summary>
+    public WriteMode WriteMode { get; init; } = WriteMode.Auto;
 
     /// <summary>Where resume files of targets that are block devices go (an image file's sits beside it); null = the temp directory.</summary>
     public string? ResumeDirectory { get; init; }

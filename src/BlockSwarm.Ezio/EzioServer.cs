@@ -74,7 +74,8 @@ public sealed class EzioServer : IAsyncDisposable
             ?? $"http://{listen}";
         var options = daemon.Options;
         EzioLog.Started(loggerFactory.CreateLogger<EzioServer>(), EzioVersion.Text, bound, daemon.Engine.LocalEndPoint?.ToString() ?? "-",
-            options.FileMode ? "file mode (-F: save paths are directories)" : "raw mode (save paths are disks or partitions)", options.CacheBytes >> 20);
+            options.FileMode ? "file mode (-F: save paths are directories)" : $"raw mode (save paths are disks or partitions, write mode {options.WriteMode.ToString().ToLowerInvariant()})",
+            options.CacheBytes >> 20);
         return new EzioServer(app, signal, bound);
     }
 

@@ -44,6 +44,8 @@ public sealed class EzioCommandTests
     [InlineData("--cache-size", "0")]
     [InlineData("-p", "70000")]
     [InlineData("-l", "nowhere")]
+    [InlineData("--write-mode", "sideways")]
+    [InlineData("-F", "--write-mode", "direct")]
     public async Task Bad_arguments_are_usage_errors(params string[] args)
     {
         var r = await AsEzioAsync(args);

@@ -71,7 +71,8 @@ public sealed class DeployEndToEndTests(ITestOutputHelper output)
                 Listen = new IPEndPoint(IPAddress.Parse($"127.0.0.{21 + i}"), 0),
                 Hostname = $"pc{i}",
                 ReportInterval = TimeSpan.FromMilliseconds(300),
-                DirectIO = i == 1, // one client writes with O_DIRECT (--direct-io)
+                // One client writes buffered (--write-mode buffered), the other as by default (O_DIRECT: /tmp takes it).
+                WriteMode = i == 0 ? WriteMode.Buffered : WriteMode.Auto,
             }, reporters.AddAndReturn(new CollectingReporter()));
             runs.Add(client.RunAsync(ct));
         }

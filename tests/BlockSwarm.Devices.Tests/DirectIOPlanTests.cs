@@ -85,6 +85,35 @@ public sealed class DirectIOPlanTests
     }
 
     [Fact]
+    public unsafe void Gather_writes_continue_partial_counts_from_the_buffer_they_stopped_in()
+    {
+        var iov = new NativeMethods.IoVec[] { new() { Base = 0x10000, Length = 8192 }, new() { Base = 0x40000, Length = 8192 } };
+        var calls = new List<(long Offset, int Count, nint FirstBase, nuint FirstLength)>();
+        var replies = new Queue<long>([-NativeMethods.EINTR, 4096, 8192, 4096]);
+        fixed (NativeMethods.IoVec* v = iov)
+        {
+            int done = DirectIOBlockDevice.WriteGather((p, n, o) => { calls.Add((o, n, p->Base, p->Length)); return replies.Dequeue(); },
+                "dev", v, 2, 16384, 1 << 20, 4096, stopOnEinval: false, out bool einval);
+            Assert.Equal(16384, done);
+            Assert.False(einval);
+        }
+        Assert.Equal([(1 << 20, 2, 0x10000, 8192), (1 << 20, 2, 0x10000, 8192), ((1 << 20) + 4096, 2, 0x11000, 4096), ((1 << 20) + 12288, 1, 0x41000, 4096)],
+            calls.Select(c => (c.Offset, c.Count, c.FirstBase, c.FirstLength)));
+
+        // EINVAL, asked to stop on it: the bytes before it, and the flag; off the alignment: the count, to finish buffered.
+        iov = [new() { Base = 0x10000, Length = 16384 }];
+        replies = new Queue<long>([4096, -NativeMethods.EINVAL]);
+        fixed (NativeMethods.IoVec* v = iov)
+        {
+            Assert.Equal(4096, DirectIOBlockDevice.WriteGather((p, n, o) => replies.Dequeue(), "dev", v, 1, 16384, 0, 4096, stopOnEinval: true, out bool einval));
+            Assert.True(einval);
+        }
+        iov = [new() { Base = 0x10000, Length = 16384 }];
+        fixed (NativeMethods.IoVec* v = iov)
+            Assert.Equal(4608, DirectIOBlockDevice.WriteGather((p, n, o) => 4608, "dev", v, 1, 16384, 0, 4096, stopOnEinval: false, out _));
+    }
+
+    [Fact]
     public unsafe void Direct_write_errors_name_the_device_and_offset()
     {
         var buf = new byte[8192];

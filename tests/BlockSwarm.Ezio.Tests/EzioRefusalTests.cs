@@ -67,6 +67,29 @@ public sealed class EzioRefusalTests
     }
 
     [Fact]
+    public async Task A_target_without_O_DIRECT_is_refused_when_the_daemon_must_write_direct_and_written_buffered_by_default()
+    {
+        using var dir = new TempDirectory("ezio-write-mode");
+        using var shm = TempDirectory.OnTmpfs("ezio-write-mode");
+        var (img, t) = TestImages.Make(dir, "sda3", 63, 8 << 20, 64 << 10, tracker: null);
+        var bytes = ByteString.CopyFrom(t.Raw.Span);
+        var target = TestImages.BlankLike(shm, img, "sda3.img");
+
+        await using (var strict = await DaemonHarness.StartAsync("127.0.0.85", dir, o => o with { WriteMode = Engine.Storage.WriteMode.Direct }))
+        {
+            var e = await RefusedAsync(strict, new AddRequest { Torrent = bytes, SavePath = target });
+            Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
+            Assert.Contains($"{target}: cannot write with O_DIRECT: tmpfs keeps files in memory", e.Status.Detail, StringComparison.Ordinal);
+        }
+
+        await using var d = await DaemonHarness.StartAsync("127.0.0.86", dir);
+        Assert.True((await d.Client.AddTorrentAsync(new AddRequest { Torrent = bytes, SavePath = target }, cancellationToken: Ct)).Result);
+        var said = Assert.Single(d.Logs.Named("WritingBuffered"));
+        Assert.Contains(target, said.Message, StringComparison.Ordinal);
+        Assert.Empty(d.Logs.Named("WritingDirect"));
+    }
+
+    [Fact]
     [Requires(Need.LoopDevice, "mkfs.ext4", "mount")]
     public async Task A_mounted_disk_is_refused_by_the_deploy_target_guard()
     {

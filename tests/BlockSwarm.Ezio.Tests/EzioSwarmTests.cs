@@ -105,6 +105,9 @@ public sealed class EzioSwarmTests
         Assert.Contains(changes, m => m.Contains("downloading -> seeding", StringComparison.Ordinal));
         Assert.NotEmpty(leech.Logs.Named("Paused"));
         Assert.NotEmpty(leech.Logs.Named("Status"));
+        // The target, an image file in the temp directory, is written as deploy writes a disk: with O_DIRECT by default.
+        Assert.Single(leech.Logs.Named(Requires.Why(Need.DirectIO) is null ? "WritingDirect" : "WritingBuffered"));
+        Assert.Empty(seed.Logs.Named("WritingDirect")); // seeding opens read-only
 
         // Shutdown answers once every target is flushed and fsynced: the target is complete the moment it returns.
         await leech.Client.ShutdownAsync(new Empty(), cancellationToken: Ct);

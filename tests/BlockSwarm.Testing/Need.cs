@@ -20,6 +20,15 @@ public static class Need
     /// <summary>Debian's python3 with gRPC and its code generator (python3-grpcio, python3-grpc-tools): a gRPC client that is not ours.</summary>
     public const string PythonGrpc = "python3-grpc";
 
+    /// <summary>/dev/shm is a tmpfs (every Linux with a standard /dev): targets there are written buffered by default.</summary>
+    public const string Tmpfs = "tmpfs";
+
+    /// <summary>
+    /// The temp directory's file system takes O_DIRECT writes (ext4, XFS, as on CI; not tmpfs, whose files live in the
+    /// page cache itself): image files in a <see cref="TempDirectory"/> are then written with O_DIRECT by default.
+    /// </summary>
+    public const string DirectIO = "direct-io";
+
     /// <summary>Hardware virtualisation. Optional: CI machines may lack it, so a missing /dev/kvm skips even in CI.</summary>
     public const string Kvm = "kvm";
 

@@ -61,10 +61,32 @@ public static class Requires
         Need.PythonGrpc => !File.Exists(Tool.SystemPython) ? $"{Tool.SystemPython} is not installed"
             : Tool.Run(Tool.SystemPython, ["-c", "import grpc, grpc_tools.protoc"], check: false).ExitCode != 0 ? "python3-grpcio and python3-grpc-tools are not installed"
             : null,
+        Need.Tmpfs => FileSystemOf("/dev/shm") is "tmpfs" ? null : "/dev/shm is not a tmpfs",
+        Need.DirectIO => DirectIOUnavailable(),
         Need.Kvm => File.Exists("/dev/kvm") ? null : "no /dev/kvm",
         Need.Tap => File.Exists("/dev/net/tun") ? null : "no /dev/net/tun (TAP devices for virtual machines)",
         _ => Tool.Exists(need) ? null : $"{need} is not installed",
     };
+
+    /// <summary>The type name of the file system holding <paramref name="path"/> (stat -f: ext2/ext3, xfs, tmpfs, ramfs, …).</summary>
+    public static string FileSystemOf(string path) => Tool.Run("stat", ["-f", "-c", "%T", path], check: false).StdOut.Trim();
+
+    private static string? DirectIOUnavailable()
+    {
+        string temp = Path.GetTempPath();
+        string fs = FileSystemOf(temp);
+        if (fs is "tmpfs" or "ramfs") return $"the temp directory {temp} is on {fs}, which keeps files in memory: no O_DIRECT to test";
+        string probe = Path.Combine(temp, $"blockswarm-direct-io-probe-{Environment.ProcessId}");
+        try
+        {
+            var dd = Tool.Run("dd", ["if=/dev/zero", $"of={probe}", "bs=4096", "count=1", "oflag=direct"], check: false);
+            return dd.ExitCode == 0 ? null : $"the temp directory {temp} ({fs}) refuses O_DIRECT writes: {dd.StdErr.Trim()}";
+        }
+        finally
+        {
+            File.Delete(probe);
+        }
+    }
 
     private static void Unmet(string reason, bool optional)
     {

@@ -8,6 +8,18 @@ public sealed class TempDirectory : IDisposable
         Path = Directory.CreateTempSubdirectory("blockswarm-" + (prefix ?? "test") + "-").FullName;
     }
 
+    private TempDirectory(DirectoryInfo made)
+    {
+        Path = made.FullName;
+    }
+
+    /// <summary>A scratch directory on tmpfs (/dev/shm; skips, or fails under CI, without one), for targets kept in memory.</summary>
+    public static TempDirectory OnTmpfs(string prefix)
+    {
+        Requires.All(Need.Tmpfs);
+        return new TempDirectory(Directory.CreateDirectory(System.IO.Path.Combine("/dev/shm", $"blockswarm-{prefix}-{Guid.NewGuid():N}")));
+    }
+
     public string Path { get; }
 
     public string File(string name) => System.IO.Path.Combine(Path, name);

@@ -22,7 +22,7 @@ public static class DeployCommand
         var hostname = new Option<string?>("--hostname") { Description = "Hostname to report (default: this machine's)" };
         var cache = new Option<string>("--cache") { Description = "All the piece data the client may hold (pieces being assembled, written, and read for uploads); pushes back on the network when full", DefaultValueFactory = _ => "256MiB" };
         var resume = new Option<string?>("--resume") { Description = "Resume file (default: next to an image file, or in the temp directory for devices)" };
-        var directIO = EngineCommands.DirectIOOption();
+        var (writeMode, directIO) = EngineCommands.WriteModeOptions();
         var verifyAfter = new Option<bool>("--verify-after") { Description = "Re-read and re-hash the whole target after the final fsync" };
         var (noPex, lsd) = EngineCommands.DiscoveryOptions();
         var maxPeers = EngineCommands.MaxPeersOption();
@@ -30,7 +30,7 @@ public static class DeployCommand
         var compression = EngineCommands.CompressionOption(fromJob: true);
         var cmd = new Command("deploy", "Deploy the server's image onto this machine's disk; exit 0 only with verified data on stable storage (4 = target refused, 5 = server unreachable, 3 = verification failed)")
         {
-            server, target, yes, json, allowFile, listen, id, hostname, cache, directIO, resume, verifyAfter, maxSeed, noPex, lsd, maxPeers,
+            server, target, yes, json, allowFile, listen, id, hostname, cache, writeMode, directIO, resume, verifyAfter, maxSeed, noPex, lsd, maxPeers,
             compression,
         };
         cmd.SetAction(async (pr, outer) =>
@@ -55,7 +55,7 @@ public static class DeployCommand
                     ClientId = pr.GetValue(id),
                     Hostname = pr.GetValue(hostname) ?? Environment.MachineName,
                     CacheBytes = SizeParser.Parse(pr.GetValue(cache)!),
-                    DirectIO = pr.GetValue(directIO),
+                    WriteMode = EngineCommands.GetWriteMode(pr, writeMode, directIO),
                     ResumePath = pr.GetValue(resume),
                     VerifyAfter = pr.GetValue(verifyAfter),
                     MaxSeeding = TimeSpan.FromSeconds(pr.GetValue(maxSeed)),
@@ -68,7 +68,7 @@ public static class DeployCommand
                 };
                 return await new DeployClient(options, reporter).RunAsync(cts.Token).ConfigureAwait(false);
             }
-            catch (FormatException ex)
+            catch (Exception ex) when (ex is FormatException or UsageException)
             {
                 ctx.Fail(ex.Message);
                 return ExitCodes.Usage;

@@ -94,7 +94,7 @@ public static class EngineCommands
         var peers = PeerOption();
         var seedAfter = new Option<int>("--seed-after") { Description = "Keep seeding this many seconds after every torrent completed" };
         var cache = new Option<string>("--cache") { Description = "All the piece data the process may hold (assembling, write-back, upload cache), shared by every torrent; pushes back on the network when full", DefaultValueFactory = _ => "256MiB" };
-        var directIO = DirectIOOption();
+        var (writeMode, directIO) = WriteModeOptions();
         var resume = new Option<string?>("--resume") { Description = "Resume file (one torrent only; default: TARGET.blockswarm-resume for image files)" };
         var files = new Option<bool>("--files") { Description = "Write plain files under each --target (standard layout)" };
         var size = new Option<string?>("--size") { Description = "Size of a new image file (one torrent only; default: just large enough for the torrent's extents)" };
@@ -103,7 +103,7 @@ public static class EngineCommands
         var compression = CompressionOption();
         var cmd = new Command("fetch", "Download torrents into devices, image files or directories, all on one port; exits 0 only when every piece of every torrent is verified and fsynced")
         {
-            torrents, targets, listen, peers, seedAfter, cache, directIO, resume, files, size, noPex, lsd, maxPeers, compression,
+            torrents, targets, listen, peers, seedAfter, cache, writeMode, directIO, resume, files, size, noPex, lsd, maxPeers, compression,
         };
         cmd.SetAction((pr, outer) => CommandSupport.RunGuardedAsync(ctx, onInterrupt: () =>
         {
@@ -115,11 +115,12 @@ public static class EngineCommands
             bool plainFiles = pr.GetValue(files);
             if (pairs.Count > 1 && (pr.GetValue(resume) is not null || pr.GetValue(size) is not null))
                 throw new UsageException("--resume and --size name one target: use them with a single --torrent");
-            if (pr.GetValue(directIO) && (plainFiles || pairs.Any(p => !BlockImageLayout.IsBlockImage(p.Torrent))))
-                throw new UsageException("--direct-io applies to device or image file targets of block-image torrents, not to plain files");
+            var mode = GetWriteMode(pr, writeMode, directIO);
+            if (mode == WriteMode.Direct && (plainFiles || pairs.Any(p => !BlockImageLayout.IsBlockImage(p.Torrent))))
+                throw new UsageException("--write-mode direct applies to device or image file targets of block-image torrents, not to plain files (always written buffered)");
             var memory = PieceMemory.Split(StorageOptions.ClampCacheBytes(SizeParser.Parse(pr.GetValue(cache)!), pairs.Max(p => p.Torrent.PieceLength)),
                 pairs.Max(p => p.Torrent.PieceLength));
-            var storageOptions = new StorageOptions { Memory = memory, DirectIO = pr.GetValue(directIO) };
+            var storageOptions = new StorageOptions { Memory = memory, WriteMode = mode, LoggerFactory = ctx.LoggerFactory };
             long? createSize = pr.GetValue(size) is { } s ? SizeParser.Parse(s) : null;
             var storages = new List<MappedPieceStorage>();
             try
@@ -166,9 +167,45 @@ public static class EngineCommands
         return cmd;
     }
 
-    /// <summary>O_DIRECT writes of the target, shared by fetch and deploy.</summary>
-    internal static Option<bool> DirectIOOption() =>
-        new("--direct-io") { Description = "Write the target with O_DIRECT, bypassing the page cache (unaligned extent edges stay buffered; fsync as always). Refused where the file system does not support it" };
+    /// <summary>Names of <see cref="WriteMode"/> on the command line, in help order.</summary>
+    internal static readonly string[] WriteModeNames = ["auto", "direct", "buffered"];
+
+    /// <summary>
+    /// How device and image-file targets are written, shared by fetch, deploy and ezio: <c>--write-mode</c>, and
+    /// <c>--direct-io</c>, its spelling from before O_DIRECT was the default, hidden and kept for scripts (= direct).
+    /// </summary>
+    internal static (Option<string> WriteMode, Option<bool> DirectIO) WriteModeOptions()
+    {
+        var mode = new Option<string>("--write-mode")
+        {
+            Description = "How device and image-file targets are written: auto writes with O_DIRECT, past the page cache, where the target takes it "
+                + "and buffered where it does not (tmpfs; file systems refusing O_DIRECT), saying why in one log line; direct fails there instead; "
+                + "buffered always goes through the page cache. Unaligned extent edges and plain files are always buffered; fsync at the end either way",
+            HelpName = string.Join('|', WriteModeNames),
+            DefaultValueFactory = _ => "auto",
+        };
+        mode.AcceptOnlyFromAmong(WriteModeNames);
+        var directIO = new Option<bool>("--direct-io") { Description = "Same as --write-mode direct (the default is auto)", Hidden = true };
+        return (mode, directIO);
+    }
+
+    /// <summary>The write mode asked for; <c>--direct-io</c> with another <c>--write-mode</c> than direct is a usage error.</summary>
+    internal static WriteMode GetWriteMode(ParseResult pr, Option<string> writeMode, Option<bool> directIO)
+    {
+        var mode = ParseWriteMode(pr.GetValue(writeMode)!);
+        if (!pr.GetValue(directIO)) return mode;
+        if (pr.GetResult(writeMode) is { Implicit: false } && mode != WriteMode.Direct)
+            throw new UsageException($"--direct-io means --write-mode direct; it contradicts --write-mode {pr.GetValue(writeMode)}");
+        return WriteMode.Direct;
+    }
+
+    internal static WriteMode ParseWriteMode(string name) => name switch
+    {
+        "auto" => WriteMode.Auto,
+        "direct" => WriteMode.Direct,
+        "buffered" => WriteMode.Buffered,
+        _ => throw new UsageException($"--write-mode must be one of {string.Join(", ", WriteModeNames)}, not '{name}'"),
+    };
 
     /// <summary>
     /// <c>--compression</c>, shared by seed, fetch, serve and deploy: zstd runs between BlockSwarm peers (bs_zstd), or off.

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net;
+using BlockSwarm.Engine.Storage;
 using BlockSwarm.Ezio;
 
 namespace BlockSwarm.Cli.Commands;
@@ -70,7 +71,8 @@ public static class EzioCommand
         var noPex = new Option<bool>("--no-pex") { Description = "Do not exchange peer lists with peers (BEP 11 PEX is on by default, as in EZIO)" };
         var lsd = new Option<bool>("--lsd") { Description = "Local Service Discovery on the LAN's multicast group (BEP 14; off by default: its multicast leaves the host)" };
         var resumeDir = new Option<string?>("--resume-dir") { Description = "Where resume checkpoints of disk targets go (default: the temp directory); with -F they sit in the save path", HelpName = "DIR" };
-        foreach (var o in new Option[] { file, listen, cacheSize, aioThreads, slowStart, slowStartPeriod, port, bindIp, version, noPex, lsd, resumeDir })
+        var (writeMode, _) = EngineCommands.WriteModeOptions();
+        foreach (var o in new Option[] { file, listen, cacheSize, aioThreads, slowStart, slowStartPeriod, port, bindIp, version, noPex, lsd, resumeDir, writeMode })
             cmd.Options.Add(o);
         cmd.SetAction(async (pr, outer) =>
         {
@@ -84,7 +86,7 @@ public static class EzioCommand
             try
             {
                 options = Options(ctx, pr.GetValue(file), pr.GetValue(cacheSize), pr.GetValue(aioThreads), pr.GetValue(slowStart), pr.GetValue(slowStartPeriod),
-                    pr.GetValue(port), pr.GetValue(bindIp), !pr.GetValue(noPex), pr.GetValue(lsd), pr.GetValue(resumeDir));
+                    pr.GetValue(port), pr.GetValue(bindIp), !pr.GetValue(noPex), pr.GetValue(lsd), pr.GetValue(resumeDir), pr.GetValue(writeMode)!);
                 EzioServer.ParseListen(listenAt);
             }
             catch (FormatException ex)
@@ -101,7 +103,7 @@ public static class EzioCommand
     }
 
     private static EzioOptions Options(CliContext ctx, bool fileMode, int cacheMb, int aioThreads, bool slowStart, int period, int port, string? bindIp,
-        bool pex, bool lsd, string? resumeDir)
+        bool pex, bool lsd, string? resumeDir, string writeMode)
     {
         if (cacheMb < 1) throw new FormatException($"--cache-size must be at least 1 (MB), not {cacheMb}");
         if (aioThreads < 1) throw new FormatException($"--aio-threads must be at least 1, not {aioThreads}");
@@ -109,6 +111,9 @@ public static class EzioCommand
         if (port is < 0 or > IPEndPoint.MaxPort) throw new FormatException($"--port must be 0..65535, not {port}");
         IPAddress? bind = null;
         if (bindIp is not null && !IPAddress.TryParse(bindIp, out bind)) throw new FormatException($"--bind-ip '{bindIp}' is not an IP address");
+        var mode = EngineCommands.ParseWriteMode(writeMode);
+        if (fileMode && mode == WriteMode.Direct)
+            throw new FormatException("--write-mode direct applies to disks, partitions and image files; with -F torrents are plain files, always written buffered");
         return new EzioOptions
         {
             FileMode = fileMode,
@@ -121,6 +126,7 @@ public static class EzioCommand
             Pex = pex,
             Lsd = lsd,
             ResumeDirectory = resumeDir,
+            WriteMode = mode,
             LoggerFactory = ctx.LoggerFactory,
         };
     }

@@ -37,8 +37,8 @@ public sealed record DeployOptions
     public long CacheBytes { get; init; } = StorageOptions.DefaultCacheBytes;
     public string? ResumePath { get; init; }
 
-    /// <summary>Write the target with O_DIRECT (<see cref="StorageOptions.DirectIO"/>).</summary>
-    public bool DirectIO { get; init; }
+    /// <summary>How the target is written (<see cref="StorageOptions.WriteMode"/>): by default O_DIRECT where it takes it.</summary>
+    public WriteMode WriteMode { get; init; } = WriteMode.Auto;
 
     public TimeSpan ReportInterval { get; init; } = TimeSpan.FromSeconds(1.5);
 
@@ -175,7 +175,7 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
         ClientLog.TargetAccepted(_log, o.Target, target.IsBlockDevice ? "block device" : "image file", target.Size, clientId);
         // --cache bounds all the piece data the client holds: pieces being assembled, written and read for uploads.
         var memory = PieceMemory.Split(StorageOptions.ClampCacheBytes(o.CacheBytes, torrent.PieceLength), torrent.PieceLength);
-        var storageOptions = new StorageOptions { Memory = memory, DirectIO = o.DirectIO };
+        var storageOptions = new StorageOptions { Memory = memory, WriteMode = o.WriteMode, LoggerFactory = o.LoggerFactory };
         MappedPieceStorage storage;
         try
         {

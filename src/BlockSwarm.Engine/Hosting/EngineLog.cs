@@ -94,4 +94,13 @@ internal static partial class EngineLog
 
     [LoggerMessage(36, LogLevel.Information, "{Torrent}: resumed")]
     public static partial void Resumed(ILogger logger, string torrent);
+
+    // ---- storage: 40-49 -----------------------------------------------------------------------
+
+    [LoggerMessage(40, LogLevel.Debug, "{Target}: writing with O_DIRECT, past the page cache ({Alignment}-byte alignment, up to {BounceBytes} bytes of bounce buffers)")]
+    public static partial void WritingDirect(ILogger logger, string target, int alignment, int bounceBytes);
+
+    /// <summary>Information where buffered is what a careful operator would pick anyway (tmpfs), a warning elsewhere.</summary>
+    [LoggerMessage(EventId = 41, Message = "{Target}: writing through the page cache, not with O_DIRECT: {Reason}")]
+    public static partial void WritingBuffered(ILogger logger, LogLevel level, string target, string reason);
 }

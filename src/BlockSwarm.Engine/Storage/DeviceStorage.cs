@@ -1,6 +1,8 @@
 using BlockSwarm.Imaging;
 using BlockSwarm.Metainfo;
 using BlockSwarm.Devices;
+using BlockSwarm.Engine.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace BlockSwarm.Engine.Storage;
 
@@ -9,9 +11,11 @@ namespace BlockSwarm.Engine.Storage;
 /// a run of bytes at the device offset its hex name gives. Only those extents are ever
 /// written; everything else on the device is left untouched.
 /// <para>
-/// With <see cref="StorageOptions.DirectIO"/> the writes bypass the page cache (<see cref="DirectIOBlockDevice"/>):
-/// the aligned middle of every coalesced run goes through an aligned bounce buffer with O_DIRECT, the unaligned edges
-/// buffered, so extents need not be sector-aligned and nothing outside them is written. fsync still runs at every
+/// Opened for writing, it writes per <see cref="StorageOptions.WriteMode"/>, by default (<see cref="WriteMode.Auto"/>)
+/// past the page cache (<see cref="DirectIOBlockDevice"/>): the aligned middle of every coalesced run goes with O_DIRECT,
+/// straight from the piece buffers where they are aligned (else through aligned bounce buffers), several writes in
+/// flight; the unaligned edges buffered, so extents need not be sector-aligned and nothing outside them is written.
+/// Where the target does not take O_DIRECT, Auto writes buffered and logs why once. fsync still runs at every
 /// checkpoint and at the end.
 /// </para>
 /// </summary>
@@ -67,28 +71,51 @@ public sealed class DeviceStorage : MappedPieceStorage
         }
     }
 
-    private static DeviceStorage Wrap(DeviceFile file, Torrent torrent, StorageOptions? options)
+    /// <summary>
+    /// The device a writable target is written through, per <see cref="StorageOptions.WriteMode"/>. With O_DIRECT the
+    /// bounce buffers are part of the cache the operator allowed, not on top of it: <paramref name="options"/> comes back
+    /// with that much less write-back cache. A shared budget cannot shrink for one storage: there the bounce buffers (a
+    /// sixteenth of write-back, at most 8 MiB, allocated only when pieces are not aligned) come on top.
+    /// </summary>
+    private static IBlockDevice OpenForWriting(DeviceFile file, ref StorageOptions options)
     {
-        IBlockDevice device;
-        if (options is { DirectIO: true } && file.IsWritable)
+        if (options.WriteMode == WriteMode.Buffered) return new DeviceFileBlockDevice(file);
+        long cacheBytes = options.Memory?.WriteBackCapacity ?? options.CacheBytes;
+        DirectIOBlockDevice direct;
+        var log = options.LoggerFactory.CreateLogger<DeviceStorage>();
+        if (options.WriteMode == WriteMode.Direct)
         {
-            try
-            {
-                var direct = DirectIOBlockDevice.Open(file, options.Memory?.WriteBackCapacity ?? options.CacheBytes);
-                // The bounce buffer is part of the cache the operator allowed, not on top of it. A shared budget cannot
-                // shrink for one storage: there the bounce buffer (a sixteenth of write-back, at most 8 MiB) comes on top.
-                if (options.Memory is null) options = options with { CacheBytes = Math.Max(1, options.CacheBytes - direct.BounceBytes) };
-                device = direct;
-            }
-            catch
-            {
-                file.Dispose();
-                throw;
-            }
+            direct = DirectIOBlockDevice.Open(file, cacheBytes);
         }
         else
         {
-            device = new DeviceFileBlockDevice(file);
+            string path = file.Path;
+            if (!DirectIOBlockDevice.TryOpen(file, cacheBytes, out var opened, out var refusal,
+                    onRefusedAtWrite: why => EngineLog.WritingBuffered(log, LogLevel.Warning, path, why + "; the rest is written buffered")))
+            {
+                // On a memory file system buffered is what a careful operator would pick anyway: no cause for a warning.
+                EngineLog.WritingBuffered(log, refusal.InMemoryFileSystem ? LogLevel.Information : LogLevel.Warning, path, refusal.Reason);
+                return new DeviceFileBlockDevice(file);
+            }
+            direct = opened;
+        }
+        EngineLog.WritingDirect(log, file.Path, direct.Alignment, direct.BounceBytes);
+        if (options.Memory is null) options = options with { CacheBytes = Math.Max(1, options.CacheBytes - direct.BounceBytes) };
+        return direct;
+    }
+
+    private static DeviceStorage Wrap(DeviceFile file, Torrent torrent, StorageOptions? options)
+    {
+        options ??= new StorageOptions();
+        IBlockDevice device;
+        try
+        {
+            device = file.IsWritable ? OpenForWriting(file, ref options) : new DeviceFileBlockDevice(file);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
         }
         try
         {

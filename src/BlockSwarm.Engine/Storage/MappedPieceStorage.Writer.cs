@@ -12,7 +12,6 @@ public abstract partial class MappedPieceStorage
         var batch = new List<QueueItem>();
         var segments = new List<Segment>();
         var slices = new List<DeviceSlice>();
-        var run = new List<ReadOnlyMemory<byte>>();
         var reader = _queue.Reader;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
@@ -31,7 +30,7 @@ public abstract partial class MappedPieceStorage
             try
             {
                 if (Volatile.Read(ref _fault) is { } fault) throw fault;
-                if (batch.Count > 0) WriteBatch(batch, segments, slices, run);
+                if (batch.Count > 0) WriteBatch(batch, segments, slices);
                 // Buffers go back before a flush in the same round completes: whoever awaited FlushAsync may count them.
                 ReleaseBatch(batch);
                 if (flush != null)
@@ -59,7 +58,7 @@ public abstract partial class MappedPieceStorage
         }
     }
 
-    private void WriteBatch(List<QueueItem> batch, List<Segment> segments, List<DeviceSlice> slices, List<ReadOnlyMemory<byte>> run)
+    private void WriteBatch(List<QueueItem> batch, List<Segment> segments, List<DeviceSlice> slices)
     {
         segments.Clear();
         foreach (var item in batch)
@@ -72,12 +71,14 @@ public abstract partial class MappedPieceStorage
         }
         // Device order turns random piece arrival into sequential, mergeable writes.
         segments.Sort(static (a, b) => a.DeviceOffset.CompareTo(b.DeviceOffset));
+        var runs = new List<WriteRun>();
+        long bytes = 0;
         int i = 0;
         while (i < segments.Count)
         {
             long start = segments[i].DeviceOffset;
             long end = start;
-            run.Clear();
+            var run = new List<ReadOnlyMemory<byte>>();
             while (i < segments.Count && segments[i].DeviceOffset == end && run.Count < PositionalIO.MaxSegments
                    && end - start + segments[i].Data.Length <= int.MaxValue)
             {
@@ -86,18 +87,14 @@ public abstract partial class MappedPieceStorage
                 i++;
             }
             CheckInsideExtents(start, end - start);
-            try
-            {
-                _device.Write(start, run);
-            }
-            catch (IOException ex) when (ex is not StorageException)
-            {
-                // Where it failed is what the operator needs (a bad sector, the end of a too-small disk): say so.
-                throw new StorageException($"{_device.Name}: writing {end - start} bytes at offset {start} failed: {ex.Message}", ex);
-            }
-            Interlocked.Increment(ref _writeCalls);
-            Interlocked.Add(ref _bytesWritten, end - start);
+            runs.Add(new WriteRun(start, run));
+            bytes += end - start;
         }
+        // The whole batch at once: a device that can keeps several runs in flight (O_DIRECT), since pieces arrive
+        // scattered and the runs of one batch are often single pieces.
+        _device.WriteRuns(runs);
+        Interlocked.Add(ref _writeCalls, runs.Count);
+        Interlocked.Add(ref _bytesWritten, bytes);
         lock (_stateLock)
             foreach (var item in batch) _written[item.Piece] = true;
     }

@@ -101,12 +101,19 @@ public abstract partial class MappedPieceStorage : IPieceStorage, IFileRunSource
 
     /// <summary>
     /// A second, read-only descriptor of the device for <c>sendfile</c> (the socket layer wants a stream opened for
-    /// asynchronous use, and owning it keeps its lifetime simple), where the device is a buffered image file or block
-    /// device whose full size the kernel reports; null elsewhere (O_DIRECT, file sets) or when it cannot be opened.
+    /// asynchronous use, and owning it keeps its lifetime simple), where the device is an image file (or a device whose
+    /// full size fstat reports), written buffered or with O_DIRECT (the kernel keeps the page cache coherent with direct
+    /// writes); null elsewhere (file sets, block devices: fstat says 0 bytes) or when it cannot be opened.
     /// </summary>
     private static FileStream? OpenForSendFile(IBlockDevice device)
     {
-        if (device is not DeviceFileBlockDevice { File: var file }) return null;
+        var file = device switch
+        {
+            DeviceFileBlockDevice d => d.File,
+            DirectIOBlockDevice d => d.File,
+            _ => null,
+        };
+        if (file is null) return null;
         Microsoft.Win32.SafeHandles.SafeFileHandle? handle = null;
         try
         {

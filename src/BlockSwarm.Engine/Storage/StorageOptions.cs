@@ -1,4 +1,6 @@
 using System.Buffers;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace BlockSwarm.Engine.Storage;
 
@@ -24,11 +26,16 @@ public sealed record StorageOptions
     public long MaxWriteBatchBytes { get; init; } = 64L << 20;
 
     /// <summary>
-    /// Write the target with O_DIRECT (<c>--direct-io</c>), bypassing the page cache: aligned parts of each write run go
-    /// from an aligned bounce buffer (taken out of <see cref="CacheBytes"/>), unaligned edges stay buffered. Only
-    /// <see cref="DeviceStorage"/> opened for writing uses it; reads stay buffered.
+    /// How a <see cref="DeviceStorage"/> opened for writing writes its target (<c>--write-mode</c>; default
+    /// <see cref="WriteMode.Auto"/>: O_DIRECT where the target takes it). With O_DIRECT the aligned parts of each write
+    /// run go straight from the piece buffers (or aligned bounce buffers, taken out of <see cref="CacheBytes"/>, where
+    /// those are not aligned), unaligned edges stay buffered.
+    /// Reads, read-only storages and plain files (<see cref="FileStorage"/>) are always buffered.
     /// </summary>
-    public bool DirectIO { get; init; }
+    public WriteMode WriteMode { get; init; } = WriteMode.Auto;
+
+    /// <summary>Where a storage says how it writes its target (and why not with O_DIRECT, when it falls back).</summary>
+    public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
 
     /// <summary>
     /// The process-wide piece memory budget. When set, the write-back cache and the read cache are its shared parts

@@ -144,7 +144,10 @@ public sealed class DeviceStorageTests
         var saved = await ResumeFile.CheckpointAsync(storage, resume, torrent, Ct);
         Assert.Equal([3], Enumerable.Range(0, 16).Where(i => saved[i]));
 
+        // Writes wait until all four are queued: the failing write must not fault the storage before the last is handed over.
+        device.Gate.Reset();
         for (int p = 4; p < 8; p++) await storage.WritePieceAsync(p, Piece(stream, torrent, p, pool), Ct);
+        device.Gate.Set();
         var ex = await Assert.ThrowsAsync<StorageException>(() => ResumeFile.CheckpointAsync(storage, resume, torrent, Ct).AsTask());
         Assert.Contains("No space left on device", ex.Message, StringComparison.Ordinal);
         Assert.Contains(path, ex.Message, StringComparison.Ordinal);

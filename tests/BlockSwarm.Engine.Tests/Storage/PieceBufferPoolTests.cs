@@ -10,7 +10,7 @@ public sealed class PieceBufferPoolTests
         var pool = new PieceBufferPool(64 << 20);
         var a = pool.Rent(4 << 20);
         var b = pool.Rent(4 << 20);
-        Assert.Equal(4 << 20, a.Length);
+        Assert.Equal((4 << 20) + PieceBufferPool.Slack, a.Length); // room to start a piece on a page
         Assert.NotSame(a, b);
         pool.Return(a);
         pool.Return(b);
@@ -20,7 +20,7 @@ public sealed class PieceBufferPoolTests
         Assert.Equal(0, pool.RetainedBytes);
         // A piece of another length (the torrent's short last piece) is its own size.
         var tail = pool.Rent(300_000);
-        Assert.Equal(300_000, tail.Length);
+        Assert.Equal(300_000 + PieceBufferPool.Slack, tail.Length);
         pool.Return(tail);
         Assert.NotSame(tail, pool.Rent(4 << 20));
         Assert.Same(tail, pool.Rent(300_000));
@@ -86,7 +86,27 @@ public sealed class PieceBufferPoolTests
         Assert.Equal((0L, 16L << 20), (pool.RentedBytes, pool.RetainedBytes));
         // Past twice the size a free buffer is not taken: a 4 MiB request does not pin 16 MiB.
         var small = pool.Rent(4 << 20);
-        Assert.Equal(4 << 20, small.Length);
+        Assert.Equal((4 << 20) + PieceBufferPool.Slack, small.Length);
         Assert.Same(full, pool.Rent(16 << 20));
+    }
+
+    [Fact]
+    public void Piece_buffers_from_the_pool_start_on_a_page_and_keep_their_exact_length()
+    {
+        var pool = new PieceBufferPool(64 << 20);
+        foreach (int length in new[] { 4 << 20, 300_000, 1 << 16 })
+        {
+            using var piece = new PooledPieceBuffer(length, pool);
+            Assert.Equal(length, piece.Memory.Length);
+            unsafe
+            {
+                using var pin = piece.Memory.Pin();
+                Assert.Equal(0, (nint)pin.Pointer % PieceBufferPool.Alignment);
+            }
+        }
+        // Other pools (and small buffers) are used as they come.
+        using var plain = new PooledPieceBuffer(4 << 20);
+        Assert.Equal(4 << 20, plain.Memory.Length);
+        Assert.Equal(0, PieceBufferPool.AlignedOffset(new byte[4 << 20], 4 << 20));
     }
 }
