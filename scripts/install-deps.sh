@@ -10,6 +10,7 @@ PKGS=(
   pigz zstd xz-utils bzip2 lz4 lzop                              # Clonezilla's compressors: images compressed as Clonezilla does, read back by BlockSwarm.Clonezilla (and the bench's native baselines)
   libzstd1 liblzma5 libbz2-1.0                                   # the native zstd, xz/lzma and bzip2 decoders BlockSwarm.Clonezilla calls (P/Invoke)
   aria2 python3-libtorrent transmission-cli                      # interoperability peers
+  udpcast                                                        # blockswarm-lab bench: the multicast baseline (udp-sender, udp-receiver), as Clonezilla multicasts
   opentracker                                                    # the tracker Clonezilla runs: the EZIO Clonezilla session test and blockswarm-lab ezio
   python3-grpcio python3-grpc-tools                              # a gRPC client of the EZIO daemon that is not ours (stubs generated from its .proto)
   time iproute2 curl                                             # GNU time (peak RSS and CPU of tests and benchmarks); network namespaces, veth, tc; HTTP from inside a namespace (tracker scrape, lab)

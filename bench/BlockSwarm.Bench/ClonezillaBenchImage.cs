@@ -73,7 +73,7 @@ public sealed class ClonezillaBenchImage
         {
             ContentTree.Random(Path.Combine(ext4Content, "media"), 1401, Enumerable.Range(0, 32).Select(i => ($"clip{i:00}.bin", (int)(16 * MiB))));
             ContentTree.Text(Path.Combine(ext4Content, "var"), 1402, Enumerable.Range(0, 80).Select(i => ($"log/app{i:00}.log", 8 * MiB)));
-            PartcloneBenchmark.CopyFromUsr(Path.Combine(ext4Content, "usr"), 384 * MiB);
+            ContentTree.FromUsr(Path.Combine(ext4Content, "usr"), 384 * MiB);
             ContentTree.Random(Path.Combine(ntfsContent, "Media"), 1403, Enumerable.Range(0, 8).Select(i => ($"clip{i}.bin", (int)(16 * MiB))));
             ContentTree.Text(Path.Combine(ntfsContent, "Documents"), 1404, Enumerable.Range(0, 16).Select(i => ($"report{i:00}.txt", 8 * MiB)));
         });

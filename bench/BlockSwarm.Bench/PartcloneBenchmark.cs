@@ -89,7 +89,7 @@ public static class PartcloneBenchmark
         var content = Path.Combine(cache, "content");
         log.WriteLine($"building {device}: 1 GiB ext4 with {ContentBytes >> 20} MiB of files copied from /usr ...");
         if (Directory.Exists(content)) Directory.Delete(content, recursive: true);
-        CopyFromUsr(content, ContentBytes);
+        ContentTree.FromUsr(content, ContentBytes);
         FsImage.Ext4(device, 1L << 30, content, ["-b", "4096"]);
         Directory.Delete(content, recursive: true);
         // Saved beside the cache and renamed: an interrupted run never leaves a half-written image behind.
@@ -97,24 +97,6 @@ public static class PartcloneBenchmark
         File.Move(image + ".tmp", image);
         File.Delete(device);
         return image;
-    }
-
-    /// <summary>Regular files from /usr in path order (no symlinks) until <paramref name="budget"/> bytes: real binaries, libraries, text.</summary>
-    internal static void CopyFromUsr(string content, long budget)
-    {
-        long copied = 0;
-        var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.ReparsePoint };
-        foreach (var file in Directory.EnumerateFiles("/usr", "*", options).Order(StringComparer.Ordinal))
-        {
-            var info = new FileInfo(file);
-            if (info.LinkTarget != null || info.Length == 0 || info.Length > 64 << 20) continue;
-            var target = Path.Combine(content, Path.GetRelativePath("/usr", file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            try { File.Copy(file, target); }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { continue; }
-            copied += info.Length;
-            if (copied >= budget) return;
-        }
     }
 
     private static string EnsureCompressed(string cache, string image, Contender c, TextWriter log)

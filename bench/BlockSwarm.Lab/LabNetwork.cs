@@ -5,7 +5,8 @@ namespace BlockSwarm.Lab;
 
 /// <summary>
 /// The lab's LAN on the shared namespace rig (<see cref="SwitchedLan"/>): a bridge, one server (10.77.0.1) and N
-/// clients (10.77.0.11, …), every cable tbf-shaped both ways at the same rate. Namespaces are named
+/// clients (10.77.0.11, …, up to 200 of them), every cable tbf-shaped both ways at the same rate unless
+/// <see cref="SetRate"/> gives a host another. Namespaces are named
 /// <c>bslab-PID-RANDOM-…</c>, which <c>blockswarm-lab clean</c> (<see cref="CleanStale"/>) removes once their process is
 /// gone. Dispose kills every process started here and deletes everything, whatever happened before.
 /// </summary>
@@ -57,6 +58,15 @@ public sealed class LabNetwork : IDisposable
         }
         return net;
     }
+
+    /// <summary>The rate <paramref name="host"/>'s cable is shaped to, both ways (<see cref="RateMbit"/> unless <see cref="SetRate"/> changed it).</summary>
+    public double RateOf(LanHost host) => _lan.RateOf(host) ?? RateMbit;
+
+    /// <summary>Reshapes a host's cable, both ways: a machine on a slower link in the same room.</summary>
+    public void SetRate(LanHost host, double rateMbit) => _lan.SetRate(host, rateMbit);
+
+    /// <summary>The slowest client's link: the pace of anything that must reach every client at once (multicast).</summary>
+    public double SlowestClientRateMbit => Clients.Count == 0 ? RateMbit : Clients.Min(RateOf);
 
     /// <summary>Pulls or plugs a host's cable (its switch port goes down: no carrier on either end).</summary>
     public void SetLink(LanHost host, bool up) => _lan.SetLink(host, up);

@@ -81,6 +81,36 @@ public static class ContentTree
         static int Ascii(Span<byte> to, string s) => System.Text.Encoding.ASCII.GetBytes(s, to);
     }
 
+    /// <summary>
+    /// Copies regular files of this machine's /usr (real binaries, libraries, scripts, text; no symlinks, nothing empty or
+    /// over 64 MiB) into <paramref name="root"/> in path order until <paramref name="budget"/> bytes. With
+    /// <paramref name="spread"/> it takes every k-th file instead (k = /usr's bytes ÷ the budget), so a small budget still
+    /// samples all of /usr (bin, include, lib, share) with its mix of file sizes rather than its first directories, and
+    /// leaves out files over budget/64, so that no single file is a large part of a small tree. Deterministic for one /usr.
+    /// </summary>
+    public static (int Files, long Bytes) FromUsr(string root, long budget, bool spread = false)
+    {
+        long largest = spread ? Math.Clamp(budget / 64, 1 << 20, 64 << 20) : 64 << 20;
+        var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.ReparsePoint };
+        var candidates = Directory.EnumerateFiles("/usr", "*", options).Order(StringComparer.Ordinal).Select(f => new FileInfo(f))
+            .Where(info => info.LinkTarget == null && info.Length > 0 && info.Length <= largest).ToList();
+        double share = spread ? Math.Min(1.0, budget / (double)Math.Max(1, candidates.Sum(i => i.Length))) : 1.0;
+        long copied = 0;
+        int files = 0;
+        for (int i = 0; i < candidates.Count && copied < budget; i++)
+        {
+            if (Math.Floor((i + 1) * share) == Math.Floor(i * share)) continue;
+            var info = candidates[i];
+            var target = Path.Combine(root, Path.GetRelativePath("/usr", info.FullName));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            try { File.Copy(info.FullName, target); }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { continue; }
+            copied += info.Length;
+            files++;
+        }
+        return (files, copied);
+    }
+
     /// <summary>Every file under <paramref name="expected"/> exists under <paramref name="actual"/> with the same bytes; returns how many.</summary>
     public static int AssertContained(string expected, string actual)
     {

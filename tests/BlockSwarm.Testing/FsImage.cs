@@ -20,16 +20,25 @@ public static class FsImage
     {
         using var src = File.OpenRead(disk);
         using var dst = File.Create(to);
+        CopyRange(src, offset, length, dst, disk);
+        return to;
+    }
+
+    /// <summary>
+    /// Appends <paramref name="length"/> bytes at <paramref name="offset"/> of <paramref name="src"/> to <paramref name="dst"/>;
+    /// a source (named <paramref name="name"/> in the error) shorter than that is an error.
+    /// </summary>
+    public static void CopyRange(Stream src, long offset, long length, Stream dst, string name)
+    {
         src.Position = offset;
         var buffer = new byte[1 << 20];
         for (long left = length; left > 0;)
         {
             int n = src.Read(buffer, 0, (int)Math.Min(buffer.Length, left));
-            if (n == 0) throw new EndOfStreamException($"{disk} ends before byte {offset + length} (a partition of {length} bytes at {offset})");
+            if (n == 0) throw new EndOfStreamException($"{name} ends before byte {offset + length} (a range of {length} bytes at {offset})");
             dst.Write(buffer, 0, n);
             left -= n;
         }
-        return to;
     }
 
     /// <summary>A new sparse all-zero file of <paramref name="size"/> bytes at <paramref name="path"/> (an older file there is replaced).</summary>

@@ -78,11 +78,14 @@ public sealed partial class NetworkNamespace : IDisposable
 
     public void SetLink(string device, bool up) => Ip("link", "set", device, up ? "up" : "down");
 
-    /// <summary>Token bucket on <paramref name="device"/>'s egress: a 64 KiB bucket (one GSO segment) and ~20 ms of queue, like a switch port's buffer.</summary>
+    /// <summary>
+    /// Token bucket on <paramref name="device"/>'s egress: a 64 KiB bucket (one GSO segment) and ~20 ms of queue, like a
+    /// switch port's buffer. Shaping a device again replaces its rate.
+    /// </summary>
     public void Shape(string device, double rateMbit)
     {
         var rate = rateMbit.ToString("0.###", CultureInfo.InvariantCulture) + "mbit";
-        Run("tc", ["qdisc", "add", "dev", device, "root", "tbf", "rate", rate, "burst", "64kb", "latency", "20ms"]);
+        Run("tc", ["qdisc", "replace", "dev", device, "root", "tbf", "rate", rate, "burst", "64kb", "latency", "20ms"]);
     }
 
     /// <summary>Starts a program inside the namespace, stamped with <see cref="Clock"/>; dispose kills it.</summary>

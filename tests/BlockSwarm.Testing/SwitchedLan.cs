@@ -13,6 +13,7 @@ namespace BlockSwarm.Testing;
 public sealed class SwitchedLan : IDisposable
 {
     private readonly List<LanHost> _hosts = [];
+    private readonly Dictionary<LanHost, double> _rates = [];
     private readonly Settings _settings;
 
     private SwitchedLan(Settings settings, string id, NetworkNamespace sw)
@@ -80,12 +81,28 @@ public sealed class SwitchedLan : IDisposable
         ns.Ip("route", "add", "224.0.0.0/4", "dev", "eth0");
         Switch.Ip("link", "set", port, "master", "br0");
         Switch.SetLink(port, up: true);
-        if (RateMbit is { } rate)
-        {
-            ns.Shape("eth0", rate);
-            Switch.Shape(port, rate);
-        }
+        if (RateMbit is { } rate) Shape(host, rate);
         return host;
+    }
+
+    /// <summary>The rate <paramref name="host"/>'s cable is shaped to (both ways), or null when it is not shaped.</summary>
+    public double? RateOf(LanHost host)
+    {
+        lock (_hosts) return _rates.TryGetValue(host, out var rate) ? rate : null;
+    }
+
+    /// <summary>Reshapes <paramref name="host"/>'s cable, both ways, to <paramref name="rateMbit"/>: a slower (or faster) machine on the same switch.</summary>
+    public void SetRate(LanHost host, double rateMbit)
+    {
+        Switch.Note(string.Create(CultureInfo.InvariantCulture, $"link {host.Label} at {rateMbit:0.###} Mbit/s"));
+        Shape(host, rateMbit);
+    }
+
+    private void Shape(LanHost host, double rateMbit)
+    {
+        host.Namespace.Shape("eth0", rateMbit);
+        Switch.Shape(host.SwitchPort, rateMbit);
+        lock (_hosts) _rates[host] = rateMbit;
     }
 
     /// <summary>Pulls or plugs a host's cable (its switch port goes down: no carrier on either end).</summary>
