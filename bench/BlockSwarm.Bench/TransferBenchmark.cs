@@ -25,7 +25,8 @@ public static class TransferBenchmark
     private sealed record Sample(double Seconds, double CpuSeconds, long LeecherRss, double SeederCpuSeconds = double.NaN);
 
     /// <summary>Another CLI build and/or environment for the BlockSwarm processes.</summary>
-    private sealed record Variant(string Cli, Dictionary<string, string> Environment);
+    /// <summary>A BlockSwarm build with its environment and extra options for both seed and fetch (e.g. --compression=off).</summary>
+    private sealed record Variant(string Cli, Dictionary<string, string> Environment, string[] Args);
 
     private sealed class Row(string target, string name, long bytes)
     {
@@ -50,8 +51,9 @@ public static class TransferBenchmark
         string dir = Option("--dir") ?? "/tmp/blockswarm-bench/transfer";
         string tmpfs = Option("--tmpfs") ?? "/dev/shm/blockswarm-bench";
         var contenders = (Option("--only") ?? "blockswarm,libtorrent,aria2c").Split(',', StringSplitOptions.RemoveEmptyEntries).ToList();
-        // --variant LABEL=PATH/blockswarm.dll[;VAR=VALUE...] (repeatable): more BlockSwarm builds or runtime settings,
-        // interleaved with the other contenders in every repetition, so an A/B comparison sees the same load drift.
+        // --variant LABEL=PATH/blockswarm.dll[;VAR=VALUE...][;--option=value...] (repeatable): more BlockSwarm builds, runtime
+        // settings or options (given to seed and fetch), interleaved with the other contenders in every repetition, so an
+        // A/B comparison sees the same load drift.
         var variants = new Dictionary<string, Variant>();
         for (int i = 0; i < args.Length - 1; i++)
         {
@@ -59,8 +61,9 @@ public static class TransferBenchmark
             var parts = args[i + 1].Split(';', StringSplitOptions.RemoveEmptyEntries);
             int eq = parts[0].IndexOf('=', StringComparison.Ordinal);
             if (eq <= 0) throw new ArgumentException($"--variant {args[i + 1]}: expected LABEL=DLL[;VAR=VALUE...]");
-            var env = parts.Skip(1).Select(p => p.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : "");
-            variants[parts[0][..eq]] = new Variant(Path.GetFullPath(parts[0][(eq + 1)..]), env);
+            var env = parts.Skip(1).Where(p => !p.StartsWith("--", StringComparison.Ordinal)).Select(p => p.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : "");
+            var extra = parts.Skip(1).Where(p => p.StartsWith("--", StringComparison.Ordinal)).ToArray();
+            variants[parts[0][..eq]] = new Variant(Path.GetFullPath(parts[0][(eq + 1)..]), env, extra);
             contenders.Add(parts[0][..eq]);
         }
         var targets = (Option("--targets") ?? "tmpfs,disk").Split(',');
@@ -248,7 +251,7 @@ public static class TransferBenchmark
             Clean(targetDir);
             string cli = variant?.Cli ?? _cli;
             var env = variant?.Environment;
-            var (seedFile, seedArgs) = CliCommand.For(cli, ["seed", "--torrent", TorrentPath, "--source", Image, "--listen", "127.0.0.1:6881"]);
+            var (seedFile, seedArgs) = CliCommand.For(cli, ["seed", "--torrent", TorrentPath, "--source", Image, "--listen", "127.0.0.1:6881", .. variant?.Args ?? []]);
             using var seed = Start("bs-seed", seedFile, seedArgs, env);
             seed.WaitForListener("127.0.0.1", 6881, TimeSpan.FromSeconds(30));
             var fetches = new List<RunningProcess>();
@@ -260,6 +263,7 @@ public static class TransferBenchmark
                         "--listen", $"127.0.0.{2 + i}:6881", "--peer", "127.0.0.1:6881" };
                     for (int j = 0; j < i; j++) args.AddRange(["--peer", $"127.0.0.{2 + j}:6881"]);
                     if (cache != null) args.AddRange(["--cache", cache]);
+                    args.AddRange(variant?.Args ?? []);
                     var (fetchFile, fetchArgs) = CliCommand.For(cli, args);
                     fetches.Add(Start($"bs-fetch{i}", fetchFile, fetchArgs, env));
                 }

@@ -21,6 +21,7 @@ public static class FuzzTargets
         new("bencode", "BencodeDecoder.Decode (strict and lenient); BencodeException only", Bencode),
         new("torrent", "Torrent.Parse + BlockImageLayout.Create; TorrentException only", Torrent),
         new("partclone", "PartcloneTorrentInfo.Parse on UTF-8 text; BlockMapException only", Partclone),
+        new("zstd-run", "a bs_zstd message as a receiver takes it: ZstdBlock.ReadHeader + Zstd.DecompressExactly; PeerProtocolException and InvalidDataException only", ZstdRun),
     ];
 
     public static FuzzTarget? Find(string name) => All.FirstOrDefault(t => t.Name == name);
@@ -145,6 +146,36 @@ public static class FuzzTargets
             int n = (int)Math.Min(used, 1 << 20);
             stream.MapRange(used - n, n, slices);
             Check(slices.Sum(s => (long)s.Length) == n, "stream tail does not map to its length");
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// A <c>bs_zstd</c> payload as a receiver of a torrent of 8 pieces of 256 KiB that announced 256 KiB requests takes
+    /// it: the header checked, the frame decoded into exactly the announced length (never more: the buffer is that long).
+    /// </summary>
+    public static bool ZstdRun(byte[] data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        const int PieceLength = 256 << 10;
+        int piece, begin, length;
+        try
+        {
+            (piece, begin, length) = Engine.Compression.ZstdBlock.ReadHeader(new System.Buffers.ReadOnlySequence<byte>(data), 8, _ => PieceLength, PieceLength);
+        }
+        catch (Engine.Wire.PeerProtocolException)
+        {
+            return false;
+        }
+        Check(piece is >= 0 and < 8 && begin >= 0 && length > 0 && begin + length <= PieceLength, $"accepted run {piece} [{begin}, +{length}) is outside the torrent");
+        var decoded = new byte[length];
+        try
+        {
+            Engine.Compression.Zstd.DecompressExactly(data.AsSpan(Engine.Compression.ZstdBlock.HeaderLength), decoded);
+        }
+        catch (InvalidDataException)
+        {
+            return false;
         }
         return true;
     }

@@ -78,4 +78,12 @@ make("single", [("disk.img", 50000)], 16384, single=True, comment="one file")
 make("multi", [("a", 1000), ("b", 33000)], 32768,
      trackers=["http://a.example/announce", "udp://b.example:80/announce"], private=True)
 PY
-ls -l "$b" "$here/partclone" "$t"
+# bs_zstd: the header (piece, begin, decoded length; big-endian) and one zstd frame of a run, as a receiver with
+# 8 pieces of 256 KiB sees it; the fuzz target decodes into exactly the announced length.
+z="$here/zstd-run"
+mkdir -p "$z"
+seq 1 20000 >"$tmp/run.txt" && head -c 65536 "$tmp/run.txt" >"$tmp/run64k"
+{ printf '\x00\x00\x00\x02\x00\x01\x00\x00\x00\x01\x00\x00'; zstd -q -3 -c "$tmp/run64k"; } >"$z/run-64k"
+head -c 16384 /dev/zero >"$tmp/zero16k"
+{ printf '\x00\x00\x00\x07\x00\x03\xc0\x00\x00\x00\x40\x00'; zstd -q -19 -c "$tmp/zero16k"; } >"$z/zeros-last-block"
+ls -l "$b" "$here/partclone" "$t" "$z"

@@ -15,9 +15,9 @@ namespace BlockSwarm.Engine.Compression;
 /// always decodes to verified data.</para>
 /// <para>What it costs on data that does not compress (random, already compressed): before compressing a run the sender
 /// tries its first 16 KiB at level 1; a sample that does not shrink by a sixteenth marks the run's unit incompressible
-/// and it goes out as a plain PIECE (sendfile, cache lease, as without compression). A receiver that gets a long run raw
-/// from a peer speaking <c>bs_zstd</c> marks that unit too, so it never samples it. Random data thus costs one 16 KiB
-/// sample per unit at the origin and nothing downstream.</para>
+/// and it goes out as a plain PIECE (sendfile, cache lease, as without compression). Random data thus costs one 16 KiB
+/// sample per 256 KiB unit at each holder that uploads it. (A run received raw says nothing: the sender may have sent
+/// it raw only because its CPU, not the network, was the bottleneck at that moment.)</para>
 /// </remarks>
 internal sealed class WireCompression
 {
@@ -81,8 +81,8 @@ internal sealed class WireCompression
 
     public bool IsIncompressible(int piece, int begin) => (Volatile.Read(ref _incompressible[piece]) & UnitBit(begin)) != 0;
 
-    /// <summary>A long run came raw from a peer that compresses: the sender found it incompressible; do not try it here.</summary>
-    public void MarkIncompressible(int piece, int begin, int length)
+    /// <summary>A run whose sample (or whole) did not shrink: its unit is not tried again here.</summary>
+    private void MarkIncompressible(int piece, int begin, int length)
     {
         if (length >= SampleLength) Interlocked.Or(ref _incompressible[piece], UnitBit(begin));
     }

@@ -112,8 +112,6 @@ internal sealed class PeerSession : IPeerMessageHandler
             case MessageKind.Piece:
                 {
                     var block = new BlockRequest(message.PieceIndex, message.Begin, message.Length);
-                    // A long run sent raw by a peer that compresses did not compress there: no use trying it here.
-                    if (_zstdTo != 0) _session.Compression?.MarkIncompressible(block.Piece, block.Begin, block.Length);
                     await OnRunAsync(block, message.Payload, keep: null, cancellationToken).ConfigureAwait(false);
                     break;
                 }
@@ -206,8 +204,7 @@ internal sealed class PeerSession : IPeerMessageHandler
     private bool ShouldCompress(WireCompression compression)
     {
         if (!compression.Adaptive) return true;
-        var (backlog, rwnd) = Connection.SendState;
-        return (_gate ??= new CompressionGate(_session.Time)).ShouldCompress(backlog, rwnd);
+        return (_gate ??= new CompressionGate(_session.Time)).ShouldCompress(Connection.SendBacklog);
     }
 
     /// <summary>The id the peer takes <c>bs_zstd</c> messages under; 0 = send it plain PIECE messages.</summary>
@@ -389,39 +386,9 @@ internal sealed class PeerSession : IPeerMessageHandler
                     // Back-pressure from this peer's socket: read the next block only once the queue has room, so a
                     // slow peer never holds more than about UploadQueueHighWater of read blocks (cache leases, pooled buffers).
                     await Connection.WaitForSendSpaceAsync(UploadQueueHighWater, cancellationToken).ConfigureAwait(false);
-                    // To a peer that takes bs_zstd: the run compressed when it compresses, from the cache (free), or
-                    // compressed now while the path is the bottleneck (CPU is spare then); else raw below, reusing what
-                    // was read to try.
-                    IMemoryOwner<byte>? lease = null;
-                    if (_zstdTo is var zstdTo and not 0 && _session.Compression is { } compression
-                        && r.Length >= WireCompression.MinRunLength && !compression.IsIncompressible(r.Piece, r.Begin))
-                    {
-                        byte[]? packed = compression.TryGetCached(r);
-                        if (packed == null && ShouldCompress(compression))
-                        {
-                            lease = await ReadRunAsync(r, cancellationToken).ConfigureAwait(false);
-                            try
-                            {
-                                packed = compression.TryCompress(r, lease.Memory.Span);
-                            }
-                            catch
-                            {
-                                lease.Dispose();
-                                throw;
-                            }
-                        }
-                        if (packed != null)
-                        {
-                            lease?.Dispose();
-                            await _session.WaitForUploadAsync(packed.Length, cancellationToken).ConfigureAwait(false);
-                            var message = OutgoingMessage.Extended(zstdTo, packed);
-                            if (!Connection.Send(message)) return;
-                            compression.OnSent(r.Length, message.WireLength);
-                            Upload.Add(r.Length);
-                            _session.OnUploaded(r.Piece, r.Length, fromFile: false);
-                            continue;
-                        }
-                    }
+                    var (done, closed, lease) = await TrySendCompressedAsync(r, cancellationToken).ConfigureAwait(false);
+                    if (closed) return;
+                    if (done) continue;
                     try
                     {
                         await _session.WaitForUploadAsync(r.Length, cancellationToken).ConfigureAwait(false);
@@ -438,14 +405,12 @@ internal sealed class PeerSession : IPeerMessageHandler
                         && files.TryGetFileRun(r.Piece, r.Begin, r.Length, _onFileSendFailed ??= OnFileSendFailed) is { } run)
                     {
                         if (!Connection.Send(OutgoingMessage.Piece(r.Piece, r.Begin, run))) return;
-                        Upload.Add(r.Length);
-                        _session.OnUploaded(r.Piece, r.Length, fromFile: true);
+                        OnUploaded(r, fromFile: true);
                         continue;
                     }
                     lease ??= await ReadRunAsync(r, cancellationToken).ConfigureAwait(false);
                     if (!Connection.Send(OutgoingMessage.Piece(r.Piece, r.Begin, lease.Memory, lease))) return;
-                    Upload.Add(r.Length);
-                    _session.OnUploaded(r.Piece, r.Length, fromFile: false);
+                    OnUploaded(r, fromFile: false);
                 }
                 // Queue drained: any cancel still held matches no request (the peer's requests were all served).
                 lock (_cancelled)
@@ -466,6 +431,47 @@ internal sealed class PeerSession : IPeerMessageHandler
             _session.OnUploadFailed(Remote, ex);
             Connection.Close();
         }
+    }
+
+    private void OnUploaded(BlockRequest r, bool fromFile)
+    {
+        Upload.Add(r.Length);
+        _session.OnUploaded(r.Piece, r.Length, fromFile);
+    }
+
+    /// <summary>
+    /// To a peer that takes bs_zstd, a run that compresses goes out compressed: from the cache (free), or compressed now
+    /// while the path is the bottleneck (CPU is spare then). <c>Done</c>: sent; <c>Closed</c>: the connection closed;
+    /// else it goes raw, with <c>Lease</c> the bytes read to try it (null: nothing read yet).
+    /// </summary>
+    private async ValueTask<(bool Done, bool Closed, IMemoryOwner<byte>? Lease)> TrySendCompressedAsync(BlockRequest r, CancellationToken cancellationToken)
+    {
+        if (_zstdTo is not (var zstdTo and not 0) || _session.Compression is not { } compression
+            || r.Length < WireCompression.MinRunLength || compression.IsIncompressible(r.Piece, r.Begin))
+            return (false, false, null);
+        IMemoryOwner<byte>? lease = null;
+        byte[]? packed = compression.TryGetCached(r);
+        if (packed == null && ShouldCompress(compression))
+        {
+            lease = await ReadRunAsync(r, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                packed = compression.TryCompress(r, lease.Memory.Span);
+            }
+            catch
+            {
+                lease.Dispose();
+                throw;
+            }
+        }
+        if (packed == null) return (false, false, lease);
+        lease?.Dispose();
+        await _session.WaitForUploadAsync(packed.Length, cancellationToken).ConfigureAwait(false);
+        var message = OutgoingMessage.Extended(zstdTo, packed);
+        if (!Connection.Send(message)) return (false, true, null);
+        compression.OnSent(r.Length, message.WireLength);
+        OnUploaded(r, fromFile: false);
+        return (true, false, null);
     }
 
     /// <summary>

@@ -36,9 +36,6 @@ public interface IGatherSendTransport
     /// </summary>
     void SetCork(bool on);
 
-    /// <summary>
-    /// Bytes the socket holds that the kernel has not sent yet, and the microseconds it has spent limited by the peer's
-    /// receive window so far; false when the kernel cannot say.
-    /// </summary>
-    bool TryGetSendState(out long unsent, out long receiveWindowLimitedMicros);
+    /// <summary>Bytes the socket holds that the kernel has not sent yet; false when the kernel cannot say.</summary>
+    bool TryGetUnsentBytes(out long unsent);
 }

@@ -89,12 +89,10 @@ public sealed partial class PeerConnection : IAsyncDisposable
 
     /// <summary>
     /// Bytes waiting for the path: written to the socket and not yet sent by the kernel (held back by the congestion or
-    /// the receive window), and the microseconds the socket has been limited by the peer's receive window so far (-1:
-    /// unknown). Not what is queued here: the upload loop queues a whole run at a time, just before it asks. Without a
-    /// socket to ask, what is queued here.
+    /// the receive window). Not what is queued here: the upload loop queues a whole run at a time, just before it asks.
+    /// Without a socket to ask, what is queued here.
     /// </summary>
-    public (long Backlog, long ReceiveWindowLimitedMicros) SendState =>
-        _gather is { } g && g.TryGetSendState(out long unsent, out long rwnd) ? (unsent, rwnd) : (QueuedSendBytes, -1);
+    public long SendBacklog => _gather is { } g && g.TryGetUnsentBytes(out long unsent) ? unsent : QueuedSendBytes;
 
     /// <summary>Bytes queued by <see cref="Send"/> and not yet written to the transport: the upload path throttles on it.</summary>
     public long QueuedSendBytes => Interlocked.Read(ref _queuedSendBytes);

@@ -114,10 +114,10 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IGatherSendTransport, IAsync
     }
 
     /// <inheritdoc/>
-    public bool TryGetSendState(out long unsent, out long receiveWindowLimitedMicros)
+    public bool TryGetUnsentBytes(out long unsent)
     {
-        unsent = receiveWindowLimitedMicros = 0;
-        return _socket is { } socket && TcpSocketOptions.TryGetSendState(socket, out unsent, out receiveWindowLimitedMicros);
+        unsent = 0;
+        return _socket is { } socket && TcpSocketOptions.TryGetUnsentBytes(socket, out unsent);
     }
 
     private SendPacketsOperation? _sendPackets;

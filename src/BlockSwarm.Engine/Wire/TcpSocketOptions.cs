@@ -19,17 +19,16 @@ internal static class TcpSocketOptions
     }
 
     private const int TcpInfo = 11; // TCP_INFO
-    private const int NotSentOffset = 144, RwndLimitedOffset = 176, TcpInfoLength = 192; // struct tcp_info, Linux >= 4.10
+    private const int NotSentOffset = 144, TcpInfoLength = 148; // struct tcp_info's tcpi_notsent_bytes, Linux >= 4.6
 
     /// <summary>
     /// From TCP_INFO: bytes written to the socket that the kernel has not sent yet (held back by the congestion or the
-    /// receive window), and the microseconds the connection has spent limited by the peer's receive window so far.
-    /// False when the kernel cannot say (not Linux, too old, not TCP).
+    /// receive window). False when the kernel cannot say (not Linux, too old, not TCP).
     /// </summary>
-    public static bool TryGetSendState(Socket socket, out long unsent, out long receiveWindowLimitedMicros)
+    public static bool TryGetUnsentBytes(Socket socket, out long unsent)
     {
         Span<byte> info = stackalloc byte[TcpInfoLength];
-        unsent = receiveWindowLimitedMicros = 0;
+        unsent = 0;
         try
         {
             if (socket.GetRawSocketOption(Level, TcpInfo, info) < TcpInfoLength) return false;
@@ -39,7 +38,6 @@ internal static class TcpSocketOptions
             return false;
         }
         unsent = BinaryPrimitives.ReadUInt32LittleEndian(info[NotSentOffset..]);
-        receiveWindowLimitedMicros = (long)BinaryPrimitives.ReadUInt64LittleEndian(info[RwndLimitedOffset..]);
         return true;
     }
 }
