@@ -16,8 +16,13 @@ namespace BlockSwarm.Engine.Compression;
 /// </remarks>
 internal sealed class CompressionGate(TimeProvider time)
 {
-    /// <summary>Bytes waiting in the socket that show the path is behind.</summary>
-    public const long MinBacklog = 64 * 1024;
+    /// <summary>
+    /// Bytes waiting in the socket that show the path is behind: any. A connection is one of several sharing a host's
+    /// link (an origin's, a peer's uploads to its peers), so each socket's share of the queue is small; in the lab
+    /// (4 clients, 25 Mbit/s) a 64 KiB threshold left runs raw and took 1.54 × Z/c, 16 KiB 1.33 ×, any byte 1.22 ×
+    /// (UDPcast of the compressed stream: 1.20 ×). On loopback nothing waits and nothing is compressed.
+    /// </summary>
+    public const long MinBacklog = 1;
 
     public static readonly TimeSpan Sample = TimeSpan.FromMilliseconds(10);
 
