@@ -42,6 +42,23 @@ public sealed class BenchImage
         return new BenchImage(image, info);
     }
 
+    /// <summary>Writes <paramref name="path"/> with <paramref name="size"/> random bytes unless it already has that size (kept between runs).</summary>
+    public static void EnsureRandomFile(string path, long size, TextWriter log)
+    {
+        if (File.Exists(path) && new FileInfo(path).Length == size) return;
+        log.WriteLine($"building {path} ({size >> 20} MiB of random bytes)...");
+        using (var fs = new FileStream(path + ".tmp", FileMode.Create))
+        {
+            var buffer = new byte[8 << 20];
+            for (long done = 0; done < size; done += buffer.Length)
+            {
+                System.Security.Cryptography.RandomNumberGenerator.Fill(buffer);
+                fs.Write(buffer, 0, (int)Math.Min(buffer.Length, size - done));
+            }
+        }
+        File.Move(path + ".tmp", path, overwrite: true);
+    }
+
     /// <summary>Reads the image once so every contender starts from a warm page cache.</summary>
     public void WarmPageCache()
     {
@@ -50,3 +67,4 @@ public sealed class BenchImage
         while (fs.Read(buffer) > 0) { }
     }
 }
+

@@ -126,19 +126,7 @@ public static class DiskBenchmark
     private static (string Image, string Torrent) Prepare(string sourceDir, long size, string pieceSize, string cli, TextWriter log)
     {
         string image = Path.Combine(sourceDir, $"seed-{size >> 20}M.img");
-        if (!File.Exists(image) || new FileInfo(image).Length != size)
-        {
-            log.WriteLine($"building {image} ({size >> 20} MiB of random bytes)...");
-            using var fs = new FileStream(image + ".tmp", FileMode.Create);
-            var buffer = new byte[8 << 20];
-            for (long done = 0; done < size; done += buffer.Length)
-            {
-                System.Security.Cryptography.RandomNumberGenerator.Fill(buffer);
-                fs.Write(buffer, 0, (int)Math.Min(buffer.Length, size - done));
-            }
-            fs.Close();
-            File.Move(image + ".tmp", image, overwrite: true);
-        }
+        BenchImage.EnsureRandomFile(image, size, log);
         string torrent = Path.Combine(sourceDir, $"seed-{size >> 20}M-{pieceSize}.torrent");
         if (!File.Exists(torrent) || File.GetLastWriteTimeUtc(torrent) < File.GetLastWriteTimeUtc(image))
         {

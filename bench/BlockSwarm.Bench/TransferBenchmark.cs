@@ -178,19 +178,7 @@ public static class TransferBenchmark
             Directory.CreateDirectory(dir);
             Directory.CreateDirectory(tmpfs);
             Image = Path.Combine(dir, $"seed-{size >> 20}M.img");
-            if (!File.Exists(Image) || new FileInfo(Image).Length != size)
-            {
-                log.WriteLine($"building {Image} ({size >> 20} MiB of random bytes)...");
-                using var fs = new FileStream(Image + ".tmp", FileMode.Create);
-                var buffer = new byte[8 << 20];
-                for (long done = 0; done < size; done += buffer.Length)
-                {
-                    System.Security.Cryptography.RandomNumberGenerator.Fill(buffer);
-                    fs.Write(buffer, 0, (int)Math.Min(buffer.Length, size - done));
-                }
-                fs.Close();
-                File.Move(Image + ".tmp", Image, overwrite: true);
-            }
+            BenchImage.EnsureRandomFile(Image, size, log);
             TorrentPath = Path.Combine(dir, $"seed-{size >> 20}M.torrent");
             if (!File.Exists(TorrentPath) || File.GetLastWriteTimeUtc(TorrentPath) < File.GetLastWriteTimeUtc(Image))
             {

@@ -397,19 +397,23 @@ public sealed unsafe class DirectIOBlockDevice : IBlockDevice
                 einval = true;
                 return done;
             }
-            if (n < 0)
-            {
-                int errno = (int)-n;
-                throw new StorageException($"{name}: O_DIRECT write of {length - done} bytes at offset {offset + done} failed: {new Win32Exception(errno).Message} (errno {errno})");
-            }
-            if (n == 0)
-                throw new StorageException($"{name}: O_DIRECT write at offset {offset + done} wrote nothing ({length - done} bytes left)");
-            if (n > length - done)
-                throw new StorageException($"{name}: O_DIRECT write at offset {offset + done} reported {n} bytes for {length - done}");
+            CheckWritten(n, name, length - done, offset + done);
             done += (int)n;
             if (done < length && done % alignment != 0) return done;
         }
         return done;
+    }
+
+    /// <summary>The checks every direct write's count gets: an error, nothing written, more than asked.</summary>
+    private static void CheckWritten(long n, string name, int remaining, long at)
+    {
+        if (n < 0)
+        {
+            int errno = (int)-n;
+            throw new StorageException($"{name}: O_DIRECT write of {remaining} bytes at offset {at} failed: {new Win32Exception(errno).Message} (errno {errno})");
+        }
+        if (n == 0) throw new StorageException($"{name}: O_DIRECT write at offset {at} wrote nothing ({remaining} bytes left)");
+        if (n > remaining) throw new StorageException($"{name}: O_DIRECT write at offset {at} reported {n} bytes for {remaining}");
     }
 
     /// <summary>One pwritev(2): the byte count, or -errno.</summary>
@@ -434,15 +438,7 @@ public sealed unsafe class DirectIOBlockDevice : IBlockDevice
                 einval = true;
                 return done;
             }
-            if (n < 0)
-            {
-                int errno = (int)-n;
-                throw new StorageException($"{name}: O_DIRECT write of {length - done} bytes at offset {offset + done} failed: {new Win32Exception(errno).Message} (errno {errno})");
-            }
-            if (n == 0)
-                throw new StorageException($"{name}: O_DIRECT write at offset {offset + done} wrote nothing ({length - done} bytes left)");
-            if (n > length - done)
-                throw new StorageException($"{name}: O_DIRECT write at offset {offset + done} reported {n} bytes for {length - done}");
+            CheckWritten(n, name, length - done, offset + done);
             done += (int)n;
             if (done < length && done % alignment != 0) return done;
             // Skip the buffers written, and the written part of the one it stopped in.
