@@ -121,6 +121,10 @@ public abstract partial class MappedPieceStorage
             lock (_pendingLock)
                 if (_pending.TryGetValue(item.Piece, out var cur) && ReferenceEquals(cur.Data, item.Data))
                     _pending.Remove(item.Piece);
+            // Again now that it is on the device: a read-ahead fill of neighbouring pieces that started while this one
+            // was queued read what the device held before (zeros on a fresh target) and may have cached it; served to
+            // a peer, that fails its hash there and gets this peer banned. (Fills still in flight discard their result.)
+            _readCache?.Invalidate(item.Piece);
             item.Data!.Dispose();
             _budget.Release(item.Length);
         }

