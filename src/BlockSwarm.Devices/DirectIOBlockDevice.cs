@@ -386,22 +386,9 @@ public sealed unsafe class DirectIOBlockDevice : IBlockDevice
     /// </summary>
     internal static int WriteDirect(Pwrite pwrite, string name, byte* buffer, int length, long offset, int alignment, bool stopOnEinval, out bool einval)
     {
-        einval = false;
-        int done = 0;
-        while (done < length)
-        {
-            long n = pwrite(buffer + done, length - done, offset + done);
-            if (n == -NativeMethods.EINTR) continue;
-            if (n == -NativeMethods.EINVAL && stopOnEinval)
-            {
-                einval = true;
-                return done;
-            }
-            CheckWritten(n, name, length - done, offset + done);
-            done += (int)n;
-            if (done < length && done % alignment != 0) return done;
-        }
-        return done;
+        // One buffer is a gather write of one segment: the same loop, the same checks of every count.
+        var iov = new NativeMethods.IoVec { Base = (nint)buffer, Length = (nuint)length };
+        return WriteGather((v, _, at) => pwrite((byte*)v->Base, (int)v->Length, at), name, &iov, 1, length, offset, alignment, stopOnEinval, out einval);
     }
 
     /// <summary>The checks every direct write's count gets: an error, nothing written, more than asked.</summary>
@@ -420,8 +407,8 @@ public sealed unsafe class DirectIOBlockDevice : IBlockDevice
     internal delegate long Pwritev(NativeMethods.IoVec* iov, int count, long offset);
 
     /// <summary>
-    /// <see cref="WriteDirect(Pwrite, string, byte*, int, long, int, bool, out bool)"/> for a gather write straight from
-    /// aligned buffers: the same checks of every count, at most <see cref="PositionalIO.MaxSegments"/> buffers per call,
+    /// A direct write from aligned buffers (a gather write; <see cref="WriteDirect(Pwrite, string, byte*, int, long, int, bool, out bool)"/>
+    /// is its one-buffer case): every count checked, at most <see cref="PositionalIO.MaxSegments"/> buffers per call,
     /// a partial write continued from where it stopped. <paramref name="iov"/> is consumed.
     /// </summary>
     internal static int WriteGather(Pwritev pwritev, string name, NativeMethods.IoVec* iov, int count, int length, long offset, int alignment,

@@ -211,13 +211,17 @@ public static class EngineCommands
     /// <c>--compression</c>, shared by seed, fetch, serve and deploy: zstd runs between BlockSwarm peers (bs_zstd), or off.
     /// <paramref name="fromJob"/>: deploy, where no value means the server's choice.
     /// </summary>
-    internal static Option<string?> CompressionOption(bool fromJob = false) => new("--compression")
+    internal static Option<string?> CompressionOption(bool fromJob = false)
     {
-        Description = fromJob
-            ? "Compressed transfer between BlockSwarm peers: zstd, zstd:LEVEL (1-19) or off; default: what the server says (zstd:3)"
-            : $"Compressed transfer between BlockSwarm peers: zstd (level {EngineOptions.DefaultCompressionLevel}), zstd:LEVEL (1-19; 1 for a slow CPU on 10 GbE) or off. Other clients always get plain pieces",
-        DefaultValueFactory = fromJob ? null! : _ => "zstd",
-    };
+        var option = new Option<string?>("--compression")
+        {
+            Description = fromJob
+                ? "Compressed transfer between BlockSwarm peers: zstd, zstd:LEVEL (1-19) or off; default: what the server says (zstd:3)"
+                : $"Compressed transfer between BlockSwarm peers: zstd (level {EngineOptions.DefaultCompressionLevel}), zstd:LEVEL (1-19; 1 for a slow CPU on 10 GbE) or off. Other clients always get plain pieces",
+        };
+        if (!fromJob) option.DefaultValueFactory = _ => "zstd";
+        return option;
+    }
 
     /// <summary>The zstd level of a <c>--compression</c> value (0 = off); null for none given.</summary>
     internal static int? ParseCompression(string? value)

@@ -34,13 +34,16 @@ internal sealed class CompressionGate(TimeProvider time)
 
     public double Score => _score;
 
-    /// <param name="backlog">Bytes waiting for the path (see <see cref="Wire.PeerConnection.SendBacklog"/>).</param>
-    public bool ShouldCompress(long backlog)
+    /// <param name="backlog">
+    /// Bytes waiting for the path (see <see cref="Wire.PeerConnection.SendBacklog"/>), asked of <paramref name="source"/>
+    /// only when a sample is due: reading it is a system call, and runs are decided far more often than every 10 ms.
+    /// </param>
+    public bool ShouldCompress<TSource>(TSource source, Func<TSource, long> backlog)
     {
         long now = time.GetTimestamp();
         if ((now - _scoredAt) / (double)time.TimestampFrequency >= Sample.TotalSeconds)
         {
-            _score += ((backlog >= MinBacklog ? 1 : 0) - _score) * Step;
+            _score += ((backlog(source) >= MinBacklog ? 1 : 0) - _score) * Step;
             _scoredAt = now;
         }
         return _score >= 0.5;

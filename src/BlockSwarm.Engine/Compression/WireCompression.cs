@@ -30,13 +30,10 @@ internal sealed class WireCompression
     /// <summary>The smallest unit an incompressible mark covers; a piece has at most 64 units (one <c>ulong</c> of marks).</summary>
     private const int MinUnitLength = 256 * 1024;
 
-    private readonly object _owner = new();
     private readonly CompressedBlockCache? _cache;
     private readonly ulong[] _incompressible;
     private readonly int _unitShift;
     private long _compressedRuns;
-    private long _compressedRaw;
-    private long _compressedWire;
     private long _forwarded;
     private long _sentRaw;
     private long _sentWire;
@@ -63,10 +60,8 @@ internal sealed class WireCompression
     /// <summary>zstd level runs are compressed at (1–19; 3 is zstd's own default).</summary>
     public int Level { get; }
 
-    /// <summary>Runs this side compressed itself (CPU spent), their decoded and compressed bytes.</summary>
+    /// <summary>Runs this side compressed itself (CPU spent).</summary>
     public long CompressedRuns => Interlocked.Read(ref _compressedRuns);
-    public long CompressedRawBytes => Interlocked.Read(ref _compressedRaw);
-    public long CompressedWireBytes => Interlocked.Read(ref _compressedWire);
 
     /// <summary>Runs sent compressed from the cache (compressed earlier here, or received compressed and forwarded as is).</summary>
     public long ForwardedRuns => Interlocked.Read(ref _forwarded);
@@ -92,7 +87,7 @@ internal sealed class WireCompression
     /// <summary>The <c>bs_zstd</c> payload of a run compressed or received earlier, when it is still cached.</summary>
     public byte[]? TryGetCached(BlockRequest run)
     {
-        var payload = _cache?.TryGet(_owner, run.Piece, run.Begin, run.Length);
+        var payload = _cache?.TryGet(this, run.Piece, run.Begin, run.Length);
         if (payload != null) Interlocked.Increment(ref _forwarded);
         return payload;
     }
@@ -124,9 +119,7 @@ internal sealed class WireCompression
             ZstdBlock.WriteHeader(payload, run.Piece, run.Begin, run.Length);
             scratch.AsSpan(0, n).CopyTo(payload.AsSpan(ZstdBlock.HeaderLength));
             Interlocked.Increment(ref _compressedRuns);
-            Interlocked.Add(ref _compressedRaw, raw.Length);
-            Interlocked.Add(ref _compressedWire, payload.Length);
-            _cache?.Add(_owner, run.Piece, run.Begin, run.Length, payload);
+            _cache?.Add(this, run.Piece, run.Begin, run.Length, payload);
             return payload;
         }
         finally
@@ -154,12 +147,12 @@ internal sealed class WireCompression
     /// <summary>The piece verified: the compressed runs received whole for it may now be forwarded as they are.</summary>
     public void Keep(int piece, List<Session.KeptRun> runs)
     {
-        foreach (var run in runs) _cache?.Add(_owner, piece, run.Begin, run.Length, run.Payload);
+        foreach (var run in runs) _cache?.Add(this, piece, run.Begin, run.Length, run.Payload);
     }
 
     /// <summary>The torrent stops: its cached runs give their room to the others.</summary>
     public void Release()
     {
-        _cache?.RemoveOwner(_owner);
+        _cache?.RemoveOwner(this);
     }
 }

@@ -204,8 +204,11 @@ internal sealed class PeerSession : IPeerMessageHandler
     private bool ShouldCompress(WireCompression compression)
     {
         if (!compression.Adaptive) return true;
-        return (_gate ??= new CompressionGate(_session.Time)).ShouldCompress(Connection.SendBacklog);
+        return (_gate ??= new CompressionGate(_session.Time)).ShouldCompress(Connection, static c => c.SendBacklog);
     }
+
+    /// <summary>The torrent's piece lengths, for checking <c>bs_zstd</c> headers (one delegate per connection, not per message).</summary>
+    private Func<int, int>? _pieceLengthOf;
 
     /// <summary>The id the peer takes <c>bs_zstd</c> messages under; 0 = send it plain PIECE messages.</summary>
     private volatile byte _zstdTo;
@@ -220,14 +223,17 @@ internal sealed class PeerSession : IPeerMessageHandler
         var compression = _session.Compression
             ?? throw new PeerProtocolException($"{ZstdBlock.ExtensionName} message, which we did not announce");
         var t = _session.Torrent;
-        var (piece, begin, length) = ZstdBlock.ReadHeader(message.Payload, t.PieceCount, t.GetPieceLength, _session.MaxRequestLength);
+        var (piece, begin, length) = ZstdBlock.ReadHeader(message.Payload, t.PieceCount, _pieceLengthOf ??= t.GetPieceLength, _session.MaxRequestLength);
         var block = new BlockRequest(piece, begin, length);
+        // The copy kept for forwarding is taken first and decoded from: one copy out of the receive buffer, not two
+        // when the frame spans its segments.
+        byte[]? keep = compression.KeepsReceived ? message.Payload.ToArray() : null;
+        var frame = keep is null ? message.Payload.Slice(ZstdBlock.HeaderLength) : new ReadOnlySequence<byte>(keep, ZstdBlock.HeaderLength, keep.Length - ZstdBlock.HeaderLength);
         byte[] decoded = ArrayPool<byte>.Shared.Rent(length);
         try
         {
-            Decode(message.Payload.Slice(ZstdBlock.HeaderLength), decoded.AsSpan(0, length), block);
+            Decode(frame, decoded.AsSpan(0, length), block);
             compression.OnReceived(length, message.WireLength);
-            byte[]? keep = compression.KeepsReceived ? message.Payload.ToArray() : null;
             await OnRunAsync(block, new ReadOnlySequence<byte>(decoded, 0, length), keep, cancellationToken).ConfigureAwait(false);
         }
         finally

@@ -200,10 +200,10 @@ public sealed class CompressedTransferTests(ITestOutputHelper output)
         bool Step(long backlog)
         {
             time.Advance(TimeSpan.FromMilliseconds(10));
-            return gate.ShouldCompress(backlog);
+            return gate.ShouldCompress(backlog, static b => b);
         }
         // A new connection compresses (on a LAN the network is the usual bottleneck)...
-        Assert.True(gate.ShouldCompress(0));
+        Assert.True(gate.ShouldCompress(0L, static b => b));
         // ...until nothing waits in the socket for about 50 ms (this process is the bottleneck): raw.
         int n = 0;
         while (Step(0)) Assert.True(++n < 6, $"still compressing after {n} samples without a backlog");
@@ -220,7 +220,7 @@ public sealed class CompressedTransferTests(ITestOutputHelper output)
         // Many runs queued at one instant move the score once.
         for (int i = 0; i < 30; i++) Step(0);
         time.Advance(TimeSpan.FromMilliseconds(10));
-        for (int i = 0; i < 100; i++) gate.ShouldCompress(1 << 20);
+        for (int i = 0; i < 100; i++) gate.ShouldCompress(1L << 20, static b => b);
         Assert.True(gate.Score < 0.2, $"score {gate.Score}");
     }
 
