@@ -44,6 +44,14 @@ public sealed record EngineOptions
 
     public DiscoveryOptions Discovery { get; init; } = new();
 
+    /// <summary>
+    /// The swarm secret (<c>--secret-file</c>): every peer connection is then mutually authenticated and encrypted
+    /// (<see cref="BlockSwarm.Security.SecureChannel"/>), announces carry a proof of it, and Local Service Discovery (which
+    /// would shout info-hashes on the LAN) is refused. Peers without it, standard BitTorrent clients included, cannot
+    /// connect. Null: plain BitTorrent, interoperable with every client.
+    /// </summary>
+    public BlockSwarm.Security.SwarmSecret? SwarmSecret { get; init; }
+
     /// <summary>Default <see cref="CompressionLevel"/>: zstd's own default level.</summary>
     public const int DefaultCompressionLevel = 3;
 
