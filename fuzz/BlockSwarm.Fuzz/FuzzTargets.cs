@@ -22,7 +22,12 @@ public static class FuzzTargets
         new("torrent", "Torrent.Parse + BlockImageLayout.Create; TorrentException only", Torrent),
         new("partclone", "PartcloneTorrentInfo.Parse on UTF-8 text; BlockMapException only", Partclone),
         new("zstd-run", "a bs_zstd message as a receiver takes it: ZstdBlock.ReadHeader + Zstd.DecompressExactly; PeerProtocolException and InvalidDataException only", ZstdRun),
+        new("secure-channel", "what a secret-swarm listener reads from a dialer: SecureChannel.AcceptAsync, then every record; SecureChannelException only", SecureChannelAccept),
     ];
+
+    /// <summary>Targets whose seeds are made by code, not by generate.sh: the name and a maker of (file name, bytes) pairs.</summary>
+    public static IReadOnlyDictionary<string, Func<IEnumerable<(string Name, byte[] Data)>>> SeedMakers { get; } =
+        new Dictionary<string, Func<IEnumerable<(string, byte[])>>> { ["secure-channel"] = SecureChannelSeeds };
 
     public static FuzzTarget? Find(string name) => All.FirstOrDefault(t => t.Name == name);
 
@@ -178,5 +183,117 @@ public static class FuzzTargets
             return false;
         }
         return true;
+    }
+
+    private static readonly Security.SwarmSecret FuzzSecret = Security.SwarmSecret.FromText("the fuzzing swarm's secret", "fuzz");
+    private static readonly byte[] ListenerNonce = [.. Enumerable.Range(1, Security.SecureChannel.NonceLength).Select(i => (byte)i)];
+
+    /// <summary>
+    /// A secret-swarm listener (fixed nonce, so a recorded dialer transcript stays valid) fed <paramref name="data"/> as
+    /// everything the dialer sends: the handshake, then records read to the end through buffers smaller and larger than
+    /// a record. Accepted: the handshake held and every record authenticated; then the plaintext can be no longer than
+    /// what was sent minus the handshake and one record's overhead per record.
+    /// </summary>
+    public static bool SecureChannelAccept(byte[] data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var inner = new ScriptedStream(data);
+        try
+        {
+            using var channel = Security.SecureChannel.AcceptAsync(inner, FuzzSecret, CancellationToken.None, ListenerNonce).GetAwaiter().GetResult();
+            Check(inner.Written == 72, $"the listener sent {inner.Written} bytes in its handshake, not 72");
+            var buffer = new byte[data.Length % 2 == 0 ? 100 : 70_000];
+            long plain = 0;
+            int n;
+            while ((n = channel.ReadAsync(buffer).AsTask().GetAwaiter().GetResult()) > 0) plain += n;
+            long records = (long)channel.RecordsReceived;
+            Check(plain <= data.Length - 72 - records * Security.SecureChannelStream.RecordOverhead, $"{plain} plaintext bytes out of {data.Length} input bytes in {records} records");
+            return true;
+        }
+        catch (Security.SecureChannelException)
+        {
+            Check(inner.Written is 0 or 72, $"a refused dialer got {inner.Written} bytes");
+            return false;
+        }
+    }
+
+    /// <summary>Dialer transcripts the listener of <see cref="SecureChannelAccept"/> accepts: the handshake and records of several sizes.</summary>
+    public static IEnumerable<(string Name, byte[] Data)> SecureChannelSeeds()
+    {
+        foreach (var (name, sizes) in new (string, int[])[] { ("handshake-only", []), ("one-record", [68]), ("records", [68, 5, 16_397, 70_000]) })
+        {
+            // The dialer's half of a real handshake against the listener, over in-memory pipes.
+            // Unbounded: nobody reads the records, so a writer that waited for room would wait forever.
+            var toListener = new System.IO.Pipelines.Pipe(new System.IO.Pipelines.PipeOptions(pauseWriterThreshold: 0));
+            var toDialer = new System.IO.Pipelines.Pipe();
+            var dialerSide = new PipeStream(toDialer.Reader, toListener.Writer);
+            var listenerSide = new PipeStream(toListener.Reader, toDialer.Writer);
+            var accept = Security.SecureChannel.AcceptAsync(listenerSide, FuzzSecret, CancellationToken.None, ListenerNonce);
+            using var dialer = Security.SecureChannel.ConnectAsync(dialerSide, FuzzSecret, CancellationToken.None, new byte[Security.SecureChannel.NonceLength]).GetAwaiter().GetResult();
+            using var listener = accept.GetAwaiter().GetResult();
+            var random = new Random(sizes.Length);
+            foreach (int size in sizes)
+            {
+                var bytes = new byte[size];
+                random.NextBytes(bytes);
+                dialer.Write(bytes);
+            }
+            dialer.Flush();
+            yield return (name, dialerSide.Written);
+        }
+    }
+
+    /// <summary>A peer's stream for a fuzz input: reads come from the input, writes are counted and dropped.</summary>
+    private sealed class ScriptedStream(byte[] input) : Stream
+    {
+        private int _at;
+        public long Written { get; private set; }
+        public override bool CanRead => true;
+        public override bool CanWrite => true;
+        public override bool CanSeek => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            // Uneven chunks, so records straddle reads.
+            int n = Math.Min(count, Math.Min(input.Length - _at, 1 + (_at * 7919 % 40_000)));
+            input.AsSpan(_at, n).CopyTo(buffer.AsSpan(offset));
+            _at += n;
+            return n;
+        }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => Written += count;
+    }
+
+    /// <summary>One direction read from a pipe, the other written to one (and recorded): an in-memory socket end.</summary>
+    private sealed class PipeStream(System.IO.Pipelines.PipeReader reader, System.IO.Pipelines.PipeWriter writer) : Stream
+    {
+        private readonly Stream _in = reader.AsStream();
+        private readonly Stream _out = writer.AsStream();
+        private readonly MemoryStream _written = new();
+        public byte[] Written => _written.ToArray();
+        public override bool CanRead => true;
+        public override bool CanWrite => true;
+        public override bool CanSeek => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() => _out.Flush();
+        public override Task FlushAsync(CancellationToken cancellationToken) => _out.FlushAsync(cancellationToken);
+        public override int Read(byte[] buffer, int offset, int count) => _in.Read(buffer, offset, count);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => _in.ReadAsync(buffer, cancellationToken);
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            _written.Write(buffer, offset, count);
+            _out.Write(buffer, offset, count);
+        }
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            _written.Write(buffer.Span);
+            return _out.WriteAsync(buffer, cancellationToken);
+        }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

@@ -7,6 +7,7 @@ using SharpFuzz;
 //                                                libfuzzer-dotnet started us); once on stdin otherwise
 // blockswarm-fuzz TARGET --smoke N [--seed S] [--corpus DIR] [--crash-dir DIR]
 // blockswarm-fuzz TARGET --replay FILE...
+// blockswarm-fuzz TARGET --make-seeds DIR        seeds made by code (secure-channel: a recorded dialer)
 if (args.Length == 0 || FuzzTargets.Find(args[0]) is not { } target)
 {
     Console.Error.WriteLine("usage: blockswarm-fuzz TARGET [--smoke N [--seed S] [--corpus DIR] [--crash-dir DIR] | --replay FILE...]");
@@ -16,6 +17,23 @@ if (args.Length == 0 || FuzzTargets.Find(args[0]) is not { } target)
 }
 
 string? Option(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+
+if (Option("--make-seeds") is { } seedDir)
+{
+    // Seeds that code must make (a valid handshake transcript, say): written once, committed under fuzz/corpus/.
+    if (!FuzzTargets.SeedMakers.TryGetValue(target.Name, out var make))
+    {
+        Console.Error.WriteLine($"{target.Name}: its seeds come from fuzz/corpus/generate.sh");
+        return 2;
+    }
+    Directory.CreateDirectory(seedDir);
+    foreach (var (name, data) in make())
+    {
+        File.WriteAllBytes(Path.Combine(seedDir, name), data);
+        Console.WriteLine($"{Path.Combine(seedDir, name)}: {data.Length} bytes, {(target.Run(data) ? "accepted" : "REJECTED")}");
+    }
+    return 0;
+}
 
 if (Array.IndexOf(args, "--replay") is var r and >= 0)
 {

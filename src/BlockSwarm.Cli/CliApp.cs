@@ -24,6 +24,7 @@ public static class CliApp
             ServeCommand.Build(ctx),
             DeployCommand.Build(ctx),
             TrackerCommand.Build(ctx),
+            SecretCommand.Build(ctx),
             EzioCommand.Build(ctx),
             DemoCommand.Build(ctx),
         };

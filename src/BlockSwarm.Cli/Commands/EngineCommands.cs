@@ -1,4 +1,5 @@
 using System.CommandLine;
+using BlockSwarm.Security;
 using BlockSwarm.Devices;
 using BlockSwarm.Engine;
 using BlockSwarm.Engine.Hosting;
@@ -34,9 +35,10 @@ public static class EngineCommands
         var (noPex, lsd) = DiscoveryOptions();
         var maxPeers = MaxPeersOption();
         var compression = CompressionOption();
+        var secretFile = SecretFileOption();
         var cmd = new Command("seed", "Seed torrents from devices, images, partclone slice directories or plain files, all on one port")
         {
-            torrents, sources, listen, peers, limit, slowStart, verifySource, files, noPex, lsd, maxPeers, compression,
+            torrents, sources, listen, peers, limit, slowStart, verifySource, files, noPex, lsd, maxPeers, compression, secretFile,
         };
         cmd.SetAction((pr, outer) => CommandSupport.RunGuardedAsync(ctx, onInterrupt: () => ExitCodes.Ok, body: async ct =>
         {
@@ -44,6 +46,7 @@ public static class EngineCommands
             long rate = pr.GetValue(limit) is { } l ? SizeParser.Parse(l) : 0;
             int ss = pr.GetValue(slowStart);
             int level = ParseCompression(pr.GetValue(compression))!.Value;
+            var secret = LoadSecret(ctx, pr.GetValue(secretFile), pr.GetValue(lsd));
             var memory = PieceMemory.Split(EngineOptions.DefaultMemoryBytes, pairs.Max(p => p.Torrent.PieceLength));
             var storages = new List<MappedPieceStorage>();
             try
@@ -62,6 +65,7 @@ public static class EngineCommands
                     SlowStart = ss > 0 ? TimeSpan.FromSeconds(ss) : null,
                     Memory = memory,
                     CompressionLevel = level,
+                    SwarmSecret = secret,
                     LoggerFactory = ctx.LoggerFactory,
                     Discovery = new DiscoveryOptions { Pex = !pr.GetValue(noPex), Lsd = pr.GetValue(lsd) },
                 });
@@ -101,9 +105,10 @@ public static class EngineCommands
         var (noPex, lsd) = DiscoveryOptions();
         var maxPeers = MaxPeersOption();
         var compression = CompressionOption();
+        var secretFile = SecretFileOption();
         var cmd = new Command("fetch", "Download torrents into devices, image files or directories, all on one port; exits 0 only when every piece of every torrent is verified and fsynced")
         {
-            torrents, targets, listen, peers, seedAfter, cache, writeMode, directIO, resume, files, size, noPex, lsd, maxPeers, compression,
+            torrents, targets, listen, peers, seedAfter, cache, writeMode, directIO, resume, files, size, noPex, lsd, maxPeers, compression, secretFile,
         };
         cmd.SetAction((pr, outer) => CommandSupport.RunGuardedAsync(ctx, onInterrupt: () =>
         {
@@ -116,6 +121,7 @@ public static class EngineCommands
             if (pairs.Count > 1 && (pr.GetValue(resume) is not null || pr.GetValue(size) is not null))
                 throw new UsageException("--resume and --size name one target: use them with a single --torrent");
             var mode = GetWriteMode(pr, writeMode, directIO);
+            var secret = LoadSecret(ctx, pr.GetValue(secretFile), pr.GetValue(lsd));
             if (mode == WriteMode.Direct && (plainFiles || pairs.Any(p => !BlockImageLayout.IsBlockImage(p.Torrent))))
                 throw new UsageException("--write-mode direct applies to device or image file targets of block-image torrents, not to plain files (always written buffered)");
             var memory = PieceMemory.Split(StorageOptions.ClampCacheBytes(SizeParser.Parse(pr.GetValue(cache)!), pairs.Max(p => p.Torrent.PieceLength)),
@@ -145,6 +151,7 @@ public static class EngineCommands
                     LocalAddress = listenAt?.Address,
                     Memory = memory,
                     CompressionLevel = ParseCompression(pr.GetValue(compression))!.Value,
+                    SwarmSecret = secret,
                     LoggerFactory = ctx.LoggerFactory,
                     Discovery = new DiscoveryOptions { Pex = !pr.GetValue(noPex), Lsd = pr.GetValue(lsd) },
                 });
@@ -233,6 +240,30 @@ public static class EngineCommands
         if (v.StartsWith("zstd:", StringComparison.Ordinal) && int.TryParse(v.AsSpan(5), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int level) && level is >= 1 and <= 19)
             return level;
         throw new UsageException($"--compression '{value}' is not zstd, zstd:LEVEL (1-19) or off");
+    }
+
+    /// <summary><c>--secret-file</c>, shared by seed, fetch, serve and deploy.</summary>
+    internal static Option<string?> SecretFileOption() => new("--secret-file")
+    {
+        Description = "Swarm secret (a file from `blockswarm secret new`): peer connections are mutually authenticated and encrypted, "
+            + "and only holders of the same secret can join; standard BitTorrent clients cannot",
+    };
+
+    /// <summary>The swarm secret of <c>--secret-file</c> (null without one); a loose file mode is a warning, an unusable secret a usage error.</summary>
+    internal static SwarmSecret? LoadSecret(CliContext ctx, string? path, bool lsd = false)
+    {
+        if (path is null) return null;
+        if (lsd) throw new UsageException("--lsd multicasts info-hashes to the whole LAN: it cannot be used with --secret-file");
+        try
+        {
+            var secret = SwarmSecret.Load(path);
+            if (secret.FileModeWarning is { } warning) ctx.Warn(warning);
+            return secret;
+        }
+        catch (SecretException ex)
+        {
+            throw new UsageException(ex.Message);
+        }
     }
 
     /// <summary>The connection limit shared by seed, fetch and deploy.</summary>

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using BlockSwarm.Engine.Session;
+using BlockSwarm.Security;
 using BlockSwarm.Engine.Wire;
 using Microsoft.Extensions.Logging;
 
@@ -139,7 +140,9 @@ internal sealed class ConnectionManager
             return;
         }
         SocketTuning.Apply(socket, _options);
-        var conn = PeerConnection.Create(new NetworkStream(socket, ownsSocket: true), timeProvider: _options.Time, transportOptions: _options.Transport);
+        Stream? stream = await OpenChannelAsync(new NetworkStream(socket, ownsSocket: true), null, remote, ct).ConfigureAwait(false);
+        if (stream is null) return;
+        var conn = PeerConnection.Create(stream, timeProvider: _options.Time, transportOptions: _options.Transport);
         try
         {
             TorrentSession? session = null;
@@ -200,7 +203,13 @@ internal sealed class ConnectionManager
                 EngineLog.DialFailed(_log, session.Name, endPoint, ex is OperationCanceledException ? $"no answer within {_options.ConnectTimeout.TotalSeconds:0} s" : ex.Message, retry);
             return;
         }
-        var conn = PeerConnection.Create(new NetworkStream(socket, ownsSocket: true), timeProvider: _options.Time, transportOptions: _options.Transport);
+        Stream? stream = await OpenChannelAsync(new NetworkStream(socket, ownsSocket: true), session, endPoint, ct).ConfigureAwait(false);
+        if (stream is null)
+        {
+            state.End(_options.Time, connected: false);
+            return;
+        }
+        var conn = PeerConnection.Create(stream, timeProvider: _options.Time, transportOptions: _options.Transport);
         bool connected = false;
         try
         {
@@ -219,6 +228,43 @@ internal sealed class ConnectionManager
             state.Connected = false;
             state.End(_options.Time, connected);
         }
+    }
+
+    /// <summary>
+    /// Without a swarm secret, the socket's stream as it is. With one, the secret handshake (<see cref="SecureChannel"/>)
+    /// first, as the dialer when <paramref name="dialer"/> is set: the encrypted stream, or null (and one log line) when
+    /// the peer does not prove the secret, is a standard client, or hangs up; the socket is then closed.
+    /// </summary>
+    private async Task<Stream?> OpenChannelAsync(NetworkStream plain, TorrentSession? dialer, IPEndPoint remote, CancellationToken ct)
+    {
+        if (_options.SwarmSecret is not { } secret) return plain;
+        using var timeout = new CancellationTokenSource(PeerConnectionOptions.Default.HandshakeTimeout, _options.Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
+        string reason;
+        try
+        {
+            return dialer is null
+                ? await SecureChannel.AcceptAsync(plain, secret, linked.Token).ConfigureAwait(false)
+                : await SecureChannel.ConnectAsync(plain, secret, linked.Token).ConfigureAwait(false);
+        }
+        catch (SecureChannelException ex)
+        {
+            reason = ex.Message;
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            reason = $"the secret handshake did not complete within {PeerConnectionOptions.Default.HandshakeTimeout.TotalSeconds:0} s";
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException)
+        {
+            reason = $"the connection failed during the secret handshake: {ex.Message}";
+        }
+        await plain.DisposeAsync().ConfigureAwait(false);
+        if (ct.IsCancellationRequested) return null;
+        _metrics.Refused("secret");
+        if (dialer is null) EngineLog.SecretRefusedIncoming(_log, remote, reason, secret.Id);
+        else EngineLog.SecretRefusedOutgoing(_log, dialer.Name, remote, reason, secret.Id);
+        return null;
     }
 
     /// <summary>One connection's bookkeeping: whose it is (known once the handshake named the torrent) and when it ended.</summary>

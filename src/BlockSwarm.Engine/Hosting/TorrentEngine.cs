@@ -120,6 +120,7 @@ public sealed class TorrentEngine : IAsyncDisposable
     {
         if (Interlocked.CompareExchange(ref _state, StateRunning, StateCreated) != StateCreated)
             throw new InvalidOperationException("the engine was already started (or stopped)");
+        if (_options.SwarmSecret is { } secret) EngineLog.SecretInUse(_log, secret.Id, secret.Source);
         foreach (var ep in _options.Listen)
         {
             IPEndPoint bound;

@@ -13,7 +13,8 @@ internal static class TestEngines
     /// leave from the same address; dial-only when <paramref name="address"/> is null. No trackers, no LSD.
     /// </summary>
     public static TorrentEngine Start(IPAddress? address, int seed, TimeProvider? time = null, ILoggerFactory? logs = null, int port = 0,
-        long uploadLimit = 0, bool pex = true, int compression = EngineOptions.DefaultCompressionLevel)
+        long uploadLimit = 0, bool pex = true, int compression = EngineOptions.DefaultCompressionLevel,
+        BlockSwarm.Security.SwarmSecret? secret = null)
     {
         var engine = new TorrentEngine(new EngineOptions
         {
@@ -23,6 +24,7 @@ internal static class TestEngines
             Time = time ?? TimeProvider.System,
             UploadLimit = uploadLimit,
             CompressionLevel = compression,
+            SwarmSecret = secret,
             // Loopback is never the bottleneck: compress every run, so what is compressed does not depend on timing.
             AdaptiveCompression = false,
             LoggerFactory = logs ?? NullLoggerFactory.Instance,

@@ -1,0 +1,260 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+
+namespace BlockSwarm.Security;
+
+/// <summary>
+/// The encrypted, authenticated byte stream of a secret-swarm connection, once <see cref="SecureChannel"/> agreed on
+/// keys. Bytes travel in records:
+/// <code>  length (4 bytes, big-endian, 1…65536) ‖ AES-256-GCM ciphertext (length bytes) ‖ tag (16 bytes)</code>
+/// The nonce is the record's number in its direction (a 96-bit counter from 0), never sent: a record replayed, dropped,
+/// reordered or moved to the other direction (its own key) fails its tag. The length is authenticated as associated
+/// data. A record that fails ends the stream with a <see cref="SecureChannelException"/>; nothing of it is returned.
+/// <para>
+/// Writes are encrypted into an output buffer and reach the inner stream in large writes (when it fills, and on
+/// <see cref="FlushAsync(CancellationToken)"/>); reads decrypt whole records straight into the caller's buffer when
+/// it has room. A zero-byte read waits for data without holding a buffer, as on a socket. One reader and one writer
+/// may run at once (a duplex pump), not two of either.
+/// </para>
+/// </summary>
+public sealed class SecureChannelStream : Stream
+{
+    /// <summary>Largest plaintext of one record: big enough that the per-record cost vanishes, small enough to buffer.</summary>
+    public const int MaxRecordPlaintext = 64 * 1024;
+    public const int HeaderLength = 4;
+    public const int TagLength = 16;
+    public const int RecordOverhead = HeaderLength + TagLength;
+    private const int MaxRecordLength = MaxRecordPlaintext + RecordOverhead;
+    private const int OutputBufferLength = 4 * MaxRecordLength;
+    private const int InputBufferLength = 4 * MaxRecordLength;
+
+    private readonly Stream _inner;
+    private readonly AesGcm _sendCipher;
+    private readonly AesGcm _receiveCipher;
+    private ulong _sendCounter;
+    private ulong _receiveCounter;
+
+    // Output: encrypted records waiting for the inner stream.
+    private byte[]? _out;
+    private int _outLength;
+
+    // Input: [_inStart, _inEnd) received bytes; [_plainStart, _plainEnd) a decrypted record not yet returned.
+    private byte[]? _in;
+    private int _inStart, _inEnd, _plainStart, _plainEnd;
+    private bool _innerEnded;
+    private int _disposed;
+
+    internal SecureChannelStream(Stream inner, byte[] sendKey, byte[] receiveKey)
+    {
+        _inner = inner;
+        _sendCipher = new AesGcm(sendKey, TagLength);
+        _receiveCipher = new AesGcm(receiveKey, TagLength);
+        CryptographicOperations.ZeroMemory(sendKey);
+        CryptographicOperations.ZeroMemory(receiveKey);
+    }
+
+    /// <summary>The stream underneath (the socket's), e.g. to ask the kernel about its queue.</summary>
+    public Stream InnerStream => _inner;
+
+    /// <summary>Records sent and received so far.</summary>
+    public ulong RecordsSent => _sendCounter;
+    public ulong RecordsReceived => _receiveCounter;
+
+    public override bool CanRead => true;
+    public override bool CanWrite => true;
+    public override bool CanSeek => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+    public override void Flush() => FlushAsync().GetAwaiter().GetResult();
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        while (!buffer.IsEmpty)
+        {
+            _out ??= ArrayPool<byte>.Shared.Rent(OutputBufferLength);
+            int room = _out.Length - _outLength - RecordOverhead;
+            if (room < Math.Min(buffer.Length, 4096))
+            {
+                await WriteOutAsync(cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            int take = Math.Min(Math.Min(buffer.Length, MaxRecordPlaintext), room);
+            Seal(buffer.Span[..take], _out.AsSpan(_outLength, take + RecordOverhead));
+            _outLength += take + RecordOverhead;
+            buffer = buffer[take..];
+        }
+    }
+
+    public override async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        await WriteOutAsync(cancellationToken).ConfigureAwait(false);
+        // An idle connection holds no output buffer.
+        if (_out is { } buffer)
+        {
+            _out = null;
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        await _inner.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask WriteOutAsync(CancellationToken cancellationToken)
+    {
+        if (_outLength == 0) return;
+        await _inner.WriteAsync(_out.AsMemory(0, _outLength), cancellationToken).ConfigureAwait(false);
+        _outLength = 0;
+    }
+
+    private void Seal(ReadOnlySpan<byte> plaintext, Span<byte> record)
+    {
+        Span<byte> nonce = stackalloc byte[12];
+        SecureChannel.WriteNonce(nonce, _sendCounter++);
+        BinaryPrimitives.WriteInt32BigEndian(record, plaintext.Length);
+        _sendCipher.Encrypt(nonce, plaintext, record.Slice(HeaderLength, plaintext.Length),
+            record.Slice(HeaderLength + plaintext.Length, TagLength), record[..HeaderLength]);
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (_plainEnd > _plainStart)
+        {
+            if (buffer.IsEmpty) return 0;
+            int n = Math.Min(buffer.Length, _plainEnd - _plainStart);
+            _in.AsSpan(_plainStart, n).CopyTo(buffer.Span);
+            _plainStart += n;
+            if (_plainStart == _plainEnd) ReleaseInputIfEmpty();
+            return n;
+        }
+        if (buffer.IsEmpty)
+        {
+            // Wait for data as a socket would, holding no buffer while idle.
+            if (_inEnd == _inStart && !_innerEnded) await _inner.ReadAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+            return 0;
+        }
+        while (true)
+        {
+            int written = 0;
+            while (TryPeekRecord(out int length))
+            {
+                if (written + length > buffer.Length)
+                {
+                    if (written > 0) return written;
+                    // The caller's buffer is smaller than the record: decrypt in place, hand it out piecewise.
+                    Open(length, _in.AsSpan(_inStart + HeaderLength, length));
+                    _plainStart = _inStart + HeaderLength;
+                    _plainEnd = _plainStart + length;
+                    _inStart += length + RecordOverhead;
+                    return await ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+                }
+                Open(length, buffer.Span.Slice(written, length));
+                _inStart += length + RecordOverhead;
+                written += length;
+            }
+            if (written > 0)
+            {
+                ReleaseInputIfEmpty();
+                return written;
+            }
+            if (_innerEnded)
+            {
+                if (_inEnd > _inStart)
+                    throw new SecureChannelException(SecureChannelFailure.BadRecord, $"the peer hung up inside encrypted record {_receiveCounter} ({_inEnd - _inStart} bytes of it received)");
+                return 0;
+            }
+            await FillAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>True when a whole record is buffered; <paramref name="length"/> is its plaintext length (checked).</summary>
+    private bool TryPeekRecord(out int length)
+    {
+        length = 0;
+        int available = _inEnd - _inStart;
+        if (available < HeaderLength) return false;
+        length = BinaryPrimitives.ReadInt32BigEndian(_in.AsSpan(_inStart, HeaderLength));
+        if (length is <= 0 or > MaxRecordPlaintext)
+            throw new SecureChannelException(SecureChannelFailure.BadRecord, $"encrypted record {_receiveCounter} claims {length} bytes (1…{MaxRecordPlaintext}): tampered with, or not from our peer");
+        return available >= length + RecordOverhead;
+    }
+
+    private void Open(int length, Span<byte> plaintext)
+    {
+        Span<byte> nonce = stackalloc byte[12];
+        SecureChannel.WriteNonce(nonce, _receiveCounter);
+        ReadOnlySpan<byte> record = _in.AsSpan(_inStart, length + RecordOverhead);
+        try
+        {
+            _receiveCipher.Decrypt(nonce, record.Slice(HeaderLength, length), record.Slice(HeaderLength + length, TagLength), plaintext, record[..HeaderLength]);
+        }
+        catch (AuthenticationTagMismatchException ex)
+        {
+            plaintext.Clear();
+            throw new SecureChannelException(SecureChannelFailure.BadRecord, $"encrypted record {_receiveCounter} ({length} bytes) failed authentication: altered on the way, replayed or not from our peer", ex);
+        }
+        _receiveCounter++;
+    }
+
+    private async ValueTask FillAsync(CancellationToken cancellationToken)
+    {
+        if (_in is null)
+        {
+            _in = ArrayPool<byte>.Shared.Rent(InputBufferLength);
+            _inStart = _inEnd = 0;
+        }
+        else if (_inStart > 0 && _in.Length - _inEnd < MaxRecordLength)
+        {
+            // Move the partial record to the front so the rest of it fits.
+            Buffer.BlockCopy(_in, _inStart, _in, 0, _inEnd - _inStart);
+            _inEnd -= _inStart;
+            _inStart = 0;
+        }
+        int read = await _inner.ReadAsync(_in.AsMemory(_inEnd), cancellationToken).ConfigureAwait(false);
+        if (read == 0) _innerEnded = true;
+        _inEnd += read;
+    }
+
+    private void ReleaseInputIfEmpty()
+    {
+        if (_in is null || _inEnd != _inStart || _plainEnd != _plainStart) return;
+        ArrayPool<byte>.Shared.Return(_in);
+        _in = null;
+        _inStart = _inEnd = _plainStart = _plainEnd = 0;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            // A pump may still be inside a read or write: its buffers are left to the GC rather than returned to the pool.
+            _inner.Dispose();
+            _sendCipher.Dispose();
+            _receiveCipher.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            await _inner.DisposeAsync().ConfigureAwait(false);
+            _sendCipher.Dispose();
+            _receiveCipher.Dispose();
+        }
+        await base.DisposeAsync().ConfigureAwait(false);
+    }
+}
