@@ -22,7 +22,13 @@ public static class FuzzTargets
         new("torrent", "Torrent.Parse + BlockImageLayout.Create; TorrentException only", Torrent),
         new("partclone", "PartcloneTorrentInfo.Parse on UTF-8 text; BlockMapException only", Partclone),
         new("zstd-run", "a bs_zstd message as a receiver takes it: ZstdBlock.ReadHeader + Zstd.DecompressExactly; PeerProtocolException and InvalidDataException only", ZstdRun),
+        new("tracker-announce", "an announce query to a tracker with a swarm secret: Tracker.HandleAnnounce (parse, proof, announce, answer); no exception", TrackerAnnounce),
     ];
+
+    /// <summary>The secret and the clock the <c>tracker-announce</c> seeds were made for (fuzz/corpus/generate.sh).</summary>
+    private static readonly Security.SwarmSecret FuzzSecret = Security.SwarmSecret.FromText("fuzzing swarm secret, not for use", "fuzz");
+
+    private static readonly TimeProvider FuzzClock = new FixedClock(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
 
     public static FuzzTarget? Find(string name) => All.FirstOrDefault(t => t.Name == name);
 
@@ -178,5 +184,49 @@ public static class FuzzTargets
             return false;
         }
         return true;
+    }
+
+    /// <summary>
+    /// An announce query (bytes as Latin-1 characters, as a URL's may be) to a fresh tracker that needs the swarm secret.
+    /// The tracker never throws: its answer must be a bencoded dictionary, never an "internal error" (that is a caught
+    /// bug), and either a failure reason with no peers or counts, or an answer, after which the very same query is a
+    /// replay. Accepted means answered.
+    /// </summary>
+    public static bool TrackerAnnounce(byte[] data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var tracker = new Tracker.Tracker(new Tracker.TrackerOptions { SwarmSecret = FuzzSecret, AnnouncesPerSecondPerIp = 0 }, null, FuzzClock, new Random(1));
+        var source = System.Net.IPAddress.Parse("10.0.0.1");
+        string query = Encoding.Latin1.GetString(data);
+        var first = Answer(tracker, query, source);
+        if (first.Get<BString>("failure reason") is { } refused)
+        {
+            Check(!refused.Text.StartsWith("internal error", StringComparison.Ordinal), "the tracker failed inside: " + refused.Text);
+            Check(first.Get<BValue>("peers") is null && first.Get<BValue>("complete") is null, "a refusal lists peers or counts");
+            return false;
+        }
+        Check(first.Get<BValue>("peers") is not null, "an answer without peers");
+        var again = Answer(tracker, query, source).Get<BString>("failure reason")?.Text;
+        Check(again is not null && again.Contains("replayed proof", StringComparison.Ordinal), $"the same announce answered twice ({again})");
+        return true;
+    }
+
+    private static BDictionary Answer(Tracker.Tracker tracker, string query, System.Net.IPAddress source)
+    {
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
+        tracker.HandleAnnounce(query, source, output);
+        try
+        {
+            return BencodeDecoder.DecodeDictionary(output.WrittenMemory);
+        }
+        catch (BencodeException ex)
+        {
+            throw new FuzzInvariantException("the tracker's answer is not bencode: " + ex.Message);
+        }
+    }
+
+    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
     }
 }

@@ -86,4 +86,33 @@ seq 1 20000 >"$tmp/run.txt" && head -c 65536 "$tmp/run.txt" >"$tmp/run64k"
 { printf '\x00\x00\x00\x02\x00\x01\x00\x00\x00\x01\x00\x00'; zstd -q -3 -c "$tmp/run64k"; } >"$z/run-64k"
 head -c 16384 /dev/zero >"$tmp/zero16k"
 { printf '\x00\x00\x00\x07\x00\x03\xc0\x00\x00\x00\x40\x00'; zstd -q -19 -c "$tmp/zero16k"; } >"$z/zeros-last-block"
-ls -l "$b" "$here/partclone" "$t" "$z"
+# tracker-announce: announce queries as a tracker with a swarm secret gets them (the fuzz target's secret and clock,
+# 2027-01-15T08:00:00Z): two with a good proof (AnnounceProof: HKDF-SHA-256 of the secret, HMAC-SHA-256 of the
+# fixed message), one as a standard client sends it.
+a="$here/tracker-announce"
+mkdir -p "$a"
+python3 - "$a" <<'PY'
+import hashlib, hmac, struct, sys, urllib.parse
+out = sys.argv[1]
+secret, when = b"fuzzing swarm secret, not for use", 1_800_000_000
+prk = hmac.new(b"BlockSwarm swarm secret v1", secret, hashlib.sha256).digest()           # HKDF-Extract
+key = hmac.new(prk, b"BlockSwarm proof tracker announce v1\x00" + b"\x01", hashlib.sha256).digest()  # HKDF-Expand, 32 bytes
+info_hash, peer_id = bytes(range(1, 21)), b"-BS0100-000000000042"
+esc = lambda b: "".join("%%%02X" % x for x in b)
+
+def announce(name, port, event, left, numwant, nonce, ip=None, proof=True):
+    ev = {"": 0, "completed": 1, "started": 2, "stopped": 3}[event]
+    ipb = bytes(int(x) for x in ip.split(".")) if ip else b""
+    msg = (info_hash + peer_id + struct.pack(">HBqqqiBq", port, ev, left, 0, 0, numwant, 1, when) + nonce
+           + bytes([len(ipb)]) + ipb)
+    q = (f"?info_hash={esc(info_hash)}&peer_id={esc(peer_id)}&port={port}&uploaded=0&downloaded=0&left={left}"
+         f"&compact=1&numwant={numwant}&key=0badcafe" + (f"&event={event}" if event else "") + (f"&ip={ip}" if ip else ""))
+    if proof:
+        q += f"&bs_time={when}&bs_nonce={nonce.hex()}&bs_proof={hmac.new(key, msg, hashlib.sha256).hexdigest()}"
+    open(f"{out}/{name}", "w").write(q)
+
+announce("started-proof", 6881, "started", 1048576, 50, bytes(range(8)))
+announce("stopped-ip-proof", 51413, "stopped", 0, 0, bytes(range(8, 16)), ip="10.0.0.7")
+announce("standard-client", 6881, "started", 1048576, 50, bytes(8), proof=False)
+PY
+ls -l "$b" "$here/partclone" "$t" "$z" "$a"
