@@ -23,11 +23,17 @@ public static class FuzzTargets
         new("partclone", "PartcloneTorrentInfo.Parse on UTF-8 text; BlockMapException only", Partclone),
         new("zstd-run", "a bs_zstd message as a receiver takes it: ZstdBlock.ReadHeader + Zstd.DecompressExactly; PeerProtocolException and InvalidDataException only", ZstdRun),
         new("secure-channel", "what a secret-swarm listener reads from a dialer: SecureChannel.AcceptAsync, then every record; SecureChannelException only", SecureChannelAccept),
+        new("tracker-announce", "an announce query to a tracker with a swarm secret: Tracker.HandleAnnounce (parse, proof, announce, answer); no exception", TrackerAnnounce),
     ];
 
     /// <summary>Targets whose seeds are made by code, not by generate.sh: the name and a maker of (file name, bytes) pairs.</summary>
     public static IReadOnlyDictionary<string, Func<IEnumerable<(string Name, byte[] Data)>>> SeedMakers { get; } =
         new Dictionary<string, Func<IEnumerable<(string, byte[])>>> { ["secure-channel"] = SecureChannelSeeds };
+
+    /// <summary>The secret and the clock the <c>tracker-announce</c> seeds were made for (fuzz/corpus/generate.sh).</summary>
+    private static readonly Security.SwarmSecret FuzzSecret = Security.SwarmSecret.FromText("fuzzing swarm secret, not for use", "fuzz");
+
+    private static readonly TimeProvider FuzzClock = new FixedClock(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
 
     public static FuzzTarget? Find(string name) => All.FirstOrDefault(t => t.Name == name);
 
@@ -185,7 +191,7 @@ public static class FuzzTargets
         return true;
     }
 
-    private static readonly Security.SwarmSecret FuzzSecret = Security.SwarmSecret.FromText("the fuzzing swarm's secret", "fuzz");
+    private static readonly Security.SwarmSecret ChannelSecret = Security.SwarmSecret.FromText("the fuzzing swarm's secret", "fuzz");
     private static readonly byte[] ListenerNonce = [.. Enumerable.Range(1, Security.SecureChannel.NonceLength).Select(i => (byte)i)];
 
     /// <summary>
@@ -200,7 +206,7 @@ public static class FuzzTargets
         var inner = new ScriptedStream(data);
         try
         {
-            using var channel = Security.SecureChannel.AcceptAsync(inner, FuzzSecret, CancellationToken.None, ListenerNonce).GetAwaiter().GetResult();
+            using var channel = Security.SecureChannel.AcceptAsync(inner, ChannelSecret, CancellationToken.None, ListenerNonce).GetAwaiter().GetResult();
             Check(inner.Written == 72, $"the listener sent {inner.Written} bytes in its handshake, not 72");
             var buffer = new byte[data.Length % 2 == 0 ? 100 : 70_000];
             long plain = 0;
@@ -228,8 +234,8 @@ public static class FuzzTargets
             var toDialer = new System.IO.Pipelines.Pipe();
             var dialerSide = new PipeStream(toDialer.Reader, toListener.Writer);
             var listenerSide = new PipeStream(toListener.Reader, toDialer.Writer);
-            var accept = Security.SecureChannel.AcceptAsync(listenerSide, FuzzSecret, CancellationToken.None, ListenerNonce);
-            using var dialer = Security.SecureChannel.ConnectAsync(dialerSide, FuzzSecret, CancellationToken.None, new byte[Security.SecureChannel.NonceLength]).GetAwaiter().GetResult();
+            var accept = Security.SecureChannel.AcceptAsync(listenerSide, ChannelSecret, CancellationToken.None, ListenerNonce);
+            using var dialer = Security.SecureChannel.ConnectAsync(dialerSide, ChannelSecret, CancellationToken.None, new byte[Security.SecureChannel.NonceLength]).GetAwaiter().GetResult();
             using var listener = accept.GetAwaiter().GetResult();
             var random = new Random(sizes.Length);
             foreach (int size in sizes)
@@ -295,5 +301,50 @@ public static class FuzzTargets
         }
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();
+    }
+
+
+    /// <summary>
+    /// An announce query (bytes as Latin-1 characters, as a URL's may be) to a fresh tracker that needs the swarm secret.
+    /// The tracker never throws: its answer must be a bencoded dictionary, never an "internal error" (that is a caught
+    /// bug), and either a failure reason with no peers or counts, or an answer, after which the very same query is a
+    /// replay. Accepted means answered.
+    /// </summary>
+    public static bool TrackerAnnounce(byte[] data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var tracker = new Tracker.Tracker(new Tracker.TrackerOptions { SwarmSecret = FuzzSecret, AnnouncesPerSecondPerIp = 0 }, null, FuzzClock, new Random(1));
+        var source = System.Net.IPAddress.Parse("10.0.0.1");
+        string query = Encoding.Latin1.GetString(data);
+        var first = Answer(tracker, query, source);
+        if (first.Get<BString>("failure reason") is { } refused)
+        {
+            Check(!refused.Text.StartsWith("internal error", StringComparison.Ordinal), "the tracker failed inside: " + refused.Text);
+            Check(first.Get<BValue>("peers") is null && first.Get<BValue>("complete") is null, "a refusal lists peers or counts");
+            return false;
+        }
+        Check(first.Get<BValue>("peers") is not null, "an answer without peers");
+        var again = Answer(tracker, query, source).Get<BString>("failure reason")?.Text;
+        Check(again is not null && again.Contains("replayed proof", StringComparison.Ordinal), $"the same announce answered twice ({again})");
+        return true;
+    }
+
+    private static BDictionary Answer(Tracker.Tracker tracker, string query, System.Net.IPAddress source)
+    {
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
+        tracker.HandleAnnounce(query, source, output);
+        try
+        {
+            return BencodeDecoder.DecodeDictionary(output.WrittenMemory);
+        }
+        catch (BencodeException ex)
+        {
+            throw new FuzzInvariantException("the tracker's answer is not bencode: " + ex.Message);
+        }
+    }
+
+    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
     }
 }

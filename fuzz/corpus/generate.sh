@@ -90,4 +90,33 @@ head -c 16384 /dev/zero >"$tmp/zero16k"
 # made by code, since it needs the handshake's keys.
 dotnet build "$repo/fuzz/BlockSwarm.Fuzz" -c Release -nologo -v:q >/dev/null
 dotnet "$repo/fuzz/BlockSwarm.Fuzz/bin/Release/net10.0/blockswarm-fuzz.dll" secure-channel --make-seeds "$here/secure-channel"
-ls -l "$b" "$here/partclone" "$t" "$z" "$here/secure-channel"
+# tracker-announce: announce queries as a tracker with a swarm secret gets them (the fuzz target's secret and clock,
+# 2027-01-15T08:00:00Z): two with a good proof (AnnounceProof: HKDF-SHA-256 of the secret, HMAC-SHA-256 of the
+# fixed message), one as a standard client sends it.
+a="$here/tracker-announce"
+mkdir -p "$a"
+python3 - "$a" <<'PY'
+import hashlib, hmac, struct, sys, urllib.parse
+out = sys.argv[1]
+secret, when = b"fuzzing swarm secret, not for use", 1_800_000_000
+prk = hmac.new(b"BlockSwarm swarm secret v1", secret, hashlib.sha256).digest()           # HKDF-Extract
+key = hmac.new(prk, b"BlockSwarm proof tracker announce v1\x00" + b"\x01", hashlib.sha256).digest()  # HKDF-Expand, 32 bytes
+info_hash, peer_id = bytes(range(1, 21)), b"-BS0100-000000000042"
+esc = lambda b: "".join("%%%02X" % x for x in b)
+
+def announce(name, port, event, left, numwant, nonce, ip=None, proof=True):
+    ev = {"": 0, "completed": 1, "started": 2, "stopped": 3}[event]
+    ipb = bytes(int(x) for x in ip.split(".")) if ip else b""
+    msg = (info_hash + peer_id + struct.pack(">HBqqqiBq", port, ev, left, 0, 0, numwant, 1, when) + nonce
+           + bytes([len(ipb)]) + ipb)
+    q = (f"?info_hash={esc(info_hash)}&peer_id={esc(peer_id)}&port={port}&uploaded=0&downloaded=0&left={left}"
+         f"&compact=1&numwant={numwant}&key=0badcafe" + (f"&event={event}" if event else "") + (f"&ip={ip}" if ip else ""))
+    if proof:
+        q += f"&bs_time={when}&bs_nonce={nonce.hex()}&bs_proof={hmac.new(key, msg, hashlib.sha256).hexdigest()}"
+    open(f"{out}/{name}", "w").write(q)
+
+announce("started-proof", 6881, "started", 1048576, 50, bytes(range(8)))
+announce("stopped-ip-proof", 51413, "stopped", 0, 0, bytes(range(8, 16)), ip="10.0.0.7")
+announce("standard-client", 6881, "started", 1048576, 50, bytes(8), proof=False)
+PY
+ls -l "$b" "$here/partclone" "$t" "$z" "$a" "$here/secure-channel"

@@ -54,6 +54,30 @@ public sealed class AnnounceManager : IDisposable
         _key = (uint)_options.Random.NextInt64(0, uint.MaxValue);
     }
 
+    /// <summary>
+    /// The HTTP(S) trackers of <paramref name="tiers"/>, the only ones this client speaks, empty tiers dropped. Others
+    /// (UDP, BEP 15) are left out silently; with a swarm secret (<paramref name="withProof"/>) each one left out is logged,
+    /// as it could not carry the proof even if this client spoke it.
+    /// </summary>
+    public static List<List<Uri>> HttpTiers(IEnumerable<IEnumerable<Uri>> tiers, InfoHash infoHash, bool withProof, ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(tiers);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        var usable = new List<List<Uri>>();
+        ILogger? log = null;
+        foreach (var tier in tiers)
+        {
+            var kept = new List<Uri>();
+            foreach (var url in tier)
+            {
+                if (AnnounceProof.CanCarry(url)) kept.Add(url);
+                else if (withProof) TrackerClientLog.TrackerCannotCarryProof(log ??= loggerFactory.CreateLogger<AnnounceManager>(), url, infoHash, url.Scheme);
+            }
+            if (kept.Count > 0) usable.Add(kept);
+        }
+        return usable;
+    }
+
     /// <summary>Discovered peers for the engine (bounded; the oldest are dropped if it falls behind).</summary>
     public ChannelReader<IPEndPoint> Peers => _peers.Reader;
 

@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text;
+using BlockSwarm.Security;
 
 namespace BlockSwarm.Tracker.Client;
 
@@ -7,13 +9,23 @@ namespace BlockSwarm.Tracker.Client;
 /// One HTTP announce (BEP 3, compact=1) to one tracker URL. Stateless; tiers, retries and
 /// intervals are <see cref="AnnounceManager"/>'s business. The HttpClient is injected so tests
 /// can stub the handler and the engine can share one client (keep-alive) across torrents.
+/// With a <paramref name="secret"/> every announce carries its proof (<see cref="AnnounceProof"/>: a fresh time and
+/// nonce each), and only HTTP(S) trackers are announced to.
 /// </summary>
-public sealed class TrackerClient(HttpClient http)
+public sealed class TrackerClient(HttpClient http, SwarmSecret? secret = null, TimeProvider? time = null)
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
     /// <summary>Largest answer read; 200 peers of any form fit comfortably.</summary>
     public const int MaxResponseBytes = 256 * 1024;
 
-    public static Uri BuildAnnounceUri(Uri announce, AnnounceParameters p)
+    /// <summary>The swarm secret announces prove (null: plain BEP 3 announces).</summary>
+    public SwarmSecret? Secret => secret;
+
+    public static Uri BuildAnnounceUri(Uri announce, AnnounceParameters p) => BuildAnnounceUri(announce, p, null);
+
+    /// <summary>The announce URL; with <paramref name="proof"/> (<see cref="AnnounceProof.QueryOf"/>) appended last.</summary>
+    public static Uri BuildAnnounceUri(Uri announce, AnnounceParameters p, string? proof)
     {
         ArgumentNullException.ThrowIfNull(announce);
         ArgumentNullException.ThrowIfNull(p);
@@ -38,14 +50,19 @@ public sealed class TrackerClient(HttpClient http)
             sb.Append("&trackerid=");
             AppendEscaped(sb, id.Span);
         }
+        if (proof is not null) sb.Append('&').Append(proof);
         return new Uri(sb.ToString());
     }
 
     public async Task<TrackerAnnounceResponse> AnnounceAsync(Uri announce, AnnounceParameters parameters, CancellationToken cancellationToken)
     {
-        var uri = BuildAnnounceUri(announce, parameters);
-        if (uri.Scheme is not ("http" or "https"))
-            throw new TrackerException($"unsupported tracker scheme '{uri.Scheme}' (only HTTP trackers)");
+        ArgumentNullException.ThrowIfNull(announce);
+        ArgumentNullException.ThrowIfNull(parameters);
+        if (!AnnounceProof.CanCarry(announce))
+            throw new TrackerException(secret is null
+                ? $"unsupported tracker scheme '{announce.Scheme}' (only HTTP trackers)"
+                : $"tracker {announce} cannot carry the swarm secret's proof (only HTTP(S) trackers can)");
+        var uri = BuildAnnounceUri(announce, parameters, secret is null ? null : ProofFor(secret, parameters));
         try
         {
             using var response = await http.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
@@ -75,6 +92,12 @@ public sealed class TrackerClient(HttpClient http)
         {
             throw new TrackerException($"tracker {announce} timed out", ex);
         }
+    }
+
+    private string ProofFor(SwarmSecret swarmSecret, AnnounceParameters parameters)
+    {
+        byte[] nonce = RandomNumberGenerator.GetBytes(AnnounceProof.NonceLength);
+        return AnnounceProof.QueryOf(swarmSecret, AnnounceProof.FieldsOf(parameters, _time.GetUtcNow().ToUnixTimeSeconds(), nonce));
     }
 
     private static void AppendEscaped(StringBuilder sb, ReadOnlySpan<byte> bytes)

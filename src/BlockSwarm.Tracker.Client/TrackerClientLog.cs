@@ -27,6 +27,10 @@ internal static partial class TrackerClientLog
     [LoggerMessage(EventId = 2105, Level = LogLevel.Debug, Message = "announce stopped for {InfoHash} to {Url}: {Error}")]
     public static partial void StopFailed(ILogger logger, InfoHash infoHash, Uri url, string error);
 
+    [LoggerMessage(EventId = 2106, Level = LogLevel.Warning,
+        Message = "tracker {Url} is not announced to for {InfoHash}: a swarm secret is set and a {Scheme} tracker cannot carry its proof (only HTTP(S) trackers can)")]
+    public static partial void TrackerCannotCarryProof(ILogger logger, Uri url, InfoHash infoHash, string scheme);
+
     [LoggerMessage(EventId = 2110, Level = LogLevel.Debug, Message = "LSD listening on {Group} (cookie {Cookie})")]
     public static partial void LsdStarted(ILogger logger, IPEndPoint group, string cookie);
 

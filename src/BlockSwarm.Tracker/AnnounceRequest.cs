@@ -33,5 +33,14 @@ public sealed record AnnounceRequest
     /// <summary>The address the client claims in <c>ip=</c>; honoured only from trusted sources.</summary>
     public IPAddress? ClaimedIp { get; init; }
 
+    /// <summary><c>bs_time</c> of a swarm-secret proof (<see cref="AnnounceProof"/>): Unix seconds; null when absent.</summary>
+    public long? ProofTime { get; init; }
+
+    /// <summary><c>bs_nonce</c>, decoded from hex (empty when not hex); null when absent.</summary>
+    public ReadOnlyMemory<byte>? ProofNonce { get; init; }
+
+    /// <summary><c>bs_proof</c>, decoded from hex (empty when not hex); null when absent.</summary>
+    public ReadOnlyMemory<byte>? Proof { get; init; }
+
     public bool IsSeeder => Left == 0;
 }

@@ -67,6 +67,7 @@ public sealed class StandaloneTrackerHost : IAsyncDisposable
         var log = _options.LoggerFactory.CreateLogger<StandaloneTrackerHost>();
         if (allowList is null) TrackerLog.Listening(log, LocalEndPoint);
         else TrackerLog.ListeningAllowList(log, LocalEndPoint, allowList.Count);
+        if (_options.SwarmSecret is { } secret) TrackerLog.SecretRequired(log, secret.Id);
         _expiryCts = new CancellationTokenSource();
         _expiryLoop = Tracker.RunExpiryAsync(_expiryCts.Token);
     }

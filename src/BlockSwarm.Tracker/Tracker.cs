@@ -21,6 +21,7 @@ public sealed class Tracker
     private readonly Random _seedSource;
     private readonly AnnounceRateLimiter _rateLimiter;
     private readonly ILogger _log;
+    private readonly AnnounceProofVerifier? _proofs;
     private int _swarmCount;
 
     public Tracker(TrackerOptions? options = null, AllowList? allowList = null, TimeProvider? time = null, Random? random = null)
@@ -31,6 +32,8 @@ public sealed class Tracker
         _seedSource = random ?? new Random();
         _log = Options.LoggerFactory.CreateLogger<Tracker>();
         _rateLimiter = new AnnounceRateLimiter(_time, Options.AnnouncesPerSecondPerIp, Options.AnnounceBurst, Options.MaxRateLimitedSources);
+        if (Options.SwarmSecret is { } secret)
+            _proofs = new AnnounceProofVerifier(secret, _time, Options.ProofWindow, Options.MaxRememberedProofs);
     }
 
     public TrackerOptions Options { get; }
@@ -39,6 +42,12 @@ public sealed class Tracker
     public AllowList? AllowList { get; }
 
     public int SwarmCount => Volatile.Read(ref _swarmCount);
+
+    /// <summary>True when every announce must prove <see cref="TrackerOptions.SwarmSecret"/> and scrape is refused.</summary>
+    public bool RequiresSecret => _proofs is not null;
+
+    /// <summary>Accepted proofs remembered against replays (0 without a secret).</summary>
+    internal int RememberedProofs => _proofs?.Count ?? 0;
 
     /// <summary>Parses, announces and writes the bencoded answer (a failure reason on any error).</summary>
     public void HandleAnnounce(ReadOnlySpan<char> query, IPAddress source, IBufferWriter<byte> output)
@@ -69,9 +78,18 @@ public sealed class Tracker
         TrackerResponseWriter.WriteAnnounce(result, compact, noPeerId, output);
     }
 
-    /// <summary>Parses a scrape query and writes the bencoded answer.</summary>
-    public void HandleScrape(ReadOnlySpan<char> query, IBufferWriter<byte> output)
+    /// <summary>
+    /// Parses a scrape query and writes the bencoded answer; with a swarm secret, a failure reason instead (a scrape
+    /// carries no proof, and a secret swarm's counts are no one else's business).
+    /// </summary>
+    public void HandleScrape(ReadOnlySpan<char> query, IBufferWriter<byte> output, IPAddress? source = null)
     {
+        if (_proofs is not null)
+        {
+            TrackerLog.ScrapeRefused(_log, source ?? IPAddress.None);
+            TrackerResponseWriter.WriteFailure(AnnounceProof.Refusal + " (scrape is off)", output);
+            return;
+        }
         try
         {
             if (!TrackerQuery.TryParseScrape(query, Options.MaxScrapeHashes, out var hashes, out var error))
@@ -99,6 +117,13 @@ public sealed class Tracker
             if (startedLimiting) TrackerLog.RateLimited(_log, source, Options.AnnounceBurst, Options.AnnouncesPerSecondPerIp);
             else TrackerLog.RateLimitedAgain(_log, source, request.InfoHash);
             return AnnounceResult.Failure("rate limited: announce less often");
+        }
+        // Before anything that depends on the info-hash: an announce without the proof learns nothing, not even
+        // whether the torrent is on the allow list.
+        if (_proofs?.Check(request) is { } unproven)
+        {
+            TrackerLog.AnnounceUnproven(_log, source, request.InfoHash, unproven);
+            return AnnounceResult.Failure($"{AnnounceProof.Refusal} ({unproven})");
         }
         if (AllowList != null && !AllowList.Contains(request.InfoHash))
         {

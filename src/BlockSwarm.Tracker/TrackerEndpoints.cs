@@ -45,7 +45,7 @@ public static class TrackerEndpoints
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(tracker);
         var body = new ArrayBufferWriter<byte>(256);
-        tracker.HandleScrape(context.Request.QueryString.Value.AsSpan(), body);
+        tracker.HandleScrape(context.Request.QueryString.Value.AsSpan(), body, context.Connection.RemoteIpAddress);
         return WriteAsync(context, body);
     }
 

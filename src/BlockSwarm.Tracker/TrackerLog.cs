@@ -17,6 +17,16 @@ internal static partial class TrackerLog
     [LoggerMessage(EventId = 2011, Level = LogLevel.Information, Message = "tracker listening on {EndPoint}, serving only the {Count} info-hashes on the allow list")]
     public static partial void ListeningAllowList(ILogger logger, IPEndPoint endPoint, int count);
 
+    [LoggerMessage(EventId = 2012, Level = LogLevel.Information,
+        Message = "tracker needs the swarm secret {SecretId} in every announce: standard BitTorrent clients are refused, scrape is off")]
+    public static partial void SecretRequired(ILogger logger, string secretId);
+
+    [LoggerMessage(EventId = 2013, Level = LogLevel.Warning, Message = "announce from {Source} for {InfoHash} refused: {Reason} (the swarm secret is needed)")]
+    public static partial void AnnounceUnproven(ILogger logger, IPAddress source, InfoHash infoHash, string reason);
+
+    [LoggerMessage(EventId = 2014, Level = LogLevel.Warning, Message = "scrape from {Source} refused: the tracker serves a secret swarm and tells no one its counts")]
+    public static partial void ScrapeRefused(ILogger logger, IPAddress source);
+
     [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "announce from {Source} refused: malformed request ({Reason})")]
     public static partial void AnnounceMalformed(ILogger logger, IPAddress source, string reason);
 

@@ -43,6 +43,22 @@ public sealed record TrackerOptions
     /// <summary>Source addresses tracked by the rate limiter; beyond it idle buckets are evicted.</summary>
     public int MaxRateLimitedSources { get; init; } = 100_000;
 
+    /// <summary>
+    /// The swarm secret (<c>--secret-file</c>): every announce must then prove it (<see cref="Client.AnnounceProof"/>) or
+    /// is refused with a failure reason saying so, and scrape is refused; standard BitTorrent clients cannot join.
+    /// Null: every announce is answered, as any BitTorrent tracker does.
+    /// </summary>
+    public Security.SwarmSecret? SwarmSecret { get; init; }
+
+    /// <summary>How far an announce's proof time may be from our clock either way (<see cref="SwarmSecret"/> set).</summary>
+    public TimeSpan ProofWindow { get; init; } = Client.AnnounceProof.DefaultWindow;
+
+    /// <summary>
+    /// Proofs remembered to refuse replays (about 100 bytes each). A full cache forgets the oldest and narrows the
+    /// window instead of forgetting a proof it would still accept; 200 000 is 10 000 clients announcing every 30 s.
+    /// </summary>
+    public int MaxRememberedProofs { get; init; } = 200_000;
+
     public TimeSpan PeerExpiry => 2 * Interval + ExpiryGrace;
 
     /// <summary>Refused announces (malformed, not allowed, rate limited, tracker full) with their source; each announce at debug.</summary>

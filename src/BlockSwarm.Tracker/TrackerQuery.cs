@@ -27,6 +27,8 @@ public static class TrackerQuery
         var ev = AnnounceEvent.None;
         bool compact = false, noPeerId = false;
         IPAddress? ip = null;
+        long? proofTime = null;
+        byte[]? proofNonce = null, proof = null;
         Span<byte> buf = stackalloc byte[MaxValueChars];
 
         if (query.Length > 0 && query[0] == '?') query = query[1..];
@@ -82,6 +84,16 @@ public static class TrackerQuery
                     if (value.Length <= 45 && IPAddress.TryParse(System.Text.Encoding.ASCII.GetString(value), out var parsed))
                         ip = Normalize(parsed);
                     break;
+                case AnnounceProof.TimeParameter:
+                    if (!TryParseLong(value, out var t)) { error = "invalid bs_time"; return false; }
+                    proofTime = t;
+                    break;
+                case AnnounceProof.NonceParameter:
+                    proofNonce = FromHex(value);
+                    break;
+                case AnnounceProof.ProofParameter:
+                    proof = FromHex(value);
+                    break;
                 default:
                     break; // key, trackerid, corrupt, supportcrypto, ...: not needed on a LAN tracker
             }
@@ -103,6 +115,9 @@ public static class TrackerQuery
             Compact = compact,
             NoPeerId = noPeerId,
             ClaimedIp = ip,
+            ProofTime = proofTime,
+            ProofNonce = Optional(proofNonce),
+            Proof = Optional(proof),
         };
         return true;
     }
@@ -160,6 +175,26 @@ public static class TrackerQuery
             }
         }
         return true;
+    }
+
+    /// <summary>
+    /// Null stays null: a null byte[] converts (implicitly, user-defined) to an empty ReadOnlyMemory, and so does the
+    /// null literal of <c>x is null ? null : x</c>, whose type is then ReadOnlyMemory, not its nullable.
+    /// </summary>
+    private static ReadOnlyMemory<byte>? Optional(byte[]? bytes) => bytes is null ? default(ReadOnlyMemory<byte>?) : bytes;
+
+    /// <summary>Hex digits (either case) as bytes; empty for anything else, which no proof check accepts.</summary>
+    private static byte[] FromHex(ReadOnlySpan<byte> hex)
+    {
+        if (hex.Length % 2 != 0) return [];
+        var bytes = new byte[hex.Length / 2];
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            int hi = HexValue((char)hex[2 * i]), lo = HexValue((char)hex[2 * i + 1]);
+            if (hi < 0 || lo < 0) return [];
+            bytes[i] = (byte)((hi << 4) | lo);
+        }
+        return bytes;
     }
 
     private static int HexValue(char c) => c switch

@@ -14,6 +14,7 @@ public sealed class HelpTests
     [InlineData("serve", "--stop-when-done")]
     [InlineData("deploy", "--allow-file")]
     [InlineData("tracker", "--allow")]
+    [InlineData("tracker", "--secret-file")]
     [InlineData("demo", "--clients")]
     [InlineData("ezio", "--cache-size")]
     [InlineData("ezio", "--slow-start-period")]

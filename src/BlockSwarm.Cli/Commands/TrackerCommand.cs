@@ -1,4 +1,5 @@
 using System.CommandLine;
+using BlockSwarm.Security;
 using BlockSwarm.Tracker;
 
 namespace BlockSwarm.Cli.Commands;
@@ -10,7 +11,12 @@ public static class TrackerCommand
     {
         var listen = new Option<string>("--listen") { Description = "IP:PORT to serve /announce and /scrape on", DefaultValueFactory = _ => "0.0.0.0:6969" };
         var allow = new Option<string[]>("--allow") { Description = "Only serve these info-hashes: 40 hex digits, or a FILE with one per line (repeatable)", Arity = ArgumentArity.ZeroOrMore };
-        var cmd = new Command("tracker", "Run a standalone HTTP BitTorrent tracker (BEP 3 announce and scrape, compact peers BEP 23, IPv6 peers BEP 7)") { listen, allow };
+        var secretFile = new Option<string>("--secret-file")
+        {
+            Description = "Answer only announces that prove this swarm secret (BlockSwarm clients given the same file); refuse "
+                + "standard BitTorrent clients and every scrape",
+        };
+        var cmd = new Command("tracker", "Run a standalone HTTP BitTorrent tracker (BEP 3 announce and scrape, compact peers BEP 23, IPv6 peers BEP 7)") { listen, allow, secretFile };
         cmd.SetAction(async (pr, outer) =>
         {
             using var cts = CommandSupport.CancelOnSignal(outer);
@@ -18,9 +24,17 @@ public static class TrackerCommand
             {
                 var specs = pr.GetValue(allow) ?? [];
                 var allowList = specs.Length > 0 ? AllowList.Parse(specs) : null;
-                await using var host = new StandaloneTrackerHost(new TrackerOptions { LoggerFactory = ctx.LoggerFactory });
+                SwarmSecret? secret = null;
+                if (pr.GetValue(secretFile) is { } path)
+                {
+                    secret = SwarmSecret.Load(path);
+                    if (secret.FileModeWarning is { } warning) ctx.Warn(warning);
+                }
+                await using var host = new StandaloneTrackerHost(new TrackerOptions { LoggerFactory = ctx.LoggerFactory, SwarmSecret = secret });
                 await host.StartAsync(CommandSupport.ParseEndPoint(pr.GetValue(listen)!, 6969), allowList, cts.Token).ConfigureAwait(false);
-                ctx.Out.WriteLine($"tracker listening on {host.LocalEndPoint}: announce URL http://HOST:{host.LocalEndPoint.Port}/announce{(allowList is null ? "" : $", {specs.Length} allow-list entries")}");
+                ctx.Out.WriteLine($"tracker listening on {host.LocalEndPoint}: announce URL http://HOST:{host.LocalEndPoint.Port}/announce"
+                    + (allowList is null ? "" : $", {specs.Length} allow-list entries")
+                    + (secret is null ? "" : $", only for holders of swarm secret {secret.Id}"));
                 ctx.Out.Flush();
                 try { await Task.Delay(Timeout.Infinite, cts.Token).ConfigureAwait(false); }
                 catch (OperationCanceledException) { }
@@ -30,6 +44,11 @@ public static class TrackerCommand
             {
                 ctx.Fail(ex.Message);
                 return ExitCodes.Usage;
+            }
+            catch (SecretException ex)
+            {
+                ctx.Fail(ex.Message);
+                return ExitCodes.Error;
             }
             catch (IOException ex)
             {

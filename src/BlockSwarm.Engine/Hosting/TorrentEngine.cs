@@ -56,6 +56,10 @@ public sealed class TorrentEngine : IAsyncDisposable
         Connections = new ConnectionManager(this, _options, Metrics, _options.LoggerFactory.CreateLogger<ConnectionManager>());
         _seeds = new Random(_options.Seed);
         Http = _options.Discovery.Http ?? (_ownedHttp = TrackerHttp.Create(_options.LocalAddress));
+        // LSD multicasts every torrent's info-hash to the whole LAN, where anyone may listen: a secret swarm finds its peers
+        // through its tracker (which checks the secret) and PEX (inside the encrypted connections) only.
+        if (_options.SwarmSecret is not null && _options.Discovery.Lsd)
+            throw new ArgumentException("local service discovery (LSD, --lsd) cannot be used with a swarm secret: it multicasts every torrent's info-hash to the whole LAN; peers of a secret swarm are found through its tracker and PEX", nameof(options));
         if (_options.CompressionLevel is < 0 or > 19)
             throw new ArgumentException($"a zstd compression level is 1-19 (0 = off), not {_options.CompressionLevel}", nameof(options));
         if (_options.CompressionLevel > 0)
@@ -104,6 +108,7 @@ public sealed class TorrentEngine : IAsyncDisposable
 
     internal int TorrentCount => _torrents.Count;
     internal DiscoveryOptions Discovery => _options.Discovery;
+    internal BlockSwarm.Security.SwarmSecret? SwarmSecret => _options.SwarmSecret;
     internal ILoggerFactory LoggerFactory => _options.LoggerFactory;
     internal HttpClient Http { get; }
     internal RateLimiter UploadLimiter { get; }

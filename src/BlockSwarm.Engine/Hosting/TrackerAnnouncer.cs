@@ -27,13 +27,16 @@ internal sealed class TrackerAnnouncer : IAsyncDisposable
         }, CancellationToken.None);
     }
 
-    /// <summary>Starts announcing to <paramref name="tiers"/>; null when none of them is an HTTP tracker.</summary>
+    /// <summary>
+    /// Starts announcing to <paramref name="tiers"/>; null when none of them is an HTTP tracker. With a swarm
+    /// <paramref name="secret"/> every announce proves it, and a UDP tracker is left out with a log line (it cannot carry the proof).
+    /// </summary>
     public static TrackerAnnouncer? Start(TorrentSession session, IEnumerable<IEnumerable<Uri>> tiers, HttpClient http, int port,
-        IPAddress? announceIp, ILoggerFactory loggerFactory, CancellationToken ct)
+        IPAddress? announceIp, BlockSwarm.Security.SwarmSecret? secret, ILoggerFactory loggerFactory, CancellationToken ct)
     {
-        var usable = tiers.Select(t => t.Where(u => u.Scheme is "http" or "https").ToList()).Where(t => t.Count > 0).ToList();
+        var usable = AnnounceManager.HttpTiers(tiers, session.Torrent.InfoHash, secret is not null, loggerFactory);
         if (usable.Count == 0) return null;
-        var manager = new AnnounceManager(new TrackerClient(http), session.Torrent.InfoHash, session.PeerId, port, usable, () =>
+        var manager = new AnnounceManager(new TrackerClient(http, secret, session.Time), session.Torrent.InfoHash, session.PeerId, port, usable, () =>
         {
             var c = session.Counters;
             return new AnnounceProgress(c.Uploaded, c.Downloaded, session.Torrent.TotalLength - session.BytesHave);

@@ -214,7 +214,7 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
     {
         if (!(_options.AnnounceToTrackers ?? _engine.Discovery.Trackers)) return null;
         var tiers = _options.Trackers ?? TrackerAnnouncer.TiersOf(Torrent);
-        return TrackerAnnouncer.Start(this, tiers, _engine.Http, _engine.LocalEndPoint?.Port ?? 0, _engine.AnnounceAddress, _engine.LoggerFactory, _stop.Token);
+        return TrackerAnnouncer.Start(this, tiers, _engine.Http, _engine.LocalEndPoint?.Port ?? 0, _engine.AnnounceAddress, _engine.SwarmSecret, _engine.LoggerFactory, _stop.Token);
     }
 
     /// <summary>Pieces to keep announced ahead (see <see cref="TorrentOptions.RevealWindow"/>).</summary>
