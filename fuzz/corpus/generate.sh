@@ -86,4 +86,20 @@ seq 1 20000 >"$tmp/run.txt" && head -c 65536 "$tmp/run.txt" >"$tmp/run64k"
 { printf '\x00\x00\x00\x02\x00\x01\x00\x00\x00\x01\x00\x00'; zstd -q -3 -c "$tmp/run64k"; } >"$z/run-64k"
 head -c 16384 /dev/zero >"$tmp/zero16k"
 { printf '\x00\x00\x00\x07\x00\x03\xc0\x00\x00\x00\x40\x00'; zstd -q -19 -c "$tmp/zero16k"; } >"$z/zeros-last-block"
-ls -l "$b" "$here/partclone" "$t" "$z"
+# signed-job: a /api/job answer as deploy checks it: the BlockSwarm-Key header (base64 SubjectPublicKeyInfo), the
+# BlockSwarm-Signature header (ECDSA P-256/SHA-256 of "BlockSwarm job v1\n" + the body, r||s in base64url), the body.
+j="$here/signed-job"
+mkdir -p "$j"
+openssl ecparam -name prime256v1 -genkey -noout -out "$tmp/job-key.pem"
+key=$(openssl ec -in "$tmp/job-key.pem" -pubout -outform DER 2>/dev/null | base64 -w0)
+printf '%s' '{"jobId":"0123456789ab","name":"sda1","infoHash":"0123456789abcdef0123456789abcdef01234567","torrentUrl":"/job.torrent","announceUrl":"/announce","requiredTargetSize":50331648,"sourceSize":50331648,"totalBytes":9437184,"pieceLength":65536,"pieceCount":144,"originPort":6881,"policy":{"mode":"until-all-done","expected":0,"ratio":1,"idleSeconds":120},"compressionLevel":3,"issuedAt":"2026-12-07T17:00:00+00:00","torrentSha256":"f2ecf0cb17c5bbc058a7e81e5286727657b6ff1aa31534f7a8cfb316076604fa"}' >"$tmp/job.json"
+sign() { # $1 = body file -> base64url r||s
+  { printf 'BlockSwarm job v1\n'; cat "$1"; } | openssl dgst -sha256 -sign "$tmp/job-key.pem" >"$tmp/job.sig"
+  for x in $(openssl asn1parse -inform DER -in "$tmp/job.sig" | awk -F: '/INTEGER/ {print $NF}'); do printf '%064s' "$x" | tr ' ' 0; done \
+    | xxd -r -p | base64 -w0 | tr '+/' '-_' | tr -d '='
+}
+{ printf '%s\necdsa-p256-sha256 %s\n' "$key" "$(sign "$tmp/job.json")"; cat "$tmp/job.json"; } >"$j/signed"
+: >"$tmp/empty"
+printf '%s\necdsa-p256-sha256 %s\n' "$key" "$(sign "$tmp/empty")" >"$j/signed-empty-body"
+{ printf '\n\n'; cat "$tmp/job.json"; } >"$j/unsigned"
+ls -l "$b" "$here/partclone" "$t" "$z" "$j"

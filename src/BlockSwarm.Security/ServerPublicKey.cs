@@ -41,7 +41,8 @@ public sealed class ServerPublicKey
             // Canonical bytes: the exported form, so the fingerprint cannot vary with an equivalent encoding.
             return new ServerPublicKey(ecdsa.ExportSubjectPublicKeyInfo());
         }
-        catch (CryptographicException ex)
+        // OpenSSL refuses a curve it does not know with PlatformNotSupportedException (found by the signed-job fuzz target).
+        catch (Exception ex) when (ex is CryptographicException or PlatformNotSupportedException or ArgumentException)
         {
             throw new SecretException($"the server key is not a valid ECDSA P-256 public key: {ex.Message}", ex);
         }
