@@ -119,7 +119,7 @@ public sealed class DeployClient
     /// <summary>Why the TLS certificate was refused (set by the validation callback, read where the request fails).</summary>
     private volatile TlsRefusal? _tlsRefusal;
     private string? _clientToken;
-    private long _lastEnrolAttempt = long.MinValue;
+    private long _lastEnrolAttempt;
 
     /// <param name="http">An HTTP client of the caller's (its own TLS rules); null: one that checks https against <see cref="DeployOptions.ServerTrust"/>.</param>
     public DeployClient(DeployOptions options, IDeployReporter reporter, HttpClient? http = null)
