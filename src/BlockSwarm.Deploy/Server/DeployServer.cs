@@ -396,7 +396,10 @@ public sealed class DeployServer : IAsyncDisposable
         string? token = Credentials(ctx);
         if (token is not null && _operatorToken.Matches(token)) return null;
         // A browser's first request never carries the password: that challenge is not worth a warning, a wrong token is.
-        if (token is not null) ServerLog.DashboardRefused(_log, ctx.Request.Path, ctx.Connection.RemoteIpAddress?.ToString() ?? "?", "wrong operator token");
+        string address = ctx.Connection.RemoteIpAddress?.ToString() ?? "?";
+        string path = ctx.Request.Path.Value ?? "/";
+        if (token is not null) ServerLog.DashboardRefused(_log, path, address, "wrong operator token");
+        else ServerLog.DashboardChallenge(_log, path, address);
         ctx.Response.Headers.WWWAuthenticate = "Basic realm=\"BlockSwarm dashboard\", charset=\"UTF-8\"";
         return Results.StatusCode(StatusCodes.Status401Unauthorized);
     }

@@ -89,4 +89,7 @@ internal static partial class ServerLog
 
     [LoggerMessage(EventId = 1024, Level = LogLevel.Information, Message = "operator token from {Source}; reading the dashboard is {Access}")]
     public static partial void Access(ILogger logger, string source, string access);
+
+    [LoggerMessage(EventId = 1025, Level = LogLevel.Debug, Message = "dashboard read {Path} from {Address} asked for the operator token (--dashboard token)")]
+    public static partial void DashboardChallenge(ILogger logger, string path, string address);
 }
