@@ -24,6 +24,7 @@ public static class FuzzTargets
         new("zstd-run", "a bs_zstd message as a receiver takes it: ZstdBlock.ReadHeader + Zstd.DecompressExactly; PeerProtocolException and InvalidDataException only", ZstdRun),
         new("secure-channel", "what a secret-swarm listener reads from a dialer: SecureChannel.AcceptAsync, then every record; SecureChannelException only", SecureChannelAccept),
         new("tracker-announce", "an announce query to a tracker with a swarm secret: Tracker.HandleAnnounce (parse, proof, announce, answer); no exception", TrackerAnnounce),
+        new("signed-job", "a signed /api/job answer as deploy takes it (key header, signature header, body): SignedMessage.Verify; SecretException only", SignedJob),
     ];
 
     /// <summary>Targets whose seeds are made by code, not by generate.sh: the name and a maker of (file name, bytes) pairs.</summary>
@@ -346,5 +347,41 @@ public static class FuzzTargets
     private sealed class FixedClock(DateTimeOffset now) : TimeProvider
     {
         public override DateTimeOffset GetUtcNow() => now;
+    }
+    /// <summary>
+    /// A signed <c>/api/job</c> answer as <c>deploy</c> checks it, before it parses the body: the input is the
+    /// <c>BlockSwarm-Key</c> header's value, a line feed, the <c>BlockSwarm-Signature</c> header's value, a line feed,
+    /// then the body (fewer lines: the headers are missing). Accepted means the signature verified.
+    /// </summary>
+    public static bool SignedJob(byte[] data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var span = data.AsSpan();
+        string? key = null, signature = null;
+        int first = span.IndexOf((byte)'\n');
+        if (first >= 0)
+        {
+            key = Encoding.Latin1.GetString(span[..first]);
+            span = span[(first + 1)..];
+            int second = span.IndexOf((byte)'\n');
+            if (second >= 0)
+            {
+                signature = Encoding.Latin1.GetString(span[..second]);
+                span = span[(second + 1)..];
+            }
+        }
+        Security.ServerPublicKey verified;
+        try
+        {
+            verified = Security.SignedMessage.Verify("job", span, key, signature);
+        }
+        catch (Security.SecretException)
+        {
+            return false;
+        }
+        Check(verified.Fingerprint == Security.KeyFingerprint.Of(verified.SubjectPublicKeyInfo), "the fingerprint is not the hash of the key's canonical bytes");
+        Check(Security.KeyFingerprint.TryParse(verified.Fingerprint, out var again) && again == verified.Fingerprint, "a fingerprint does not parse back to itself");
+        Check(Security.ServerPublicKey.FromHeader(verified.ToHeader()).Fingerprint == verified.Fingerprint, "a key does not survive its own header");
+        return true;
     }
 }

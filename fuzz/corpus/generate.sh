@@ -119,4 +119,20 @@ announce("started-proof", 6881, "started", 1048576, 50, bytes(range(8)))
 announce("stopped-ip-proof", 51413, "stopped", 0, 0, bytes(range(8, 16)), ip="10.0.0.7")
 announce("standard-client", 6881, "started", 1048576, 50, bytes(8), proof=False)
 PY
-ls -l "$b" "$here/partclone" "$t" "$z" "$a" "$here/secure-channel"
+# signed-job: a /api/job answer as deploy checks it: the BlockSwarm-Key header (base64 SubjectPublicKeyInfo), the
+# BlockSwarm-Signature header (ECDSA P-256/SHA-256 of "BlockSwarm job v1\n" + the body, r||s in base64url), the body.
+j="$here/signed-job"
+mkdir -p "$j"
+openssl ecparam -name prime256v1 -genkey -noout -out "$tmp/job-key.pem"
+key=$(openssl ec -in "$tmp/job-key.pem" -pubout -outform DER 2>/dev/null | base64 -w0)
+printf '%s' '{"jobId":"0123456789ab","name":"sda1","infoHash":"0123456789abcdef0123456789abcdef01234567","torrentUrl":"/job.torrent","announceUrl":"/announce","requiredTargetSize":50331648,"sourceSize":50331648,"totalBytes":9437184,"pieceLength":65536,"pieceCount":144,"originPort":6881,"policy":{"mode":"until-all-done","expected":0,"ratio":1,"idleSeconds":120},"compressionLevel":3,"issuedAt":"2026-12-07T17:00:00+00:00","torrentSha256":"f2ecf0cb17c5bbc058a7e81e5286727657b6ff1aa31534f7a8cfb316076604fa"}' >"$tmp/job.json"
+sign() { # $1 = body file -> base64url r||s
+  { printf 'BlockSwarm job v1\n'; cat "$1"; } | openssl dgst -sha256 -sign "$tmp/job-key.pem" >"$tmp/job.sig"
+  for x in $(openssl asn1parse -inform DER -in "$tmp/job.sig" | awk -F: '/INTEGER/ {print $NF}'); do printf '%064s' "$x" | tr ' ' 0; done \
+    | xxd -r -p | base64 -w0 | tr '+/' '-_' | tr -d '='
+}
+{ printf '%s\necdsa-p256-sha256 %s\n' "$key" "$(sign "$tmp/job.json")"; cat "$tmp/job.json"; } >"$j/signed"
+: >"$tmp/empty"
+printf '%s\necdsa-p256-sha256 %s\n' "$key" "$(sign "$tmp/empty")" >"$j/signed-empty-body"
+{ printf '\n\n'; cat "$tmp/job.json"; } >"$j/unsigned"
+ls -l "$b" "$here/partclone" "$t" "$z" "$a" "$j" "$here/secure-channel"

@@ -3,8 +3,10 @@
 # drivers an operator's PCs have, the NativeAOT blockswarm binary with the few libraries it loads, and an init
 # (packaging/netboot/init) that brings up DHCP and runs `blockswarm deploy --yes` as the kernel command line says.
 #
-#   packaging/netboot/build-netboot.sh [--binary PATH] [--output DIR] [--cache DIR] [--server URL]
+#   packaging/netboot/build-netboot.sh [--binary PATH] [--output DIR] [--cache DIR] [--server URL] [--server-key sha256:FP]
 #
+# --server and --server-key go into the static boot entries below (--server-key: blockswarm.server_key=, the fingerprint
+# `blockswarm serve` prints; deploy then refuses a job another key signed).
 # Output (DIR, default artifacts/netboot): vmlinuz, initrd.img, boot.ipxe (static, for a plain HTTP/TFTP server;
 # `blockswarm serve --netboot DIR` writes its own per request), pxelinux.cfg/default (PXELINUX / lpxelinux.0),
 # grub.cfg (GRUB-EFI netboot), dnsmasq-proxy.conf (proxy-DHCP + TFTP beside the site's DHCP server) and
@@ -17,13 +19,15 @@ binary=$repo/artifacts/cli-aot-Release/blockswarm
 output=$repo/artifacts/netboot
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/blockswarm/netboot
 server=http://SERVER:8080
+server_key=
 while [ $# -gt 0 ]; do
   case $1 in
     --binary) binary=$2; shift 2 ;;
     --output) output=$2; shift 2 ;;
     --cache) cache=$2; shift 2 ;;
     --server) server=$2; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --server-key) server_key=$2; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build-netboot.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -123,7 +127,11 @@ mknod -m 666 "$root/dev/null" c 1 3 2>/dev/null || true
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | zstd -q -12 -T0 > "$output/initrd.img"
 
 # Boot entries for sites that do not let serve write the iPXE script.
-args="blockswarm.server=$server blockswarm.target=auto blockswarm.after=poweroff console=tty0 console=ttyS0,115200n8"
+case $server_key in
+  ""|sha256:*) ;;
+  *) echo "build-netboot.sh: --server-key '$server_key' is not a fingerprint (sha256:..., as serve prints it)" >&2; exit 2 ;;
+esac
+args="blockswarm.server=$server${server_key:+ blockswarm.server_key=$server_key} blockswarm.target=auto blockswarm.after=poweroff console=tty0 console=ttyS0,115200n8"
 cat > "$output/boot.ipxe" <<IPXE
 #!ipxe
 # Static iPXE script: serve --netboot writes one per request naming itself; use this one from another HTTP server.

@@ -98,7 +98,8 @@ public static class CommandSupport
     /// reported as one line and exit 1. Anything else is a bug and keeps its stack trace.
     /// </summary>
     public static bool IsOperatorError(Exception ex) =>
-        ex is IOException or TorrentException or StorageException or FormatException or BlockMapException or System.Net.Sockets.SocketException or UnauthorizedAccessException;
+        ex is IOException or TorrentException or StorageException or FormatException or BlockMapException or System.Net.Sockets.SocketException or UnauthorizedAccessException
+            or Security.SecretException;
 
     /// <summary>
     /// Runs a command's body with a token cancelled by Ctrl-C / SIGTERM and maps its errors to exit codes: interruption

@@ -20,6 +20,12 @@ public static class ExitCodes
     /// <summary>The deployment server could not be reached.</summary>
     public const int ServerUnreachable = 5;
 
+    /// <summary>
+    /// The server is not the one <c>deploy --server-key</c> names (another key signed the job, its TLS certificate is on
+    /// another key) or what it sent was changed on the way; nothing was written.
+    /// </summary>
+    public const int ServerNotTrusted = 6;
+
     /// <summary>Interrupted (Ctrl-C / SIGTERM).</summary>
     public const int Interrupted = 130;
 }

@@ -21,6 +21,12 @@ public sealed class HelpTests
     [InlineData("deploy", "--log-level")]
     [InlineData("serve", "--log-format")]
     [InlineData("inspect", "--log-level")]
+    [InlineData("serve", "--signing-key")]
+    [InlineData("serve", "--operator-token-file")]
+    [InlineData("serve", "--dashboard")]
+    [InlineData("serve", "--tls-cert")]
+    [InlineData("serve", "--netboot-port")]
+    [InlineData("deploy", "--server-key")]
     public async Task Every_command_has_help_naming_its_options(string command, string option)
     {
         var r = await CliRunner.RunAsync(command, "--help");

@@ -28,4 +28,35 @@ public sealed class ClientRegistryTests
         Assert.Equal(8_000, registry.List().Count);
         Assert.True(lists > 0);
     }
+
+    [Fact]
+    public void An_id_is_bound_to_the_address_it_first_enrolled_from_until_forgotten()
+    {
+        var registry = new ClientRegistry(TimeProvider.System, maxClients: 2);
+        Assert.Equal(EnrolOutcome.New, registry.Enrol("a", "10.0.0.1").Outcome);
+        Assert.Equal(EnrolOutcome.Again, registry.Enrol("a", "10.0.0.1").Outcome);
+        Assert.Equal(new EnrolResult(EnrolOutcome.BoundElsewhere, "10.0.0.1"), registry.Enrol("a", "10.0.0.9"));
+        Assert.Equal(EnrolOutcome.New, registry.Enrol("b", "10.0.0.2").Outcome);
+        Assert.Equal(EnrolOutcome.Full, registry.Enrol("c", "10.0.0.3").Outcome);
+        registry.Report("a", "10.0.0.1", new ClientReport { State = "done" });
+        Assert.True(registry.Forget("a"));
+        Assert.False(registry.IsEnrolled("a"));
+        Assert.Empty(registry.List());
+        Assert.False(registry.Forget("a"));
+        Assert.Equal(EnrolOutcome.New, registry.Enrol("a", "10.0.0.9").Outcome);
+    }
+
+    [Fact]
+    public void A_clients_token_passes_for_that_client_only()
+    {
+        var tokens = new ClientTokens();
+        string a = tokens.Issue("pc-a");
+        Assert.Equal(43, a.Length);
+        Assert.True(tokens.Verify("pc-a", a));
+        Assert.False(tokens.Verify("pc-b", a));
+        Assert.False(tokens.Verify("pc-a", a[..42] + (a[42] == 'A' ? 'B' : 'A')));
+        Assert.False(tokens.Verify("pc-a", ""));
+        Assert.False(tokens.Verify("pc-a", "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"));
+        Assert.False(new ClientTokens().Verify("pc-a", a)); // another server run, another key
+    }
 }

@@ -175,6 +175,8 @@ public sealed class DeployEndToEndTests(ITestOutputHelper output)
                 AllowFile = true,
                 ClientId = "pc7-test",
                 Hostname = "pc7",
+                // Pinned, as a real room would be: an unauthenticated server is worth a warning of its own.
+                ServerTrust = Security.ServerTrust.Pinned(server.Identity.Fingerprint),
                 LoggerFactory = clientLog,
             }, new CollectingReporter()).RunAsync(ct);
         }

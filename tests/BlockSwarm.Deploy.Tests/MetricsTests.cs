@@ -46,13 +46,18 @@ public sealed class MetricsTests
         using var http = new HttpClient();
         async Task Report(string id, ClientReport r)
         {
-            using var resp = await http.PostAsJsonAsync(new Uri(server.HttpAddress!, $"/api/clients/{id}/status"), r, DeployJson.Default.ClientReport, ct);
+            string token = await TrustTestKit.EnrolAsync(http, server.HttpAddress!, id, ct);
+            using var resp = await TrustTestKit.ReportAsync(http, server.HttpAddress!, id, token, r, ct);
             resp.EnsureSuccessStatusCode();
         }
         await Report("pc-1", new ClientReport { Hostname = "pc \"one\"", State = "downloading", Progress = 0.25, Downloaded = 1000, Uploaded = 10, TotalBytes = torrent.TotalLength });
         await Report("pc-2", new ClientReport { Hostname = "pc2", State = "failed", Error = "disk\\gone", Progress = 0.5, Downloaded = 2000, TotalBytes = torrent.TotalLength });
-        using (var bad = await http.PostAsync(new Uri(server.HttpAddress!, "/api/clients/pc-3/status"), new StringContent("{nope"), ct))
+        using (var badRequest = new HttpRequestMessage(HttpMethod.Post, new Uri(server.HttpAddress!, "/api/clients/pc-3/status")) { Content = new StringContent("{nope") })
+        {
+            badRequest.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", await TrustTestKit.EnrolAsync(http, server.HttpAddress!, "pc-3", ct));
+            using var bad = await http.SendAsync(badRequest, ct);
             Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        }
 
         using var response = await http.GetAsync(new Uri(server.HttpAddress!, "/metrics"), ct);
         Assert.Equal("text/plain; version=0.0.4; charset=utf-8", response.Content.Headers.ContentType!.ToString());

@@ -44,13 +44,15 @@ public sealed class NetbootEndpointsTests
         const string Mac = "52-54-00-12-34-56";
         var script = await http.GetStringAsync($"/netboot/boot.ipxe?mac={Mac}", ct);
         Assert.StartsWith("#!ipxe\n", script, StringComparison.Ordinal);
-        Assert.Contains($"kernel {self}netboot/vmlinuz initrd=initrd.img blockswarm.server={self.TrimEnd('/')} blockswarm.id=${{net0/mac:hexhyp}} blockswarm.target=/dev/sda blockswarm.after=reboot || goto failed\n", script, StringComparison.Ordinal);
+        // The kernel command line names this server and its key: the booted client pins it (blockswarm.server_key=).
+        Assert.Contains($"kernel {self}netboot/vmlinuz initrd=initrd.img blockswarm.server={self.TrimEnd('/')} blockswarm.server_key={server.Identity.Fingerprint} blockswarm.id=${{net0/mac:hexhyp}} blockswarm.target=/dev/sda blockswarm.after=reboot || goto failed\n", script, StringComparison.Ordinal);
         Assert.Contains($"initrd --name initrd.img {self}netboot/initrd.img || goto failed\n", script, StringComparison.Ordinal);
         Assert.Contains("goto load", script, StringComparison.Ordinal); // a failed load is retried, not a silent stop
 
         // Once this machine reported its deployment done, booting it from the network again boots its disk instead of
         // imaging it again (blockswarm.after=reboot with the network first in the boot order); other machines still image.
-        using (var report = await http.PostAsJsonAsync($"/api/clients/{Mac}/status", new ClientReport { Hostname = "bs-" + Mac, State = "done", Progress = 1 }, ct))
+        string token = await TrustTestKit.EnrolAsync(http, server.HttpAddress!, Mac, ct);
+        using (var report = await TrustTestKit.ReportAsync(http, server.HttpAddress!, Mac, token, new ClientReport { Hostname = "bs-" + Mac, State = "done", Progress = 1 }, ct))
             report.EnsureSuccessStatusCode();
         Assert.Equal($"#!ipxe\necho BlockSwarm: {Mac} already has {torrent.Name}; booting from the local disk\nsanboot --no-describe --drive 0x80 || exit\n",
             await http.GetStringAsync($"/netboot/boot.ipxe?mac={Mac}", ct));
@@ -68,6 +70,35 @@ public sealed class NetbootEndpointsTests
         foreach (var path in new[] { "/netboot/.hidden", "/netboot/..%2Foutside.txt", "/netboot/%2E%2E%2Foutside.txt", "/netboot/pxelinux.cfg", "/netboot/missing" })
         {
             using var r = await http.GetAsync(path, ct);
+            Assert.True(r.StatusCode == HttpStatusCode.NotFound, $"{path}: {r.StatusCode}");
+        }
+    }
+
+    [Fact]
+    public async Task With_tls_the_boot_files_come_over_plain_http_and_the_kernel_line_names_the_https_server_and_its_key()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var dir = new TempDirectory("netboot-tls");
+        var (img, torrent) = DeployEndToEndTests.Ext4(dir);
+        var netboot = Directory.CreateDirectory(dir.File("netboot")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(netboot, "vmlinuz"), "kernel", ct);
+        await File.WriteAllTextAsync(Path.Combine(netboot, "initrd.img"), "initrd", ct);
+        using var identity = Security.ServerIdentity.Generate();
+        using var cert = identity.CreateTlsCertificate([], [IPAddress.Loopback], DateTimeOffset.UtcNow);
+        var (server, storage) = await TrustTestKit.StartAsync(img, torrent, new ServeOptions { NetbootDirectory = netboot, Identity = identity, TlsCertificate = cert }, ct);
+        await using var _ = storage;
+        await using var __ = server;
+        Assert.Equal("https", server.HttpAddress!.Scheme);
+        var plain = server.NetbootAddress!;
+        Assert.Equal("http", plain.Scheme);
+        using var http = new HttpClient();
+        var script = await http.GetStringAsync(new Uri(plain, "/netboot/boot.ipxe?mac=52-54-00-12-34-56"), ct);
+        Assert.Contains($"kernel {plain}netboot/vmlinuz initrd=initrd.img blockswarm.server=https://127.0.0.1:{server.HttpAddress.Port} blockswarm.server_key={identity.Fingerprint} ", script, StringComparison.Ordinal);
+        Assert.Equal("kernel", await http.GetStringAsync(new Uri(plain, "/netboot/vmlinuz"), ct));
+        // Only the boot files: the job, the torrent, the API and the dashboard are served over TLS alone.
+        foreach (var path in new[] { "/api/job", "/job.torrent", "/", "/api/clients", "/announce" })
+        {
+            using var r = await http.GetAsync(new Uri(plain, path), ct);
             Assert.True(r.StatusCode == HttpStatusCode.NotFound, $"{path}: {r.StatusCode}");
         }
     }

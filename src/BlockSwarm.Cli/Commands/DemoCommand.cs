@@ -88,8 +88,13 @@ public static class DemoCommand
 
         int httpPort = FreePort(), btPort = FreePort();
         var server = new Uri($"http://127.0.0.1:{httpPort}/");
-        ctx.Out.WriteLine($"3/4 starting serve and {k} deploy clients as separate processes on loopback");
+        // The server's key is made here, so the clients can pin it as an operator would from serve's first line.
+        string signingKey = Path.Combine(dir, "serve-signing-key.pem");
+        string fingerprint;
+        using (var identity = Security.ServerIdentity.LoadOrCreate(signingKey)) fingerprint = identity.Fingerprint;
+        ctx.Out.WriteLine($"3/4 starting serve and {k} deploy clients as separate processes on loopback (clients pin server key {fingerprint})");
         processes.Add(Spawn(ctx, dir, "serve.log", ["serve", "--torrent", torrentPath, "--source", img, "--listen", "127.0.0.1",
+            "--signing-key", signingKey, "--operator-token-file", Path.Combine(dir, "operator-token"),
             "--http-port", httpPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--bt-port", btPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--expect", k.ToString(System.Globalization.CultureInfo.InvariantCulture), "--stop-when-done"]));
@@ -105,7 +110,7 @@ public static class DemoCommand
             await using (var f = new FileStream(target, FileMode.Create)) f.SetLength(imageSize);
             targets.Add(target);
             var address = $"127.0.0.{11 + i}";
-            processes.Add(Spawn(ctx, dir, $"client{i + 1}.log", ["deploy", "--server", server.ToString(), "--target", target, "--allow-file", "--yes",
+            processes.Add(Spawn(ctx, dir, $"client{i + 1}.log", ["deploy", "--server", server.ToString(), "--server-key", fingerprint, "--target", target, "--allow-file", "--yes",
                 "--listen", $"{address}:0", "--hostname", $"lab-pc-{i + 1:00}"]));
         }
 

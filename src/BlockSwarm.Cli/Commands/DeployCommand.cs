@@ -4,6 +4,7 @@ using BlockSwarm.Deploy.Client;
 using BlockSwarm.Engine.Session;
 using BlockSwarm.Imaging;
 using BlockSwarm.Devices;
+using BlockSwarm.Security;
 
 namespace BlockSwarm.Cli.Commands;
 
@@ -12,7 +13,8 @@ public static class DeployCommand
 {
     public static Command Build(CliContext ctx)
     {
-        var server = new Option<string>("--server") { Description = "URL of the deployment server, e.g. http://10.0.0.1:8080", Required = true };
+        var server = new Option<string>("--server") { Description = "URL of the deployment server, e.g. http://10.0.0.1:8080 (https:// when serve runs with --tls)", Required = true };
+        var serverKey = new Option<string?>("--server-key") { Description = "The server key to trust, as serve prints it (sha256:...): a job not signed by it, or an https certificate on another key, is refused (exit 6) before a byte is written. Or tofu:FILE: trust on first use, the first server's key is recorded in FILE and any other refused later. Without it the server is not authenticated (one warning)" };
         var target = new Option<string>("--target") { Description = "Block device to write, e.g. /dev/sda, or auto: the one internal disk (refused when there are several) (checked: not mounted, not in use, not the system disk, large enough)", Required = true };
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation" };
         var json = new Option<bool>("--json") { Description = "JSON events on stdout, one per line" };
@@ -28,10 +30,10 @@ public static class DeployCommand
         var maxPeers = EngineCommands.MaxPeersOption();
         var maxSeed = new Option<int>("--max-seed") { Description = "Seconds to seed at most after finishing, whatever the server's policy", DefaultValueFactory = _ => 7200 };
         var compression = EngineCommands.CompressionOption(fromJob: true);
-        var cmd = new Command("deploy", "Deploy the server's image onto this machine's disk; exit 0 only with verified data on stable storage (4 = target refused, 5 = server unreachable, 3 = verification failed)")
+        var cmd = new Command("deploy", "Deploy the server's image onto this machine's disk; exit 0 only with verified data on stable storage (4 = target refused, 5 = server unreachable, 6 = server not trusted, 3 = verification failed)")
         {
             server, target, yes, json, allowFile, listen, id, hostname, cache, writeMode, directIO, resume, verifyAfter, maxSeed, noPex, lsd, maxPeers,
-            compression,
+            compression, serverKey,
         };
         cmd.SetAction(async (pr, outer) =>
         {
@@ -42,7 +44,17 @@ public static class DeployCommand
                 var serverUrl = pr.GetValue(server)!;
                 if (!Uri.TryCreate(serverUrl.Contains("://", StringComparison.Ordinal) ? serverUrl : "http://" + serverUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
                 {
-                    ctx.Fail($"--server '{serverUrl}' is not an http:// URL");
+                    ctx.Fail($"--server '{serverUrl}' is not an http:// or https:// URL");
+                    return ExitCodes.Usage;
+                }
+                ServerTrust trust;
+                try
+                {
+                    trust = ServerTrust.Parse(pr.GetValue(serverKey));
+                }
+                catch (SecretException ex)
+                {
+                    ctx.Fail(ex.Message);
                     return ExitCodes.Usage;
                 }
                 var options = new DeployOptions
@@ -63,6 +75,7 @@ public static class DeployCommand
                     Lsd = pr.GetValue(lsd),
                     MaxPeers = Math.Max(1, pr.GetValue(maxPeers)),
                     CompressionLevel = EngineCommands.ParseCompression(pr.GetValue(compression)),
+                    ServerTrust = trust,
                     Confirm = ctx.Interactive && !pr.GetValue(json) ? Ask : null,
                     LoggerFactory = ctx.LoggerFactory,
                 };

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using BlockSwarm.Clonezilla.Jobs;
 using BlockSwarm.Deploy.Api;
 using BlockSwarm.Deploy.Server;
@@ -7,6 +8,7 @@ using BlockSwarm.Engine.Storage;
 using BlockSwarm.Imaging;
 using BlockSwarm.Metainfo;
 using BlockSwarm.Devices;
+using BlockSwarm.Security;
 
 namespace BlockSwarm.Cli.Commands;
 
@@ -34,10 +36,18 @@ public static class ServeCommand
         var netboot = new Option<string?>("--netboot") { Description = "Also serve network-boot files from this directory (packaging/netboot/build-netboot.sh's output) at /netboot/, with an iPXE script at /netboot/boot.ipxe that boots clients into deploy" };
         var netbootArgs = new Option<string>("--netboot-args") { Description = "Kernel command line of network-booted clients after blockswarm.server= (blockswarm.target=/dev/DISK|auto, blockswarm.after=poweroff|reboot|shell, console=...)", DefaultValueFactory = _ => NetbootEndpoints.DefaultKernelArgs };
         var compression = EngineCommands.CompressionOption();
-        var cmd = new Command("serve", "Serve a deployment: origin seeder, embedded tracker, job API, live dashboard and metrics")
+        var signingKey = new Option<string?>("--signing-key") { Description = "ECDSA P-256 key (PKCS#8 PEM) that signs every job; made, mode 0600, when the file does not exist. Its fingerprint (printed at start) is what clients pin with deploy --server-key. Default: serve-signing-key.pem in the state directory ($BLOCKSWARM_STATE, else systemd's $STATE_DIRECTORY, else $XDG_STATE_HOME/blockswarm or ~/.local/state/blockswarm)" };
+        var operatorTokenFile = new Option<string?>("--operator-token-file") { Description = "File holding the token operator actions need (DELETE /api/clients/ID, POST /api/stop; and reading the dashboard with --dashboard token); made, mode 0600, when it does not exist. Default: operator-token in the state directory (as --signing-key's)" };
+        var dashboard = new Option<string>("--dashboard") { Description = "Who may read the dashboard, /api/clients, /api/events and /metrics: open (anyone on the LAN) or token (the operator token: a browser asks for it as the password, any user name)", DefaultValueFactory = _ => "open" };
+        dashboard.AcceptOnlyFromAmong("open", "token");
+        var tls = new Option<bool>("--tls") { Description = "HTTPS on the HTTP port, with a self-signed certificate on the signing key: the one fingerprint clients pin covers the certificate and the job signature" };
+        var tlsCert = new Option<string?>("--tls-cert") { Description = "HTTPS with this certificate (PEM) instead of a self-signed one (implies --tls; needs --tls-key); clients then trust it through their CAs" };
+        var tlsKey = new Option<string?>("--tls-key") { Description = "The private key (PEM) of --tls-cert" };
+        var netbootPort = new Option<int?>("--netboot-port") { Description = "With --tls and --netboot: the plain-HTTP port that serves /netboot/ only (iPXE cannot check a self-signed certificate). Default: the HTTP port + 1" };
+        var cmd = new Command("serve", "Serve a deployment: origin seeder, embedded tracker, job API, live dashboard and metrics; every job is signed by the server's key")
         {
             source, disk, torrentOpt, map, pieceSize, name, listen, btPort, httpPort, expect, limit, slowStart, stopWhenDone, policy, torrentOut, maxPeers, netboot, netbootArgs,
-            compression,
+            compression, signingKey, operatorTokenFile, dashboard, tls, tlsCert, tlsKey, netbootPort,
         };
         cmd.SetAction(async (pr, outer) =>
         {
@@ -46,6 +56,14 @@ public static class ServeCommand
             try
             {
                 var src = pr.GetValue(source)!;
+                if (pr.GetValue(tlsCert) is null != pr.GetValue(tlsKey) is null) throw new UsageException("--tls-cert and --tls-key go together");
+                // The keys first: a key file that cannot be read fails before minutes of hashing, not after.
+                using var identity = ServerIdentity.LoadOrCreate(pr.GetValue(signingKey) ?? StateDirectory.SigningKey);
+                var operatorToken = OperatorToken.LoadOrCreate(pr.GetValue(operatorTokenFile) ?? StateDirectory.OperatorToken);
+                var listenAddress = IPAddress.Parse(pr.GetValue(listen)!);
+                using var certificate = pr.GetValue(tlsCert) is { } certFile
+                    ? LoadCertificate(certFile, pr.GetValue(tlsKey)!)
+                    : pr.GetValue(tls) ? identity.CreateTlsCertificate([Environment.MachineName, "localhost"], CertificateAddresses(listenAddress), DateTimeOffset.UtcNow) : null;
                 if (pr.GetValue(netboot) is { } nb)
                     foreach (var file in new[] { "vmlinuz", "initrd.img" })
                         if (!File.Exists(Path.Combine(nb, file)))
@@ -105,7 +123,7 @@ public static class ServeCommand
                 if (ss > 0 && rate == 0) ctx.Warn("--slow-start needs --upload-limit to ramp towards; ignored");
                 var serveOptions = new ServeOptions
                 {
-                    Listen = IPAddress.Parse(pr.GetValue(listen)!),
+                    Listen = listenAddress,
                     BitTorrentPort = pr.GetValue(btPort),
                     HttpPort = pr.GetValue(httpPort),
                     UploadLimit = rate,
@@ -117,22 +135,36 @@ public static class ServeCommand
                     NetbootDirectory = pr.GetValue(netboot),
                     NetbootKernelArgs = pr.GetValue(netbootArgs)!,
                     CompressionLevel = EngineCommands.ParseCompression(pr.GetValue(compression))!.Value,
+                    Identity = identity,
+                    OperatorToken = operatorToken,
+                    Dashboard = pr.GetValue(dashboard) == "token" ? DashboardAccess.Token : DashboardAccess.Open,
+                    TlsCertificate = certificate,
+                    NetbootPort = pr.GetValue(netbootPort),
                     LoggerFactory = ctx.LoggerFactory,
                 };
                 await using var server = new DeployServer(torrent, storage, sourceSize, serveOptions);
                 await server.StartAsync(ct).ConfigureAwait(false);
                 ctx.Out.WriteLine($"serving {torrent.Name} ({torrent.InfoHash.ToHex()}): dashboard {server.HttpAddress}  BitTorrent port {server.Job.OriginPort}  tracker {new Uri(server.HttpAddress!, "/announce")}");
+                ctx.Out.WriteLine($"server key {identity.Fingerprint}");
                 foreach (var url in ClientUrls(serveOptions.Listen, server.HttpAddress!))
                 {
-                    ctx.Out.WriteLine($"on each client: blockswarm deploy --server {url} --target /dev/sdX");
+                    ctx.Out.WriteLine($"on each client: blockswarm deploy --server {url} --server-key {identity.Fingerprint} --target /dev/sdX");
                     if (serveOptions.NetbootDirectory is not null)
-                        ctx.Out.WriteLine($"network boot: point iPXE (DHCP option 67, or dnsmasq's dhcp-boot) at {new Uri(url, "/netboot/boot.ipxe")}");
+                    {
+                        var bootBase = server.NetbootAddress is { } plain ? new UriBuilder(url) { Scheme = "http", Port = plain.Port }.Uri : url;
+                        ctx.Out.WriteLine($"network boot: point iPXE (DHCP option 67, or dnsmasq's dhcp-boot) at {new Uri(bootBase, "/netboot/boot.ipxe")} (it puts blockswarm.server_key= on the kernel command line)");
+                    }
                 }
                 ctx.Out.Flush();
                 var lastLine = DateTime.MinValue;
                 while (!ct.IsCancellationRequested)
                 {
-                    await Task.WhenAny(server.AllDone, Task.Delay(TimeSpan.FromSeconds(1), ct)).ConfigureAwait(false);
+                    await Task.WhenAny(server.AllDone, server.StopRequested, Task.Delay(TimeSpan.FromSeconds(1), ct)).ConfigureAwait(false);
+                    if (server.StopRequested.IsCompleted)
+                    {
+                        ctx.Out.WriteLine("stopped by an operator (POST /api/stop)");
+                        return ExitCodes.Ok;
+                    }
                     var snap = server.Snapshot();
                     if (DateTime.UtcNow - lastLine >= TimeSpan.FromSeconds(ctx.Interactive ? 1 : 5) || server.AllDone.IsCompleted)
                     {
@@ -183,6 +215,31 @@ public static class ServeCommand
             .Select(a => new UriBuilder(bound) { Host = a.ToString() }.Uri)
             .ToList();
         return lan.Count > 0 ? lan : [bound];
+    }
+
+    private static X509Certificate2 LoadCertificate(string certFile, string keyFile)
+    {
+        try
+        {
+            return X509Certificate2.CreateFromPemFile(certFile, keyFile);
+        }
+        catch (System.Security.Cryptography.CryptographicException ex)
+        {
+            throw new SecretException($"--tls-cert {certFile} --tls-key {keyFile}: not a PEM certificate and its private key: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>The addresses a self-signed certificate names (for browsers; clients pin the key): the listen address, or every interface's.</summary>
+    private static IEnumerable<IPAddress> CertificateAddresses(IPAddress listen)
+    {
+        if (!listen.Equals(IPAddress.Any)) return [listen];
+        return System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+            .Where(n => n.OperationalStatus == System.Net.NetworkInformation.OperationalStatus.Up)
+            .SelectMany(n => n.GetIPProperties().UnicastAddresses)
+            .Select(a => a.Address)
+            .Where(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
+            .Append(IPAddress.Loopback)
+            .ToList();
     }
 
     internal static CompletionPolicy ParsePolicy(string text, int expected)

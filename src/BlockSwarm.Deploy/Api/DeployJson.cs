@@ -13,7 +13,14 @@ namespace BlockSwarm.Deploy.Api;
 [JsonSerializable(typeof(ReportReply))]
 [JsonSerializable(typeof(Snapshot))]
 [JsonSerializable(typeof(ApiError))]
+[JsonSerializable(typeof(EnrolReply))]
 public sealed partial class DeployJson : JsonSerializerContext;
 
 /// <summary>The body of a 400 answer: what was wrong with the request.</summary>
 public sealed record ApiError(string Error);
+
+/// <summary>
+/// The answer to <c>POST /api/clients/{id}/enrol</c>: the token the client sends with each status report of that id
+/// (<c>Authorization: Bearer TOKEN</c>), and the job it enrolled for.
+/// </summary>
+public sealed record EnrolReply(string ClientId, string Token, string JobId);

@@ -30,6 +30,24 @@ public sealed record JobInfo
 
     /// <summary>zstd level clients send runs to each other at (0 = off); absent from servers before it existed (null: the default).</summary>
     public int? CompressionLevel { get; init; }
+
+    /// <summary>
+    /// When the server signed this answer (UTC): a job replayed later by another host shows its age. Set on every
+    /// <c>/api/job</c> answer; null from servers before signed jobs.
+    /// </summary>
+    public DateTimeOffset? IssuedAt { get; init; }
+
+    /// <summary>
+    /// SHA-256 (hex) of the exact bytes <see cref="TorrentUrl"/> serves to this client (its announce URL follows the Host
+    /// the client used, so the job is signed per answer): the client refuses a torrent that differs.
+    /// </summary>
+    public string? TorrentSha256 { get; init; }
+
+    /// <summary>
+    /// The fingerprint of the key that signs the job (for people: the dashboard shows it). A client never trusts this
+    /// field: it checks the key the signature verifies with.
+    /// </summary>
+    public string? ServerKey { get; init; }
 }
 
 /// <summary>How long clients keep seeding after they finish.</summary>

@@ -69,4 +69,36 @@ internal static partial class ClientLog
 
     [LoggerMessage(EventId = 1119, Level = LogLevel.Information, Message = "deployment of {Target} finished")]
     public static partial void Done(ILogger logger, string target);
+
+    [LoggerMessage(EventId = 1121, Level = LogLevel.Error,
+        Message = "server {Server} refused: {Reason} (expected key {Expected}, offered {Offered}); nothing was written to {Target}")]
+    public static partial void ServerRefused(ILogger logger, Uri server, string reason, string expected, string offered, string target);
+
+    [LoggerMessage(EventId = 1122, Level = LogLevel.Warning,
+        Message = "server {Server} is not authenticated ({Detail}): with no --server-key, any host answering at this URL could hand this machine another image")]
+    public static partial void ServerNotAuthenticated(ILogger logger, Uri server, string detail);
+
+    [LoggerMessage(EventId = 1123, Level = LogLevel.Information, Message = "job {JobId} from {Server} is signed by server key {Fingerprint} ({How}), issued at {IssuedAt}")]
+    public static partial void ServerAuthenticated(ILogger logger, string jobId, Uri server, string fingerprint, string how, string issuedAt);
+
+    [LoggerMessage(EventId = 1124, Level = LogLevel.Warning,
+        Message = "trust on first use: recorded server key {Fingerprint} of {Server} in {File}; a server with another key will be refused from now on")]
+    public static partial void ServerKeyRecorded(ILogger logger, string fingerprint, Uri server, string file);
+
+    [LoggerMessage(EventId = 1125, Level = LogLevel.Warning,
+        Message = "job {JobId} from {Server} was signed at {IssuedAt:u}, {Minutes:0} minutes from this machine's clock: a job replayed by another host, or a wrong clock?")]
+    public static partial void JobIssuedLongAgo(ILogger logger, string jobId, Uri server, DateTimeOffset issuedAt, double minutes);
+
+    [LoggerMessage(EventId = 1126, Level = LogLevel.Error,
+        Message = "torrent {Url} refused: its SHA-256 {Got} is not the {Expected} the signed job names (changed on the way); nothing was written to {Target}")]
+    public static partial void TorrentRefused(ILogger logger, Uri url, string got, string expected, string target);
+
+    [LoggerMessage(EventId = 1127, Level = LogLevel.Error, Message = "server {Server} refused client id {ClientId}: {Reason}; nothing was written to {Target}")]
+    public static partial void EnrolRefused(ILogger logger, Uri server, string clientId, string reason, string target);
+
+    [LoggerMessage(EventId = 1128, Level = LogLevel.Warning, Message = "could not enrol client {ClientId} with {Server} ({Error}): status reports may be refused")]
+    public static partial void EnrolFailed(ILogger logger, Uri server, string clientId, string error);
+
+    [LoggerMessage(EventId = 1129, Level = LogLevel.Warning, Message = "status report of client {ClientId} refused by {Server} ({Reason}); enrolling again")]
+    public static partial void ReportUnauthorized(ILogger logger, Uri server, string clientId, string reason);
 }

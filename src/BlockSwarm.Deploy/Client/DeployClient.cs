@@ -1,13 +1,17 @@
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Net.Security;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using BlockSwarm.Deploy.Api;
 using BlockSwarm.Deploy.Server;
 using BlockSwarm.Engine.Hosting;
 using BlockSwarm.Engine.Session;
 using BlockSwarm.Engine.Storage;
 using BlockSwarm.Metainfo;
+using BlockSwarm.Security;
 using BlockSwarm.Tracker;
 using BlockSwarm.Tracker.Client.Lsd;
 using BlockSwarm.Devices;
@@ -60,6 +64,12 @@ public sealed record DeployOptions
     /// <summary>Re-read and re-hash the whole target after the final fsync.</summary>
     public bool VerifyAfter { get; init; }
 
+    /// <summary>
+    /// Which server key to accept (<c>--server-key</c>): the job must be signed by it, and over https the certificate's
+    /// key must be it (or the system's CAs vouch for the certificate). <see cref="ServerTrust.None"/>: not authenticated,
+    /// one warning.
+    /// </summary>
+    public ServerTrust ServerTrust { get; init; } = ServerTrust.None;
 
     /// <summary>Asks the operator to confirm; null = non-interactive (then <see cref="Yes"/> is required).</summary>
     public Func<string, bool>? Confirm { get; init; }
@@ -88,6 +98,8 @@ public static class DeployExitCodes
     public const int VerifyFailed = 3;
     public const int TargetRefused = 4;
     public const int ServerUnreachable = 5;
+    /// <summary>The server is not the one <c>--server-key</c> names, or what it sent was changed on the way.</summary>
+    public const int ServerNotTrusted = 6;
     public const int Interrupted = 130;
 }
 
@@ -95,56 +107,107 @@ public static class DeployExitCodes
 /// One machine being imaged: fetch the job, check the target before writing a byte, download
 /// through the engine, fsync, report to the server, keep seeding as its policy says.
 /// </summary>
-public sealed class DeployClient(DeployOptions options, IDeployReporter reporter, HttpClient? http = null)
+public sealed class DeployClient
 {
-    private readonly HttpClient _http = http ?? new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-    private readonly ILogger _log = options.LoggerFactory.CreateLogger<DeployClient>();
+    private DeployOptions _options;
+    private readonly IDeployReporter _reporter;
+    private readonly HttpClient _http;
+    private readonly ILogger _log;
     private string _state = "checking";
     private string? _error;
     private bool _reportsFailing;
+    /// <summary>Why the TLS certificate was refused (set by the validation callback, read where the request fails).</summary>
+    private volatile TlsRefusal? _tlsRefusal;
+    private string? _clientToken;
+    private long _lastEnrolAttempt;
+
+    /// <param name="http">An HTTP client of the caller's (its own TLS rules); null: one that checks https against <see cref="DeployOptions.ServerTrust"/>.</param>
+    public DeployClient(DeployOptions options, IDeployReporter reporter, HttpClient? http = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(reporter);
+        _options = options;
+        _reporter = reporter;
+        _log = options.LoggerFactory.CreateLogger<DeployClient>();
+        _http = http ?? CreateHttpClient();
+    }
+
+    /// <summary>An HTTP client whose https connections accept only a certificate <see cref="DeployOptions.ServerTrust"/> accepts.</summary>
+    private HttpClient CreateHttpClient()
+    {
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                {
+                    if (_options.ServerTrust.AcceptsCertificate(certificate, errors, out var offered, out var reason)) return true;
+                    _tlsRefusal = new TlsRefusal(offered, reason);
+                    return false;
+                },
+            },
+        };
+        return new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(10) };
+    }
+
+    private sealed record TlsRefusal(string Offered, string Reason);
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
-        var o = options;
-        JobInfo? job = await FetchJobAsync(cancellationToken).ConfigureAwait(false);
-        if (job is null) return DeployExitCodes.ServerUnreachable;
+        var o = _options;
+        var (job, fetchFailure) = await FetchJobAsync(cancellationToken).ConfigureAwait(false);
+        if (job is null) return fetchFailure;
         ClientLog.JobFetched(_log, job.JobId, o.Server, job.Name, job.InfoHash, job.TotalBytes, job.PieceCount, job.RequiredTargetSize, job.Policy);
-        reporter.Event("job", $"job {job.Name} ({job.InfoHash}), {job.TotalBytes} bytes in {job.PieceCount} pieces; needs a target of at least {job.RequiredTargetSize} bytes",
+        _reporter.Event("job", $"job {job.Name} ({job.InfoHash}), {job.TotalBytes} bytes in {job.PieceCount} pieces; needs a target of at least {job.RequiredTargetSize} bytes",
             new Dictionary<string, object?> { ["infoHash"] = job.InfoHash, ["totalBytes"] = job.TotalBytes });
 
         Torrent torrent;
         try
         {
             var bytes = await _http.GetByteArrayAsync(new Uri(o.Server, job.TorrentUrl), cancellationToken).ConfigureAwait(false);
+            // The signed job names the SHA-256 of the torrent it points to: a torrent changed on the way is refused here,
+            // before it is even parsed.
+            string sha256 = Convert.ToHexStringLower(SHA256.HashData(bytes));
+            if (job.TorrentSha256 is { } signed && !string.Equals(signed, sha256, StringComparison.OrdinalIgnoreCase))
+            {
+                ClientLog.TorrentRefused(_log, new Uri(o.Server, job.TorrentUrl), sha256, signed, o.Target);
+                _reporter.Event("refused", $"the torrent from {o.Server} is not the one the signed job names (SHA-256 {sha256}, job says {signed}): changed on the way; nothing was written to {o.Target}");
+                return DeployExitCodes.ServerNotTrusted;
+            }
             torrent = Torrent.Parse(bytes);
+        }
+        catch (HttpRequestException) when (_tlsRefusal is { } tls)
+        {
+            return RefuseServer(o.ServerTrust.Expected, tls.Offered, tls.Reason);
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
         {
             ClientLog.TorrentUnavailable(_log, o.Server, ex.Message);
-            reporter.Event("error", $"cannot download the torrent from {o.Server}: {ex.Message}");
+            _reporter.Event("error", $"cannot download the torrent from {o.Server}: {ex.Message}");
             return DeployExitCodes.ServerUnreachable;
         }
         catch (TorrentException ex)
         {
             ClientLog.TorrentUnavailable(_log, o.Server, $"the server's torrent is invalid: {ex.Message}");
-            reporter.Event("error", $"the server's torrent is invalid: {ex.Message}");
+            _reporter.Event("error", $"the server's torrent is invalid: {ex.Message}");
             return DeployExitCodes.Error;
         }
         if (torrent.InfoHash.ToHex() != job.InfoHash)
         {
             ClientLog.JobChangedWhileFetching(_log, o.Server, torrent.InfoHash.ToHex(), job.InfoHash);
-            reporter.Event("error", $"the job changed while it was being fetched (info-hash {torrent.InfoHash.ToHex()} ≠ {job.InfoHash}); run deploy again");
+            _reporter.Event("error", $"the job changed while it was being fetched (info-hash {torrent.InfoHash.ToHex()} ≠ {job.InfoHash}); run deploy again");
             return DeployExitCodes.Error;
         }
 
         string clientId = o.ClientId ?? DefaultClientId(o.Hostname, o.Target);
+        if (!await EnrolAsync(clientId, cancellationToken).ConfigureAwait(false)) return DeployExitCodes.Error;
         TargetInfo target;
         try
         {
             var guard = new TargetGuard();
             if (o.Target == TargetGuard.Auto)
             {
-                options = o = o with { Target = guard.FindInternalDisk() };
+                _options = o = o with { Target = guard.FindInternalDisk() };
                 ClientLog.TargetChosen(_log, o.Target);
             }
             target = guard.Check(o.Target, job.RequiredTargetSize, o.AllowFile);
@@ -154,7 +217,7 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
             _state = "refused";
             _error = ex.Message;
             ClientLog.TargetRefused(_log, o.Target, ex.Message);
-            reporter.Event("refused", ex.Message);
+            _reporter.Event("refused", ex.Message);
             await TryReportAsync(clientId, null, torrent, cancellationToken).ConfigureAwait(false);
             return DeployExitCodes.TargetRefused;
         }
@@ -166,7 +229,7 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
                 _state = "refused";
                 _error = o.Confirm is null ? "not confirmed: pass --yes to deploy without a question" : "not confirmed by the operator";
                 ClientLog.TargetRefused(_log, o.Target, _error);
-                reporter.Event("refused", _error);
+                _reporter.Event("refused", _error);
                 await TryReportAsync(clientId, null, torrent, cancellationToken).ConfigureAwait(false);
                 return DeployExitCodes.TargetRefused;
             }
@@ -184,7 +247,7 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
         catch (StorageException ex)
         {
             ClientLog.TargetOpenFailed(_log, o.Target, ex.Message);
-            reporter.Event("error", ex.Message);
+            _reporter.Event("error", ex.Message);
             return DeployExitCodes.Error;
         }
         await using (storage.ConfigureAwait(false))
@@ -193,7 +256,7 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
             _state = "checking";
             var recovered = await Task.Run(() => PieceRecovery.Recover(storage, torrent, resume, new RecoveryOptions(), cancellationToken), cancellationToken).ConfigureAwait(false);
             ClientLog.Recovered(_log, o.Target, recovered.Pieces.Count, torrent.PieceCount, recovered.Reason);
-            reporter.Event("recovered", recovered.Reason, new Dictionary<string, object?> { ["pieces"] = recovered.Pieces.Count });
+            _reporter.Event("recovered", recovered.Reason, new Dictionary<string, object?> { ["pieces"] = recovered.Pieces.Count });
 
             var serverAddresses = await ResolveServerAsync(cancellationToken).ConfigureAwait(false);
             await using var engine = new TorrentEngine(new EngineOptions
@@ -219,7 +282,7 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
 
             _state = session.IsComplete ? "seeding" : "downloading";
             ClientLog.DownloadStarted(_log, o.Target, o.Server, session.LocalEndPoint);
-            reporter.Event("start", $"downloading into {o.Target} from {o.Server}");
+            _reporter.Event("start", $"downloading into {o.Target} from {o.Server}");
             var reply = new ReportReply(true, false, job.JobId);
             try
             {
@@ -237,14 +300,14 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
                 if (o.VerifyAfter)
                 {
                     _state = "verifying";
-                    reporter.Event("verifying", "re-reading the target to verify every piece");
+                    _reporter.Event("verifying", "re-reading the target to verify every piece");
                     var good = await Task.Run(() => PieceRecovery.Rehash(storage, torrent, cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false);
                     if (!good.IsComplete)
                     {
                         _state = "failed";
                         _error = $"{good.Length - good.Count} pieces read back wrong from the target after writing: the device may be failing";
                         ClientLog.VerifyAfterFailed(_log, o.Target, good.Length - good.Count, good.Length);
-                        reporter.Event("error", _error);
+                        _reporter.Event("error", _error);
                         await ReportAsync(clientId, session, originKeys, torrent, cancellationToken).ConfigureAwait(false);
                         return DeployExitCodes.VerifyFailed;
                     }
@@ -254,12 +317,12 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
                 var st = session.GetStats();
                 long fromOrigin = st.DownloadedFrom.Where(kv => originKeys.Contains(kv.Key)).Sum(kv => kv.Value);
                 ClientLog.Complete(_log, o.Target, st.PayloadDownloaded, fromOrigin);
-                reporter.Event("complete", $"every piece verified and on stable storage ({st.PayloadDownloaded} bytes downloaded)");
+                _reporter.Event("complete", $"every piece verified and on stable storage ({st.PayloadDownloaded} bytes downloaded)");
                 await SeedPerPolicyAsync(job, clientId, session, originKeys, torrent, reply, cancellationToken).ConfigureAwait(false);
                 _state = "done";
                 await ReportAsync(clientId, session, originKeys, torrent, CancellationToken.None).ConfigureAwait(false);
                 ClientLog.Done(_log, o.Target);
-                reporter.Event("done", "deployment finished");
+                _reporter.Event("done", "deployment finished");
                 return DeployExitCodes.Ok;
             }
             catch (OperationCanceledException)
@@ -267,7 +330,7 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
                 _state = "interrupted";
                 ClientLog.Interrupted(_log, session.GetStats().Progress * 100, o.Target);
                 await TryReportAsync(clientId, session, torrent, CancellationToken.None, originKeys).ConfigureAwait(false);
-                reporter.Event("interrupted", "interrupted; verified pieces are kept and a rerun resumes");
+                _reporter.Event("interrupted", "interrupted; verified pieces are kept and a rerun resumes");
                 return DeployExitCodes.Interrupted;
             }
             catch (Exception ex) when (ex is StorageException or JobChangedException)
@@ -275,7 +338,7 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
                 _state = "failed";
                 _error = ex.Message;
                 if (ex is not JobChangedException) ClientLog.Failed(_log, o.Target, ex.Message); // a changed job was logged where it was seen
-                reporter.Event("error", ex.Message);
+                _reporter.Event("error", ex.Message);
                 await TryReportAsync(clientId, session, torrent, CancellationToken.None, originKeys).ConfigureAwait(false);
                 return DeployExitCodes.Error;
             }
@@ -284,9 +347,9 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
 
     private async Task SeedPerPolicyAsync(JobInfo job, string clientId, TorrentSession session, HashSet<string> originKeys, Torrent torrent, ReportReply reply, CancellationToken ct)
     {
-        var started = options.Time.GetTimestamp();
+        var started = _options.Time.GetTimestamp();
         long lastUploaded = session.GetStats().PayloadUploaded;
-        var lastUploadAt = options.Time.GetTimestamp();
+        var lastUploadAt = _options.Time.GetTimestamp();
         while (true)
         {
             reply = await ReportAsync(clientId, session, originKeys, torrent, ct).ConfigureAwait(false) ?? reply;
@@ -294,30 +357,30 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
             if (st.PayloadUploaded != lastUploaded)
             {
                 lastUploaded = st.PayloadUploaded;
-                lastUploadAt = options.Time.GetTimestamp();
+                lastUploadAt = _options.Time.GetTimestamp();
             }
-            bool idle = options.Time.GetElapsedTime(lastUploadAt) >= TimeSpan.FromSeconds(job.Policy.IdleSeconds);
-            if (!reply.KeepSeeding || job.Policy.Mode == "none" || idle || options.Time.GetElapsedTime(started) >= options.MaxSeeding)
+            bool idle = _options.Time.GetElapsedTime(lastUploadAt) >= TimeSpan.FromSeconds(job.Policy.IdleSeconds);
+            if (!reply.KeepSeeding || job.Policy.Mode == "none" || idle || _options.Time.GetElapsedTime(started) >= _options.MaxSeeding)
             {
                 var reason = reply.AllDone ? "every expected client is done"
                     : idle ? "no peer asked for data for a while"
-                    : reply.KeepSeeding && job.Policy.Mode != "none" ? $"--max-seed ({options.MaxSeeding.TotalSeconds:0} s) reached"
+                    : reply.KeepSeeding && job.Policy.Mode != "none" ? $"--max-seed ({_options.MaxSeeding.TotalSeconds:0} s) reached"
                     : "the server's policy says stop";
-                var seeded = options.Time.GetElapsedTime(started);
+                var seeded = _options.Time.GetElapsedTime(started);
                 ClientLog.SeedingStopped(_log, seeded.TotalSeconds, reason, st.PayloadUploaded);
-                reporter.Event("seeding-done", reason);
+                _reporter.Event("seeding-done", reason);
                 return;
             }
-            await Task.Delay(options.ReportInterval, options.Time, ct).ConfigureAwait(false);
+            await Task.Delay(_options.ReportInterval, _options.Time, ct).ConfigureAwait(false);
         }
     }
 
     private async Task<IPAddress[]> ResolveServerAsync(CancellationToken ct)
     {
-        if (IPAddress.TryParse(options.Server.Host.Trim('[', ']'), out var ip)) return [ip];
+        if (IPAddress.TryParse(_options.Server.Host.Trim('[', ']'), out var ip)) return [ip];
         try
         {
-            return await Dns.GetHostAddressesAsync(options.Server.Host, ct).ConfigureAwait(false);
+            return await Dns.GetHostAddressesAsync(_options.Server.Host, ct).ConfigureAwait(false);
         }
         catch (System.Net.Sockets.SocketException)
         {
@@ -325,44 +388,153 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
         }
     }
 
-    private async Task<JobInfo?> FetchJobAsync(CancellationToken ct)
+    /// <summary>
+    /// Fetches the job and checks who signed it (<see cref="SignedMessage"/> over the body's exact bytes, the key against
+    /// <see cref="DeployOptions.ServerTrust"/>) before anything else is read from it. The job, or null and the exit code.
+    /// </summary>
+    private async Task<(JobInfo? Job, int ExitCode)> FetchJobAsync(CancellationToken ct)
     {
         var delay = TimeSpan.FromSeconds(1);
+        var url = new Uri(_options.Server, "/api/job");
         for (int attempt = 1; ; attempt++)
         {
             try
             {
-                var job = await _http.GetFromJsonAsync(new Uri(options.Server, "/api/job"), DeployJson.Default.JobInfo, ct).ConfigureAwait(false);
-                if (job != null) return job;
-                ClientLog.ServerUnreachable(_log, options.Server, attempt, "the server answered an empty job");
-                reporter.Event("error", $"{options.Server}: empty job");
-                return null;
+                using var response = await _http.GetAsync(url, ct).ConfigureAwait(false);
+                response.EnsureSuccessStatusCode();
+                byte[] body = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+                string? keyHeader = Header(response, SignedMessage.KeyHeader);
+                string? signatureHeader = Header(response, SignedMessage.SignatureHeader);
+                var trust = _options.ServerTrust;
+                ServerPublicKey? key = null;
+                if (keyHeader is not null || signatureHeader is not null || trust.Mode != ServerTrustMode.None)
+                {
+                    try
+                    {
+                        key = SignedMessage.Verify(JobSignature.Purpose, body, keyHeader, signatureHeader);
+                    }
+                    catch (SecretException ex)
+                    {
+                        string? offered = null;
+                        try { offered = ServerPublicKey.FromHeader(keyHeader).Fingerprint; } catch (SecretException) { }
+                        return (null, RefuseServer(trust.Expected, offered ?? "(none)", ex.Message));
+                    }
+                }
+                var job = JsonSerializer.Deserialize(body, DeployJson.Default.JobInfo);
+                if (job is null)
+                {
+                    ClientLog.ServerUnreachable(_log, _options.Server, attempt, "the server answered an empty job");
+                    _reporter.Event("error", $"{_options.Server}: empty job");
+                    return (null, DeployExitCodes.ServerUnreachable);
+                }
+                if (key is null)
+                {
+                    ClientLog.ServerNotAuthenticated(_log, _options.Server, "it does not sign its jobs");
+                    return (job, 0);
+                }
+                var decision = trust.Check(key.Fingerprint);
+                if (!decision.Accepted) return (null, RefuseServer(decision.Expected, key.Fingerprint, decision.Reason));
+                if (trust.Mode == ServerTrustMode.None)
+                    ClientLog.ServerNotAuthenticated(_log, _options.Server, $"it offered key {key.Fingerprint}; pin it with --server-key {key.Fingerprint}");
+                else
+                {
+                    string issuedAt = job.IssuedAt?.ToString("u", System.Globalization.CultureInfo.InvariantCulture) ?? "(no time)";
+                    ClientLog.ServerAuthenticated(_log, job.JobId, _options.Server, key.Fingerprint, decision.Reason, issuedAt);
+                }
+                if (decision.Recorded) ClientLog.ServerKeyRecorded(_log, key.Fingerprint, _options.Server, trust.File!);
+                if (job.IssuedAt is { } issued && (_options.Time.GetUtcNow() - issued).Duration() > TimeSpan.FromMinutes(10))
+                    ClientLog.JobIssuedLongAgo(_log, job.JobId, _options.Server, issued, (_options.Time.GetUtcNow() - issued).TotalMinutes);
+                return (job, 0);
             }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException && !ct.IsCancellationRequested)
+            catch (HttpRequestException) when (_tlsRefusal is { } tls)
+            {
+                return (null, RefuseServer(_options.ServerTrust.Expected, tls.Offered, tls.Reason));
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException && !ct.IsCancellationRequested)
             {
                 if (attempt >= 4)
                 {
-                    ClientLog.ServerUnreachable(_log, options.Server, attempt, ex.Message);
-                    reporter.Event("error", $"server {options.Server} unreachable or not a BlockSwarm server: {ex.Message}");
-                    return null;
+                    ClientLog.ServerUnreachable(_log, _options.Server, attempt, ex.Message);
+                    _reporter.Event("error", $"server {_options.Server} unreachable or not a BlockSwarm server: {ex.Message}");
+                    return (null, DeployExitCodes.ServerUnreachable);
                 }
-                ClientLog.ServerRetry(_log, options.Server, attempt, ex.Message, delay.TotalSeconds);
-                reporter.Event("retry", $"server {options.Server} not reachable ({ex.Message}); retrying in {delay.TotalSeconds:0} s");
-                await Task.Delay(delay, options.Time, ct).ConfigureAwait(false);
+                ClientLog.ServerRetry(_log, _options.Server, attempt, ex.Message, delay.TotalSeconds);
+                _reporter.Event("retry", $"server {_options.Server} not reachable ({ex.Message}); retrying in {delay.TotalSeconds:0} s");
+                await Task.Delay(delay, _options.Time, ct).ConfigureAwait(false);
                 delay *= 2;
             }
         }
     }
 
+    private static string? Header(HttpResponseMessage response, string name) =>
+        response.Headers.TryGetValues(name, out var values) ? string.Join(",", values) : null;
+
+    /// <summary>The one line of a refused server: which URL, the key expected and the key offered, why; nothing written.</summary>
+    private int RefuseServer(string? expected, string offered, string reason)
+    {
+        var o = _options;
+        string wanted = expected ?? (o.ServerTrust.Mode == ServerTrustMode.None ? "(none pinned)" : "(nothing recorded yet)");
+        ClientLog.ServerRefused(_log, o.Server, reason, wanted, offered, o.Target);
+        _reporter.Event("refused", $"server {o.Server} refused: {reason} (expected key {wanted}, offered {offered}); nothing was written to {o.Target}");
+        return DeployExitCodes.ServerNotTrusted;
+    }
+
+    /// <summary>
+    /// Enrols <paramref name="clientId"/> with the server for the token its status reports carry. False only when the
+    /// server refuses the id (bound to another machine): then nothing is written. A server that cannot be asked, or one
+    /// from before tokens, leaves the deployment going without a token (its reports are then refused or accepted as it says).
+    /// </summary>
+    private async Task<bool> EnrolAsync(string clientId, CancellationToken ct)
+    {
+        _lastEnrolAttempt = _options.Time.GetTimestamp();
+        try
+        {
+            using var resp = await _http.PostAsync(new Uri(_options.Server, $"/api/clients/{Uri.EscapeDataString(clientId)}/enrol"), null, ct).ConfigureAwait(false);
+            if (resp.StatusCode == HttpStatusCode.Forbidden)
+            {
+                string why = await ErrorOf(resp, ct).ConfigureAwait(false);
+                ClientLog.EnrolRefused(_log, _options.Server, clientId, why, _options.Target);
+                _reporter.Event("refused", $"the server refused client id {clientId}: {why}; nothing was written to {_options.Target}");
+                return false;
+            }
+            if (!resp.IsSuccessStatusCode)
+            {
+                ClientLog.EnrolFailed(_log, _options.Server, clientId, $"HTTP {(int)resp.StatusCode} {resp.ReasonPhrase}");
+                return true;
+            }
+            var reply = await resp.Content.ReadFromJsonAsync(DeployJson.Default.EnrolReply, ct).ConfigureAwait(false);
+            _clientToken = reply?.Token;
+            return true;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException && !ct.IsCancellationRequested)
+        {
+            ClientLog.EnrolFailed(_log, _options.Server, clientId, ex.Message);
+            return true;
+        }
+    }
+
+    private static async Task<string> ErrorOf(HttpResponseMessage resp, CancellationToken ct)
+    {
+        try
+        {
+            var error = await resp.Content.ReadFromJsonAsync(DeployJson.Default.ApiError, ct).ConfigureAwait(false);
+            if (error?.Error is { Length: > 0 } e) return e;
+        }
+        catch (JsonException)
+        {
+        }
+        return $"HTTP {(int)resp.StatusCode} {resp.ReasonPhrase}";
+    }
+
     private async Task<ReportReply?> ReportAsync(string clientId, TorrentSession session, HashSet<string> originKeys, Torrent torrent, CancellationToken ct)
     {
         var st = session.GetStats();
-        reporter.Progress(st, _state);
+        _reporter.Progress(st, _state);
         var report = new ClientReport
         {
-            Hostname = options.Hostname,
+            Hostname = _options.Hostname,
             State = _state,
-            Target = options.Target,
+            Target = _options.Target,
             Progress = st.Progress,
             BytesHave = st.BytesHave,
             TotalBytes = st.TotalBytes,
@@ -379,30 +551,60 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
         return await PostReportAsync(clientId, report, ct).ConfigureAwait(false);
     }
 
-    /// <summary>Posts one status report; null when the server is away (the deployment goes on, reports resume when it is back).</summary>
+    /// <summary>
+    /// Posts one status report with the client's token; null when the server is away (the deployment goes on, reports
+    /// resume when it is back). A report refused for its token (a restarted server has a new token key) enrols again,
+    /// at most every 30 s, and is sent once more.
+    /// </summary>
     private async Task<ReportReply?> PostReportAsync(string clientId, ClientReport report, CancellationToken ct)
     {
         try
         {
-            using var resp = await _http.PostAsJsonAsync(new Uri(options.Server, $"/api/clients/{Uri.EscapeDataString(clientId)}/status"), report, DeployJson.Default.ClientReport, ct).ConfigureAwait(false);
-            if (!resp.IsSuccessStatusCode)
+            using var resp = await SendReportAsync(clientId, report, ct).ConfigureAwait(false);
+            if (resp.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden
+                && _options.Time.GetElapsedTime(_lastEnrolAttempt) >= TimeSpan.FromSeconds(30))
             {
-                ReportFailed($"HTTP {(int)resp.StatusCode} {resp.ReasonPhrase}");
-                return null;
+                string why = await ErrorOf(resp, ct).ConfigureAwait(false);
+                ClientLog.ReportUnauthorized(_log, _options.Server, clientId, why);
+                if (await EnrolAsync(clientId, ct).ConfigureAwait(false))
+                {
+                    using var again = await SendReportAsync(clientId, report, ct).ConfigureAwait(false);
+                    return await ReplyOf(again, ct).ConfigureAwait(false);
+                }
             }
-            var reply = await resp.Content.ReadFromJsonAsync(DeployJson.Default.ReportReply, ct).ConfigureAwait(false);
-            if (_reportsFailing)
-            {
-                _reportsFailing = false;
-                ClientLog.ReportRecovered(_log, options.Server);
-            }
-            return reply;
+            return await ReplyOf(resp, ct).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException && !ct.IsCancellationRequested)
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException && !ct.IsCancellationRequested)
         {
             ReportFailed(ex.Message);
             return null;
         }
+    }
+
+    private async Task<HttpResponseMessage> SendReportAsync(string clientId, ClientReport report, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_options.Server, $"/api/clients/{Uri.EscapeDataString(clientId)}/status"))
+        {
+            Content = JsonContent.Create(report, DeployJson.Default.ClientReport),
+        };
+        if (_clientToken is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _clientToken);
+        return await _http.SendAsync(request, ct).ConfigureAwait(false);
+    }
+
+    private async Task<ReportReply?> ReplyOf(HttpResponseMessage resp, CancellationToken ct)
+    {
+        if (!resp.IsSuccessStatusCode)
+        {
+            ReportFailed($"HTTP {(int)resp.StatusCode} {resp.ReasonPhrase}");
+            return null;
+        }
+        var reply = await resp.Content.ReadFromJsonAsync(DeployJson.Default.ReportReply, ct).ConfigureAwait(false);
+        if (_reportsFailing)
+        {
+            _reportsFailing = false;
+            ClientLog.ReportRecovered(_log, _options.Server);
+        }
+        return reply;
     }
 
     /// <summary>Reports go every 1.5 s: a server that is away is logged once when it goes and once when it is back.</summary>
@@ -410,7 +612,7 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
     {
         if (_reportsFailing) return;
         _reportsFailing = true;
-        ClientLog.ReportFailed(_log, options.Server, error);
+        ClientLog.ReportFailed(_log, _options.Server, error);
     }
 
     private async Task TryReportAsync(string clientId, TorrentSession? session, Torrent torrent, CancellationToken ct, HashSet<string>? originKeys = null)
@@ -420,7 +622,7 @@ public sealed class DeployClient(DeployOptions options, IDeployReporter reporter
             await ReportAsync(clientId, session, originKeys ?? [], torrent, ct).ConfigureAwait(false);
             return;
         }
-        var report = new ClientReport { Hostname = options.Hostname, State = _state, Target = options.Target, Error = _error, InfoHash = torrent.InfoHash.ToHex(), TotalBytes = torrent.TotalLength };
+        var report = new ClientReport { Hostname = _options.Hostname, State = _state, Target = _options.Target, Error = _error, InfoHash = torrent.InfoHash.ToHex(), TotalBytes = torrent.TotalLength };
         await PostReportAsync(clientId, report, ct).ConfigureAwait(false);
     }
 

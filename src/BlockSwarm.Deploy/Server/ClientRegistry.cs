@@ -10,6 +10,8 @@ namespace BlockSwarm.Deploy.Server;
 public sealed class ClientRegistry(TimeProvider time, int maxClients = 10_000)
 {
     private readonly ConcurrentDictionary<string, Entry> _clients = new();
+    /// <summary>Each enrolled client id and the address it first enrolled from (bounded like the clients).</summary>
+    private readonly ConcurrentDictionary<string, string> _enrolled = new(StringComparer.Ordinal);
     private readonly object _signalGate = new();
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -49,6 +51,33 @@ public sealed class ClientRegistry(TimeProvider time, int maxClients = 10_000)
         previous = before;
         Signal();
         return true;
+    }
+
+    /// <summary>
+    /// Enrols client <paramref name="id"/> from <paramref name="address"/>: the first enrolment of an id binds it to its
+    /// address, and only that address may enrol it again (a machine re-running deploy) until an operator forgets it.
+    /// </summary>
+    public EnrolResult Enrol(string id, string address)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        ArgumentNullException.ThrowIfNull(address);
+        if (_enrolled.TryGetValue(id, out var first))
+            return first == address ? new EnrolResult(EnrolOutcome.Again, first) : new EnrolResult(EnrolOutcome.BoundElsewhere, first);
+        if (_enrolled.Count >= maxClients) return new EnrolResult(EnrolOutcome.Full, null);
+        first = _enrolled.GetOrAdd(id, address);
+        return first == address ? new EnrolResult(EnrolOutcome.New, first) : new EnrolResult(EnrolOutcome.BoundElsewhere, first);
+    }
+
+    /// <summary>Whether <paramref name="id"/> enrolled with this server (since it started or since it was last forgotten).</summary>
+    public bool IsEnrolled(string id) => _enrolled.ContainsKey(id);
+
+    /// <summary>Forgets a client: its dashboard row and its enrolment (an operator action). False when it was unknown.</summary>
+    public bool Forget(string id)
+    {
+        bool enrolled = _enrolled.TryRemove(id, out _);
+        bool listed = _clients.TryRemove(id, out _);
+        if (listed) Signal();
+        return enrolled || listed;
     }
 
     public void Signal()
@@ -99,4 +128,22 @@ public sealed class ClientRegistry(TimeProvider time, int maxClients = 10_000)
     public int FailedCount => _clients.Values.Count(e => e.Report.State is "failed" or "refused");
 
     private sealed record Entry(string Address, ClientReport Report, DateTimeOffset FirstSeen, DateTimeOffset LastSeen, double PrevProgress, DateTimeOffset PrevAt);
+}
+
+/// <summary>What <see cref="ClientRegistry.Enrol"/> did, and the address the id is bound to.</summary>
+public readonly record struct EnrolResult(EnrolOutcome Outcome, string? BoundAddress);
+
+public enum EnrolOutcome
+{
+    /// <summary>First enrolment of the id: bound to this address.</summary>
+    New,
+
+    /// <summary>The id enrolled before from the same address (deploy run again).</summary>
+    Again,
+
+    /// <summary>The id is bound to another address: refused.</summary>
+    BoundElsewhere,
+
+    /// <summary>The registry holds as many ids as it may.</summary>
+    Full,
 }

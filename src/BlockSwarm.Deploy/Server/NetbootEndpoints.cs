@@ -25,8 +25,17 @@ public static partial class NetbootEndpoints
     [GeneratedRegex("^[0-9a-f]{2}(-[0-9a-f]{2}){5}$")]
     private static partial Regex MacHex();
 
+    [GeneratedRegex("^sha256:[A-Za-z0-9_-]{43}$")]
+    private static partial Regex FingerprintText();
+
     /// <param name="isImaged">Whether the client with this id (the MAC as iPXE's <c>${net0/mac:hexhyp}</c>) already deployed this job.</param>
-    public static void MapNetboot(this IEndpointRouteBuilder endpoints, string directory, string kernelArgs, string jobName, Func<string, bool> isImaged)
+    /// <param name="deployServer">
+    /// The URL the booted client deploys from (<c>blockswarm.server=</c>) as this request reached the server; null: the
+    /// script's own server. With TLS it differs: the boot files come over plain HTTP, the job over https.
+    /// </param>
+    /// <param name="serverKey">The fingerprint of the server's signing key, put on the kernel command line (<c>blockswarm.server_key=</c>).</param>
+    public static void MapNetboot(this IEndpointRouteBuilder endpoints, string directory, string kernelArgs, string jobName, Func<string, bool> isImaged,
+        Func<HttpContext, string>? deployServer = null, string? serverKey = null)
     {
         CheckKernelArgs(kernelArgs);
         var root = Path.GetFullPath(directory);
@@ -39,7 +48,7 @@ public static partial class NetbootEndpoints
             string server = ServerUrl(ctx);
             string script = mac is null ? NameYourselfScript(server)
                 : MacHex().IsMatch(mac) && isImaged(mac) ? LocalBootScript(mac, jobName)
-                : IpxeScript(server, kernelArgs, jobName);
+                : IpxeScript(server, kernelArgs, jobName, deployServer?.Invoke(ctx), serverKey);
             return Results.Text(script, "text/plain; charset=utf-8");
         });
         endpoints.MapGet("/netboot/{file}", (string file) =>
@@ -64,18 +73,27 @@ public static partial class NetbootEndpoints
         $"#!ipxe\necho BlockSwarm: {mac} already has {Printable(jobName)}; booting from the local disk\nsanboot --no-describe --drive 0x80 || exit\n";
 
     /// <summary>
-    /// Loads the kernel and initramfs from this server and boots them with the server's URL on the command line. A
-    /// failed load is said on the console and retried every 10 s: never a silent hang in front of a classroom.
+    /// Loads the kernel and initramfs from this server and boots them with the server's URL (and its key's fingerprint,
+    /// which the client then pins) on the command line. A failed load is said on the console and retried every 10 s:
+    /// never a silent hang in front of a classroom.
     /// </summary>
-    public static string IpxeScript(string server, string kernelArgs, string jobName)
+    public static string IpxeScript(string server, string kernelArgs, string jobName, string? deployServer = null, string? serverKey = null)
     {
         CheckKernelArgs(kernelArgs);
+        deployServer ??= server.TrimEnd('/');
+        CheckKernelArgs(deployServer);
+        string pin = "";
+        if (serverKey is not null)
+        {
+            if (!FingerprintText().IsMatch(serverKey)) throw new ArgumentException("not a key fingerprint", nameof(serverKey));
+            pin = $" blockswarm.server_key={serverKey}";
+        }
         var sb = new StringBuilder();
         sb.Append("#!ipxe\n");
         sb.Append("# Written by blockswarm serve --netboot for each client.\n");
         sb.Append(CultureInfo.InvariantCulture, $"echo BlockSwarm: {Printable(jobName)} from {server}\n");
         sb.Append(":load\n");
-        sb.Append(CultureInfo.InvariantCulture, $"kernel {server}netboot/vmlinuz initrd=initrd.img blockswarm.server={server.TrimEnd('/')} blockswarm.id=${{net0/mac:hexhyp}} {kernelArgs} || goto failed\n");
+        sb.Append(CultureInfo.InvariantCulture, $"kernel {server}netboot/vmlinuz initrd=initrd.img blockswarm.server={deployServer}{pin} blockswarm.id=${{net0/mac:hexhyp}} {kernelArgs} || goto failed\n");
         sb.Append(CultureInfo.InvariantCulture, $"initrd --name initrd.img {server}netboot/initrd.img || goto failed\n");
         sb.Append("boot || goto failed\n");
         sb.Append(":failed\n");
@@ -88,7 +106,7 @@ public static partial class NetbootEndpoints
     /// <summary>A script line break inside the kernel arguments would add commands of its own.</summary>
     private static void CheckKernelArgs(string kernelArgs)
     {
-        if (kernelArgs.Any(char.IsControl))
+        if (kernelArgs.Any(c => char.IsControl(c) || char.IsWhiteSpace(c) && c != ' '))
             throw new ArgumentException("kernel arguments must be one line", nameof(kernelArgs));
     }
 

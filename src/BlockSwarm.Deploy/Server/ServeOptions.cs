@@ -1,6 +1,8 @@
 using System.Diagnostics.Metrics;
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using BlockSwarm.Deploy.Api;
+using BlockSwarm.Security;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -48,6 +50,33 @@ public sealed record ServeOptions
     /// <summary>Kernel command line the iPXE script adds after <c>blockswarm.server=</c> (target, after, console, extras).</summary>
     public string NetbootKernelArgs { get; init; } = NetbootEndpoints.DefaultKernelArgs;
 
+    /// <summary>
+    /// The key that signs every job (<c>serve --signing-key</c>) and, with <see cref="TlsCertificate"/> made from it, the
+    /// TLS certificate's; null: a key generated for this server's life (its fingerprint changes at every start).
+    /// </summary>
+    public ServerIdentity? Identity { get; init; }
+
+    /// <summary>
+    /// The token operator actions (forget a client, stop) and, with <see cref="DashboardAccess.Token"/>, dashboard reads
+    /// need; null: a random one nobody knows (operator actions are closed).
+    /// </summary>
+    public OperatorToken? OperatorToken { get; init; }
+
+    /// <summary>Whether reading the dashboard, <c>/api/clients</c>, <c>/api/events</c> and <c>/metrics</c> needs the operator token.</summary>
+    public DashboardAccess Dashboard { get; init; } = DashboardAccess.Open;
+
+    /// <summary>
+    /// The HTTP port's TLS certificate (<c>serve --tls</c>: self-signed on <see cref="Identity"/>; or <c>--tls-cert</c>
+    /// and <c>--tls-key</c>); null: plain HTTP.
+    /// </summary>
+    public X509Certificate2? TlsCertificate { get; init; }
+
+    /// <summary>
+    /// With TLS and <see cref="NetbootDirectory"/>: a plain-HTTP port serving <c>/netboot/</c> only (iPXE cannot check a
+    /// self-signed certificate). Null: <see cref="HttpPort"/> + 1 (0 when that is 0).
+    /// </summary>
+    public int? NetbootPort { get; init; }
+
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
     /// <summary>Loggers of the server, its tracker and its HTTP host (Kestrel warnings and errors).</summary>
@@ -58,4 +87,14 @@ public sealed record ServeOptions
     /// more can be added later with <see cref="DeployServer.AddMeter"/>.
     /// </summary>
     public IReadOnlyList<Meter> Meters { get; init; } = [];
+}
+
+/// <summary>Who may read the dashboard and its data (<c>serve --dashboard</c>).</summary>
+public enum DashboardAccess
+{
+    /// <summary>Anyone who reaches the HTTP port (the default: the room's progress is not secret).</summary>
+    Open,
+
+    /// <summary>Only with the operator token (HTTP Basic password in a browser, or <c>Authorization: Bearer</c>).</summary>
+    Token,
 }

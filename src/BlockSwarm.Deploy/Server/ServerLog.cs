@@ -52,4 +52,44 @@ internal static partial class ServerLog
 
     [LoggerMessage(EventId = 1012, Level = LogLevel.Information, Message = "policy {Policy}: client {ClientId} is told to stop seeding ({Reason})")]
     public static partial void PolicyStopSeeding(ILogger logger, CompletionPolicy policy, string clientId, string reason);
+
+    [LoggerMessage(EventId = 1013, Level = LogLevel.Warning, Message = "status report from {Address} for client {ClientId} refused: {Reason}")]
+    public static partial void StatusRefused(ILogger logger, string address, string clientId, string reason);
+
+    [LoggerMessage(EventId = 1014, Level = LogLevel.Debug, Message = "client {ClientId} enrolled from {Address} ({How})")]
+    public static partial void ClientEnrolled(ILogger logger, string clientId, string address, string how);
+
+    [LoggerMessage(EventId = 1015, Level = LogLevel.Warning, Message = "enrolment of client {ClientId} from {Address} refused: {Reason}")]
+    public static partial void EnrolRefused(ILogger logger, string clientId, string address, string reason);
+
+    [LoggerMessage(EventId = 1016, Level = LogLevel.Warning, Message = "operator action '{Action}' from {Address} refused: {Reason}")]
+    public static partial void OperatorRefused(ILogger logger, string action, string address, string reason);
+
+    [LoggerMessage(EventId = 1017, Level = LogLevel.Information, Message = "operator action from {Address}: {Action}")]
+    public static partial void OperatorAction(ILogger logger, string address, string action);
+
+    [LoggerMessage(EventId = 1018, Level = LogLevel.Warning, Message = "dashboard read {Path} from {Address} refused: {Reason}")]
+    public static partial void DashboardRefused(ILogger logger, string path, string address, string reason);
+
+    [LoggerMessage(EventId = 1019, Level = LogLevel.Information,
+        Message = "jobs are signed by server key {Fingerprint} ({Source}); clients pin it with deploy --server-key {Fingerprint} (netboot: blockswarm.server_key=)")]
+    public static partial void SigningKey(ILogger logger, string fingerprint, string source);
+
+    [LoggerMessage(EventId = 1020, Level = LogLevel.Information, Message = "created signing key {File} (mode 0600), fingerprint {Fingerprint}")]
+    public static partial void SigningKeyCreated(ILogger logger, string file, string fingerprint);
+
+    [LoggerMessage(EventId = 1021, Level = LogLevel.Information, Message = "created operator token file {File} (mode 0600): operator actions{Dashboard} need its contents")]
+    public static partial void OperatorTokenCreated(ILogger logger, string file, string dashboard);
+
+    [LoggerMessage(EventId = 1022, Level = LogLevel.Warning, Message = "{Warning}")]
+    public static partial void KeyFileReadable(ILogger logger, string warning);
+
+    [LoggerMessage(EventId = 1023, Level = LogLevel.Information, Message = "TLS on {HttpAddress}: certificate key {Fingerprint} ({How}){Netboot}")]
+    public static partial void TlsOn(ILogger logger, Uri httpAddress, string fingerprint, string how, string netboot);
+
+    [LoggerMessage(EventId = 1024, Level = LogLevel.Information, Message = "operator token from {Source}; reading the dashboard is {Access}")]
+    public static partial void Access(ILogger logger, string source, string access);
+
+    [LoggerMessage(EventId = 1025, Level = LogLevel.Debug, Message = "dashboard read {Path} from {Address} asked for the operator token (--dashboard token)")]
+    public static partial void DashboardChallenge(ILogger logger, string path, string address);
 }

@@ -56,7 +56,8 @@ function render(snap) {
   const of = t.expected > 0 ? t.expected : t.clients;
   document.title = `${t.done}/${of} done · BlockSwarm ${job.name}`;
   $("job-name").textContent = job.name;
-  $("job-line").textContent = `${job.name} · ${bytes(job.totalBytes)} in ${job.pieceCount} pieces · info-hash ${job.infoHash} · policy ${job.policy.mode}`;
+  $("job-line").textContent = `${job.name} · ${bytes(job.totalBytes)} in ${job.pieceCount} pieces · info-hash ${job.infoHash} · policy ${job.policy.mode}`
+    + (job.serverKey ? ` · server key ${job.serverKey}` : "");
   $("t-done").textContent = `${t.done} / ${of}`;
   $("t-done").dataset.done = String(t.done);
   $("c-done").classList.toggle("all-done", t.allDone);
