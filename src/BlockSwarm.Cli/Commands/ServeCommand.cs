@@ -36,6 +36,7 @@ public static class ServeCommand
         var netboot = new Option<string?>("--netboot") { Description = "Also serve network-boot files from this directory (packaging/netboot/build-netboot.sh's output) at /netboot/, with an iPXE script at /netboot/boot.ipxe that boots clients into deploy" };
         var netbootArgs = new Option<string>("--netboot-args") { Description = "Kernel command line of network-booted clients after blockswarm.server= (blockswarm.target=/dev/DISK|auto, blockswarm.after=poweroff|reboot|shell, console=...)", DefaultValueFactory = _ => NetbootEndpoints.DefaultKernelArgs };
         var compression = EngineCommands.CompressionOption();
+        var secretFile = EngineCommands.SecretFileOption();
         var signingKey = new Option<string?>("--signing-key") { Description = "ECDSA P-256 key (PKCS#8 PEM) that signs every job; made, mode 0600, when the file does not exist. Its fingerprint (printed at start) is what clients pin with deploy --server-key. Default: serve-signing-key.pem in the state directory ($BLOCKSWARM_STATE, else systemd's $STATE_DIRECTORY, else $XDG_STATE_HOME/blockswarm or ~/.local/state/blockswarm)" };
         var operatorTokenFile = new Option<string?>("--operator-token-file") { Description = "File holding the token operator actions need (DELETE /api/clients/ID, POST /api/stop; and reading the dashboard with --dashboard token); made, mode 0600, when it does not exist. Default: operator-token in the state directory (as --signing-key's)" };
         var dashboard = new Option<string>("--dashboard") { Description = "Who may read the dashboard, /api/clients, /api/events and /metrics: open (anyone on the LAN) or token (the operator token: a browser asks for it as the password, any user name)", DefaultValueFactory = _ => "open" };
@@ -47,7 +48,7 @@ public static class ServeCommand
         var cmd = new Command("serve", "Serve a deployment: origin seeder, embedded tracker, job API, live dashboard and metrics; every job is signed by the server's key")
         {
             source, disk, torrentOpt, map, pieceSize, name, listen, btPort, httpPort, expect, limit, slowStart, stopWhenDone, policy, torrentOut, maxPeers, netboot, netbootArgs,
-            compression, signingKey, operatorTokenFile, dashboard, tls, tlsCert, tlsKey, netbootPort,
+            compression, secretFile, signingKey, operatorTokenFile, dashboard, tls, tlsCert, tlsKey, netbootPort,
         };
         cmd.SetAction(async (pr, outer) =>
         {
@@ -60,6 +61,7 @@ public static class ServeCommand
                 // The keys first: a key file that cannot be read fails before minutes of hashing, not after.
                 using var identity = ServerIdentity.LoadOrCreate(pr.GetValue(signingKey) ?? StateDirectory.SigningKey);
                 var operatorToken = OperatorToken.LoadOrCreate(pr.GetValue(operatorTokenFile) ?? StateDirectory.OperatorToken);
+                var secret = EngineCommands.LoadSecret(ctx, pr.GetValue(secretFile));
                 var listenAddress = IPAddress.Parse(pr.GetValue(listen)!);
                 using var certificate = pr.GetValue(tlsCert) is { } certFile
                     ? LoadCertificate(certFile, pr.GetValue(tlsKey)!)
@@ -135,6 +137,7 @@ public static class ServeCommand
                     NetbootDirectory = pr.GetValue(netboot),
                     NetbootKernelArgs = pr.GetValue(netbootArgs)!,
                     CompressionLevel = EngineCommands.ParseCompression(pr.GetValue(compression))!.Value,
+                    SwarmSecret = secret,
                     Identity = identity,
                     OperatorToken = operatorToken,
                     Dashboard = pr.GetValue(dashboard) == "token" ? DashboardAccess.Token : DashboardAccess.Open,

@@ -28,6 +28,12 @@ public sealed record JobInfo
 
     public required CompletionPolicy Policy { get; init; }
 
+    /// <summary>
+    /// The public id of the swarm secret the swarm needs (<see cref="Security.SwarmSecret.Id"/>), null for an open swarm: a
+    /// client without it, or with another, is told so before it touches its target instead of failing every connection.
+    /// </summary>
+    public string? SecretId { get; init; }
+
     /// <summary>zstd level clients send runs to each other at (0 = off); absent from servers before it existed (null: the default).</summary>
     public int? CompressionLevel { get; init; }
 

@@ -101,4 +101,7 @@ internal static partial class ClientLog
 
     [LoggerMessage(EventId = 1129, Level = LogLevel.Warning, Message = "status report of client {ClientId} refused by {Server} ({Reason}); enrolling again")]
     public static partial void ReportUnauthorized(ILogger logger, Uri server, string clientId, string reason);
+
+    [LoggerMessage(EventId = 1130, Level = LogLevel.Error, Message = "cannot join the swarm of {Server}: {Reason}; nothing was written to {Target}")]
+    public static partial void SecretMismatch(ILogger logger, Uri server, string reason, string target);
 }

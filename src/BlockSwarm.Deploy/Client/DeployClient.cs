@@ -55,6 +55,9 @@ public sealed record DeployOptions
     /// <summary>zstd level of runs sent to other BlockSwarm clients (0 = off); null = the job's, else the default.</summary>
     public int? CompressionLevel { get; init; }
 
+    /// <summary>The swarm secret (<c>--secret-file</c>, <c>blockswarm.secret=</c>); must be the one the job names, if any.</summary>
+    public Security.SwarmSecret? SwarmSecret { get; init; }
+
     /// <summary>Exchange peer lists with peers (BEP 11); on by default.</summary>
     public bool Pex { get; init; } = true;
 
@@ -199,6 +202,13 @@ public sealed class DeployClient
             return DeployExitCodes.Error;
         }
 
+        if (SecretMismatch(job, o.SwarmSecret) is { } secretProblem)
+        {
+            ClientLog.SecretMismatch(_log, o.Server, secretProblem, o.Target);
+            _reporter.Event("error", $"{secretProblem}; nothing was written to {o.Target}");
+            return DeployExitCodes.Error;
+        }
+
         string clientId = o.ClientId ?? DefaultClientId(o.Hostname, o.Target);
         if (!await EnrolAsync(clientId, cancellationToken).ConfigureAwait(false)) return DeployExitCodes.Error;
         TargetInfo target;
@@ -265,6 +275,7 @@ public sealed class DeployClient
                 LocalAddress = o.Listen.Address.Equals(IPAddress.Any) ? null : o.Listen.Address,
                 Memory = memory,
                 CompressionLevel = o.CompressionLevel ?? job.CompressionLevel ?? EngineOptions.DefaultCompressionLevel,
+                SwarmSecret = o.SwarmSecret,
                 Time = o.Time,
                 LoggerFactory = o.LoggerFactory,
                 // On one host (demo, tests) clients share an HTTP source address; the engine tells the tracker which address we listen on.
@@ -387,6 +398,20 @@ public sealed class DeployClient
             return [];
         }
     }
+
+    /// <summary>
+    /// Why this client cannot join the job's swarm with the secret it has (null: it can): the job needs a secret and we
+    /// have none or another (compared by public id), or we have one and the swarm is open (our connections would all be
+    /// refused). Said before the target is touched, instead of as a connection refused per peer.
+    /// </summary>
+    internal static string? SecretMismatch(JobInfo job, Security.SwarmSecret? ours) => (job.SecretId, ours) switch
+    {
+        (null, null) => null,
+        ({ } needed, null) => $"the server's swarm needs swarm secret {needed}: give it with --secret-file (blockswarm.secret= on a netboot kernel line)",
+        (null, { } have) => $"we have swarm secret {have.Id} ({have.Source}) but the server's swarm is open: drop --secret-file, or start serve with it",
+        ({ } needed, { } have) when needed != have.Id => $"the server's swarm needs swarm secret {needed}, ours ({have.Source}) is {have.Id}: a different secret",
+        _ => null,
+    };
 
     /// <summary>
     /// Fetches the job and checks who signed it (<see cref="SignedMessage"/> over the body's exact bytes, the key against

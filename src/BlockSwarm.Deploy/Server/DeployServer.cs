@@ -71,7 +71,7 @@ public sealed class DeployServer : IAsyncDisposable
         _identity = options.Identity ?? ServerIdentity.Generate();
         _operatorToken = options.OperatorToken ?? OperatorToken.Random();
         Registry = new ClientRegistry(options.Time);
-        Tracker = new Tracker.Tracker(new TrackerOptions { LoggerFactory = options.LoggerFactory }, null, options.Time);
+        Tracker = new Tracker.Tracker(new TrackerOptions { LoggerFactory = options.LoggerFactory, SwarmSecret = options.SwarmSecret }, null, options.Time);
         // The origin: an engine of its own on the BitTorrent port. Clients dial it directly (the job names its port), so
         // it announces nowhere; the embedded tracker below introduces the clients to each other.
         Engine = new TorrentEngine(new EngineOptions
@@ -80,6 +80,7 @@ public sealed class DeployServer : IAsyncDisposable
             UploadLimit = options.UploadLimit,
             SlowStart = options.SlowStart,
             CompressionLevel = options.CompressionLevel,
+            SwarmSecret = options.SwarmSecret,
             Time = options.Time,
             LoggerFactory = options.LoggerFactory,
             Discovery = new DiscoveryOptions { Trackers = false },
@@ -99,6 +100,7 @@ public sealed class DeployServer : IAsyncDisposable
             OriginPort = options.BitTorrentPort,
             Policy = options.Policy,
             CompressionLevel = options.CompressionLevel,
+            SecretId = options.SwarmSecret?.Id,
             ServerKey = _identity.Fingerprint,
         };
         _metrics = new DeployMetrics(Snapshot, () => Seeder.GetStats());

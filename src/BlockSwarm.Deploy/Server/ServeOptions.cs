@@ -33,6 +33,12 @@ public sealed record ServeOptions
     /// zstd level of the origin's runs to BlockSwarm peers (0 = off), also given to clients in the job: a deploy without
     /// its own <c>--compression</c> follows it (<see cref="Engine.Hosting.EngineOptions.CompressionLevel"/>).
     /// </summary>
+    /// <summary>
+    /// The swarm secret (<c>--secret-file</c>): the origin and every client connect only to holders of it, encrypted; the
+    /// embedded tracker answers only announces that prove it. The job names its id (never the secret).
+    /// </summary>
+    public Security.SwarmSecret? SwarmSecret { get; init; }
+
     public int CompressionLevel { get; init; } = Engine.Hosting.EngineOptions.DefaultCompressionLevel;
 
     /// <summary>
