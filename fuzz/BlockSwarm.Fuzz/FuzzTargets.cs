@@ -207,7 +207,7 @@ public static class FuzzTargets
         var inner = new ScriptedStream(data);
         try
         {
-            using var channel = Security.SecureChannel.AcceptAsync(inner, ChannelSecret, CancellationToken.None, ListenerNonce).GetAwaiter().GetResult();
+            using var channel = Security.SecureChannel.AcceptAsync(inner, ChannelSecret, ListenerNonce, CancellationToken.None).GetAwaiter().GetResult();
             Check(inner.Written == 72, $"the listener sent {inner.Written} bytes in its handshake, not 72");
             var buffer = new byte[data.Length % 2 == 0 ? 100 : 70_000];
             long plain = 0;
@@ -235,8 +235,8 @@ public static class FuzzTargets
             var toDialer = new System.IO.Pipelines.Pipe();
             var dialerSide = new PipeStream(toDialer.Reader, toListener.Writer);
             var listenerSide = new PipeStream(toListener.Reader, toDialer.Writer);
-            var accept = Security.SecureChannel.AcceptAsync(listenerSide, ChannelSecret, CancellationToken.None, ListenerNonce);
-            using var dialer = Security.SecureChannel.ConnectAsync(dialerSide, ChannelSecret, CancellationToken.None, new byte[Security.SecureChannel.NonceLength]).GetAwaiter().GetResult();
+            var accept = Security.SecureChannel.AcceptAsync(listenerSide, ChannelSecret, ListenerNonce, CancellationToken.None);
+            using var dialer = Security.SecureChannel.ConnectAsync(dialerSide, ChannelSecret, new byte[Security.SecureChannel.NonceLength], CancellationToken.None).GetAwaiter().GetResult();
             using var listener = accept.GetAwaiter().GetResult();
             var random = new Random(sizes.Length);
             foreach (int size in sizes)

@@ -99,7 +99,9 @@ python3 - "$a" <<'PY'
 import hashlib, hmac, struct, sys, urllib.parse
 out = sys.argv[1]
 secret, when = b"fuzzing swarm secret, not for use", 1_800_000_000
-prk = hmac.new(b"BlockSwarm swarm secret v1", secret, hashlib.sha256).digest()           # HKDF-Extract
+# Not a generated secret (43 base64url characters): stretched with PBKDF2-HMAC-SHA-256 first (SwarmSecret.FromText).
+stretched = hashlib.pbkdf2_hmac("sha256", secret, b"BlockSwarm swarm secret v1 passphrase", 600_000, 32)
+prk = hmac.new(b"BlockSwarm swarm secret v1", stretched, hashlib.sha256).digest()        # HKDF-Extract
 key = hmac.new(prk, b"BlockSwarm proof tracker announce v1\x00" + b"\x01", hashlib.sha256).digest()  # HKDF-Expand, 32 bytes
 info_hash, peer_id = bytes(range(1, 21)), b"-BS0100-000000000042"
 esc = lambda b: "".join("%%%02X" % x for x in b)

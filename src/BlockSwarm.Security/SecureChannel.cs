@@ -36,11 +36,16 @@ public static class SecureChannel
     /// Throws <see cref="SecureChannelException"/> (wrong secret, not a secret peer, closed) or the stream's exception.
     /// The returned stream owns <paramref name="inner"/>.
     /// </summary>
-    public static async Task<SecureChannelStream> ConnectAsync(Stream inner, SwarmSecret secret, CancellationToken cancellationToken, byte[]? nonce = null)
+    public static Task<SecureChannelStream> ConnectAsync(Stream inner, SwarmSecret secret, CancellationToken cancellationToken) =>
+        ConnectAsync(inner, secret, RandomNumberGenerator.GetBytes(NonceLength), cancellationToken);
+
+    /// <summary>With a given nonce: for fuzzing and tests only (a fixed nonce would let a recorded handshake replay).</summary>
+    internal static async Task<SecureChannelStream> ConnectAsync(Stream inner, SwarmSecret secret, byte[] nonce, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(inner);
         ArgumentNullException.ThrowIfNull(secret);
-        byte[] ni = nonce ?? RandomNumberGenerator.GetBytes(NonceLength);
+        if (nonce is not { Length: NonceLength }) throw new ArgumentException($"a nonce is {NonceLength} bytes", nameof(nonce));
+        byte[] ni = nonce;
         byte[] hello = new byte[InitiatorHelloLength];
         Magic.CopyTo(hello);
         ni.CopyTo(hello, 8);
@@ -48,11 +53,13 @@ public static class SecureChannel
         await inner.FlushAsync(cancellationToken).ConfigureAwait(false);
 
         byte[] answer = new byte[ResponderHelloLength];
-        int got = await ReadFullyAsync(inner, answer, cancellationToken).ConfigureAwait(false);
+        // The magic first: a peer that answers something else is given up at once, not after the handshake timeout.
+        int got = await ReadFullyAsync(inner, answer.AsMemory(0, Magic.Length), cancellationToken).ConfigureAwait(false);
         if (got == 0)
             throw new SecureChannelException(SecureChannelFailure.Closed, "the peer hung up on the secret handshake: it does not run a secret swarm, or not ours");
-        if (!answer.AsSpan(0, 8).SequenceEqual(Magic))
+        if (got < Magic.Length || !answer.AsSpan(0, Magic.Length).SequenceEqual(Magic))
             throw new SecureChannelException(SecureChannelFailure.NotSecretPeer, $"the peer answered {Describe(answer.AsSpan(0, got))} instead of the secret handshake: not a BlockSwarm peer of a secret swarm");
+        got += await ReadFullyAsync(inner, answer.AsMemory(Magic.Length), cancellationToken).ConfigureAwait(false);
         if (got < answer.Length)
             throw new SecureChannelException(SecureChannelFailure.Closed, $"the peer hung up after {got} of the {answer.Length} bytes of the secret handshake");
         byte[] transcript = [.. ni, .. answer.AsSpan(8, NonceLength)];
@@ -70,10 +77,15 @@ public static class SecureChannel
     /// Opens the channel as the side that accepted: reads the initiator's hello, answers with our nonce and proof, and
     /// checks the initiator's proof. Nothing is sent to a peer whose first bytes are not the secret handshake's magic.
     /// </summary>
-    public static async Task<SecureChannelStream> AcceptAsync(Stream inner, SwarmSecret secret, CancellationToken cancellationToken, byte[]? nonce = null)
+    public static Task<SecureChannelStream> AcceptAsync(Stream inner, SwarmSecret secret, CancellationToken cancellationToken) =>
+        AcceptAsync(inner, secret, RandomNumberGenerator.GetBytes(NonceLength), cancellationToken);
+
+    /// <summary>With a given nonce: for fuzzing and tests only (a fixed nonce would let a recorded handshake replay).</summary>
+    internal static async Task<SecureChannelStream> AcceptAsync(Stream inner, SwarmSecret secret, byte[] nonce, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(inner);
         ArgumentNullException.ThrowIfNull(secret);
+        if (nonce is not { Length: NonceLength }) throw new ArgumentException($"a nonce is {NonceLength} bytes", nameof(nonce));
         byte[] hello = new byte[InitiatorHelloLength];
         // The magic alone first: a client that sent something else (a 68-byte BitTorrent handshake, or less) is told
         // off at once instead of after the handshake timeout.
@@ -84,7 +96,7 @@ public static class SecureChannel
         got += await ReadFullyAsync(inner, hello.AsMemory(Magic.Length), cancellationToken).ConfigureAwait(false);
         if (got < hello.Length)
             throw new SecureChannelException(SecureChannelFailure.Closed, $"the peer hung up after {got} of the {hello.Length} bytes of the secret handshake");
-        byte[] nr = nonce ?? RandomNumberGenerator.GetBytes(NonceLength);
+        byte[] nr = nonce;
         byte[] transcript = [.. hello.AsSpan(8, NonceLength), .. nr];
         byte[] answer = [.. Magic, .. nr, .. secret.Proof(ResponderProofPurpose, transcript)];
         await inner.WriteAsync(answer, cancellationToken).ConfigureAwait(false);

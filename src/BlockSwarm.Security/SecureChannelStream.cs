@@ -15,7 +15,7 @@ namespace BlockSwarm.Security;
 /// Writes are encrypted into an output buffer and reach the inner stream in large writes (when it fills, and on
 /// <see cref="FlushAsync(CancellationToken)"/>); reads decrypt whole records straight into the caller's buffer when
 /// it has room. A zero-byte read waits for data without holding a buffer, as on a socket. One reader and one writer
-/// may run at once (a duplex pump), not two of either.
+/// may run at once (a duplex pump), not two of either (a second writer is refused: it would reuse nonces).
 /// </para>
 /// </summary>
 public sealed class SecureChannelStream : Stream
@@ -26,8 +26,9 @@ public sealed class SecureChannelStream : Stream
     public const int TagLength = 16;
     public const int RecordOverhead = HeaderLength + TagLength;
     private const int MaxRecordLength = MaxRecordPlaintext + RecordOverhead;
-    private const int OutputBufferLength = 4 * MaxRecordLength;
-    private const int InputBufferLength = 4 * MaxRecordLength;
+    // 256 KiB exactly (an ArrayPool bucket; 4 records' worth would round up to 512 KiB): three whole records fit.
+    private const int OutputBufferLength = 256 * 1024;
+    private const int InputBufferLength = 256 * 1024;
 
     private readonly Stream _inner;
     private readonly AesGcm _sendCipher;
@@ -44,6 +45,7 @@ public sealed class SecureChannelStream : Stream
     private int _inStart, _inEnd, _plainStart, _plainEnd;
     private bool _innerEnded;
     private int _disposed;
+    private int _writing;
 
     internal SecureChannelStream(Stream inner, byte[] sendKey, byte[] receiveKey)
     {
@@ -82,6 +84,29 @@ public sealed class SecureChannelStream : Stream
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        EnterWriter();
+        try
+        {
+            await WriteCoreAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _writing, 0);
+        }
+    }
+
+    /// <summary>
+    /// One writer at a time, enforced: two would give two records the same nonce (the counter is not atomic), which breaks
+    /// AES-GCM outright, and could return the output buffer to the pool twice.
+    /// </summary>
+    private void EnterWriter()
+    {
+        if (Interlocked.Exchange(ref _writing, 1) != 0)
+            throw new InvalidOperationException("a secure channel has one writer at a time (a write, gather write or flush is in progress)");
+    }
+
+    private async ValueTask WriteCoreAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    {
         while (!buffer.IsEmpty)
         {
             _out ??= ArrayPool<byte>.Shared.Rent(OutputBufferLength);
@@ -98,17 +123,80 @@ public sealed class SecureChannelStream : Stream
         }
     }
 
+    /// <summary>Segments shorter than this (message headers) are gathered into one record; longer ones are sealed where they are.</summary>
+    private const int GatherCopyBelow = 4096;
+
+    /// <summary>
+    /// Writes <paramref name="buffers"/> in order and pushes them to the inner stream: the gather send of a
+    /// <c>sendmsg</c>-style transport. Long segments (block payloads leased from a read cache) are encrypted straight out
+    /// of their buffers — no copy into a send pipe first — and runs of short ones (message headers) are gathered into one
+    /// record. The inner stream is not flushed (a socket needs none).
+    /// </summary>
+    public async ValueTask WriteGatherAsync(IList<ArraySegment<byte>> buffers, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(buffers);
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        EnterWriter();
+        byte[]? staging = null;
+        int staged = 0;
+        try
+        {
+            foreach (ArraySegment<byte> segment in buffers)
+            {
+                if (segment.Count < GatherCopyBelow)
+                {
+                    staging ??= ArrayPool<byte>.Shared.Rent(MaxRecordPlaintext);
+                    if (staged + segment.Count > MaxRecordPlaintext)
+                    {
+                        await WriteCoreAsync(staging.AsMemory(0, staged), cancellationToken).ConfigureAwait(false);
+                        staged = 0;
+                    }
+                    segment.AsSpan().CopyTo(staging.AsSpan(staged));
+                    staged += segment.Count;
+                    continue;
+                }
+                if (staged > 0)
+                {
+                    await WriteCoreAsync(staging.AsMemory(0, staged), cancellationToken).ConfigureAwait(false);
+                    staged = 0;
+                }
+                await WriteCoreAsync(segment.AsMemory(), cancellationToken).ConfigureAwait(false);
+            }
+            if (staged > 0) await WriteCoreAsync(staging!.AsMemory(0, staged), cancellationToken).ConfigureAwait(false);
+            await WriteOutAsync(cancellationToken).ConfigureAwait(false);
+            // Between batches the connection holds no output buffer.
+            if (_out is { } buffer && _outLength == 0)
+            {
+                _out = null;
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+        finally
+        {
+            if (staging != null) ArrayPool<byte>.Shared.Return(staging);
+            Volatile.Write(ref _writing, 0);
+        }
+    }
+
     public override async Task FlushAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        await WriteOutAsync(cancellationToken).ConfigureAwait(false);
-        // An idle connection holds no output buffer.
-        if (_out is { } buffer)
+        EnterWriter();
+        try
         {
-            _out = null;
-            ArrayPool<byte>.Shared.Return(buffer);
+            await WriteOutAsync(cancellationToken).ConfigureAwait(false);
+            // An idle connection holds no output buffer.
+            if (_out is { } buffer)
+            {
+                _out = null;
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+            await _inner.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
-        await _inner.FlushAsync(cancellationToken).ConfigureAwait(false);
+        finally
+        {
+            Volatile.Write(ref _writing, 0);
+        }
     }
 
     private async ValueTask WriteOutAsync(CancellationToken cancellationToken)
@@ -141,8 +229,10 @@ public sealed class SecureChannelStream : Stream
         }
         if (buffer.IsEmpty)
         {
-            // Wait for data as a socket would, holding no buffer while idle.
+            // Wait for data as a socket would: holding no buffer while idle, and with part of a record here, until the
+            // rest came (else the caller would rent its buffer for a read that waits too).
             if (_inEnd == _inStart && !_innerEnded) await _inner.ReadAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+            else while (!_innerEnded && !TryPeekRecord(out _)) await FillAsync(cancellationToken).ConfigureAwait(false);
             return 0;
         }
         while (true)

@@ -7,15 +7,25 @@ namespace BlockSwarm.Security;
 /// <summary>
 /// The secret a swarm's members share (<c>--secret-file</c>, <c>blockswarm.secret=</c> on a netboot kernel command line).
 /// It never travels: peers prove they hold it (HMACs over fresh nonces) and derive per-connection keys from it; the
-/// tracker checks a proof in every announce. The text is stretched with HKDF-Extract (SHA-256) into a 32-byte pseudorandom
-/// key, and every use gets its own key by HKDF-Expand with its own label, so no two uses can stand in for each other.
+/// tracker checks a proof in every announce. The text becomes a 32-byte pseudorandom key with HKDF-Extract (SHA-256), and
+/// every use gets its own key by HKDF-Expand with its own label, so no two uses can stand in for each other.
+/// <para>
+/// The proofs are public (a listener answers any dialer with one; announces carry one), so anyone can test guesses of
+/// the secret offline. A generated secret (<see cref="Generate"/>: 256 random bits) makes that hopeless; any other text —
+/// a passphrase typed on a kernel command line — is first stretched with PBKDF2-HMAC-SHA-256 at
+/// <see cref="PassphraseIterations"/> iterations, which makes each guess cost as much as a password hash should.
+/// </para>
 /// </summary>
 public sealed class SwarmSecret
 {
     /// <summary>Shortest secret accepted: 16 bytes of text (a generated one is 43 characters of base64url: 256 bits).</summary>
     public const int MinimumLength = 16;
 
+    /// <summary>PBKDF2-HMAC-SHA-256 iterations for a secret that is not a generated one (OWASP's figure for SHA-256, 2023).</summary>
+    public const int PassphraseIterations = 600_000;
+
     private static readonly byte[] ExtractSalt = "BlockSwarm swarm secret v1"u8.ToArray();
+    private static readonly byte[] PassphraseSalt = "BlockSwarm swarm secret v1 passphrase"u8.ToArray();
     private readonly byte[] _prk;
     private readonly ConcurrentDictionary<string, byte[]> _proofKeys = new(StringComparer.Ordinal);
 
@@ -35,6 +45,22 @@ public sealed class SwarmSecret
     /// </summary>
     public string Id { get; }
 
+    /// <summary>
+    /// True when the text was not a generated secret and was stretched with PBKDF2: it resists guessing only as well as a
+    /// password of its strength would.
+    /// </summary>
+    public bool Stretched { get; private init; }
+
+    /// <summary>Whether <paramref name="text"/> has the form <see cref="Generate"/> gives: 43 base64url characters, 32 bytes.</summary>
+    private static bool IsGenerated(ReadOnlySpan<byte> text)
+    {
+        if (text.Length != 43) return false;
+        foreach (byte c in text)
+            if (!(c is >= (byte)'A' and <= (byte)'Z' or >= (byte)'a' and <= (byte)'z' or >= (byte)'0' and <= (byte)'9' or (byte)'-' or (byte)'_'))
+                return false;
+        return true;
+    }
+
     /// <summary>Set by <see cref="Load"/> when the file can be read by others than its owner (it should be mode 0600).</summary>
     public string? FileModeWarning { get; private init; }
 
@@ -47,7 +73,17 @@ public sealed class SwarmSecret
         {
             if (bytes.Length < MinimumLength)
                 throw new SecretException($"the swarm secret from {source} is {bytes.Length} bytes long; at least {MinimumLength} are needed (make one with `blockswarm secret new FILE`)");
-            return new SwarmSecret(HKDF.Extract(HashAlgorithmName.SHA256, bytes, ExtractSalt), source);
+            if (IsGenerated(bytes))
+                return new SwarmSecret(HKDF.Extract(HashAlgorithmName.SHA256, bytes, ExtractSalt), source) { Stretched = false };
+            byte[] stretched = Rfc2898DeriveBytes.Pbkdf2(bytes, PassphraseSalt, PassphraseIterations, HashAlgorithmName.SHA256, 32);
+            try
+            {
+                return new SwarmSecret(HKDF.Extract(HashAlgorithmName.SHA256, stretched, ExtractSalt), source) { Stretched = true };
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(stretched);
+            }
         }
         finally
         {
@@ -78,7 +114,7 @@ public sealed class SwarmSecret
                 warning = $"swarm secret file {path} can be read by other users (mode {Convert.ToString((int)mode, 8)}); chmod 600 it";
         }
         SwarmSecret secret = FromText(text, path);
-        return warning is null ? secret : new SwarmSecret(secret._prk, path) { FileModeWarning = warning };
+        return warning is null ? secret : new SwarmSecret(secret._prk, path) { FileModeWarning = warning, Stretched = secret.Stretched };
     }
 
     /// <summary>A fresh secret's text: 32 random bytes as base64url (43 characters).</summary>

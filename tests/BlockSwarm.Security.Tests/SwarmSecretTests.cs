@@ -31,6 +31,17 @@ public sealed class SwarmSecretTests
     }
 
     [Fact]
+    public void Generated_secrets_are_used_as_they_are_and_passphrases_are_stretched()
+    {
+        var generated = SwarmSecret.FromText(SwarmSecret.Generate(), "test");
+        Assert.False(generated.Stretched);
+        var passphrase = SwarmSecret.FromText("a passphrase someone typed", "test");
+        Assert.True(passphrase.Stretched);
+        // 43 characters that are not all base64url: a passphrase too.
+        Assert.True(SwarmSecret.FromText("this passphrase has exactly forty-three ch.", "test").Stretched);
+    }
+
+    [Fact]
     public void Short_secrets_are_refused_with_a_message_naming_the_source()
     {
         var ex = Assert.Throws<SecretException>(() => SwarmSecret.FromText("short", "/etc/bs.secret"));

@@ -238,9 +238,11 @@ internal sealed class ConnectionManager
     private async Task<Stream?> OpenChannelAsync(NetworkStream plain, TorrentSession? dialer, IPEndPoint remote, CancellationToken ct)
     {
         if (_options.SwarmSecret is not { } secret) return plain;
-        using var timeout = new CancellationTokenSource(PeerConnectionOptions.Default.HandshakeTimeout, _options.Time);
+        // Short: until it proved the secret, a connection only holds a slot an outsider could be filling.
+        using var timeout = new CancellationTokenSource(SecretHandshakeTimeout, _options.Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
         string reason;
+        bool quiet = false;
         try
         {
             return dialer is null
@@ -250,22 +252,29 @@ internal sealed class ConnectionManager
         catch (SecureChannelException ex)
         {
             reason = ex.Message;
+            // A port scan or a health check (connect, then close) is not worth a warning each.
+            quiet = ex.Failure == SecureChannelFailure.Closed;
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            reason = $"the secret handshake did not complete within {PeerConnectionOptions.Default.HandshakeTimeout.TotalSeconds:0} s";
+            reason = $"the secret handshake did not complete within {SecretHandshakeTimeout.TotalSeconds:0} s";
         }
-        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException)
+        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
             reason = $"the connection failed during the secret handshake: {ex.Message}";
+            quiet = true;
         }
         await plain.DisposeAsync().ConfigureAwait(false);
         if (ct.IsCancellationRequested) return null;
         _metrics.Refused("secret");
-        if (dialer is null) EngineLog.SecretRefusedIncoming(_log, remote, reason, secret.Id);
-        else EngineLog.SecretRefusedOutgoing(_log, dialer.Name, remote, reason, secret.Id);
+        if (dialer is not null) EngineLog.SecretRefusedOutgoing(_log, dialer.Name, remote, reason, secret.Id);
+        else if (quiet) EngineLog.SecretHandshakeAbandoned(_log, remote, reason);
+        else EngineLog.SecretRefusedIncoming(_log, remote, reason, secret.Id);
         return null;
     }
+
+    /// <summary>How long a peer has to complete the secret handshake (a LAN round trip or two; slots are precious before it).</summary>
+    internal static readonly TimeSpan SecretHandshakeTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>One connection's bookkeeping: whose it is (known once the handshake named the torrent) and when it ended.</summary>
     private sealed class TrackedConnection(long id, IPEndPoint remote)

@@ -42,11 +42,14 @@ internal static partial class EngineLog
     [LoggerMessage(10, LogLevel.Information, "stopped: {Torrents} torrents, {Connections} connections closed")]
     public static partial void Stopped(ILogger logger, int torrents, int connections);
 
-    [LoggerMessage(11, LogLevel.Warning, "refused connection from {Remote}: {Reason} (swarm secret {SecretId}; nothing was sent but the handshake's proof)")]
+    [LoggerMessage(11, LogLevel.Warning, "refused connection from {Remote}: {Reason} (swarm secret {SecretId}; nothing of any torrent was sent)")]
     public static partial void SecretRefusedIncoming(ILogger logger, IPEndPoint remote, string reason, string secretId);
 
     [LoggerMessage(12, LogLevel.Warning, "{Torrent}: gave up on {Remote}: {Reason} (swarm secret {SecretId}; nothing of the torrent was sent)")]
     public static partial void SecretRefusedOutgoing(ILogger logger, string torrent, IPEndPoint remote, string reason, string secretId);
+
+    [LoggerMessage(14, LogLevel.Debug, "connection from {Remote} ended before it proved the swarm secret: {Reason}")]
+    public static partial void SecretHandshakeAbandoned(ILogger logger, IPEndPoint remote, string reason);
 
     [LoggerMessage(13, LogLevel.Information, "peer connections are authenticated and AES-256-GCM encrypted with swarm secret {SecretId} ({Source}); standard BitTorrent clients cannot join")]
     public static partial void SecretInUse(ILogger logger, string secretId, string source);

@@ -18,6 +18,8 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IGatherSendTransport, IAsync
 {
     private readonly Stream _stream;
     private readonly Socket? _socket;
+    private readonly Security.SecureChannelStream? _secure;
+    private readonly Socket? _secureSocket;
     private readonly bool _leaveOpen;
     private readonly PeerTransportOptions _options;
     private readonly Pipe _input;
@@ -36,6 +38,9 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IGatherSendTransport, IAsync
         _options = options ?? PeerTransportOptions.Default;
         // Gather sends bypass the stream: only for a plain socket we own (a caller's open stream stays theirs to write).
         _socket = !leaveOpen && _options.GatherSend ? (stream as NetworkStream)?.Socket : null;
+        // A secret swarm's encrypted stream gathers too: payloads are sealed straight from the read cache's buffers.
+        _secure = !leaveOpen && _options.GatherSend ? stream as Security.SecureChannelStream : null;
+        _secureSocket = (_secure?.InnerStream as NetworkStream)?.Socket;
         _input = new Pipe(new PipeOptions(
             pauseWriterThreshold: _options.InputPauseThreshold,
             resumeWriterThreshold: _options.InputResumeThreshold,
@@ -54,13 +59,24 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IGatherSendTransport, IAsync
     public PipeReader Input => _input.Reader;
     public PipeWriter Output => _output.Writer;
 
-    /// <summary>True over a plain <see cref="NetworkStream"/> this pipe owns (and <see cref="PeerTransportOptions.GatherSend"/>).</summary>
-    public bool SupportsGatherSend => _socket != null;
+    /// <summary>
+    /// True over a plain <see cref="NetworkStream"/> or a <see cref="Security.SecureChannelStream"/> this pipe owns (and
+    /// <see cref="PeerTransportOptions.GatherSend"/>).
+    /// </summary>
+    public bool SupportsGatherSend => _socket != null || _secure != null;
 
     /// <inheritdoc/>
     public async ValueTask SendAsync(IList<ArraySegment<byte>> buffers, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(buffers);
+        if (_secure is { } secure)
+        {
+            // As below: a write in progress may finish until CloseTimeout, then closing the stream fails it.
+            using var closeOnCancel = cancellationToken.UnsafeRegister(static state => ((StreamDuplexPipe)state!).CloseLater(), this);
+            cancellationToken.ThrowIfCancellationRequested();
+            await secure.WriteGatherAsync(buffers, CancellationToken.None).ConfigureAwait(false);
+            return;
+        }
         Socket socket = _socket ?? throw new NotSupportedException("gather sends need a plain socket stream");
         long total = 0;
         foreach (var b in buffers) total += b.Count;
@@ -73,7 +89,7 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IGatherSendTransport, IAsync
     }
 
     /// <inheritdoc/>
-    public bool SupportsFileSend => _socket is { ProtocolType: ProtocolType.Tcp };
+    public bool SupportsFileSend => _secure is null && _socket is { ProtocolType: ProtocolType.Tcp };
 
     /// <inheritdoc/>
     public async ValueTask SendFileAsync(IList<ArraySegment<byte>> prefix, FileRun run, CancellationToken cancellationToken)
@@ -117,7 +133,7 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IGatherSendTransport, IAsync
     public bool TryGetUnsentBytes(out long unsent)
     {
         unsent = 0;
-        return _socket is { } socket && TcpSocketOptions.TryGetUnsentBytes(socket, out unsent);
+        return (_socket ?? _secureSocket) is { } socket && TcpSocketOptions.TryGetUnsentBytes(socket, out unsent);
     }
 
     private SendPacketsOperation? _sendPackets;
