@@ -139,8 +139,25 @@ internal sealed class ConnectionManager
             socket.Dispose();
             return;
         }
-        SocketTuning.Apply(socket, _options);
-        Stream? stream = await OpenChannelAsync(new NetworkStream(socket, ownsSocket: true), null, remote, ct).ConfigureAwait(false);
+        if (_options.SwarmSecret is not null && Interlocked.Increment(ref _unproven) > MaxUnproven)
+        {
+            // Outsiders can open connections faster than the handshake times out: they may hold this many, no more.
+            Interlocked.Decrement(ref _unproven);
+            EngineLog.SecretHandshakeAbandoned(_log, remote, $"{MaxUnproven} connections are already proving the swarm secret; closed at once");
+            _metrics.Refused("secret_handshakes");
+            socket.Dispose();
+            return;
+        }
+        Stream? stream;
+        try
+        {
+            SocketTuning.Apply(socket, _options);
+            stream = await OpenChannelAsync(new NetworkStream(socket, ownsSocket: true), null, remote, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (_options.SwarmSecret is not null) Interlocked.Decrement(ref _unproven);
+        }
         if (stream is null) return;
         var conn = PeerConnection.Create(stream, timeProvider: _options.Time, transportOptions: _options.Transport);
         try
@@ -268,9 +285,28 @@ internal sealed class ConnectionManager
         if (ct.IsCancellationRequested) return null;
         _metrics.Refused("secret");
         if (dialer is not null) EngineLog.SecretRefusedOutgoing(_log, dialer.Name, remote, reason, secret.Id);
-        else if (quiet) EngineLog.SecretHandshakeAbandoned(_log, remote, reason);
+        else if (quiet || !FirstRefusalInAWhile(remote.Address)) EngineLog.SecretHandshakeAbandoned(_log, remote, reason);
         else EngineLog.SecretRefusedIncoming(_log, remote, reason, secret.Id);
         return null;
+    }
+
+    /// <summary>Incoming connections at most in the secret handshake at once (each holds a slot until it proves the secret).</summary>
+    internal const int MaxUnproven = 64;
+
+    /// <summary>One refusal warning per address per this long; the rest at debug (an outsider's flood is not a log flood).</summary>
+    internal static readonly TimeSpan RefusalWarningInterval = TimeSpan.FromMinutes(1);
+
+    private int _unproven;
+    private readonly ConcurrentDictionary<IPAddress, long> _lastRefusalWarning = new();
+
+    private bool FirstRefusalInAWhile(IPAddress address)
+    {
+        long now = _options.Time.GetTimestamp();
+        if (_lastRefusalWarning.TryGetValue(address, out long last) && _options.Time.GetElapsedTime(last, now) < RefusalWarningInterval)
+            return false;
+        if (_lastRefusalWarning.Count >= 4096) _lastRefusalWarning.Clear(); // bounded: many addresses just warn again
+        _lastRefusalWarning[address] = now;
+        return true;
     }
 
     /// <summary>How long a peer has to complete the secret handshake (a LAN round trip or two; slots are precious before it).</summary>

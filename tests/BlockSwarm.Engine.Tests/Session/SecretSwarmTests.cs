@@ -161,6 +161,58 @@ public sealed class SecretSwarmTests(ITestOutputHelper output)
         Assert.Equal(0, origin.GetStats().PayloadUploaded);
     }
 
+    [Fact]
+    public async Task Outsiders_cannot_hold_more_than_a_bounded_number_of_handshakes_nor_flood_the_log()
+    {
+        using var dir = new TempDirectory("secret");
+        var (img, t) = MakeImage(dir, compressible: false);
+        await using var seedStorage = LoopbackSwarmTests.OpenTrustedSeed(img, t);
+        using var logs = new RecordingLoggerFactory { MinLevel = LogLevel.Debug };
+        await using var seedEngine = TestEngines.Start(IPAddress.Parse("127.0.0.1"), seed: 1, secret: Secret, logs: logs);
+        var origin = seedEngine.Add(t, seedStorage, seedStorage.GetDurablePieces());
+        var endPoint = origin.LocalEndPoint!;
+
+        // Connections that never send a byte hold their slots until the handshake timeout; past the cap, the next is closed at once.
+        var idle = new List<Socket>();
+        try
+        {
+            for (int i = 0; i < ConnectionManager.MaxUnproven; i++)
+            {
+                var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                s.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.70"), 0));
+                await s.ConnectAsync(endPoint, Ct);
+                idle.Add(s);
+            }
+            await Eventually.UntilAsync(() => seedEngine.ConnectionCount >= ConnectionManager.MaxUnproven, TimeSpan.FromSeconds(5), "every idle connection accepted");
+            using var extra = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            extra.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.71"), 0));
+            await extra.ConnectAsync(endPoint, Ct);
+            int n;
+            try
+            {
+                n = await extra.ReceiveAsync(new byte[16], SocketFlags.None, Ct).AsTask().WaitAsync(TimeSpan.FromSeconds(5), Ct);
+            }
+            catch (SocketException)
+            {
+                n = 0;
+            }
+            Assert.Equal(0, n);
+            Assert.Contains(logs.Entries, e => e.EventId.Id == 14 && e.Message.Contains("already proving", StringComparison.Ordinal));
+        }
+        finally
+        {
+            foreach (var s in idle) s.Dispose();
+        }
+
+        // Three wrong-secret dials from one address: one warning, the rest at debug.
+        logs.Clear();
+        byte[] hello = [.. SecureChannel.Magic, .. new byte[32]];
+        for (int i = 0; i < 3; i++) Assert.Equal(72, await ExchangeAsync(endPoint, hello, then: new byte[32]));
+        await Eventually.UntilAsync(() => logs.Entries.Count(e => e.EventId.Id is 11 or 14 && e.Message.Contains("127.0.0.66", StringComparison.Ordinal)) >= 3,
+            TimeSpan.FromSeconds(10), "three refusals logged");
+        Assert.Single(logs.Entries, e => e.EventId.Id == 11);
+    }
+
     /// <summary>Sends <paramref name="first"/>, waits briefly, sends <paramref name="then"/>; returns every byte received until the peer closes.</summary>
     private static async Task<int> ExchangeAsync(IPEndPoint endPoint, byte[] first, byte[]? then = null)
     {
