@@ -105,6 +105,41 @@ public sealed class SecretSwarmDeployTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Outsiders_cannot_enrol_in_a_secret_swarm_so_they_cannot_claim_ids_nor_report()
+    {
+        using var dir = new TempDirectory("secret-enrol");
+        var ct = TestContext.Current.CancellationToken;
+        var (img, torrent) = DeployEndToEndTests.Ext4(dir);
+        var serverLog = new RecordingLoggerFactory { MinLevel = LogLevel.Information };
+        var (server, storage) = await StartAsync(img, torrent, new ServeOptions { SwarmSecret = Secret, LoggerFactory = serverLog }, ct);
+        await using var _ = storage;
+        await using var __ = server;
+        using var http = new HttpClient();
+        var now = DateTimeOffset.UtcNow;
+        async Task<HttpStatusCode> EnrolAsync(string id, string? proof)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(server.HttpAddress!, $"/api/clients/{id}/enrol"));
+            if (proof is not null) request.Headers.Add(EnrolProof.Header, proof);
+            using var response = await http.SendAsync(request, ct);
+            return response.StatusCode;
+        }
+        string good = EnrolProof.Create(Secret, "pc07", now);
+        Assert.Equal(HttpStatusCode.Forbidden, await EnrolAsync("pc07", null));
+        Assert.Equal(HttpStatusCode.Forbidden, await EnrolAsync("pc07", EnrolProof.Create(Other, "pc07", now)));
+        Assert.Equal(HttpStatusCode.Forbidden, await EnrolAsync("pc07", EnrolProof.Create(Secret, "pc07", now.AddMinutes(-6))));
+        Assert.Equal(HttpStatusCode.Forbidden, await EnrolAsync("pc08", good)); // a proof for another id
+        Assert.Equal(HttpStatusCode.Forbidden, await EnrolAsync("pc07", good[..^1] + (good[^1] == '0' ? '1' : '0')));
+        Assert.Empty(server.Registry.List());
+        var refusals = serverLog.Entries.Where(e => e.EventId.Id == 1015).Select(e => e.Message).ToList();
+        foreach (var r in refusals) output.WriteLine(r);
+        Assert.Equal(5, refusals.Count);
+        Assert.Contains(refusals, m => m.Contains("no proof of the swarm secret", StringComparison.Ordinal));
+        Assert.Contains(refusals, m => m.Contains("different secret", StringComparison.Ordinal));
+        Assert.Contains(refusals, m => m.Contains("minutes from this server's clock", StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.OK, await EnrolAsync("pc07", good));
+    }
+
+    [Fact]
     public void A_client_with_a_secret_is_told_when_the_swarm_is_open()
     {
         var job = new JobInfo

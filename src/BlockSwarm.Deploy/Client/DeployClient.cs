@@ -514,7 +514,9 @@ public sealed class DeployClient
         _lastEnrolAttempt = _options.Time.GetTimestamp();
         try
         {
-            using var resp = await _http.PostAsync(new Uri(_options.Server, $"/api/clients/{Uri.EscapeDataString(clientId)}/enrol"), null, ct).ConfigureAwait(false);
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_options.Server, $"/api/clients/{Uri.EscapeDataString(clientId)}/enrol"));
+            if (_options.SwarmSecret is { } secret) request.Headers.Add(EnrolProof.Header, EnrolProof.Create(secret, clientId, _options.Time.GetUtcNow()));
+            using var resp = await _http.SendAsync(request, ct).ConfigureAwait(false);
             if (resp.StatusCode == HttpStatusCode.Forbidden)
             {
                 string why = await ErrorOf(resp, ct).ConfigureAwait(false);

@@ -223,6 +223,13 @@ public sealed class DeployServer : IAsyncDisposable
         {
             var address = ctx.Connection.RemoteIpAddress?.ToString() ?? "?";
             if (!ValidClientId(id)) return BadRequest("client id must be 1-128 printable characters");
+            if (_options.SwarmSecret is { } secret
+                && EnrolProof.Check(secret, id, ctx.Request.Headers[EnrolProof.Header], _options.Time.GetUtcNow()) is { } noProof)
+            {
+                // A secret swarm's outsiders may not claim ids nor put rows on the dashboard.
+                ServerLog.EnrolRefused(_log, Printable(id), address, noProof);
+                return Results.Json(new ApiError(noProof), DeployJson.Default.ApiError, statusCode: StatusCodes.Status403Forbidden);
+            }
             var enrolled = Registry.Enrol(id, address);
             switch (enrolled.Outcome)
             {
