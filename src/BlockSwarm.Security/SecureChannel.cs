@@ -7,8 +7,8 @@ namespace BlockSwarm.Security;
 /// The swarm-secret handshake that opens every peer connection of a secret swarm, before any BitTorrent byte:
 /// <code>
 ///   initiator → responder   "BS-SECv1" ‖ Ni (32 random bytes)
-///   responder → initiator   "BS-SECv1" ‖ Nr (32 random bytes) ‖ HMAC(K_resp, Ni ‖ Nr)
-///   initiator → responder   HMAC(K_init, Ni ‖ Nr), then encrypted records
+///   responder → initiator   "BS-SECv1" ‖ Nr (32 random bytes) ‖ HMAC(K_resp, "BS-SECv1" ‖ Ni ‖ Nr)
+///   initiator → responder   HMAC(K_init, "BS-SECv1" ‖ Ni ‖ Nr), then encrypted records
 /// </code>
 /// K_resp and K_init are keys the secret derives for the two roles (<see cref="SwarmSecret.Proof"/>): a proof made in
 /// one role is no use in the other (reflection), and each covers both sides' fresh nonces, so a recorded handshake
@@ -62,7 +62,8 @@ public static class SecureChannel
         got += await ReadFullyAsync(inner, answer.AsMemory(Magic.Length), cancellationToken).ConfigureAwait(false);
         if (got < answer.Length)
             throw new SecureChannelException(SecureChannelFailure.Closed, $"the peer hung up after {got} of the {answer.Length} bytes of the secret handshake");
-        byte[] transcript = [.. ni, .. answer.AsSpan(8, NonceLength)];
+        // The version magic is part of everything the secret proves or keys: a later version cannot be downgraded to this one.
+        byte[] transcript = [.. Magic, .. ni, .. answer.AsSpan(8, NonceLength)];
         if (!secret.Verify(ResponderProofPurpose, transcript, answer.AsSpan(8 + NonceLength)))
             throw new SecureChannelException(SecureChannelFailure.WrongSecret, $"the peer does not prove our swarm secret {secret.Id}: it has a different secret");
         byte[] proof = secret.Proof(InitiatorProofPurpose, transcript);
@@ -97,7 +98,7 @@ public static class SecureChannel
         if (got < hello.Length)
             throw new SecureChannelException(SecureChannelFailure.Closed, $"the peer hung up after {got} of the {hello.Length} bytes of the secret handshake");
         byte[] nr = nonce;
-        byte[] transcript = [.. hello.AsSpan(8, NonceLength), .. nr];
+        byte[] transcript = [.. Magic, .. hello.AsSpan(8, NonceLength), .. nr];
         byte[] answer = [.. Magic, .. nr, .. secret.Proof(ResponderProofPurpose, transcript)];
         await inner.WriteAsync(answer, cancellationToken).ConfigureAwait(false);
         await inner.FlushAsync(cancellationToken).ConfigureAwait(false);
