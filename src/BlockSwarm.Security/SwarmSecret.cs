@@ -65,7 +65,9 @@ public sealed class SwarmSecret
     public string? FileModeWarning { get; private init; }
 
     /// <summary>A secret from its text (surrounding white space ignored). Throws <see cref="SecretException"/> when too short.</summary>
-    public static SwarmSecret FromText(string text, string source)
+    public static SwarmSecret FromText(string text, string source) => FromText(text, source, fileModeWarning: null);
+
+    private static SwarmSecret FromText(string text, string source, string? fileModeWarning)
     {
         ArgumentNullException.ThrowIfNull(text);
         byte[] bytes = Encoding.UTF8.GetBytes(text.Trim());
@@ -74,11 +76,11 @@ public sealed class SwarmSecret
             if (bytes.Length < MinimumLength)
                 throw new SecretException($"the swarm secret from {source} is {bytes.Length} bytes long; at least {MinimumLength} are needed (make one with `blockswarm secret new FILE`)");
             if (IsGenerated(bytes))
-                return new SwarmSecret(HKDF.Extract(HashAlgorithmName.SHA256, bytes, ExtractSalt), source) { Stretched = false };
+                return new SwarmSecret(HKDF.Extract(HashAlgorithmName.SHA256, bytes, ExtractSalt), source) { Stretched = false, FileModeWarning = fileModeWarning };
             byte[] stretched = Rfc2898DeriveBytes.Pbkdf2(bytes, PassphraseSalt, PassphraseIterations, HashAlgorithmName.SHA256, 32);
             try
             {
-                return new SwarmSecret(HKDF.Extract(HashAlgorithmName.SHA256, stretched, ExtractSalt), source) { Stretched = true };
+                return new SwarmSecret(HKDF.Extract(HashAlgorithmName.SHA256, stretched, ExtractSalt), source) { Stretched = true, FileModeWarning = fileModeWarning };
             }
             finally
             {
@@ -94,27 +96,10 @@ public sealed class SwarmSecret
     /// <summary>Reads a secret file (its text, as <see cref="FromText"/>). Throws <see cref="SecretException"/> naming the file.</summary>
     public static SwarmSecret Load(string path)
     {
-        string text;
-        try
-        {
-            var info = new FileInfo(path);
-            if (!info.Exists) throw new SecretException($"swarm secret file {path} does not exist (make one with `blockswarm secret new {path}`)");
-            if (info.Length > 4096) throw new SecretException($"swarm secret file {path} is {info.Length} bytes; a secret is one line of text");
-            text = File.ReadAllText(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new SecretException($"cannot read swarm secret file {path}: {ex.Message}", ex);
-        }
-        string? warning = null;
-        if (!OperatingSystem.IsWindows())
-        {
-            UnixFileMode mode = File.GetUnixFileMode(path);
-            if ((mode & (UnixFileMode.GroupRead | UnixFileMode.OtherRead | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0)
-                warning = $"swarm secret file {path} can be read by other users (mode {Convert.ToString((int)mode, 8)}); chmod 600 it";
-        }
-        SwarmSecret secret = FromText(text, path);
-        return warning is null ? secret : new SwarmSecret(secret._prk, path) { FileModeWarning = warning, Stretched = secret.Stretched };
+        if (!File.Exists(path))
+            throw new SecretException($"swarm secret file {path} does not exist (make one with `blockswarm secret new {path}`)");
+        string text = PrivateFile.Read(path, 4096, "swarm secret", out string? warning);
+        return FromText(text, path, warning);
     }
 
     /// <summary>A fresh secret's text: 32 random bytes as base64url (43 characters).</summary>
@@ -124,22 +109,8 @@ public sealed class SwarmSecret
     public static SwarmSecret CreateFile(string path)
     {
         string text = Generate();
-        try
-        {
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-            if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            using var stream = new FileStream(path, options);
-            stream.Write(Encoding.ASCII.GetBytes(text + "\n"));
-            stream.Flush(flushToDisk: true);
-        }
-        catch (IOException ex) when (File.Exists(path))
-        {
-            throw new SecretException($"{path} already exists; not overwriting a secret (remove it first if you mean to replace it)", ex);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new SecretException($"cannot write swarm secret file {path}: {ex.Message}", ex);
-        }
+        if (!PrivateFile.TryCreate(path, text + "\n", "swarm secret"))
+            throw new SecretException($"{path} already exists; not overwriting a secret (remove it first if you mean to replace it)");
         return FromText(text, path);
     }
 
