@@ -52,7 +52,7 @@ public sealed class TrackerDiscoveryTests
         using var dir = new TempDirectory("tracker-secret");
         var ct = TestContext.Current.CancellationToken;
         var missing = await CliRunner.RunAsync("tracker", "--secret-file", dir.File("nope"));
-        Assert.Equal(ExitCodes.Error, missing.ExitCode);
+        Assert.Equal(ExitCodes.Usage, missing.ExitCode); // as for seed, fetch, serve and deploy --secret-file
         Assert.Contains("does not exist", missing.StdErr, StringComparison.Ordinal);
 
         var path = dir.File("swarm.secret");
@@ -91,6 +91,6 @@ public sealed class TrackerDiscoveryTests
         var r = await running;
         Assert.Equal(0, r.ExitCode);
         Assert.Contains($"only for holders of swarm secret {secret.Id}", r.StdOut, StringComparison.Ordinal);
-        Assert.Contains($"warning: swarm secret file {path} can be read by other users", r.StdErr, StringComparison.Ordinal);
+        Assert.Contains($"warning: the swarm secret file {path} can be read by other users", r.StdErr, StringComparison.Ordinal);
     }
 }

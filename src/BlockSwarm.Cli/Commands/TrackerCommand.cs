@@ -11,11 +11,9 @@ public static class TrackerCommand
     {
         var listen = new Option<string>("--listen") { Description = "IP:PORT to serve /announce and /scrape on", DefaultValueFactory = _ => "0.0.0.0:6969" };
         var allow = new Option<string[]>("--allow") { Description = "Only serve these info-hashes: 40 hex digits, or a FILE with one per line (repeatable)", Arity = ArgumentArity.ZeroOrMore };
-        var secretFile = new Option<string>("--secret-file")
-        {
-            Description = "Answer only announces that prove this swarm secret (BlockSwarm clients given the same file); refuse "
-                + "standard BitTorrent clients and every scrape",
-        };
+        var secretFile = EngineCommands.SecretFileOption();
+        secretFile.Description = "Answer only announces that prove this swarm secret (BlockSwarm clients given the same file); refuse "
+            + "standard BitTorrent clients and every scrape";
         var cmd = new Command("tracker", "Run a standalone HTTP BitTorrent tracker (BEP 3 announce and scrape, compact peers BEP 23, IPv6 peers BEP 7)") { listen, allow, secretFile };
         cmd.SetAction(async (pr, outer) =>
         {
@@ -24,12 +22,7 @@ public static class TrackerCommand
             {
                 var specs = pr.GetValue(allow) ?? [];
                 var allowList = specs.Length > 0 ? AllowList.Parse(specs) : null;
-                SwarmSecret? secret = null;
-                if (pr.GetValue(secretFile) is { } path)
-                {
-                    secret = SwarmSecret.Load(path);
-                    if (secret.FileModeWarning is { } warning) ctx.Warn(warning);
-                }
+                SwarmSecret? secret = EngineCommands.LoadSecret(ctx, pr.GetValue(secretFile));
                 await using var host = new StandaloneTrackerHost(new TrackerOptions { LoggerFactory = ctx.LoggerFactory, SwarmSecret = secret });
                 await host.StartAsync(CommandSupport.ParseEndPoint(pr.GetValue(listen)!, 6969), allowList, cts.Token).ConfigureAwait(false);
                 ctx.Out.WriteLine($"tracker listening on {host.LocalEndPoint}: announce URL http://HOST:{host.LocalEndPoint.Port}/announce"
@@ -40,15 +33,10 @@ public static class TrackerCommand
                 catch (OperationCanceledException) { }
                 return ExitCodes.Ok;
             }
-            catch (FormatException ex)
+            catch (Exception ex) when (ex is FormatException or UsageException)
             {
                 ctx.Fail(ex.Message);
                 return ExitCodes.Usage;
-            }
-            catch (SecretException ex)
-            {
-                ctx.Fail(ex.Message);
-                return ExitCodes.Error;
             }
             catch (IOException ex)
             {
