@@ -26,6 +26,7 @@ const string Usage = """
            blockswarm-lab chart --data results.json --out chart.png
            blockswarm-lab proxy --listen IP:PORT --to IP:PORT [--max-delay-ms 20] [--reset-every-bytes B] [--max-flips K]
                               [--flip-after-bytes B] [--seed S]
+    """ + SimulateCommand.Usage + """
            blockswarm-lab clean   removes lab (bslab-PID-…) and test (bs-PURPOSE-PID-…) namespaces left by dead processes
     """;
 string[] allSystems = ["blockswarm", "unicast", "libtorrent", "aria2", "udpcast", "udpcast-zstd"];
@@ -80,6 +81,8 @@ switch (cmd)
         }
     case "ezio":
         return await EzioLab.RunAsync(Opt, Log);
+    case "simulate":
+        return SimulateCommand.Run(Opt, Log);
     case "net":
         return await LabNetCheckAsync(int.Parse(Opt("clients", "32"), CultureInfo.InvariantCulture), double.Parse(Opt("rate-mbit", "10"), CultureInfo.InvariantCulture));
     case "proxy":

@@ -83,6 +83,9 @@ internal static partial class EngineLog
     [LoggerMessage(27, LogLevel.Information, "{Torrent}: complete: {Pieces} pieces verified and on stable storage ({Bytes} bytes)")]
     public static partial void Complete(ILogger logger, string torrent, int pieces, long bytes);
 
+    [LoggerMessage(37, LogLevel.Debug, "{Torrent}: closed {Remote}: both of us are seeds, the connection carries nothing (its slot is for a leecher)")]
+    public static partial void RedundantClosed(ILogger logger, string torrent, IPEndPoint remote);
+
     [LoggerMessage(28, LogLevel.Debug, "{Torrent}: refused {Remote}: {Reason}")]
     public static partial void PeerRefused(ILogger logger, string torrent, IPEndPoint remote, string reason);
 

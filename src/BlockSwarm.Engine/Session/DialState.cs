@@ -13,7 +13,13 @@ internal sealed class DialState
     /// <summary>A connection to this address is up (dialed by us; incoming ones are not tracked here).</summary>
     public volatile bool Connected;
 
-    public bool Due(TimeProvider time) => Volatile.Read(ref _dialing) == 0 && time.GetTimestamp() >= Volatile.Read(ref _nextAttempt);
+    /// <summary>We closed our connection to this address because both ends were seeds: never dialed again.</summary>
+    public volatile bool Redundant;
+
+    /// <summary>A dial started and has not yet connected or failed.</summary>
+    public bool InFlight => Volatile.Read(ref _dialing) == 1 && !Connected;
+
+    public bool Due(TimeProvider time) => !Redundant && Volatile.Read(ref _dialing) == 0 && time.GetTimestamp() >= Volatile.Read(ref _nextAttempt);
 
     public bool TryBegin() => Interlocked.CompareExchange(ref _dialing, 1, 0) == 0;
 

@@ -17,6 +17,21 @@ internal sealed class KnownPeers
         return _known.TryAdd(endPoint, state) ? state : null;
     }
 
+    /// <summary>The address's dial state, if it is known.</summary>
+    public DialState? Get(IPEndPoint endPoint) => _known.TryGetValue(endPoint, out var state) ? state : null;
+
+    /// <summary>Dials started and not yet connected or failed.</summary>
+    public int InFlight
+    {
+        get
+        {
+            int n = 0;
+            foreach (var (_, state) in _known)
+                if (state.InFlight) n++;
+            return n;
+        }
+    }
+
     /// <summary>Addresses not connected whose backoff has passed.</summary>
     public IEnumerable<(IPEndPoint EndPoint, DialState State)> Due(TimeProvider time)
     {

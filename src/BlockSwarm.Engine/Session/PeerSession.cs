@@ -52,10 +52,10 @@ internal sealed class PeerSession : IPeerMessageHandler
     public long PayloadFromPeer => Interlocked.Read(ref _payloadFromPeer);
 
     /// <summary>Requests are topped up in batches of at least this many blocks (256 KiB), one packet for many.</summary>
-    private const int RequestBatch = 16;
+    internal const int RequestBatch = 16;
 
     /// <summary>Upper bound of queued upload requests per peer; more is abuse (a request flood).</summary>
-    private const int MaxQueuedUploads = 4096;
+    internal const int MaxQueuedUploads = 4096;
 
     public async ValueTask OnMessageAsync(PeerConnection connection, PeerMessage message, CancellationToken cancellationToken)
     {
@@ -313,19 +313,29 @@ internal sealed class PeerSession : IPeerMessageHandler
                 grain: max / SwarmOptions.BlockSize);
             for (int i = 0; i < _picked.Count;)
             {
-                var run = _picked[i++];
-                // Only whole blocks extend a run: a short block is a piece's last, nothing follows it. Runs never cross a
-                // multiple of the longest request, so the same runs are asked of every peer: a compressed one
-                // (bs_zstd) received from the origin is then forwarded as it is, never compressed again.
-                while (i < _picked.Count && _picked[i] is var next && next.Piece == run.Piece && next.Begin == run.Begin + run.Length
-                    && run.Length % SwarmOptions.BlockSize == 0 && run.Length + next.Length <= max && next.Begin % max != 0)
-                {
-                    run = run with { Length = run.Length + next.Length };
-                    i++;
-                }
+                var run = NextRun(_picked, ref i, max);
                 Connection.Send(OutgoingMessage.Request(run.Piece, run.Begin, run.Length));
             }
         }
+    }
+
+    /// <summary>
+    /// The request for <paramref name="picked"/>[<paramref name="i"/>] and the consecutive blocks after it, at most
+    /// <paramref name="max"/> bytes; moves <paramref name="i"/> past them.
+    /// </summary>
+    internal static BlockRequest NextRun(List<BlockRequest> picked, ref int i, int max)
+    {
+        var run = picked[i++];
+        // Only whole blocks extend a run: a short block is a piece's last, nothing follows it. Runs never cross a
+        // multiple of the longest request, so the same runs are asked of every peer: a compressed one
+        // (bs_zstd) received from the origin is then forwarded as it is, never compressed again.
+        while (i < picked.Count && picked[i] is var next && next.Piece == run.Piece && next.Begin == run.Begin + run.Length
+            && run.Length % SwarmOptions.BlockSize == 0 && run.Length + next.Length <= max && next.Begin % max != 0)
+        {
+            run = run with { Length = run.Length + next.Length };
+            i++;
+        }
+        return run;
     }
 
     /// <summary>

@@ -9,6 +9,12 @@ public sealed record TorrentOptions
     /// <summary>Most simultaneous connections of this torrent (modest, but above ln N so the swarm stays connected).</summary>
     public int MaxConnections { get; init; } = 48;
 
+    /// <summary>
+    /// Connections this torrent dials up to; null = half of <see cref="MaxConnections"/> (<see cref="ConnectionPolicy.DialLimit"/>).
+    /// The rest of the limit is left to peers that dial us.
+    /// </summary>
+    public int? MaxOutgoing { get; init; }
+
     /// <summary>Upload limit in bytes/s for this torrent (the engine's limit applies on top); 0 = unlimited.</summary>
     public long UploadLimit { get; init; }
 

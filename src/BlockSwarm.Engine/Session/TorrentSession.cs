@@ -145,16 +145,10 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
         get
         {
             var memory = _engine.Memory;
-            long used = memory.AssemblingUsed;
-            long room = memory.AssemblingCapacity - used;
-            bool fits = room >= Torrent.PieceLength || used == 0;
+            int pieces = PieceMemory.PiecesThatFit(memory.AssemblingCapacity, memory.AssemblingUsed, Torrent.PieceLength);
             if (_options.MaxBufferedBytes is { } cap)
-            {
-                long started = Swarm.StartedBytes;
-                room = Math.Min(room, cap - started);
-                fits &= cap - started >= Torrent.PieceLength || started == 0;
-            }
-            if (fits) return (int)Math.Clamp(room / Torrent.PieceLength, 1, int.MaxValue);
+                pieces = Math.Min(pieces, PieceMemory.PiecesThatFit(cap, Swarm.StartedBytes, Torrent.PieceLength));
+            if (pieces > 0) return pieces;
             // Full: ask to be woken when another torrent gives room back (once; the wake-up clears the flag).
             if (Interlocked.Exchange(ref _waitingForRoom, 1) == 0) memory.WaitForRoom(_onRoom ??= OnRoom);
             return 0;
@@ -226,7 +220,9 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
     {
         ArgumentNullException.ThrowIfNull(endPoint);
         if (_engine.IsOwnListener(endPoint) || Peers.IsBanned(endPoint.Address)) return;
-        if (_known.TryAdd(endPoint) is { } state && IsAccepting && !IsPaused && state.TryBegin()) _engine.Connections.Dial(this, endPoint, state);
+        if (_known.TryAdd(endPoint) is { } state && IsAccepting && !IsPaused
+            && ConnectionPolicy.MayDial(Peers.Count, _known.InFlight, ConnectionPolicy.DialLimit(_options)) && state.TryBegin())
+            _engine.Connections.Dial(this, endPoint, state);
     }
 
     public SessionStats GetStats()
@@ -362,12 +358,30 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
             p.RefreshInterest();
             p.FillRequests();
         }
+        CloseRedundant();
+        int dialLimit = ConnectionPolicy.DialLimit(_options);
+        int inFlight = _known.InFlight;
         foreach (var (ep, state) in IsPaused ? [] : _known.Due(Time))
         {
-            if (Peers.Count >= _options.MaxConnections) break;
-            if (state.TryBegin()) _engine.Connections.Dial(this, ep, state);
+            if (!ConnectionPolicy.MayDial(Peers.Count, inFlight, dialLimit)) break;
+            if (!state.TryBegin()) continue;
+            inFlight++;
+            _engine.Connections.Dial(this, ep, state);
         }
         if (PexEnabled) _pex.Broadcast();
+    }
+
+    /// <summary>Complete: closes the connections to peers that are complete too (<see cref="ConnectionPolicy.IsRedundant"/>).</summary>
+    private void CloseRedundant()
+    {
+        if (!Swarm.IsComplete) return;
+        foreach (var p in Peers.All)
+        {
+            if (!ConnectionPolicy.IsRedundant(true, Swarm.PeerIsSeed(p.Id))) continue;
+            if (p.ListenEndPoint is { } ep && _known.Get(ep) is { } state) state.Redundant = true;
+            EngineLog.RedundantClosed(_log, Name, p.Remote);
+            p.Connection.Close();
+        }
     }
 
     /// <summary>

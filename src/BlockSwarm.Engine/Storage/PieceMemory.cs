@@ -55,6 +55,18 @@ public sealed class PieceMemory
         return new PieceMemory(assembling, writeBack, readCache, compressed);
     }
 
+    /// <summary>
+    /// How many new pieces of <paramref name="pieceLength"/> a budget of <paramref name="capacity"/> with
+    /// <paramref name="used"/> taken has room for: whole pieces only, but one when nothing is taken at all (a budget
+    /// smaller than a piece must not stall the download); 0 = full.
+    /// </summary>
+    public static int PiecesThatFit(long capacity, long used, int pieceLength)
+    {
+        long room = capacity - used;
+        if (room < pieceLength && used != 0) return 0;
+        return (int)Math.Clamp(room / pieceLength, 1, int.MaxValue);
+    }
+
     /// <summary>Bytes of pieces being assembled or hashed before requests for new pieces pause.</summary>
     public long AssemblingCapacity { get; }
 

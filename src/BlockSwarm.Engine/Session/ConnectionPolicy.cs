@@ -1,0 +1,31 @@
+namespace BlockSwarm.Engine.Session;
+
+/// <summary>
+/// Which connections a torrent opens and which it closes: the rules that shape the swarm's graph. Shared by the engine
+/// and the swarm simulator (bench/BlockSwarm.Simulation), which found why they are needed: with every peer dialing up to
+/// its whole limit, the first <see cref="TorrentOptions.MaxConnections"/> clients of a room (and the origin) filled each
+/// other's slots, and every later client was refused by all of them for as long as they stayed connected — at N = 100
+/// half the room never received a byte.
+/// </summary>
+public static class ConnectionPolicy
+{
+    /// <summary>
+    /// How many connections a torrent dials up to: <see cref="TorrentOptions.MaxOutgoing"/>, by default half its limit.
+    /// The other half is only taken by peers that dial it, so a peer arriving late always finds room at peers that
+    /// arrived early.
+    /// </summary>
+    public static int DialLimit(TorrentOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return Math.Clamp(options.MaxOutgoing ?? options.MaxConnections / 2, 1, options.MaxConnections);
+    }
+
+    /// <summary>Whether to start another dial with <paramref name="connected"/> connections up and <paramref name="dialing"/> dials in flight.</summary>
+    public static bool MayDial(int connected, int dialing, int dialLimit) => connected + dialing < dialLimit;
+
+    /// <summary>
+    /// A connection between two seeds carries nothing either way; it only holds a slot a leecher needs (libtorrent's
+    /// <c>close_redundant_connections</c>). The seed side closes it and does not dial that address again.
+    /// </summary>
+    public static bool IsRedundant(bool weAreComplete, bool peerIsSeed) => weAreComplete && peerIsSeed;
+}
