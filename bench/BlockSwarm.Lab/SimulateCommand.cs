@@ -16,6 +16,7 @@ public static class SimulateCommand
            blockswarm-lab simulate [--clients 100,500,2000] [--per-switch 0] [--access 1G] [--uplink 10G] [--origin-rate ACCESS]
                                    [--origin core|switch] [--image-mib 1024] [--piece-kib AUTO] [--seed 1] [--step-ms 10]
                                    [--start-spread-s 0] [--vanish 0] [--vanish-at-s 5] [--outage SWITCH@AT_S+DUR_S] [--out DIR]
+                                   [--dial-limit N] [--drop-seeds yes|no] [--pipeline-ms 1000]   (policy experiments)
                               the engine's picker, choker, origin policy and tracker on virtual time over a modelled LAN
                               (--per-switch 0: one flat switch; rates take K, M, G suffixes, bits/s). Prints T ÷ (F/c), the
                               origin's copies of F and every uplink's bytes ÷ F; writes simulate.json and simulate.png to --out
@@ -62,6 +63,17 @@ public static class SimulateCommand
                 DialLimit = opt("dial-limit", "") is { Length: > 0 } dial ? int.Parse(dial, CultureInfo.InvariantCulture) : null,
                 DropSeeds = opt("drop-seeds", "yes") == "yes",
             };
+            if (opt("pipeline-ms", "") is { Length: > 0 } ms)
+                options = options with
+                {
+                    Torrent = options.Torrent with
+                    {
+                        Swarm = options.Torrent.Swarm with
+                        {
+                            Pipeline = options.Torrent.Swarm.Pipeline with { TargetLatency = TimeSpan.FromMilliseconds(double.Parse(ms, CultureInfo.InvariantCulture)) },
+                        },
+                    },
+                };
             var r = new Simulator(options).Run();
             results.Add(r);
             log(Line(r));
@@ -81,7 +93,7 @@ public static class SimulateCommand
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"N={o.Network.Clients,5}");
         if (o.Network.IsTree) sb.Append(CultureInfo.InvariantCulture, $" ({o.Network.SwitchCount} switches × {o.Network.PerSwitch})");
-        sb.Append(CultureInfo.InvariantCulture, $": T={r.T,8:0.00} s  F/c={r.Floor,7:0.00} s  T/(F/c)={r.TOverFloor,5:0.000}  origin {r.OriginCopies:0.00}×F  peers {r.PeerCopies:0.0}×F");
+        sb.Append(CultureInfo.InvariantCulture, $": T={r.T,8:0.00} s  F/c={r.Floor,7:0.00} s  T/(F/c)={r.TOverFloor,5:0.000}  origin {r.OriginCopies:0.00}×F (every piece once by {r.OriginSentAllAt:0.0} s)  peers {r.PeerCopies:0.0}×F");
         if (r.Uplinks.Count > 0)
             sb.Append(CultureInfo.InvariantCulture, $"  uplinks up max {r.Uplinks.Max(u => u.Up):0.00}×F (mean {r.Uplinks.Average(u => u.Up):0.00}), down max {r.Uplinks.Max(u => u.Down):0.00}×F (mean {r.Uplinks.Average(u => u.Down):0.00})");
         if (r.Vanished.Any(v => v)) sb.Append(CultureInfo.InvariantCulture, $"  {r.Vanished.Count(v => v)} vanished");

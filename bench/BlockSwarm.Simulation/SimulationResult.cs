@@ -40,5 +40,8 @@ public sealed record SimulationResult
     /// <summary>Fraction of the clients complete at each second of the run (index = second).</summary>
     public required double[] CompleteBySecond { get; init; }
 
+    /// <summary>When the origin had sent every piece at least once (seconds); NaN = never, or no origin policy.</summary>
+    public required double OriginSentAllAt { get; init; }
+
     public bool AllCompleted => !double.IsNaN(T);
 }

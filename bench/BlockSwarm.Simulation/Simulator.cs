@@ -125,6 +125,7 @@ public sealed class Simulator
         var complete = new List<double>();
         int steps = 0;
         long nextSecond = 0;
+        double allSent = double.NaN;
         while (true)
         {
             long now = _clock.GetTimestamp();
@@ -144,6 +145,7 @@ public sealed class Simulator
             ResolveDials(now);
             Housekeeping(now);
             Transfer(_o.Step.TotalSeconds);
+            if (double.IsNaN(allSent) && _peers[0].Origin is { UnsentPieces: 0 }) allSent = _clock.Now + _o.Step.TotalSeconds;
             steps++;
             _clock.Advance(_o.Step);
             if (Done() || _clock.GetTimestamp() > _o.MaxTime.Ticks) break;
@@ -172,6 +174,7 @@ public sealed class Simulator
             Steps = steps,
             WallSeconds = wall.Elapsed.TotalSeconds,
             CompleteBySecond = [.. complete],
+            OriginSentAllAt = allSent,
         };
     }
 
