@@ -4,8 +4,9 @@ using BlockSwarm.Testing;
 namespace BlockSwarm.Lab;
 
 /// <summary>
-/// The lab's LAN on the shared namespace rig (<see cref="SwitchedLan"/>): a bridge, one server (10.77.0.1) and N
-/// clients (10.77.0.11, …, up to 200 of them), every cable tbf-shaped both ways at the same rate unless
+/// The lab's LAN on the shared namespace rig (<see cref="SwitchedLan"/>): a bridge, one server (10.77.0.1), N
+/// clients (10.77.0.11, …, up to 200 of them) and, when a scenario asks with <see cref="AddHost"/>, up to 9 other
+/// hosts (10.77.0.2 …: an outsider, a second server), every cable tbf-shaped both ways at the same rate unless
 /// <see cref="SetRate"/> gives a host another. Namespaces are named
 /// <c>bslab-PID-RANDOM-…</c>, which <c>blockswarm-lab clean</c> (<see cref="CleanStale"/>) removes once their process is
 /// gone. Dispose kills every process started here and deletes everything, whatever happened before.
@@ -14,6 +15,9 @@ public sealed class LabNetwork : IDisposable
 {
     public const string Prefix = "bslab-";
     public const string Subnet = "10.77.0";
+
+    /// <summary>The octets of <see cref="AddHost"/>'s hosts: between the server's (1) and the first client's (11).</summary>
+    private const int FirstOtherOctet = 2, LastOtherOctet = 10;
 
     private readonly SwitchedLan _lan;
 
@@ -27,6 +31,9 @@ public sealed class LabNetwork : IDisposable
     public double RateMbit { get; }
     public LanHost Server { get; private set; } = null!;
     public IReadOnlyList<LanHost> Clients { get; private set; } = [];
+
+    /// <summary>The hosts added with <see cref="AddHost"/>, in order: on the switch, neither the server nor a client.</summary>
+    public IReadOnlyList<LanHost> Others { get; private set; } = [];
     public Stopwatch Clock => _lan.Clock;
 
     /// <summary>Why the lab cannot run here (not root, no namespaces, no tc), or null.</summary>
@@ -57,6 +64,22 @@ public sealed class LabNetwork : IDisposable
             throw;
         }
         return net;
+    }
+
+    /// <summary>
+    /// Adds a host that is neither the server nor a client (the runners never start anything on it): an outsider on the
+    /// same LAN, a second server. It gets the next address of 10.77.0.2 … 10.77.0.10 and a cable at the lab's rate.
+    /// </summary>
+    public LanHost AddHost(string label)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(label);
+        if (label == Server.Label || Clients.Concat(Others).Any(h => h.Label == label))
+            throw new ArgumentException($"the lab already has a host named {label}", nameof(label));
+        int octet = FirstOtherOctet + Others.Count;
+        if (octet > LastOtherOctet) throw new InvalidOperationException($"the lab holds at most {LastOtherOctet - FirstOtherOctet + 1} other hosts");
+        var host = _lan.AddHost(label, octet);
+        Others = [.. Others, host];
+        return host;
     }
 
     /// <summary>The rate <paramref name="host"/>'s cable is shaped to, both ways (<see cref="RateMbit"/> unless <see cref="SetRate"/> changed it).</summary>

@@ -21,6 +21,10 @@ const string Usage = """
                               builds (or finds in the cache) bench's images and prints F and Z of each
            blockswarm-lab ezio [--used-mib 1024] [--rate-mbit 500] [--clients 4] [--reps 2] [--cache-mib 64]
                               issue 15's Clonezilla session: EZIO daemons against seed/fetch (EzioSession.cs)
+           blockswarm-lab secret [--clients 4] [--rate-mbit 100] [--image-mib 128] [--reps 2] [--out docs]
+                              issue 18's secret swarm: an outsider host (python3-libtorrent, a fetch with another secret)
+                              gets no byte, a rogue serve with another key is refused by every deploy, every copy bit-exact;
+                              then plain and secret deployments timed, interleaved (SecretSwarmScenario.cs); writes secret-lab.json
            blockswarm-lab net [--clients 32] [--rate-mbit 10]
                               builds the LAN, has every client fetch a page from the server, tears it down; times each
            blockswarm-lab chart --data results.json --out chart.png
@@ -83,6 +87,8 @@ switch (cmd)
         return await EzioLab.RunAsync(Opt, Log);
     case "simulate":
         return SimulateCommand.Run(Opt, Log);
+    case "secret":
+        return await SecretLab.RunAsync(Opt, Log);
     case "net":
         return await LabNetCheckAsync(int.Parse(Opt("clients", "32"), CultureInfo.InvariantCulture), double.Parse(Opt("rate-mbit", "10"), CultureInfo.InvariantCulture));
     case "proxy":

@@ -23,7 +23,10 @@ Options of seed and fetch:
   --tuned             large socket and send buffers, deep request queues: a fair loopback throughput run
   --announce-ip IP    the address to announce to trackers
   --alerts LIST       libtorrent alert categories to print (default error,tracker; also peer,status,connect)
-  --progress          prints the state, pieces, peers and payload counters whenever they change
+  --progress          prints the state, pieces, peers and payload counters whenever they change, and once more as
+                      "final ..." when the program ends (the counters it ends with, whatever changed last)
+  --redial S          dials the --connect peers again every S seconds (peers that were not listening yet, or that
+                      closed the connection); default 0: once
 
 Every line goes to stdout as "[lt SECONDS] ...", so "] seeding" and "] complete" never match an alert's text.
 Always: no DHT, LSD, UPnP or NAT-PMP, TCP only, several connections per IP allowed.
@@ -124,6 +127,7 @@ class Peer:
                 atp.flags |= lt.torrent_flags.seed_mode
             self.handles.append(self.ses.add_torrent(atp))
         self.connected = False
+        self.dialled_at = 0.0
         self.last = None
 
     def num_pieces(self):
@@ -134,19 +138,32 @@ class Peer:
             log("alert", type(a).__name__, a.message())
         statuses = [h.status() for h in self.handles]
         ready = all(s.state not in CHECKING for s in statuses)
-        if ready and not self.connected:
+        redial = self.args.redial > 0 and time.monotonic() - self.dialled_at >= self.args.redial
+        if ready and (not self.connected or redial):
             for h in self.handles:
                 for c in self.args.connect:
-                    log("connect_peer", c, h.name())
+                    if not self.connected:
+                        log("connect_peer", c, h.name())
                     h.connect_peer(endpoint(c))
             self.connected = True
+            self.dialled_at = time.monotonic()
         if self.args.progress:
-            line = " | ".join(f"state {s.state} pieces {s.num_pieces} peers {s.num_peers} "
-                              f"down {s.total_payload_download} up {s.total_payload_upload}" for s in statuses)
+            line = self.counters(statuses)
             if line != self.last:
                 log(line)
                 self.last = line
         return Status(statuses), ready
+
+    @staticmethod
+    def counters(statuses):
+        return " | ".join(f"state {s.state} pieces {s.num_pieces} peers {s.num_peers} "
+                          f"down {s.total_payload_download} up {s.total_payload_upload}" for s in statuses)
+
+    def final(self):
+        # After --fsync the torrents are removed from the session: their last counters were printed then.
+        statuses = [h.status() for h in self.handles if h.is_valid()]
+        if self.args.progress and statuses:
+            log("final", self.counters(statuses))
 
     def fsync(self):
         # Let libtorrent close its files (flushes its buffers), then put them on stable storage.
@@ -180,6 +197,7 @@ def seed(args):
             log(f"NOT a seed: {s.num_pieces}/{peer.num_pieces()} pieces")
             warned = True
         time.sleep(0.05)
+    peer.final()
     return 0
 
 
@@ -200,8 +218,10 @@ def fetch(args):
                 peer.fsync()
             deadline = float("inf") if args.linger == "forever" else time.monotonic() + float(args.linger)
         if done and time.monotonic() >= deadline:
+            peer.final()
             return 0
         time.sleep(0.02)
+    peer.final()
     if done:
         return 0
     log("stopped before complete" if stop else "timeout")
@@ -246,6 +266,7 @@ def main(argv):
         p.add_argument("--announce-ip")
         p.add_argument("--alerts", default="error,tracker")
         p.add_argument("--progress", action="store_true")
+        p.add_argument("--redial", type=float, default=0, help="seconds between dials of the --connect peers (0: once)")
         p.set_defaults(run=run)
         if name == "seed":
             p.add_argument("--skip-check", action="store_true")

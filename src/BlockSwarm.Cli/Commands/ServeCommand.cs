@@ -160,18 +160,22 @@ public static class ServeCommand
                 }
                 ctx.Out.Flush();
                 var lastLine = DateTime.MinValue;
+                bool saidAllDone = false;
                 while (!ct.IsCancellationRequested)
                 {
-                    await Task.WhenAny(server.AllDone, server.StopRequested, Task.Delay(TimeSpan.FromSeconds(1), ct)).ConfigureAwait(false);
+                    // AllDone wakes the loop once, for its line: once it is said, a completed task would make this loop spin.
+                    var tick = Task.Delay(TimeSpan.FromSeconds(1), ct);
+                    await (saidAllDone ? Task.WhenAny(server.StopRequested, tick) : Task.WhenAny(server.AllDone, server.StopRequested, tick)).ConfigureAwait(false);
                     if (server.StopRequested.IsCompleted)
                     {
                         ctx.Out.WriteLine("stopped by an operator (POST /api/stop)");
                         return ExitCodes.Ok;
                     }
                     var snap = server.Snapshot();
-                    if (DateTime.UtcNow - lastLine >= TimeSpan.FromSeconds(ctx.Interactive ? 1 : 5) || server.AllDone.IsCompleted)
+                    if (DateTime.UtcNow - lastLine >= TimeSpan.FromSeconds(ctx.Interactive ? 1 : 5) || (server.AllDone.IsCompleted && !saidAllDone))
                     {
                         lastLine = DateTime.UtcNow;
+                        saidAllDone = server.AllDone.IsCompleted;
                         var t = snap.Totals;
                         ctx.Err.WriteLine($"clients {t.Done}/{(t.Expected > 0 ? t.Expected : t.Clients)} done, {t.Failed} failed · origin sent {SizeParser.Format(t.OriginUploaded)} ({SizeParser.Format((long)t.OriginUploadRate)}/s) · peers sent {SizeParser.Format(t.PeerUploaded)} · aggregate {SizeParser.Format((long)t.AggregateDownloadRate)}/s");
                     }
