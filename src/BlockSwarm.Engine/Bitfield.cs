@@ -88,6 +88,30 @@ public sealed class Bitfield
         }
     }
 
+    /// <summary>
+    /// Index of the first bit at or after <paramref name="start"/> that is set here and clear in both
+    /// <paramref name="notIn"/> and <paramref name="norIn"/> (bitfields of the same length), or -1: a word at a time.
+    /// </summary>
+    public int NextSetExcept(Bitfield notIn, Bitfield norIn, int start)
+    {
+        ArgumentNullException.ThrowIfNull(notIn);
+        ArgumentNullException.ThrowIfNull(norIn);
+        if (notIn.Length != Length || norIn.Length != Length) throw new ArgumentException("bitfields of different lengths");
+        if (start >= Length) return -1;
+        int wi = start >> 6;
+        ulong w = (_words[wi] & ~notIn._words[wi] & ~norIn._words[wi]) & (ulong.MaxValue << (start & 63));
+        while (true)
+        {
+            if (w != 0)
+            {
+                int idx = (wi << 6) + BitOperations.TrailingZeroCount(w);
+                return idx < Length ? idx : -1;
+            }
+            if (++wi >= _words.Length) return -1;
+            w = _words[wi] & ~notIn._words[wi] & ~norIn._words[wi];
+        }
+    }
+
     /// <summary>Index of the first clear bit at or after <paramref name="start"/>, or -1.</summary>
     public int NextClear(int start)
     {

@@ -109,15 +109,13 @@ public sealed partial class SwarmState
         return true;
     }
 
-    private bool IsNewCandidate(PeerSwarmState ps, int piece, long now) => !_have[piece] && !_started[piece] && CanAsk(ps, piece, now);
-
     private int PickRandomNew(PeerSwarmState ps, long now)
     {
         // Reservoir sampling over the candidates: one pass, uniform, no allocation.
         int chosen = -1, seen = 0;
-        for (int p = ps.Have.NextSet(0); p >= 0; p = ps.Have.NextSet(p + 1))
+        for (int p = ps.Have.NextSetExcept(_have, _started, 0); p >= 0; p = ps.Have.NextSetExcept(_have, _started, p + 1))
         {
-            if (!IsNewCandidate(ps, p, now)) continue;
+            if (!CanAsk(ps, p, now)) continue;
             if (_random.Next(++seen) == 0) chosen = p;
         }
         return chosen;
@@ -134,17 +132,19 @@ public sealed partial class SwarmState
         for (int pass = 0; pass < 2; pass++)
         {
             int from = pass == 0 ? start : 0, to = pass == 0 ? PieceCount : start;
-            for (int p = ps.Have.NextSet(from); p >= 0 && p < to; p = ps.Have.NextSet(p + 1))
+            // Candidates a word at a time: pieces the peer has that we neither have nor started.
+            for (int p = ps.Have.NextSetExcept(_have, _started, from); p >= 0 && p < to; p = ps.Have.NextSetExcept(_have, _started, p + 1))
             {
-                if (!IsNewCandidate(ps, p, now)) continue;
                 int avail = _availability[p];
-                if (avail > bestAvail) continue;
+                if (avail > bestAvail || !CanAsk(ps, p, now)) continue;
                 bool adjacent = IsAdjacentToOurs(p);
                 if (avail < bestAvail || (adjacent && !bestAdjacent))
                 {
                     best = p;
                     bestAvail = avail;
                     bestAdjacent = adjacent;
+                    // Nothing can beat a piece only this peer has next to one of ours: later ties never replace it.
+                    if (bestAvail <= 1 && bestAdjacent) return best;
                 }
             }
         }
