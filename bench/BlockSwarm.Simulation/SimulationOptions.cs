@@ -62,6 +62,12 @@ public sealed record SimulationOptions
     /// <summary>Seeds close their connections to seeds (<see cref="ConnectionPolicy.IsRedundant"/>), as the engine does; false = what it did before.</summary>
     public bool DropSeeds { get; init; } = true;
 
+    /// <summary>
+    /// Switch awareness as the engine and tracker do it: the tracker answers with peers of the client's own subnet first,
+    /// and peers of another subnet are asked only for pieces no local peer has. False: both off.
+    /// </summary>
+    public bool Locality { get; init; } = true;
+
     /// <summary>Give up after this much virtual time (a run that never completes is a finding, not a hang).</summary>
     public TimeSpan MaxTime { get; init; } = TimeSpan.FromHours(2);
 }

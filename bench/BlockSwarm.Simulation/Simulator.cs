@@ -73,7 +73,7 @@ public sealed class Simulator
         _maxRequest = options.Torrent.MaxRequestLength;
         _dialLimit = options.DialLimit ?? ConnectionPolicy.DialLimit(options.Torrent);
         _assembling = options.AssemblingBytes ?? PieceMemory.Split(StorageOptions.DefaultCacheBytes, _pieceLength).AssemblingCapacity;
-        _tracker = new Tracker.Tracker(options.Tracker, null, _clock, new Random(options.Seed * 31 + 7));
+        _tracker = new Tracker.Tracker(options.Locality ? options.Tracker : options.Tracker with { LocalShare = 0 }, null, _clock, new Random(options.Seed * 31 + 7));
         var hash = new byte[20];
         new Random(options.Seed).NextBytes(hash);
         _infoHash = new InfoHash(hash);
@@ -88,13 +88,18 @@ public sealed class Simulator
         origin.Swarm.MarkHaveAll();
         origin.Up = true;
         origin.StartAt = 0;
+        // The clients come up in a seeded random order (machines boot as they do), spread evenly over StartSpread; those
+        // that come up in the same step dial in that order too.
         int n = _net.HostCount - 1;
-        for (int h = 1; h <= n; h++)
+        _startOrder = [.. Enumerable.Range(1, n).OrderBy(_ => _random.Next())];
+        for (int i = 0; i < n; i++)
         {
-            double spread = n > 1 ? options.StartSpread.TotalSeconds * (h - 1) / (n - 1) : 0;
-            _peers[h].StartAt = options.StartDelay.TotalSeconds + spread;
+            double spread = n > 1 ? options.StartSpread.TotalSeconds * i / (n - 1) : 0;
+            _peers[_startOrder[i]].StartAt = options.StartDelay.TotalSeconds + spread;
         }
     }
+
+    private readonly int[] _startOrder;
 
     public Topology Network => _net;
 
@@ -212,7 +217,7 @@ public sealed class Simulator
     private void StartDue(long now)
     {
         double t = _clock.Now;
-        for (int h = 1; h < _peers.Length; h++)
+        foreach (int h in _startOrder)
         {
             var p = _peers[h];
             if (p.Up || p.Vanished || p.StartAt > t) continue;
@@ -329,11 +334,13 @@ public sealed class Simulator
         var ba = new SimConn(b, a, outgoing: false, _clock);
         ab.Mirror = ba;
         ba.Mirror = ab;
+        // Behind another switch, as the engine tells it: another subnet.
+        bool remote = ConnectionPolicy.IsBehindOtherSwitch(_o.Torrent with { SwitchLocality = _o.Locality }, _net.Address(a.Host), _net.Address(b.Host));
         foreach (var (self, conn) in new[] { (a, ab), (b, ba) })
         {
             self.Conns.Add(conn);
             self.ByHost[conn.Remote.Host] = conn;
-            self.Swarm.AddPeer(conn.RemoteHandle);
+            self.Swarm.AddPeer(conn.RemoteHandle, remote);
         }
         // Each side's initial state (HAVE_ALL, HAVE_NONE or BITFIELD), then interest.
         ReceiveInitialState(ab, b);

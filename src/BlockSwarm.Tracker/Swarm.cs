@@ -1,3 +1,5 @@
+using System.Net;
+
 namespace BlockSwarm.Tracker;
 
 /// <summary>
@@ -95,6 +97,38 @@ internal sealed class Swarm(Random random)
             chosen[c++] = i;
             AddIfNotSelf(list[i], selfCompact, output);
         }
+    }
+
+    /// <summary>
+    /// Adds up to <paramref name="k"/> distinct random peers in <paramref name="address"/>'s subnet, never
+    /// <paramref name="self"/> nor its endpoint, mixed as a leecher's answer is (about half seeders, topped up from either
+    /// side); one pass over the swarm (reservoir sampling). Returns how many were added.
+    /// </summary>
+    public int SampleSubnet(IPAddress address, int k, SwarmPeer? self, byte[] selfCompact, int ipv4Prefix, int ipv6Prefix, List<SwarmPeer> output)
+    {
+        if (k <= 0) return 0;
+        var seeders = ReservoirOfSubnet(Seeders, address, k, self, selfCompact, ipv4Prefix, ipv6Prefix);
+        var leechers = ReservoirOfSubnet(Leechers, address, k, self, selfCompact, ipv4Prefix, ipv6Prefix);
+        int takeSeeders = Math.Min(seeders.Count, Math.Max(k - leechers.Count, (k + 1) / 2));
+        int start = output.Count;
+        output.AddRange(seeders.Take(takeSeeders));
+        output.AddRange(leechers.Take(k - takeSeeders));
+        return output.Count - start;
+    }
+
+    private List<SwarmPeer> ReservoirOfSubnet(List<SwarmPeer> list, IPAddress address, int k, SwarmPeer? self, byte[] selfCompact, int ipv4Prefix, int ipv6Prefix)
+    {
+        var chosen = new List<SwarmPeer>(Math.Min(k, list.Count));
+        int seen = 0;
+        foreach (var p in list)
+        {
+            if (p == self || p.Compact.AsSpan().SequenceEqual(selfCompact)
+                || !Client.Locality.SameSubnet(address, p.EndPoint.Address, ipv4Prefix, ipv6Prefix)) continue;
+            seen++;
+            if (chosen.Count < k) chosen.Add(p);
+            else if (Random.Next(seen) is var j && j < k) chosen[j] = p;
+        }
+        return chosen;
     }
 
     private static void AddIfNotSelf(SwarmPeer p, byte[] selfCompact, List<SwarmPeer> output)

@@ -198,11 +198,26 @@ public sealed class Tracker
         {
             // A leecher gets a mix: about half seeders (the origin must stay reachable among
             // thousands of leechers), the rest leechers, topping up from either side.
+            // Peers of its own subnet first (behind its own switch), then the mix below for the rest.
+            int local = Options.LocalShare > 0 && swarm.Peers.Count <= Options.MaxLocalityScan
+                ? swarm.SampleSubnet(endPoint.Address, (int)Math.Round(want * Options.LocalShare), self, selfCompact, Options.LocalityIPv4Prefix, Options.LocalityIPv6Prefix, peers)
+                : 0;
             var seeders = swarm.Seeders.Count - (self is { IsSeeder: true } ? 1 : 0);
             var leechers = swarm.Leechers.Count - (self is { IsSeeder: false } ? 1 : 0);
+            var rest = new List<SwarmPeer>(want);
             var takeSeeders = Math.Min(seeders, Math.Max(want - leechers, (want + 1) / 2));
-            swarm.Sample(swarm.Seeders, takeSeeders, self, selfCompact, peers);
-            swarm.Sample(swarm.Leechers, want - peers.Count, self, selfCompact, peers);
+            swarm.Sample(swarm.Seeders, takeSeeders, self, selfCompact, rest);
+            swarm.Sample(swarm.Leechers, want - rest.Count, self, selfCompact, rest);
+            if (local == 0)
+            {
+                peers.AddRange(rest);
+            }
+            else
+            {
+                var chosen = new HashSet<SwarmPeer>(peers, ReferenceEqualityComparer.Instance);
+                foreach (var p in rest)
+                    if (peers.Count < want && chosen.Add(p)) peers.Add(p);
+            }
         }
         return Counts(swarm, peers);
     }

@@ -16,6 +16,21 @@ public sealed record TrackerOptions
     /// <summary>Slack added to two intervals before a silent peer is dropped.</summary>
     public TimeSpan ExpiryGrace { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// Share of a leecher's answer taken from peers of its own subnet (<see cref="Client.Locality"/>: one subnet per access
+    /// switch), so the swarm trades inside each switch and each piece crosses the uplinks about once; the rest is a
+    /// random sample of the swarm, which keeps the subnets connected. 0 turns locality off.
+    /// </summary>
+    public double LocalShare { get; init; } = 0.75;
+
+    /// <summary>Subnet prefix lengths for <see cref="LocalShare"/> (IPv4, IPv6).</summary>
+    public int LocalityIPv4Prefix { get; init; } = Client.Locality.DefaultIPv4Prefix;
+
+    public int LocalityIPv6Prefix { get; init; } = Client.Locality.DefaultIPv6Prefix;
+
+    /// <summary>Swarms larger than this skip the subnet scan (it is one pass over the swarm per announce).</summary>
+    public int MaxLocalityScan { get; init; } = 20_000;
+
     public int DefaultNumWant { get; init; } = 50;
 
     public int MaxNumWant { get; init; } = 200;

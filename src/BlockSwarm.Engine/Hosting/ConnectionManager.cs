@@ -132,6 +132,7 @@ internal sealed class ConnectionManager
     private async Task RunIncomingAsync(Socket socket, TrackedConnection tracked, CancellationToken ct)
     {
         var remote = tracked.Remote;
+        var localAddress = (socket.LocalEndPoint as IPEndPoint)?.Address;
         if (_connections.Count > _options.MaxConnections)
         {
             EngineLog.OverConnectionLimit(_log, remote, _connections.Count - 1, _options.MaxConnections);
@@ -182,7 +183,7 @@ internal sealed class ConnectionManager
                 return;
             }
             tracked.Owner = session;
-            await session!.RunPeerAsync(conn, theirs, remote, outgoing: false).ConfigureAwait(false);
+            await session!.RunPeerAsync(conn, theirs, remote, outgoing: false, localAddress).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is PeerProtocolException or IOException or SocketException or OperationCanceledException or TimeoutException)
         {
@@ -203,6 +204,7 @@ internal sealed class ConnectionManager
             return;
         }
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        IPAddress? localAddress = null;
         try
         {
             if (_options.LocalAddress is { } local && local.AddressFamily == endPoint.AddressFamily)
@@ -211,6 +213,7 @@ internal sealed class ConnectionManager
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(_options.ConnectTimeout);
             await socket.ConnectAsync(endPoint, timeout.Token).ConfigureAwait(false);
+            localAddress = (socket.LocalEndPoint as IPEndPoint)?.Address;
         }
         catch (Exception ex) when (ex is SocketException or OperationCanceledException)
         {
@@ -233,7 +236,7 @@ internal sealed class ConnectionManager
             var theirs = await conn.ConnectHandshakeAsync(session.Handshake, ct).ConfigureAwait(false);
             connected = true;
             state.Connected = true;
-            await session.RunPeerAsync(conn, theirs, endPoint, outgoing: true).ConfigureAwait(false);
+            await session.RunPeerAsync(conn, theirs, endPoint, outgoing: true, localAddress).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is PeerProtocolException or IOException or SocketException or OperationCanceledException or TimeoutException)
         {

@@ -24,6 +24,18 @@ public static class ConnectionPolicy
     public static bool MayDial(int connected, int dialing, int dialLimit) => connected + dialing < dialLimit;
 
     /// <summary>
+    /// Whether a peer at <paramref name="peer"/> is behind another switch than ours at <paramref name="local"/>: another
+    /// subnet (<see cref="Tracker.Client.Locality"/>). Unknown addresses, and <see cref="TorrentOptions.SwitchLocality"/>
+    /// off, count as the same switch (no restriction).
+    /// </summary>
+    public static bool IsBehindOtherSwitch(TorrentOptions options, System.Net.IPAddress? local, System.Net.IPAddress peer)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(peer);
+        return options.SwitchLocality && local is not null && !Tracker.Client.Locality.SameSubnet(local, peer);
+    }
+
+    /// <summary>
     /// A connection between two seeds carries nothing either way; it only holds a slot a leecher needs (libtorrent's
     /// <c>close_redundant_connections</c>). The seed side closes it and does not dial that address again.
     /// </summary>

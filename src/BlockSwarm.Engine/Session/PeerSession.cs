@@ -173,6 +173,9 @@ internal sealed class PeerSession : IPeerMessageHandler
     /// <summary>We dialed this peer (its remote endpoint is its listen endpoint).</summary>
     public bool Outgoing { get; init; }
 
+    /// <summary>Of another subnet: asked only for pieces no peer of ours has (<see cref="ConnectionPolicy.IsBehindOtherSwitch"/>).</summary>
+    public bool BehindOtherSwitch { get; init; }
+
     private void OnExtended(PeerMessage message)
     {
         var payload = message.Payload.ToArray();

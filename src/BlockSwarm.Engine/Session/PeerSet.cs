@@ -47,7 +47,7 @@ internal sealed class PeerSet
                 if (!keepNew) return false;
                 existing.Connection.Close();
             }
-            swarm.AddPeer(peer.Id);
+            swarm.AddPeer(peer.Id, peer.BehindOtherSwitch);
             _peers[peer.Id] = peer;
             return true;
         }

@@ -15,6 +15,12 @@ public sealed record TorrentOptions
     /// </summary>
     public int? MaxOutgoing { get; init; }
 
+    /// <summary>
+    /// Switch awareness: peers of another subnet (IPv4 /24, IPv6 /64: one subnet per access switch) are asked only for
+    /// pieces no peer of our own subnet has, so each piece crosses the uplinks about once. Harmless on one flat subnet.
+    /// </summary>
+    public bool SwitchLocality { get; init; } = true;
+
     /// <summary>Upload limit in bytes/s for this torrent (the engine's limit applies on top); 0 = unlimited.</summary>
     public long UploadLimit { get; init; }
 

@@ -19,7 +19,9 @@ public sealed partial class TorrentSession
     /// Runs a handshaken connection as one of this torrent's peers until it closes, then logs why it closed. Refuses
     /// (closes at once) a connection to ourselves, from a banned address, over the torrent's limit, or a duplicate.
     /// </summary>
-    internal async Task RunPeerAsync(PeerConnection conn, Handshake theirs, IPEndPoint remote, bool outgoing)
+    /// <param name="localAddress">Our address on this connection: a peer of another subnet is behind another switch
+    /// (<see cref="ConnectionPolicy.IsBehindOtherSwitch"/>).</param>
+    internal async Task RunPeerAsync(PeerConnection conn, Handshake theirs, IPEndPoint remote, bool outgoing, IPAddress? localAddress = null)
     {
         var ct = _stop.Token;
         if (ct.IsCancellationRequested) return;
@@ -28,7 +30,13 @@ public sealed partial class TorrentSession
             : Peers.IsBanned(remote.Address) ? "banned"
             : Peers.Count >= _options.MaxConnections ? "torrent_limit"
             : null;
-        var peer = refusal is null ? new PeerSession(this, conn, Peers.NextHandle(), remote, theirs.SupportsFastExtension) { Outgoing = outgoing } : null;
+        var peer = refusal is null
+            ? new PeerSession(this, conn, Peers.NextHandle(), remote, theirs.SupportsFastExtension)
+            {
+                Outgoing = outgoing,
+                BehindOtherSwitch = ConnectionPolicy.IsBehindOtherSwitch(_options, localAddress, remote.Address),
+            }
+            : null;
         if (peer != null && !Peers.TryRegister(peer, _engine.PeerId.Span, theirs.PeerIdBytes, Swarm)) refusal = "duplicate";
         // Paused while this one registered: PauseAsync may have closed the others before it appeared, so close it here.
         else if (peer != null && IsPaused) conn.Close();

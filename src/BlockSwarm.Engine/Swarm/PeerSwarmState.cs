@@ -17,6 +17,9 @@ internal sealed class PeerSwarmState(int pieceCount, TimeProvider time)
     /// <summary>When the peer started owing us data without delivering any since; null when it owes nothing.</summary>
     public long? OwedSince { get; set; }
 
+    /// <summary>Behind another switch: asked only for pieces no local peer has.</summary>
+    public bool Remote { get; init; }
+
     public bool Snubbed { get; set; }
     public bool Banned { get; set; }
     public bool HasDelivered { get; set; }

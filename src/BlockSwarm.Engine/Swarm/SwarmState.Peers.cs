@@ -10,11 +10,18 @@ public sealed partial class SwarmState
     /// <summary>How many connected peers have <paramref name="piece"/> (we are not counted).</summary>
     public int Availability(int piece) { lock (_gate) return _availability[piece]; }
 
-    public void AddPeer(PeerHandle peer)
+    /// <summary>How many connected peers behind our own switch have <paramref name="piece"/> (all of them when none is remote).</summary>
+    public int LocalAvailability(int piece) { lock (_gate) return _localAvailability[piece]; }
+
+    /// <summary>
+    /// A peer connected. A <paramref name="remote"/> one is behind another switch (another subnet): it is asked only for
+    /// pieces no peer behind our own switch has, so each piece crosses the uplinks about once and spreads locally.
+    /// </summary>
+    public void AddPeer(PeerHandle peer, bool remote = false)
     {
         lock (_gate)
         {
-            if (!_peers.TryAdd(peer, new PeerSwarmState(PieceCount, _time)))
+            if (!_peers.TryAdd(peer, new PeerSwarmState(PieceCount, _time) { Remote = remote }))
                 throw new InvalidOperationException($"{peer} is already in the swarm");
             if (_banned.Contains(peer)) _peers[peer].Banned = true;
         }
@@ -26,7 +33,7 @@ public sealed partial class SwarmState
         lock (_gate)
         {
             if (!_peers.Remove(peer, out var ps)) return;
-            for (int p = ps.Have.NextSet(0); p >= 0; p = ps.Have.NextSet(p + 1)) _availability[p]--;
+            for (int p = ps.Have.NextSet(0); p >= 0; p = ps.Have.NextSet(p + 1)) Lose(ps, p);
             ReleaseAll(peer, ps, keepAllowedFast: false);
         }
     }
@@ -37,7 +44,7 @@ public sealed partial class SwarmState
         lock (_gate)
         {
             var ps = Get(peer);
-            if (ps.Have.Set(piece)) _availability[piece]++;
+            if (ps.Have.Set(piece)) Gain(ps, piece);
             return !_have[piece];
         }
     }
@@ -50,12 +57,12 @@ public sealed partial class SwarmState
         lock (_gate)
         {
             var ps = Get(peer);
-            for (int p = ps.Have.NextSet(0); p >= 0; p = ps.Have.NextSet(p + 1)) _availability[p]--;
+            for (int p = ps.Have.NextSet(0); p >= 0; p = ps.Have.NextSet(p + 1)) Lose(ps, p);
             ps.Have.ClearAll();
             for (int p = pieces.NextSet(0); p >= 0; p = pieces.NextSet(p + 1))
             {
                 ps.Have[p] = true;
-                _availability[p]++;
+                Gain(ps, p);
             }
             return _have.LacksAnyOf(ps.Have);
         }
@@ -67,7 +74,7 @@ public sealed partial class SwarmState
         lock (_gate)
         {
             var ps = Get(peer);
-            for (int p = ps.Have.NextClear(0); p >= 0; p = ps.Have.NextClear(p + 1)) _availability[p]++;
+            for (int p = ps.Have.NextClear(0); p >= 0; p = ps.Have.NextClear(p + 1)) Gain(ps, p);
             ps.Have.SetAll();
             return !_have.IsComplete;
         }
@@ -79,7 +86,7 @@ public sealed partial class SwarmState
         lock (_gate)
         {
             var ps = Get(peer);
-            for (int p = ps.Have.NextSet(0); p >= 0; p = ps.Have.NextSet(p + 1)) _availability[p]--;
+            for (int p = ps.Have.NextSet(0); p >= 0; p = ps.Have.NextSet(p + 1)) Lose(ps, p);
             ps.Have.ClearAll();
         }
     }

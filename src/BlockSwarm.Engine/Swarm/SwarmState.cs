@@ -23,6 +23,7 @@ public sealed partial class SwarmState
     private readonly Bitfield _have;
     private readonly Bitfield _started; // pieces with a PieceProgress
     private readonly int[] _availability;
+    private readonly int[] _localAvailability; // the same, counting only peers behind our own switch
     private readonly Dictionary<PeerHandle, PeerSwarmState> _peers = [];
     private readonly Dictionary<int, PieceProgress> _inProgress = [];
     private readonly List<PieceProgress> _inProgressOrder = []; // start order: strict completion finishes older pieces first
@@ -68,6 +69,7 @@ public sealed partial class SwarmState
         _have = new Bitfield(PieceCount);
         _started = new Bitfield(PieceCount);
         _availability = new int[PieceCount];
+        _localAvailability = new int[PieceCount];
         _unrequestedBlocks = (totalLength + SwarmOptions.BlockSize - 1) / SwarmOptions.BlockSize;
         _timeoutTicks = ToTicks(_options.RequestTimeout);
         _snubTicks = ToTicks(_options.SnubTimeout);
@@ -369,6 +371,18 @@ public sealed partial class SwarmState
     {
         ps.Outstanding--;
         if (ps.Outstanding == 0) ps.OwedSince = null;
+    }
+
+    private void Gain(PeerSwarmState ps, int piece)
+    {
+        _availability[piece]++;
+        if (!ps.Remote) _localAvailability[piece]++;
+    }
+
+    private void Lose(PeerSwarmState ps, int piece)
+    {
+        _availability[piece]--;
+        if (!ps.Remote) _localAvailability[piece]--;
     }
 
     private long ToTicks(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);

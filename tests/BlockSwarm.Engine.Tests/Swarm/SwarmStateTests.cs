@@ -39,6 +39,26 @@ public sealed class SwarmStateTests
 
     private static int[] PiecesOf(List<BlockRequest> reqs) => reqs.Select(r => r.Piece).Distinct().ToArray();
 
+    /// <summary>Switch awareness: a peer behind another switch is asked only for what no peer of our own switch has.</summary>
+    [Fact]
+    public void A_remote_peer_is_asked_only_for_pieces_no_local_peer_has()
+    {
+        var s = NewState(4);
+        Join(s, A, 0, 1);
+        s.AddPeer(B, remote: true);
+        s.OnHaveAll(B);
+        s.OnUnchoked(B);
+        Assert.Equal(1, s.LocalAvailability(0));
+        Assert.Equal(0, s.LocalAvailability(3));
+        Assert.Equal(2, s.Availability(0));
+        // From the remote seed: only pieces 2 and 3 (A, beside us, has 0 and 1).
+        Assert.Equal([2, 3], PiecesOf(Pick(s, B, 100)).Order().ToArray());
+        // The local peer leaves: its pieces may cross the uplink now.
+        s.RemovePeer(A);
+        Assert.Equal(0, s.LocalAvailability(0));
+        Assert.Equal([0, 1], PiecesOf(Pick(s, B, 100)).Order().ToArray());
+    }
+
     [Fact]
     public void Geometry_handles_short_last_piece()
     {
