@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Security.Cryptography;
+using Microsoft.Win32.SafeHandles;
 
 namespace BlockSwarm.Security;
 
@@ -13,8 +14,10 @@ namespace BlockSwarm.Security;
 /// data. A record that fails ends the stream with a <see cref="SecureChannelException"/>; nothing of it is returned.
 /// <para>
 /// Writes are encrypted into an output buffer and reach the inner stream in large writes (when it fills, and on
-/// <see cref="FlushAsync(CancellationToken)"/>); reads decrypt whole records straight into the caller's buffer when
-/// it has room. A zero-byte read waits for data without holding a buffer, as on a socket. One reader and one writer
+/// <see cref="FlushAsync(CancellationToken)"/>): short writes (message headers) are gathered into an open record and
+/// sealed in place; long ones are sealed straight from the caller's buffer (<see cref="WriteGatherAsync"/>); file runs
+/// are read into the open record and sealed there (<see cref="WriteFileAsync"/>, the channel's <c>sendfile</c>). Reads
+/// decrypt whole records straight into the caller's buffer when it has room. A zero-byte read waits for data without holding a buffer, as on a socket. One reader and one writer
 /// may run at once (a duplex pump), not two of either (a second writer is refused: it would reuse nonces).
 /// </para>
 /// </summary>
@@ -26,8 +29,8 @@ public sealed class SecureChannelStream : Stream
     public const int TagLength = 16;
     public const int RecordOverhead = HeaderLength + TagLength;
     private const int MaxRecordLength = MaxRecordPlaintext + RecordOverhead;
-    // 256 KiB exactly (an ArrayPool bucket; 4 records' worth would round up to 512 KiB): three whole records fit.
-    private const int OutputBufferLength = 256 * 1024;
+    // 512 KiB exactly (an ArrayPool bucket): a 256 KiB run with its message header (five records) goes out in one write.
+    private const int OutputBufferLength = 512 * 1024;
     private const int InputBufferLength = 256 * 1024;
 
     private readonly Stream _inner;
@@ -36,9 +39,11 @@ public sealed class SecureChannelStream : Stream
     private ulong _sendCounter;
     private ulong _receiveCounter;
 
-    // Output: encrypted records waiting for the inner stream.
+    // Output: [0, _outLength) sealed records waiting for the inner stream, then the open record (plaintext being
+    // gathered at _outLength + HeaderLength, _openLength bytes so far; sealed in place when full or sent).
     private byte[]? _out;
     private int _outLength;
+    private int _openLength;
 
     // Input: [_inStart, _inEnd) received bytes; [_plainStart, _plainEnd) a decrypted record not yet returned.
     private byte[]? _in;
@@ -87,7 +92,7 @@ public sealed class SecureChannelStream : Stream
         EnterWriter();
         try
         {
-            await WriteCoreAsync(buffer, cancellationToken).ConfigureAwait(false);
+            await WriteSegmentAsync(buffer, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -105,13 +110,46 @@ public sealed class SecureChannelStream : Stream
             throw new InvalidOperationException("a secure channel has one writer at a time (a write, gather write or flush is in progress)");
     }
 
-    private async ValueTask WriteCoreAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    /// <summary>Segments shorter than this (message headers) are copied into the open record; longer ones are sealed where they are.</summary>
+    private const int GatherCopyBelow = 4096;
+
+    /// <summary>
+    /// Short segments join the open record (sealed once full or sent); long ones (block payloads) close it and are
+    /// encrypted straight out of the caller's buffer into the output buffer, without a copy first.
+    /// </summary>
+    private ValueTask WriteSegmentAsync(ReadOnlyMemory<byte> segment, CancellationToken cancellationToken)
+    {
+        if (segment.Length < GatherCopyBelow) return AppendAsync(segment, cancellationToken);
+        SealOpenRecord();
+        return SealFromAsync(segment, cancellationToken);
+    }
+
+    /// <summary>Copies <paramref name="data"/> into the open record (opening records, sending full output buffers, as needed).</summary>
+    private async ValueTask AppendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        while (!data.IsEmpty)
+        {
+            int room = PrepareAppend(data.Length);
+            if (room == 0)
+            {
+                await WriteOutAsync(cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            int n = Math.Min(room, data.Length);
+            data.Span[..n].CopyTo(_out.AsSpan(_outLength + HeaderLength + _openLength, n));
+            _openLength += n;
+            data = data[n..];
+        }
+    }
+
+    /// <summary>Seals <paramref name="buffer"/> into whole records in the output buffer, reading it where it is.</summary>
+    private async ValueTask SealFromAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
         while (!buffer.IsEmpty)
         {
             _out ??= ArrayPool<byte>.Shared.Rent(OutputBufferLength);
             int room = _out.Length - _outLength - RecordOverhead;
-            if (room < Math.Min(buffer.Length, 4096))
+            if (room < Math.Min(buffer.Length, GatherCopyBelow))
             {
                 await WriteOutAsync(cancellationToken).ConfigureAwait(false);
                 continue;
@@ -123,8 +161,40 @@ public sealed class SecureChannelStream : Stream
         }
     }
 
-    /// <summary>Segments shorter than this (message headers) are gathered into one record; longer ones are sealed where they are.</summary>
-    private const int GatherCopyBelow = 4096;
+    /// <summary>
+    /// Room for plaintext in the open record, opening one (and sealing a full one) as needed: at least 1, or 0 when the
+    /// output buffer must be sent first. A new record is not begun in a sliver of the buffer (less than
+    /// <paramref name="wanted"/> bytes or 4 KiB).
+    /// </summary>
+    private int PrepareAppend(int wanted)
+    {
+        _out ??= ArrayPool<byte>.Shared.Rent(OutputBufferLength);
+        while (true)
+        {
+            int recordMax = Math.Min(MaxRecordPlaintext, _out.Length - _outLength - RecordOverhead);
+            if (_openLength > 0)
+            {
+                if (_openLength < recordMax) return recordMax - _openLength;
+                SealOpenRecord();
+                continue;
+            }
+            return recordMax >= Math.Min(wanted, GatherCopyBelow) && recordMax > 0 ? recordMax : 0;
+        }
+    }
+
+    /// <summary>Encrypts the open record where its plaintext was gathered (in place): header ‖ ciphertext ‖ tag.</summary>
+    private void SealOpenRecord()
+    {
+        if (_openLength == 0) return;
+        Span<byte> record = _out.AsSpan(_outLength, _openLength + RecordOverhead);
+        Span<byte> nonce = stackalloc byte[12];
+        SecureChannel.WriteNonce(nonce, _sendCounter++);
+        BinaryPrimitives.WriteInt32BigEndian(record, _openLength);
+        Span<byte> text = record.Slice(HeaderLength, _openLength);
+        _sendCipher.Encrypt(nonce, text, text, record.Slice(HeaderLength + _openLength, TagLength), record[..HeaderLength]);
+        _outLength += _openLength + RecordOverhead;
+        _openLength = 0;
+    }
 
     /// <summary>
     /// Writes <paramref name="buffers"/> in order and pushes them to the inner stream: the gather send of a
@@ -137,44 +207,91 @@ public sealed class SecureChannelStream : Stream
         ArgumentNullException.ThrowIfNull(buffers);
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         EnterWriter();
-        byte[]? staging = null;
-        int staged = 0;
         try
         {
             foreach (ArraySegment<byte> segment in buffers)
-            {
-                if (segment.Count < GatherCopyBelow)
-                {
-                    staging ??= ArrayPool<byte>.Shared.Rent(MaxRecordPlaintext);
-                    if (staged + segment.Count > MaxRecordPlaintext)
-                    {
-                        await WriteCoreAsync(staging.AsMemory(0, staged), cancellationToken).ConfigureAwait(false);
-                        staged = 0;
-                    }
-                    segment.AsSpan().CopyTo(staging.AsSpan(staged));
-                    staged += segment.Count;
-                    continue;
-                }
-                if (staged > 0)
-                {
-                    await WriteCoreAsync(staging.AsMemory(0, staged), cancellationToken).ConfigureAwait(false);
-                    staged = 0;
-                }
-                await WriteCoreAsync(segment.AsMemory(), cancellationToken).ConfigureAwait(false);
-            }
-            if (staged > 0) await WriteCoreAsync(staging!.AsMemory(0, staged), cancellationToken).ConfigureAwait(false);
+                await WriteSegmentAsync(segment.AsMemory(), cancellationToken).ConfigureAwait(false);
             await WriteOutAsync(cancellationToken).ConfigureAwait(false);
-            // Between batches the connection holds no output buffer.
-            if (_out is { } buffer && _outLength == 0)
-            {
-                _out = null;
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
+            ReleaseOutput();
         }
         finally
         {
-            if (staging != null) ArrayPool<byte>.Shared.Return(staging);
             Volatile.Write(ref _writing, 0);
+        }
+    }
+
+    /// <summary>
+    /// The <c>sendfile</c> of a secure channel: writes <paramref name="prefix"/> (as <see cref="WriteGatherAsync"/>),
+    /// then the bytes of <paramref name="regions"/> of <paramref name="file"/>, read (<c>pread</c>) straight into the
+    /// records of the output buffer and encrypted there in place — no buffer of the caller's, no second copy — and
+    /// pushes everything to the inner stream. A prefix ending in a message header shares its record with the first
+    /// file bytes. A region the file no longer holds (truncated) fails with an <see cref="EndOfStreamException"/>.
+    /// </summary>
+    public async ValueTask WriteFileAsync(IList<ArraySegment<byte>> prefix, SafeFileHandle file, IReadOnlyList<(long Offset, int Length)> regions,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(regions);
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        EnterWriter();
+        try
+        {
+            foreach (ArraySegment<byte> segment in prefix)
+                await WriteSegmentAsync(segment.AsMemory(), cancellationToken).ConfigureAwait(false);
+            foreach (var (offset, length) in regions)
+            {
+                long at = offset;
+                int remaining = length;
+                while (remaining > 0)
+                {
+                    int room = PrepareAppend(remaining);
+                    if (room == 0)
+                    {
+                        await WriteOutAsync(cancellationToken).ConfigureAwait(false);
+                        continue;
+                    }
+                    int n = Math.Min(room, remaining);
+                    ReadFileExactly(file, _out.AsSpan(_outLength + HeaderLength + _openLength, n), at);
+                    _openLength += n;
+                    at += n;
+                    remaining -= n;
+                }
+            }
+            await WriteOutAsync(cancellationToken).ConfigureAwait(false);
+            ReleaseOutput();
+        }
+        catch
+        {
+            // The message promised bytes it cannot carry now: nothing more of it may go out (the connection ends).
+            _openLength = 0;
+            _outLength = 0;
+            throw;
+        }
+        finally
+        {
+            Volatile.Write(ref _writing, 0);
+        }
+    }
+
+    private static void ReadFileExactly(SafeFileHandle file, Span<byte> destination, long offset)
+    {
+        while (!destination.IsEmpty)
+        {
+            int n = RandomAccess.Read(file, destination, offset);
+            if (n == 0) throw new EndOfStreamException($"the file ends before offset {offset} (truncated while it was being sent?)");
+            destination = destination[n..];
+            offset += n;
+        }
+    }
+
+    /// <summary>Between batches the connection holds no output buffer.</summary>
+    private void ReleaseOutput()
+    {
+        if (_out is { } buffer && _outLength == 0 && _openLength == 0)
+        {
+            _out = null;
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -186,11 +303,7 @@ public sealed class SecureChannelStream : Stream
         {
             await WriteOutAsync(cancellationToken).ConfigureAwait(false);
             // An idle connection holds no output buffer.
-            if (_out is { } buffer)
-            {
-                _out = null;
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
+            ReleaseOutput();
             await _inner.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -201,6 +314,7 @@ public sealed class SecureChannelStream : Stream
 
     private async ValueTask WriteOutAsync(CancellationToken cancellationToken)
     {
+        SealOpenRecord();
         if (_outLength == 0) return;
         await _inner.WriteAsync(_out.AsMemory(0, _outLength), cancellationToken).ConfigureAwait(false);
         _outLength = 0;

@@ -117,6 +117,70 @@ public sealed class SecureChannelTests
     }
 
     [Fact]
+    public async Task File_writes_read_regions_into_the_records_and_arrive_after_their_prefix()
+    {
+        var (initiator, responder) = await OpenAsync();
+        await using var _ = initiator;
+        await using var __ = responder;
+        string path = Path.GetTempFileName();
+        try
+        {
+            var random = new Random(5);
+            byte[] content = new byte[3 << 20];
+            random.NextBytes(content);
+            await File.WriteAllBytesAsync(path, content, Ct);
+            using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileOptions.Asynchronous);
+            var expected = new MemoryStream();
+            var sends = new List<(List<ArraySegment<byte>> Prefix, (long, int)[] Regions)>();
+            for (int i = 0; i < 12; i++)
+            {
+                // A header or two (and now and then a leased payload) before a run of one to three file regions.
+                var prefix = new List<ArraySegment<byte>>();
+                for (int h = 0; h < 1 + i % 2; h++)
+                {
+                    var header = new byte[13];
+                    random.NextBytes(header);
+                    prefix.Add(header);
+                    expected.Write(header);
+                }
+                if (i % 4 == 3)
+                {
+                    var payload = new byte[random.Next(16 << 10, 200 << 10)];
+                    random.NextBytes(payload);
+                    prefix.Add(payload);
+                    expected.Write(payload);
+                }
+                var regions = new (long, int)[1 + i % 3];
+                for (int r = 0; r < regions.Length; r++)
+                {
+                    int length = random.Next(1, 300 << 10);
+                    long offset = random.NextInt64(0, content.Length - length);
+                    regions[r] = (offset, length);
+                    expected.Write(content, (int)offset, length);
+                }
+                sends.Add((prefix, regions));
+            }
+            var receive = Task.Run(async () =>
+            {
+                var got = new byte[expected.Length];
+                await responder.ReadExactlyAsync(got, Ct);
+                return got;
+            }, Ct);
+            foreach (var (prefix, regions) in sends) await initiator.WriteFileAsync(prefix, file, regions, Ct);
+            Assert.Equal(expected.ToArray(), await receive);
+            Assert.Equal(initiator.RecordsSent, responder.RecordsReceived);
+
+            // A region past the end of the file (truncated under us) fails the write: no short message goes out.
+            await Assert.ThrowsAsync<EndOfStreamException>(async () =>
+                await initiator.WriteFileAsync([new byte[13]], file, [(content.Length - 100, 200)], Ct));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public async Task A_second_writer_is_refused_rather_than_reusing_nonces()
     {
         var (a, b) = await TcpPairAsync();

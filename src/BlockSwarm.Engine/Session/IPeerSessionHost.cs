@@ -42,7 +42,7 @@ internal interface IPeerSessionHost
     ValueTask WaitForUploadAsync(int bytes, CancellationToken cancellationToken);
 
     void OnDownloaded(int bytes);
-    /// <summary>Bytes of <paramref name="piece"/> went out to a peer (sent with sendfile when <paramref name="fromFile"/>).</summary>
+    /// <summary>Bytes of <paramref name="piece"/> went out to a peer (straight from the file when <paramref name="fromFile"/>: sendfile, or read into a secure channel's record).</summary>
     void OnUploaded(int piece, int bytes, bool fromFile);
 
     /// <summary>The origin's serving policy (spread distinct pieces first) allows sending <paramref name="piece"/> to this peer.</summary>

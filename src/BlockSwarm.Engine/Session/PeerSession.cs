@@ -418,8 +418,9 @@ internal sealed class PeerSession : IPeerMessageHandler
                         throw;
                     }
                     // A run of blocks (a BlockSwarm peer's long request) goes from the page cache to the socket with
-                    // sendfile: no read into a buffer and no copy into the socket. 16 KiB blocks do not pay for the
-                    // extra system call per block, they keep the cache-and-gather path below.
+                    // sendfile: no read into a buffer and no copy into the socket (over a secret swarm's encrypted
+                    // channel: read straight into its records and sealed there, no read-cache fill). 16 KiB blocks do
+                    // not pay for the extra system call per block, they keep the cache-and-gather path below.
                     if (lease == null && r.Length >= MinFileSendLength && Connection.SupportsFileSend && _session.FileRuns is { } files
                         && files.TryGetFileRun(r.Piece, r.Begin, r.Length, _onFileSendFailed ??= OnFileSendFailed) is { } run)
                     {

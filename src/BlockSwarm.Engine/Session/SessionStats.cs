@@ -10,7 +10,7 @@ public sealed record SessionStats
     public required long PayloadDownloaded { get; init; }
     public required long PayloadUploaded { get; init; }
 
-    /// <summary>Of <see cref="PayloadUploaded"/>, the bytes sent with sendfile straight from the device's page cache.</summary>
+    /// <summary>Of <see cref="PayloadUploaded"/>, the bytes sent straight from the device's page cache (sendfile; over a secret swarm, read into the encrypted record).</summary>
     public long PayloadUploadedFromFile { get; init; }
     public required long WireDownloaded { get; init; }
     public required long WireUploaded { get; init; }

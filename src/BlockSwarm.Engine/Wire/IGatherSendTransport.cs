@@ -21,12 +21,13 @@ public interface IGatherSendTransport
     /// </summary>
     ValueTask SendAsync(IList<ArraySegment<byte>> buffers, CancellationToken cancellationToken);
 
-    /// <summary>True when <see cref="SendFileAsync"/> works (a plain TCP socket).</summary>
+    /// <summary>True when <see cref="SendFileAsync"/> works (a plain TCP socket, or a secret swarm's secure channel).</summary>
     bool SupportsFileSend { get; }
 
     /// <summary>
-    /// Writes <paramref name="prefix"/> (one gather write), then the file run with <c>sendfile</c>; completes once the
-    /// socket took every byte. Cancellation behaves as for <see cref="SendAsync"/>.
+    /// Writes <paramref name="prefix"/> (one gather write), then the file run with <c>sendfile</c> (a secure channel reads
+    /// it into its records instead, to encrypt it there); completes once the socket took every byte. Cancellation behaves
+    /// as for <see cref="SendAsync"/>.
     /// </summary>
     ValueTask SendFileAsync(IList<ArraySegment<byte>> prefix, FileRun run, CancellationToken cancellationToken);
 

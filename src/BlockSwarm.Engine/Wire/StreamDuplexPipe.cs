@@ -88,15 +88,26 @@ public sealed class StreamDuplexPipe : IDuplexPipe, IGatherSendTransport, IAsync
         if (sent != total) throw new IOException($"short send: {sent} of {total} bytes");
     }
 
-    /// <inheritdoc/>
-    public bool SupportsFileSend => _secure is null && _socket is { ProtocolType: ProtocolType.Tcp };
+    /// <summary>
+    /// True over a plain TCP socket (<c>sendfile</c>) and over a <see cref="Security.SecureChannelStream"/> this pipe owns
+    /// (runs are read straight into its records and encrypted there).
+    /// </summary>
+    public bool SupportsFileSend => _secure != null || _socket is { ProtocolType: ProtocolType.Tcp };
 
     /// <inheritdoc/>
     public async ValueTask SendFileAsync(IList<ArraySegment<byte>> prefix, FileRun run, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(prefix);
         ArgumentNullException.ThrowIfNull(run);
-        if (!SupportsFileSend) throw new NotSupportedException("file sends need a plain TCP socket");
+        if (!SupportsFileSend) throw new NotSupportedException("file sends need a plain TCP socket or a secure channel");
+        if (_secure is { } secure)
+        {
+            // As SendAsync: a write in progress may finish until CloseTimeout, then closing the stream fails it.
+            using var closeOnCancel = cancellationToken.UnsafeRegister(static state => ((StreamDuplexPipe)state!).CloseLater(), this);
+            cancellationToken.ThrowIfCancellationRequested();
+            await secure.WriteFileAsync(prefix, run.File.SafeFileHandle, run.Regions, CancellationToken.None).ConfigureAwait(false);
+            return;
+        }
         if (prefix.Count > 0) await SendAsync(prefix, cancellationToken).ConfigureAwait(false);
         Socket socket = _socket!;
         using var registration = cancellationToken.UnsafeRegister(static state => ((StreamDuplexPipe)state!).CloseLater(), this);

@@ -71,6 +71,9 @@ public sealed class SecretSwarmTests(ITestOutputHelper output)
             }
             // Leechers served each other through their own encrypted connections, not only the origin.
             Assert.True(sessions.Sum(s => s.GetStats().PayloadUploaded) > 0, "no leecher uploaded to another");
+            // Raw runs of the origin went out through the secure channel's file sends (read into its records, sealed in
+            // place); compressible ones went compressed.
+            if (!compressible) Assert.True(origin.GetStats().PayloadUploadedFromFile > 0, "the origin sent no run from its file");
             Assert.Contains(logs.Entries, e => e.EventId.Id == 13 && e.Message.Contains(Secret.Id, StringComparison.Ordinal));
             Assert.DoesNotContain(logs.Entries, e => e.EventId.Id is 11 or 12);
         }
