@@ -42,6 +42,7 @@ public sealed class Simulator
     private readonly int _pieceLength;
     private readonly int _maxRequest;
     private readonly int _dialLimit;
+    private readonly bool _locality;
     private readonly long _assembling;
     private readonly double[] _linkBytes;
 
@@ -73,7 +74,9 @@ public sealed class Simulator
         _maxRequest = options.Torrent.MaxRequestLength;
         _dialLimit = options.DialLimit ?? ConnectionPolicy.DialLimit(options.Torrent);
         _assembling = options.AssemblingBytes ?? PieceMemory.Split(StorageOptions.DefaultCacheBytes, _pieceLength).AssemblingCapacity;
-        _tracker = new Tracker.Tracker(options.Locality ? options.Tracker : options.Tracker with { LocalShare = 0 }, null, _clock, new Random(options.Seed * 31 + 7));
+        // Switch awareness works on subnets; the simulated LAN has one /24 per access switch. One flat switch is one subnet.
+        _locality = options.Locality && _net.SwitchCount > 1;
+        _tracker = new Tracker.Tracker(_locality ? options.Tracker : options.Tracker with { LocalShare = 0 }, null, _clock, new Random(options.Seed * 31 + 7));
         var hash = new byte[20];
         new Random(options.Seed).NextBytes(hash);
         _infoHash = new InfoHash(hash);
@@ -335,7 +338,7 @@ public sealed class Simulator
         ab.Mirror = ba;
         ba.Mirror = ab;
         // Behind another switch, as the engine tells it: another subnet.
-        bool remote = ConnectionPolicy.IsBehindOtherSwitch(_o.Torrent with { SwitchLocality = _o.Locality }, _net.Address(a.Host), _net.Address(b.Host));
+        bool remote = _locality && ConnectionPolicy.IsBehindOtherSwitch(_o.Torrent, _net.Address(a.Host), _net.Address(b.Host));
         foreach (var (self, conn) in new[] { (a, ab), (b, ba) })
         {
             self.Conns.Add(conn);

@@ -143,7 +143,8 @@ public sealed class Topology
 
     /// <summary>
     /// The host's address on the simulated LAN: one /24 per access switch when a switch has at most 250 ports
-    /// (10.1.S.x, the origin 10.255.0.1), else numbered through 10.0.0.0/16. Unique per host: the tracker keys on it.
+    /// (10.1.S.x, the origin 10.255.0.1), else numbered through 10.0.0.0/16 (one flat switch of more than 250 hosts:
+    /// the simulator then treats every host as local, as a /16 netmask would). Unique per host: the tracker keys on it.
     /// </summary>
     public IPAddress Address(int host)
     {

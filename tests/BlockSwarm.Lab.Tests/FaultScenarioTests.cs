@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using BlockSwarm.Testing;
@@ -39,14 +38,8 @@ public sealed partial class FaultScenarioTests(ITestOutputHelper output) : IDisp
     /// <summary>A random image (every byte sent: map all) and its torrent.</summary>
     private (string Image, string Torrent, long Bytes, long PieceLength) MakeImage()
     {
-        var image = _dir.File("source.img");
-        var data = new byte[ImageMib << 20];
-        RandomNumberGenerator.Fill(data);
-        File.WriteAllBytes(image, data);
-        var torrent = _dir.File("source.torrent");
-        Tool.Run(LabNetwork.DotnetHost, RepoPaths.CliDll, "create", "--source", image, "--map", "all", "--output", torrent);
-        var info = JsonNode.Parse(Tool.Run(LabNetwork.DotnetHost, RepoPaths.CliDll, "inspect", torrent, "--json").StdOut)!;
-        return (image, torrent, data.Length, (long)info["pieceLength"]!);
+        var made = RandomLabImage.Make(_dir, ImageMib);
+        return (made.Image, made.Torrent, made.Bytes, made.PieceLength);
     }
 
     private async Task<RunningProcess> ServeAsync(string image, string torrent, int expect, params string[] extra)

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text.Json.Nodes;
 using BlockSwarm.Testing;
 
 namespace BlockSwarm.Lab.Tests;
@@ -28,14 +26,8 @@ public sealed class SecretSwarmLabTests(ITestOutputHelper output) : IDisposable
     /// <summary>A random image (every byte sent: map all) and its torrent, as the lab's own random image.</summary>
     private LabImage MakeImage()
     {
-        var image = _dir.File("source.img");
-        var data = new byte[ImageMib << 20];
-        RandomNumberGenerator.Fill(data);
-        File.WriteAllBytes(image, data);
-        var torrent = _dir.File("source.torrent");
-        Tool.Run(LabNetwork.DotnetHost, RepoPaths.CliDll, "create", "--source", image, "--map", "all", "--output", torrent);
-        var info = JsonNode.Parse(Tool.Run(LabNetwork.DotnetHost, RepoPaths.CliDll, "inspect", torrent, "--json").StdOut)!;
-        return new LabImage("random", image, torrent, (long)info["totalLength"]!, data.Length, null, _dir.Path);
+        var made = RandomLabImage.Make(_dir, ImageMib);
+        return new LabImage("random", made.Image, made.Torrent, made.TotalLength, made.Bytes, null, _dir.Path);
     }
 
     [Fact]
