@@ -28,6 +28,13 @@ public sealed record SwarmOptions
     /// </summary>
     public int BanAfterSoleFailures { get; init; } = 2;
 
+    /// <summary>
+    /// Across the uplink, a piece no local peer has is fetched at first only by the local peers that claim it (each claims
+    /// about one piece in as many as it has local peers, by a hash of the piece and its own seed), so a switch's clients do
+    /// not all fetch the same piece across the uplink; after this long any of them may.
+    /// </summary>
+    public TimeSpan RemoteClaimGrace { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Per-peer pipeline depth policy.</summary>
     public RequestPipeline Pipeline { get; init; } = new();
 }

@@ -23,6 +23,7 @@ public sealed partial class SwarmState
         {
             if (!_peers.TryAdd(peer, new PeerSwarmState(PieceCount, _time) { Remote = remote }))
                 throw new InvalidOperationException($"{peer} is already in the swarm");
+            if (!remote) _localPeers++;
             if (_banned.Contains(peer)) _peers[peer].Banned = true;
         }
     }
@@ -33,6 +34,7 @@ public sealed partial class SwarmState
         lock (_gate)
         {
             if (!_peers.Remove(peer, out var ps)) return;
+            if (!ps.Remote) _localPeers--;
             for (int p = ps.Have.NextSet(0); p >= 0; p = ps.Have.NextSet(p + 1)) Lose(ps, p);
             ReleaseAll(peer, ps, keepAllowedFast: false);
         }

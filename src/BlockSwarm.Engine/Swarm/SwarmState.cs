@@ -24,6 +24,10 @@ public sealed partial class SwarmState
     private readonly Bitfield _started; // pieces with a PieceProgress
     private readonly int[] _availability;
     private readonly int[] _localAvailability; // the same, counting only peers behind our own switch
+    private readonly long[] _remoteSince;      // when a remote peer first had the piece (0 = none yet)
+    private int? _claimSeed;                   // which remote-only pieces this peer claims (RemoteClaimGrace); drawn on first use
+    private readonly long _claimGraceTicks;
+    private int _localPeers;
     private readonly Dictionary<PeerHandle, PeerSwarmState> _peers = [];
     private readonly Dictionary<int, PieceProgress> _inProgress = [];
     private readonly List<PieceProgress> _inProgressOrder = []; // start order: strict completion finishes older pieces first
@@ -70,6 +74,8 @@ public sealed partial class SwarmState
         _started = new Bitfield(PieceCount);
         _availability = new int[PieceCount];
         _localAvailability = new int[PieceCount];
+        _remoteSince = new long[PieceCount];
+        _claimGraceTicks = ToTicks(_options.RemoteClaimGrace);
         _unrequestedBlocks = (totalLength + SwarmOptions.BlockSize - 1) / SwarmOptions.BlockSize;
         _timeoutTicks = ToTicks(_options.RequestTimeout);
         _snubTicks = ToTicks(_options.SnubTimeout);
@@ -377,6 +383,23 @@ public sealed partial class SwarmState
     {
         _availability[piece]++;
         if (!ps.Remote) _localAvailability[piece]++;
+        else if (_remoteSince[piece] == 0) _remoteSince[piece] = Math.Max(1, _time.GetTimestamp());
+    }
+
+    /// <summary>
+    /// Whether to ask a remote peer for a piece no local peer has: if we claim it (one piece in as many as we have local
+    /// peers plus one, by a hash of the piece and our seed), or once it has been there for <see cref="SwarmOptions.RemoteClaimGrace"/>.
+    /// </summary>
+    private bool MayFetchAcrossUplink(int piece, long now)
+    {
+        // A fixed integer mix (HashCode is seeded per process: a simulation must be a function of its seed).
+        _claimSeed ??= _random.Next(); // drawn only once a remote peer is asked: the picks of a one-subnet swarm stay as they were
+        uint h = (uint)piece * 0x9E3779B1u ^ (uint)_claimSeed.Value;
+        h ^= h >> 15;
+        h *= 0x2C1B3C6Du;
+        h ^= h >> 12;
+        if (h % (uint)(_localPeers + 1) == 0) return true;
+        return _remoteSince[piece] != 0 && now - _remoteSince[piece] >= _claimGraceTicks;
     }
 
     private void Lose(PeerSwarmState ps, int piece)
