@@ -384,7 +384,7 @@ public sealed class SwarmStateTests
         var p = new RequestPipeline();
         Assert.Equal(64, p.DepthFor(null));
         Assert.Equal(16, p.DepthFor(0));
-        Assert.Equal(64, p.DepthFor(64 * Block)); // 1 s worth of 1 MiB/s
+        Assert.Equal(64, p.DepthFor(256 * Block)); // 250 ms worth of 4 MiB/s
         Assert.Equal(1024, p.DepthFor(1.25e9)); // 10 GbE is capped
         Assert.Equal(32, new RequestPipeline { TargetLatency = TimeSpan.FromSeconds(2) }.DepthFor(16 * Block));
     }
