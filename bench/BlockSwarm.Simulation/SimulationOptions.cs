@@ -40,6 +40,9 @@ public sealed record SimulationOptions
     /// <summary>The clients' and the origin's torrent settings (connections, request length, picker, choker).</summary>
     public TorrentOptions Torrent { get; init; } = new();
 
+    /// <summary>The origin's connection limit: <c>serve --max-peers</c>, 256 by default (a <c>seed</c> origin has the torrent's 48).</summary>
+    public int OriginMaxConnections { get; init; } = 256;
+
     /// <summary>The embedded tracker's settings (announce interval, peers per answer).</summary>
     public TrackerOptions Tracker { get; init; } = new();
 

@@ -318,8 +318,8 @@ public sealed class Simulator
                 d.State.End(_clock, connected: false);
                 continue;
             }
-            int limit = _o.Torrent.MaxConnections;
-            if (from.ByHost.ContainsKey(to.Host) || from.Conns.Count >= limit || to.Conns.Count >= limit)
+            int limit = _o.Torrent.MaxConnections, toLimit = to.Host == 0 ? _o.OriginMaxConnections : limit;
+            if (from.ByHost.ContainsKey(to.Host) || from.Conns.Count >= limit || to.Conns.Count >= toLimit)
             {
                 // The handshake went through, then one side closed it (a duplicate, or over its limit): retried in 2 s.
                 d.State.End(_clock, connected: true);

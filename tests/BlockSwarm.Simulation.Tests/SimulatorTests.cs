@@ -58,9 +58,10 @@ public sealed class SimulatorTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// What the simulator found first: with every peer dialing up to its whole connection limit, the origin and the
-    /// first 48 clients filled each other's 48 slots and the rest of the room was refused by all of them — at N = 60 the
-    /// last 12 clients never received a byte. Now half the limit is left for peers that dial in, and seeds drop seeds.
+    /// What the simulator found first: with every peer dialing up to its whole connection limit, an origin with the
+    /// torrent's 48 connections (<c>seed</c>; <c>serve</c>'s 256 in a room of more than 256) and the first 48 clients
+    /// filled each other's slots and the rest of the room was refused by all of them — at N = 60 the last 12 clients
+    /// never received a byte. Now half the limit is left for peers that dial in, and seeds drop seeds.
     /// </summary>
     [Fact]
     public void A_room_larger_than_the_connection_limit_completes()
@@ -68,6 +69,7 @@ public sealed class SimulatorTests(ITestOutputHelper output)
         SimulationOptions Options(int? dialLimit, bool dropSeeds) => new()
         {
             Network = new NetworkShape { Clients = 60, AccessRate = 1e9 },
+            OriginMaxConnections = 48,
             ImageBytes = 64L << 20,
             DialLimit = dialLimit,
             DropSeeds = dropSeeds,

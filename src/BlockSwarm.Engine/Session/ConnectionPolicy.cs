@@ -3,9 +3,9 @@ namespace BlockSwarm.Engine.Session;
 /// <summary>
 /// Which connections a torrent opens and which it closes: the rules that shape the swarm's graph. Shared by the engine
 /// and the swarm simulator (bench/BlockSwarm.Simulation), which found why they are needed: with every peer dialing up to
-/// its whole limit, the first <see cref="TorrentOptions.MaxConnections"/> clients of a room (and the origin) filled each
-/// other's slots, and every later client was refused by all of them for as long as they stayed connected — at N = 100
-/// half the room never received a byte.
+/// its whole limit, an origin with the torrent's 48 connections (a <c>seed</c>; <c>serve</c> takes 256) and the first
+/// <see cref="TorrentOptions.MaxConnections"/> clients filled each other's slots, and every later client was refused by
+/// all of them for as long as they stayed connected — at N = 100 half the room never received a byte.
 /// </summary>
 public static class ConnectionPolicy
 {
