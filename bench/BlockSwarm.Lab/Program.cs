@@ -30,7 +30,7 @@ const string Usage = """
            blockswarm-lab chart --data results.json --out chart.png
            blockswarm-lab proxy --listen IP:PORT --to IP:PORT [--max-delay-ms 20] [--reset-every-bytes B] [--max-flips K]
                               [--flip-after-bytes B] [--seed S]
-    """ + SimulateCommand.Usage + """
+    """ + "\n" + SimulateCommand.Usage + "\n" + """
            blockswarm-lab clean   removes lab (bslab-PID-…) and test (bs-PURPOSE-PID-…) namespaces left by dead processes
     """;
 string[] allSystems = ["blockswarm", "unicast", "libtorrent", "aria2", "udpcast", "udpcast-zstd"];

@@ -16,7 +16,7 @@ public static class SimulateCommand
            blockswarm-lab simulate [--clients 100,500,2000] [--per-switch 0] [--access 1G] [--uplink 10G] [--origin-rate ACCESS]
                                    [--origin core|switch] [--image-mib 1024] [--piece-kib AUTO] [--seed 1] [--step-ms 10]
                                    [--start-spread-s 0] [--vanish 0] [--vanish-at-s 5] [--outage SWITCH@AT_S+DUR_S] [--out DIR]
-                                   [--origin-max-peers 256] [--locality yes|no] [--dial-limit N] [--drop-seeds yes|no] [--pipeline-ms 1000]
+                                   [--origin-max-peers 256] [--locality yes|no] [--dial-limit N] [--drop-seeds yes|no] [--pipeline-ms 250]
                               the engine's picker, choker, origin policy and tracker on virtual time over a modelled LAN
                               (--per-switch 0: one flat switch; rates take K, M, G suffixes, bits/s). Prints T ÷ (F/c), the
                               origin's copies of F and every uplink's bytes ÷ F; writes simulate.json and simulate.png to --out
