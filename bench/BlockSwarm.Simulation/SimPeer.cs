@@ -63,20 +63,12 @@ internal sealed class SimConn(SimPeer owner, SimPeer remote, bool outgoing, Time
 /// the engine's <see cref="DialState"/>. The glue around them is <see cref="Simulator"/>'s, written to do what
 /// <c>TorrentSession</c>, <c>PeerSession</c> and <c>ChokeScheduler</c> do with the same calls.
 /// </summary>
-internal sealed class SimPeer
+internal sealed class SimPeer(int host, SwarmState swarm, Choker choker, OriginServePolicy? origin)
 {
-    public SimPeer(int host, SwarmState swarm, Choker choker, OriginServePolicy? origin)
-    {
-        Host = host;
-        Swarm = swarm;
-        Choker = choker;
-        Origin = origin;
-    }
-
-    public int Host { get; }
-    public SwarmState Swarm { get; }
-    public Choker Choker { get; }
-    public OriginServePolicy? Origin { get; }
+    public int Host { get; } = host;
+    public SwarmState Swarm { get; } = swarm;
+    public Choker Choker { get; } = choker;
+    public OriginServePolicy? Origin { get; } = origin;
 
     /// <summary>Connections in the order they opened (iteration order must not depend on hashing).</summary>
     public List<SimConn> Conns { get; } = [];

@@ -204,15 +204,13 @@ public sealed class Tracker
                 : 0;
             var seeders = swarm.Seeders.Count - (self is { IsSeeder: true } ? 1 : 0);
             var leechers = swarm.Leechers.Count - (self is { IsSeeder: false } ? 1 : 0);
-            var rest = new List<SwarmPeer>(want);
             var takeSeeders = Math.Min(seeders, Math.Max(want - leechers, (want + 1) / 2));
+            // Without local peers the mix goes straight into the answer (no extra list on the usual path); after them
+            // it is sampled aside and merged without repeating one.
+            var rest = local == 0 ? peers : new List<SwarmPeer>(want);
             swarm.Sample(swarm.Seeders, takeSeeders, self, selfCompact, rest);
             swarm.Sample(swarm.Leechers, want - rest.Count, self, selfCompact, rest);
-            if (local == 0)
-            {
-                peers.AddRange(rest);
-            }
-            else
+            if (local > 0)
             {
                 var chosen = new HashSet<SwarmPeer>(peers, ReferenceEqualityComparer.Instance);
                 foreach (var p in rest)
