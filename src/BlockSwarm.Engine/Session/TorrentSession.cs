@@ -225,6 +225,9 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
             _engine.Connections.Dial(this, endPoint, state);
     }
 
+    /// <summary>Whether a dial to <paramref name="endPoint"/> has started and not yet connected or failed.</summary>
+    internal bool IsDialing(IPEndPoint endPoint) => _known.Get(endPoint)?.InFlight == true;
+
     public SessionStats GetStats()
     {
         int seeds = 0;

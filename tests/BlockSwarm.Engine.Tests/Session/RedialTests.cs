@@ -31,8 +31,10 @@ public sealed class RedialTests
         var target = dir.File("target.img");
         await using var leechStorage = DeviceStorage.CreateImage(target, t, size: new FileInfo(img).Length);
         await using var leechEngine = TestEngines.Start(null, seed: 3, time);
-        leechEngine.Add(t, leechStorage, new Bitfield(t.PieceCount), new TorrentOptions { Peers = [endPoint] });
-        await Task.Delay(500, ct); // the refused attempt ends; its next attempt is due at fake t = 2 s
+        var leech = leechEngine.Add(t, leechStorage, new Bitfield(t.PieceCount), new TorrentOptions { Peers = [endPoint] });
+        // The refused attempt must end while fake time still stands at 0, so that its next attempt is due at 2 s (on
+        // a loaded machine a fixed real-time pause was not always enough: the attempt ended after the clock moved on).
+        await Eventually.UntilAsync(() => !leech.IsDialing(endPoint), TimeSpan.FromSeconds(30), "the first, refused dial to end", ct: ct);
 
         await using var seedStorage = LoopbackSwarmTests.OpenTrustedSeed(img, t);
         await using var seedEngine = TestEngines.Start(endPoint.Address, seed: 4, port: endPoint.Port);
