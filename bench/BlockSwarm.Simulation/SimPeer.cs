@@ -7,7 +7,7 @@ namespace BlockSwarm.Simulation;
 /// One side of a simulated connection: what <c>PeerSession</c> keeps per peer (choke and interest flags, the queue of
 /// the peer's requests we serve, the rate we receive at) without sockets. Its <see cref="Mirror"/> is the other side's.
 /// </summary>
-internal sealed class SimConn(SimPeer owner, SimPeer remote, bool outgoing, TimeProvider time)
+internal sealed class SimConn(SimPeer owner, SimPeer remote, bool outgoing)
 {
     public SimPeer Owner { get; } = owner;
     public SimPeer Remote { get; } = remote;
@@ -22,9 +22,6 @@ internal sealed class SimConn(SimPeer owner, SimPeer remote, bool outgoing, Time
     public bool AmInterested { get; set; }
     public bool PeerInterested { get; set; }
     public bool Open { get; set; } = true;
-
-    /// <summary>Payload received from the remote peer (the choker's tit-for-tat rate).</summary>
-    public RateMeter Download { get; } = new(time);
 
     /// <summary>The remote peer's requests, served in order (a list and a head: cancels are rare, appends constant).</summary>
     public List<BlockRequest> Uploads { get; } = [];
@@ -93,6 +90,10 @@ internal sealed class SimPeer(int host, SwarmState swarm, Choker choker, OriginS
     public long Started { get; set; }
 
     public long Uploaded { get; set; }
+
+    /// <summary>Payload sent and received in the current second (the per-second series of the result).</summary>
+    public long UploadedThisSecond { get; set; }
+    public long ReceivedThisSecond { get; set; }
 
     /// <summary>Dials in flight.</summary>
     public int Dialing { get; set; }

@@ -40,6 +40,12 @@ public sealed record SimulationResult
     /// <summary>Fraction of the clients complete at each second of the run (index = second).</summary>
     public required double[] CompleteBySecond { get; init; }
 
+    /// <summary>Per second: payload the clients still downloading received ÷ what their cables carry (1 = line rate).</summary>
+    public required double[] UtilisationBySecond { get; init; }
+
+    /// <summary>Per second: the origin's payload sent ÷ its cable's payload rate.</summary>
+    public required double[] OriginRateBySecond { get; init; }
+
     /// <summary>When the origin had sent every piece at least once (seconds); NaN = never, or no origin policy.</summary>
     public required double OriginSentAllAt { get; init; }
 

@@ -131,6 +131,8 @@ public sealed class Simulator
         var vanishAt = _o.VanishAt.Ticks;
         bool vanishDone = _o.VanishFraction <= 0;
         var complete = new List<double>();
+        var utilisation = new List<double>();
+        var originShare = new List<double>();
         int steps = 0;
         long nextSecond = 0;
         double allSent = double.NaN;
@@ -140,6 +142,7 @@ public sealed class Simulator
             if (now >= nextSecond)
             {
                 complete.Add(CompletedFraction(clients));
+                if (nextSecond > 0) RecordSecond(utilisation, originShare);
                 nextSecond += TimeSpan.TicksPerSecond;
             }
             StartDue(now);
@@ -182,8 +185,31 @@ public sealed class Simulator
             Steps = steps,
             WallSeconds = wall.Elapsed.TotalSeconds,
             CompleteBySecond = [.. complete],
+            UtilisationBySecond = [.. utilisation],
+            OriginRateBySecond = [.. originShare],
             OriginSentAllAt = allSent,
         };
+    }
+
+    /// <summary>
+    /// The second that just ended: what the clients still downloading received ÷ what their cables could carry, and the
+    /// origin's upload ÷ its cable.
+    /// </summary>
+    private void RecordSecond(List<double> utilisation, List<double> originShare)
+    {
+        double received = 0;
+        int downloading = 0;
+        for (int h = 1; h < _peers.Length; h++)
+        {
+            var p = _peers[h];
+            received += p.ReceivedThisSecond;
+            if (p.ReceivedThisSecond > 0 || (p.Up && p.CompletedAt == null)) downloading++;
+            p.ReceivedThisSecond = 0;
+        }
+        double cable = _o.Network.AccessRate / 8 * _o.PayloadShare;
+        utilisation.Add(downloading == 0 ? 0 : received / (downloading * cable));
+        originShare.Add(_peers[0].UploadedThisSecond / cable);
+        _peers[0].UploadedThisSecond = 0;
     }
 
     /// <summary>Every host's state in one line each (for a run that did not complete).</summary>
@@ -333,8 +359,8 @@ public sealed class Simulator
     private void Connect(SimPeer a, SimPeer b, DialState dial)
     {
         dial.Connected = true;
-        var ab = new SimConn(a, b, outgoing: true, _clock) { Dial = dial };
-        var ba = new SimConn(b, a, outgoing: false, _clock);
+        var ab = new SimConn(a, b, outgoing: true) { Dial = dial };
+        var ba = new SimConn(b, a, outgoing: false);
         ab.Mirror = ba;
         ba.Mirror = ab;
         // Behind another switch, as the engine tells it: another subnet.
@@ -451,10 +477,10 @@ public sealed class Simulator
     private void Choke(SimPeer p)
     {
         _candidates.Clear();
-        foreach (var c in p.Conns) _candidates.Add(new ChokerPeer(c.RemoteHandle, c.PeerInterested, c.Download.BytesPerSecond));
+        foreach (var c in p.Conns) _candidates.Add(new ChokerPeer(c.RemoteHandle, c.PeerInterested, p.Swarm.PeerHaveCount(c.RemoteHandle)));
         _unchoke.Clear();
         bool seeding = p.Swarm.IsComplete;
-        p.Choker.Decide(_candidates, seeding, _unchoke);
+        p.Choker.Decide(_candidates, _unchoke);
         if (p.Origin is { } origin)
         {
             bool onlySeed = seeding;
@@ -561,7 +587,7 @@ public sealed class Simulator
     private void OnRun(SimConn c, BlockRequest run)
     {
         var me = c.Owner;
-        c.Download.Add(run.Length);
+        me.ReceivedThisSecond += run.Length;
         for (int begin = run.Begin; c.Open && begin < run.Begin + run.Length; begin += SwarmOptions.BlockSize)
         {
             var block = new BlockRequest(run.Piece, begin, Math.Min(SwarmOptions.BlockSize, run.Begin + run.Length - begin));
@@ -652,6 +678,7 @@ public sealed class Simulator
             c.Credit -= r.Length;
             for (int h = 0; h < _hops[flow]; h++) _linkBytes[_path[flow * FairShare.MaxHops + h]] += r.Length;
             up.Uploaded += r.Length;
+            up.UploadedThisSecond += r.Length;
             up.Origin?.OnBlockSent(r.Length);
             OnRun(c.Mirror, r);
         }

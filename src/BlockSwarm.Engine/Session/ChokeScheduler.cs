@@ -63,10 +63,10 @@ internal sealed class ChokeScheduler(TorrentSession session, Choker choker, Orig
         var peers = session.Peers;
         var swarm = session.Swarm;
         candidates.Clear();
-        foreach (var p in peers.All) candidates.Add(new ChokerPeer(p.Id, p.PeerInterested, p.Download.BytesPerSecond));
+        foreach (var p in peers.All) candidates.Add(new ChokerPeer(p.Id, p.PeerInterested, swarm.PeerHaveCount(p.Id)));
         unchoke.Clear();
         bool seeding = swarm.IsComplete;
-        choker.Decide(candidates, seeding, unchoke);
+        choker.Decide(candidates, unchoke);
         if (origin != null) UpdateOrigin(seeding && peers.All.All(p => !swarm.PeerIsSeed(p.Id)));
         unchokeSet.Clear();
         unchokeSet.UnionWith(unchoke);

@@ -34,7 +34,6 @@ internal sealed class PeerSession : IPeerMessageHandler
         Remote = remote;
         SupportsFast = fast;
         _uploads = Channel.CreateUnbounded<BlockRequest>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        Download = new RateMeter(session.Time);
         Upload = new RateMeter(session.Time);
     }
 
@@ -42,7 +41,6 @@ internal sealed class PeerSession : IPeerMessageHandler
     public PeerHandle Id { get; }
     public IPEndPoint Remote { get; }
     public bool SupportsFast { get; }
-    public RateMeter Download { get; }
     public RateMeter Upload { get; }
 
     /// <summary>We are choking the peer (start state per BEP 3).</summary>
@@ -350,7 +348,6 @@ internal sealed class PeerSession : IPeerMessageHandler
         int pieceLength = _session.Torrent.GetPieceLength(block.Piece);
         if (block.Begin + block.Length > pieceLength)
             throw new PeerProtocolException($"piece {block.Piece} block [{block.Begin}, +{block.Length}) runs past the piece's {pieceLength} bytes");
-        Download.Add(block.Length);
         Interlocked.Add(ref _payloadFromPeer, block.Length);
         _session.OnDownloaded(block.Length);
         BlockReceivedStatus status;

@@ -1,14 +1,17 @@
 namespace BlockSwarm.Engine.Swarm;
 
-/// <summary>Tunables for <see cref="Choker"/>. Defaults: generous, for a trusted LAN.</summary>
+/// <summary>Tunables for <see cref="Choker"/>. Defaults: what the swarm simulator measured best for rooms of 16 to 2,000.</summary>
 public sealed record ChokerOptions
 {
-    /// <summary>Peers unchoked at once. Large: on a LAN the link, not fairness, is the limit.</summary>
-    public int UnchokeSlots { get; init; } = 32;
+    /// <summary>
+    /// Peers unchoked at once when more than <see cref="UnchokeAllUpTo"/> want data. Few, so that each flow is fast: a
+    /// piece finishes at its receiver, and can travel on, in a slot's share of the upload.
+    /// </summary>
+    public int UnchokeSlots { get; init; } = 8;
 
-    /// <summary>How long the optimistic unchoke (leeching) stays with one peer.</summary>
+    /// <summary>While at most this many peers want data, every one of them is unchoked (a small room: all flows at once fill the links best).</summary>
+    public int UnchokeAllUpTo { get; init; } = 16;
+
+    /// <summary>How long the optimistic unchoke stays with one peer.</summary>
     public TimeSpan OptimisticInterval { get; init; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>When seeding with more interested peers than slots, an unchoked peer keeps its slot this long before it may be rotated out.</summary>
-    public TimeSpan SeedRotationInterval { get; init; } = TimeSpan.FromSeconds(30);
 }

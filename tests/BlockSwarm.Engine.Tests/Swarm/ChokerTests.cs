@@ -7,46 +7,69 @@ public sealed class ChokerTests
 {
     private readonly FakeTimeProvider _time = new();
 
-    private static ChokerPeer P(int id, bool interested = true, double rate = 0) => new(new PeerHandle(id), interested, rate);
+    private static ChokerPeer P(int id, bool interested = true, int pieces = 0) => new(new PeerHandle(id), interested, pieces);
 
-    private static int[] Decide(Choker c, bool seeding, params ChokerPeer[] peers)
+    private static int[] Decide(Choker c, params ChokerPeer[] peers)
     {
         var list = new List<PeerHandle>();
-        c.Decide(peers, seeding, list);
+        c.Decide(peers, list);
         return list.Select(p => p.Value).Order().ToArray();
     }
 
     [Fact]
-    public void Unchokes_every_interested_peer_while_slots_last()
+    public void Unchokes_every_interested_peer_in_a_small_room()
     {
-        var c = new Choker(new ChokerOptions { UnchokeSlots = 4 }, _time, new Random(1));
-        Assert.Equal([1, 2, 4], Decide(c, false, P(1), P(2), P(3, interested: false), P(4)));
+        var c = new Choker(new ChokerOptions { UnchokeSlots = 2, UnchokeAllUpTo = 4 }, _time, new Random(1));
+        Assert.Equal([1, 2, 4, 5], Decide(c, P(1), P(2), P(3, interested: false), P(4), P(5)));
         Assert.Null(c.OptimisticPeer);
     }
 
     [Fact]
-    public void Leeching_prefers_uploaders_and_rotates_one_optimistic_slot()
+    public void Past_the_small_room_the_slots_go_to_the_peers_furthest_behind_and_one_optimistic()
     {
-        var c = new Choker(new ChokerOptions { UnchokeSlots = 3, OptimisticInterval = TimeSpan.FromSeconds(30) }, _time, new Random(5));
-        var peers = new[] { P(1, rate: 10), P(2, rate: 500), P(3, rate: 300), P(4), P(5), P(6) };
-        var first = Decide(c, false, peers);
+        var c = new Choker(new ChokerOptions { UnchokeSlots = 3, UnchokeAllUpTo = 4, OptimisticInterval = TimeSpan.FromSeconds(30) }, _time, new Random(5));
+        var peers = new[] { P(1, pieces: 900), P(2, pieces: 10), P(3, pieces: 40), P(4, pieces: 500), P(5, pieces: 700), P(6, pieces: 800) };
+        var first = Decide(c, peers);
+        Assert.Equal(3, first.Length);
         Assert.Contains(2, first);
         Assert.Contains(3, first);
         var opt = c.OptimisticPeer!.Value.Value;
         Assert.Contains(opt, new[] { 1, 4, 5, 6 });
-        Assert.Equal(3, first.Length);
 
         _time.Advance(TimeSpan.FromSeconds(10));
-        Assert.Equal(first, Decide(c, false, peers)); // optimistic slot kept within its interval
+        Assert.Equal(first, Decide(c, peers)); // the optimistic slot is kept within its interval
+
+        // Peer 2 caught up: peer 4 is now among the furthest behind.
+        peers[1] = P(2, pieces: 950);
+        var second = Decide(c, peers);
+        Assert.Contains(3, second);
+        Assert.Contains(4, second);
+        Assert.DoesNotContain(2, second);
 
         var seen = new HashSet<int> { opt };
         for (int i = 0; i < 20; i++)
         {
             _time.Advance(TimeSpan.FromSeconds(30));
-            Decide(c, false, peers);
+            Decide(c, peers);
             seen.Add(c.OptimisticPeer!.Value.Value);
         }
-        Assert.True(seen.Count >= 3, $"optimistic unchoke should rotate, saw {string.Join(",", seen)}");
+        Assert.True(seen.Count >= 3, $"the optimistic unchoke should rotate, saw {string.Join(",", seen)}");
+    }
+
+    [Fact]
+    public void Upload_rate_plays_no_part_and_equal_progress_goes_to_the_least_recently_served()
+    {
+        var c = new Choker(new ChokerOptions { UnchokeSlots = 2, UnchokeAllUpTo = 0 }, _time, new Random(1));
+        // Everyone at the start: equal progress. Served: the first by id, and one optimistic among the rest.
+        var peers = new[] { P(1), P(2), P(3), P(4), P(5) };
+        var first = Decide(c, peers);
+        Assert.Contains(1, first);
+        int optimistic = c.OptimisticPeer!.Value.Value;
+        _time.Advance(TimeSpan.FromSeconds(5));
+        // Still equal: the peers never served come before peer 1, which was served until now.
+        var second = Decide(c, peers);
+        Assert.DoesNotContain(1, second);
+        Assert.Contains(optimistic, second);
     }
 
     [Fact]
@@ -54,36 +77,20 @@ public sealed class ChokerTests
     {
         PeerHandle? Run()
         {
-            var c = new Choker(new ChokerOptions { UnchokeSlots = 2 }, new FakeTimeProvider(), new Random(99));
-            c.Decide([P(1), P(2), P(3), P(4), P(5)], false, []);
+            var c = new Choker(new ChokerOptions { UnchokeSlots = 2, UnchokeAllUpTo = 0 }, new FakeTimeProvider(), new Random(99));
+            c.Decide([P(1), P(2), P(3), P(4), P(5)], []);
             return c.OptimisticPeer;
         }
         Assert.Equal(Run(), Run());
     }
 
     [Fact]
-    public void Seeding_rotates_round_robin_to_the_least_recently_served()
-    {
-        var c = new Choker(new ChokerOptions { UnchokeSlots = 2, SeedRotationInterval = TimeSpan.FromSeconds(30) }, _time, new Random(1));
-        var peers = new[] { P(1, rate: 1000), P(2), P(3), P(4), P(5) };
-        Assert.Equal([1, 2], Decide(c, true, peers)); // never served: by id
-        _time.Advance(TimeSpan.FromSeconds(10));
-        Assert.Equal([1, 2], Decide(c, true, peers)); // still their turn
-        _time.Advance(TimeSpan.FromSeconds(25));
-        Assert.Equal([3, 4], Decide(c, true, peers)); // turn over: the waiting ones
-        _time.Advance(TimeSpan.FromSeconds(30));
-        Assert.Equal([1, 5], Decide(c, true, peers)); // 5 never served; 1 and 2 served equally long ago → lower id
-        _time.Advance(TimeSpan.FromSeconds(30));
-        Assert.Equal([2, 3], Decide(c, true, peers));
-    }
-
-    [Fact]
     public void Departed_peers_are_forgotten()
     {
-        var c = new Choker(new ChokerOptions { UnchokeSlots = 2 }, _time, new Random(1));
-        Decide(c, true, P(1), P(2), P(3));
+        var c = new Choker(new ChokerOptions { UnchokeSlots = 2, UnchokeAllUpTo = 0 }, _time, new Random(1));
+        Decide(c, P(1), P(2), P(3));
         Assert.True(c.IsUnchoked(new PeerHandle(1)));
-        Assert.Equal([3], Decide(c, true, P(3)));
+        Assert.Equal([3], Decide(c, P(3)));
         Assert.False(c.IsUnchoked(new PeerHandle(1)));
     }
 }
