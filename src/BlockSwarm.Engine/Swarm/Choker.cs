@@ -6,12 +6,14 @@ namespace BlockSwarm.Engine.Swarm;
 /// </summary>
 /// <remarks>
 /// A deployment swarm is cooperative: every peer wants every piece, and the deployment ends when the last peer has
-/// them. So while at most <see cref="ChokerOptions.UnchokeAllUpTo"/> peers want data every one is unchoked; past that
-/// <see cref="ChokerOptions.UnchokeSlots"/> are, seeding or not: the peers furthest behind (fewest pieces; equal ones to
-/// the least recently served), with one slot rotating at random among the rest every
-/// <see cref="ChokerOptions.OptimisticInterval"/>. Upload rate plays no part: BitTorrent's tit-for-tat choked exactly
-/// the peers that had least to give back, and they finished last (swarm simulator, 100 clients on one switch: the last
-/// client at 1.79 × F/c with tit-for-tat and 32 slots, 1.28–1.32 with this; docs/benchmarks.md, issue 19).
+/// them. So while at most <see cref="ChokerOptions.UnchokeAllUpTo"/> peers want data every one is unchoked; past that a
+/// few slots are, seeding or not: the peers furthest behind (fewest pieces; equal ones to the least recently served),
+/// with one slot rotating at random among the rest every <see cref="ChokerOptions.OptimisticInterval"/>. There are
+/// <see cref="ChokerOptions.UnchokeSlots"/> of them, more while our upload runs short of the best rate it has shown
+/// (every peer ranks the same peers furthest behind, whose downlinks then fill while the slots to them drain slowly).
+/// Upload rate to us plays no part: BitTorrent's tit-for-tat choked exactly the peers that had least to give back, and
+/// they finished last (swarm simulator, 100 clients on one switch: the last client at 1.76–1.79 × F/c with tit-for-tat
+/// and 32 slots, 1.36–1.41 with this; docs/benchmarks.md, issue 19).
 /// Call <see cref="Decide"/> about every 10 s and when a peer's interest changes or it leaves.
 /// Not thread-safe: one choker loop owns it.
 /// </remarks>
@@ -28,6 +30,10 @@ public sealed class Choker
     private readonly List<PeerHandle> _stale = [];
     private PeerHandle? _optimistic;
     private long _optimisticSince;
+    private int _slots;            // slots in use past the small room: UnchokeSlots, more while our upload is not full
+    private long _sampledAt;       // when _uploadedThen was taken (0: never)
+    private long _uploadedThen;
+    private double _peakRate;      // the best upload rate seen (bytes/s), decaying: what our link can do
 
     public Choker(ChokerOptions? options = null, TimeProvider? time = null, Random? random = null)
     {
@@ -36,7 +42,11 @@ public sealed class Choker
         ArgumentOutOfRangeException.ThrowIfNegative(_options.UnchokeAllUpTo);
         _time = time ?? TimeProvider.System;
         _random = random ?? new Random();
+        _slots = _options.UnchokeSlots;
     }
+
+    /// <summary>Slots given past the small room now: <see cref="ChokerOptions.UnchokeSlots"/>, or more while they leave our upload short.</summary>
+    public int Slots => _slots;
 
     /// <summary>The peer holding the optimistic slot, if any.</summary>
     public PeerHandle? OptimisticPeer => _optimistic;
@@ -44,7 +54,8 @@ public sealed class Choker
     public bool IsUnchoked(PeerHandle peer) => _unchokedSince.ContainsKey(peer);
 
     /// <summary>Fills <paramref name="unchoke"/> with the peers that should be unchoked now; every other peer should be choked.</summary>
-    public void Decide(IReadOnlyList<ChokerPeer> peers, List<PeerHandle> unchoke)
+    /// <param name="uploaded">Payload bytes we have sent in this torrent so far (the slot count follows its rate).</param>
+    public void Decide(IReadOnlyList<ChokerPeer> peers, List<PeerHandle> unchoke, long uploaded)
     {
         ArgumentNullException.ThrowIfNull(peers);
         ArgumentNullException.ThrowIfNull(unchoke);
@@ -61,15 +72,15 @@ public sealed class Choker
         Forget(_lastServed);
         if (_optimistic is { } o && !_present.Contains(o)) _optimistic = null;
 
-        int slots = _options.UnchokeSlots;
-        if (_interested.Count <= Math.Max(slots, _options.UnchokeAllUpTo))
+        AdjustSlots(now, uploaded);
+        if (_interested.Count <= Math.Max(_slots, _options.UnchokeAllUpTo))
         {
             foreach (var p in _interested) _chosen.Add(p.Peer);
             _optimistic = null;
         }
         else
         {
-            ChooseFurthestBehind(now, slots);
+            ChooseFurthestBehind(now, _slots);
         }
 
         // Bookkeeping: who was served until now, who starts now.
@@ -87,6 +98,31 @@ public sealed class Choker
             unchoke.Add(peer);
         }
     }
+
+    /// <summary>
+    /// At most once a second: the upload rate since the last sample against the best seen. Every peer ranks the same
+    /// peers furthest behind, so their downlinks fill while our slots to them drain slowly and the upload sits idle;
+    /// then the slots grow by a quarter. A full upload gives one back, down to <see cref="ChokerOptions.UnchokeSlots"/>.
+    /// </summary>
+    private void AdjustSlots(long now, long uploaded)
+    {
+        if (_sampledAt == 0)
+        {
+            (_sampledAt, _uploadedThen) = (now, uploaded);
+            return;
+        }
+        double seconds = (double)(now - _sampledAt) / _time.TimestampFrequency;
+        if (seconds < 1) return;
+        double rate = (uploaded - _uploadedThen) / seconds;
+        (_sampledAt, _uploadedThen) = (now, uploaded);
+        _peakRate = Math.Max(rate, _peakRate * Math.Pow(PeakDecayPerSecond, seconds));
+        if (rate < ShortOfPeak * _peakRate) _slots = Math.Min(_slots + Math.Max(1, _slots / 4), Math.Max(_options.UnchokeSlots, _interested.Count));
+        else if (rate > FullAtPeak * _peakRate) _slots = Math.Max(_options.UnchokeSlots, _slots - 1);
+    }
+
+    // The best rate seen fades by 1 % a second (a link that got slower is believed within a minute or so); below 90 %
+    // of it the upload counts as short, above 97 % as full.
+    private const double PeakDecayPerSecond = 0.99, ShortOfPeak = 0.9, FullAtPeak = 0.97;
 
     private void ChooseFurthestBehind(long now, int slots)
     {

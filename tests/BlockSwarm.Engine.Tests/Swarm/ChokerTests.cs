@@ -12,7 +12,7 @@ public sealed class ChokerTests
     private static int[] Decide(Choker c, params ChokerPeer[] peers)
     {
         var list = new List<PeerHandle>();
-        c.Decide(peers, list);
+        c.Decide(peers, list, uploaded: 0);
         return list.Select(p => p.Value).Order().ToArray();
     }
 
@@ -72,13 +72,47 @@ public sealed class ChokerTests
         Assert.Contains(optimistic, second);
     }
 
+    /// <summary>
+    /// Every peer ranks the same peers furthest behind; their downlinks fill and our slots to them drain slowly. The
+    /// choker then gives more slots while our upload is short of the best rate it has shown, and takes them back one a
+    /// second once it is full again.
+    /// </summary>
+    [Fact]
+    public void Slots_grow_while_the_upload_is_short_and_shrink_back_when_it_is_full()
+    {
+        var c = new Choker(new ChokerOptions { UnchokeSlots = 2, UnchokeAllUpTo = 0 }, _time, new Random(1));
+        var peers = Enumerable.Range(1, 10).Select(i => P(i, pieces: i * 10)).ToArray();
+        long uploaded = 0;
+        int Step(long bytesThisSecond)
+        {
+            _time.Advance(TimeSpan.FromSeconds(1));
+            uploaded += bytesThisSecond;
+            var list = new List<PeerHandle>();
+            c.Decide(peers, list, uploaded);
+            return list.Count;
+        }
+        Assert.Equal(2, Step(0));               // the first sample
+        Assert.Equal(2, Step(1_000_000));       // full: the best rate so far
+        Assert.Equal(3, Step(200_000));         // short: one more
+        Assert.Equal(4, Step(200_000));
+        Assert.Equal(5, Step(200_000));
+        Assert.Equal(6, Step(200_000));
+        Assert.Equal(7, Step(200_000));
+        Assert.Equal(6, Step(1_000_000));       // full again: one back a second
+        Assert.Equal(5, Step(1_000_000));
+        _time.Advance(TimeSpan.FromMilliseconds(500));
+        Assert.Equal(5, c.Slots);               // not resampled within a second
+        for (int i = 0; i < 5; i++) Step(1_000_000);
+        Assert.Equal(2, c.Slots);               // never below UnchokeSlots
+    }
+
     [Fact]
     public void Optimistic_choice_is_deterministic_for_a_seed()
     {
         PeerHandle? Run()
         {
             var c = new Choker(new ChokerOptions { UnchokeSlots = 2, UnchokeAllUpTo = 0 }, new FakeTimeProvider(), new Random(99));
-            c.Decide([P(1), P(2), P(3), P(4), P(5)], []);
+            c.Decide([P(1), P(2), P(3), P(4), P(5)], [], uploaded: 0);
             return c.OptimisticPeer;
         }
         Assert.Equal(Run(), Run());
