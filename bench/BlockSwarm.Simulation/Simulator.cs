@@ -480,7 +480,7 @@ public sealed class Simulator
         foreach (var c in p.Conns) _candidates.Add(new ChokerPeer(c.RemoteHandle, c.PeerInterested, p.Swarm.PeerHaveCount(c.RemoteHandle)));
         _unchoke.Clear();
         bool seeding = p.Swarm.IsComplete;
-        p.Choker.Decide(_candidates, _unchoke, p.Uploaded);
+        p.Choker.Decide(_candidates, seeding, _unchoke, p.Uploaded);
         if (p.Origin is { } origin)
         {
             bool onlySeed = seeding;

@@ -161,7 +161,7 @@ public sealed partial class EzioDaemon : IAsyncDisposable
             var torrentOptions = new TorrentOptions
             {
                 MaxConnections = connections,
-                Choker = new ChokerOptions { UnchokeSlots = uploads, UnchokeAllUpTo = uploads },
+                Choker = new ChokerOptions { UnchokeSlots = uploads, UnchokeAllUpTo = uploads, SeedUnchokeAllUpTo = uploads },
                 ResumePath = added.ResumePath,
                 HashWorkers = _hashThreads,
             };

@@ -66,7 +66,7 @@ internal sealed class ChokeScheduler(TorrentSession session, Choker choker, Orig
         foreach (var p in peers.All) candidates.Add(new ChokerPeer(p.Id, p.PeerInterested, swarm.PeerHaveCount(p.Id)));
         unchoke.Clear();
         bool seeding = swarm.IsComplete;
-        choker.Decide(candidates, unchoke, session.Counters.Uploaded);
+        choker.Decide(candidates, seeding, unchoke, session.Counters.Uploaded);
         if (origin != null) UpdateOrigin(seeding && peers.All.All(p => !swarm.PeerIsSeed(p.Id)));
         unchokeSet.Clear();
         unchokeSet.UnionWith(unchoke);

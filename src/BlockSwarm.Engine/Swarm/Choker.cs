@@ -6,14 +6,15 @@ namespace BlockSwarm.Engine.Swarm;
 /// </summary>
 /// <remarks>
 /// A deployment swarm is cooperative: every peer wants every piece, and the deployment ends when the last peer has
-/// them. So while at most <see cref="ChokerOptions.UnchokeAllUpTo"/> peers want data every one is unchoked; past that a
-/// few slots are, seeding or not: the peers furthest behind (fewest pieces; equal ones to the least recently served),
-/// with one slot rotating at random among the rest every <see cref="ChokerOptions.OptimisticInterval"/>. There are
-/// <see cref="ChokerOptions.UnchokeSlots"/> of them, more while our upload runs short of the best rate it has shown
-/// (every peer ranks the same peers furthest behind, whose downlinks then fill while the slots to them drain slowly).
-/// Upload rate to us plays no part: BitTorrent's tit-for-tat choked exactly the peers that had least to give back, and
-/// they finished last (swarm simulator, 100 clients on one switch: the last client at 1.76–1.79 × F/c with tit-for-tat
-/// and 32 slots, 1.36–1.41 with this; docs/benchmarks.md, issue 19).
+/// them. So in a small room every interested peer is unchoked: up to <see cref="ChokerOptions.UnchokeAllUpTo"/> (16)
+/// while leeching, <see cref="ChokerOptions.SeedUnchokeAllUpTo"/> (32) while seeding. Past that a few slots are: the
+/// peers furthest behind (fewest pieces; equal ones to the least recently served), with one slot rotating at random
+/// among the rest every <see cref="ChokerOptions.OptimisticInterval"/>. There are <see cref="ChokerOptions.UnchokeSlots"/>
+/// of them, more while our upload runs short of the best rate it has shown (every peer ranks the same peers furthest
+/// behind, whose downlinks then fill while the slots to them drain slowly). Upload rate to us plays no part:
+/// BitTorrent's tit-for-tat choked exactly the peers that had least to give back, and they finished last (swarm
+/// simulator, one switch: 100 clients 1.76–1.79 × F/c with tit-for-tat and 32 slots, 1.33–1.35 with this; 300 clients
+/// 1.67 against 1.40; docs/benchmarks.md, issue 19).
 /// Call <see cref="Decide"/> about every 10 s and when a peer's interest changes or it leaves.
 /// Not thread-safe: one choker loop owns it.
 /// </remarks>
@@ -54,8 +55,9 @@ public sealed class Choker
     public bool IsUnchoked(PeerHandle peer) => _unchokedSince.ContainsKey(peer);
 
     /// <summary>Fills <paramref name="unchoke"/> with the peers that should be unchoked now; every other peer should be choked.</summary>
+    /// <param name="seeding">We have every piece (a seed unchokes everyone in a larger room: <see cref="ChokerOptions.SeedUnchokeAllUpTo"/>).</param>
     /// <param name="uploaded">Payload bytes we have sent in this torrent so far (the slot count follows its rate).</param>
-    public void Decide(IReadOnlyList<ChokerPeer> peers, List<PeerHandle> unchoke, long uploaded)
+    public void Decide(IReadOnlyList<ChokerPeer> peers, bool seeding, List<PeerHandle> unchoke, long uploaded)
     {
         ArgumentNullException.ThrowIfNull(peers);
         ArgumentNullException.ThrowIfNull(unchoke);
@@ -73,7 +75,7 @@ public sealed class Choker
         if (_optimistic is { } o && !_present.Contains(o)) _optimistic = null;
 
         AdjustSlots(now, uploaded);
-        if (_interested.Count <= Math.Max(_slots, _options.UnchokeAllUpTo))
+        if (_interested.Count <= Math.Max(_slots, seeding ? _options.SeedUnchokeAllUpTo : _options.UnchokeAllUpTo))
         {
             foreach (var p in _interested) _chosen.Add(p.Peer);
             _optimistic = null;

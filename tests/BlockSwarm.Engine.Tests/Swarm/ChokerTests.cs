@@ -12,7 +12,7 @@ public sealed class ChokerTests
     private static int[] Decide(Choker c, params ChokerPeer[] peers)
     {
         var list = new List<PeerHandle>();
-        c.Decide(peers, list, uploaded: 0);
+        c.Decide(peers, seeding: false, list, uploaded: 0);
         return list.Select(p => p.Value).Order().ToArray();
     }
 
@@ -22,6 +22,22 @@ public sealed class ChokerTests
         var c = new Choker(new ChokerOptions { UnchokeSlots = 2, UnchokeAllUpTo = 4 }, _time, new Random(1));
         Assert.Equal([1, 2, 4, 5], Decide(c, P(1), P(2), P(3, interested: false), P(4), P(5)));
         Assert.Null(c.OptimisticPeer);
+    }
+
+    [Fact]
+    public void A_seed_unchokes_everyone_in_a_larger_room_than_a_leecher_does()
+    {
+        var options = new ChokerOptions { UnchokeSlots = 2, UnchokeAllUpTo = 3, SeedUnchokeAllUpTo = 5 };
+        var peers = Enumerable.Range(1, 5).Select(i => P(i, pieces: i)).ToArray();
+        Assert.Equal([1, 2, 3, 4, 5], DecideAs(new Choker(options, _time, new Random(1)), seeding: true, peers));
+        Assert.Equal(2, DecideAs(new Choker(options, _time, new Random(1)), seeding: false, peers).Length);
+    }
+
+    private static int[] DecideAs(Choker c, bool seeding, ChokerPeer[] peers)
+    {
+        var list = new List<PeerHandle>();
+        c.Decide(peers, seeding, list, uploaded: 0);
+        return list.Select(p => p.Value).Order().ToArray();
     }
 
     [Fact]
@@ -59,7 +75,7 @@ public sealed class ChokerTests
     [Fact]
     public void Upload_rate_plays_no_part_and_equal_progress_goes_to_the_least_recently_served()
     {
-        var c = new Choker(new ChokerOptions { UnchokeSlots = 2, UnchokeAllUpTo = 0 }, _time, new Random(1));
+        var c = new Choker(new ChokerOptions { UnchokeSlots = 2, UnchokeAllUpTo = 0, SeedUnchokeAllUpTo = 0 }, _time, new Random(1));
         // Everyone at the start: equal progress. Served: the first by id, and one optimistic among the rest.
         var peers = new[] { P(1), P(2), P(3), P(4), P(5) };
         var first = Decide(c, peers);
@@ -80,7 +96,7 @@ public sealed class ChokerTests
     [Fact]
     public void Slots_grow_while_the_upload_is_short_and_shrink_back_when_it_is_full()
     {
-        var c = new Choker(new ChokerOptions { UnchokeSlots = 2, UnchokeAllUpTo = 0 }, _time, new Random(1));
+        var c = new Choker(new ChokerOptions { UnchokeSlots = 2, UnchokeAllUpTo = 0, SeedUnchokeAllUpTo = 0 }, _time, new Random(1));
         var peers = Enumerable.Range(1, 10).Select(i => P(i, pieces: i * 10)).ToArray();
         long uploaded = 0;
         int Step(long bytesThisSecond)
@@ -88,7 +104,7 @@ public sealed class ChokerTests
             _time.Advance(TimeSpan.FromSeconds(1));
             uploaded += bytesThisSecond;
             var list = new List<PeerHandle>();
-            c.Decide(peers, list, uploaded);
+            c.Decide(peers, seeding: false, list, uploaded);
             return list.Count;
         }
         Assert.Equal(2, Step(0));               // the first sample
@@ -111,8 +127,8 @@ public sealed class ChokerTests
     {
         PeerHandle? Run()
         {
-            var c = new Choker(new ChokerOptions { UnchokeSlots = 2, UnchokeAllUpTo = 0 }, new FakeTimeProvider(), new Random(99));
-            c.Decide([P(1), P(2), P(3), P(4), P(5)], [], uploaded: 0);
+            var c = new Choker(new ChokerOptions { UnchokeSlots = 2, UnchokeAllUpTo = 0, SeedUnchokeAllUpTo = 0 }, new FakeTimeProvider(), new Random(99));
+            c.Decide([P(1), P(2), P(3), P(4), P(5)], seeding: false, [], uploaded: 0);
             return c.OptimisticPeer;
         }
         Assert.Equal(Run(), Run());
@@ -121,7 +137,7 @@ public sealed class ChokerTests
     [Fact]
     public void Departed_peers_are_forgotten()
     {
-        var c = new Choker(new ChokerOptions { UnchokeSlots = 2, UnchokeAllUpTo = 0 }, _time, new Random(1));
+        var c = new Choker(new ChokerOptions { UnchokeSlots = 2, UnchokeAllUpTo = 0, SeedUnchokeAllUpTo = 0 }, _time, new Random(1));
         Decide(c, P(1), P(2), P(3));
         Assert.True(c.IsUnchoked(new PeerHandle(1)));
         Assert.Equal([3], Decide(c, P(3)));
