@@ -125,8 +125,13 @@ public sealed class ClonezillaDeployTests(ITestOutputHelper output)
         Directory.CreateDirectory(copy);
         foreach (var file in Directory.EnumerateFiles(f.ImageDirectory)) File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
 
+        // The partitions are named after the loop device ocs-sr saved from (loop0p1 or another: fixtures of other test
+        // assemblies may hold loop0 at the same time).
+        string ext4 = Path.GetFileName(Directory.EnumerateFiles(copy, "*.ext4-ptcl-img.zst.ab").Single())[..^".ext4-ptcl-img.zst.ab".Length];
+        string ntfs = Path.GetFileName(Directory.EnumerateFiles(copy, "*.ntfs-ptcl-img.zst.ab").Single())[..^".ntfs-ptcl-img.zst.ab".Length];
+
         // Bytes flipped in the middle of a split file: the hashing pass meets them and names the partition's files.
-        var damaged = Path.Combine(copy, "loop0p1.ext4-ptcl-img.zst.ab");
+        var damaged = Path.Combine(copy, ext4 + ".ext4-ptcl-img.zst.ab");
         await using (var fs = File.Open(damaged, FileMode.Open, FileAccess.ReadWrite))
         {
             fs.Position = fs.Length / 2;
@@ -135,13 +140,13 @@ public sealed class ClonezillaDeployTests(ITestOutputHelper output)
         }
         var r = await CliRunner.RunAsync("create", "-s", copy, "-o", dir.File("x.torrent"));
         Assert.Equal(1, r.ExitCode);
-        Assert.Matches(@"loop0p1\.ext4-ptcl-img\.zst.*byte \d+", r.StdErr);
+        Assert.Matches(System.Text.RegularExpressions.Regex.Escape(ext4) + @"\.ext4-ptcl-img\.zst.*byte \d+", r.StdErr);
         Assert.False(File.Exists(dir.File("x.torrent")));
 
         // A split piece gone: refused when the directory is loaded, naming the piece and where it would start.
-        File.Delete(Path.Combine(copy, "loop0p2.ntfs-ptcl-img.zst.ab"));
+        File.Delete(Path.Combine(copy, ntfs + ".ntfs-ptcl-img.zst.ab"));
         r = await CliRunner.RunAsync("serve", "-s", copy, "--listen", "127.0.0.1", "--http-port", "0", "--bt-port", "0");
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains("loop0p2.ntfs-ptcl-img.zst.ab: missing", r.StdErr, StringComparison.Ordinal);
+        Assert.Contains(ntfs + ".ntfs-ptcl-img.zst.ab: missing", r.StdErr, StringComparison.Ordinal);
     }
 }
