@@ -19,7 +19,9 @@ public static class SimulateCommand
                                    [--origin-max-peers 256] [--locality yes|no] [--dial-limit N] [--drop-seeds yes|no] [--pipeline-ms 250]
                               the engine's picker, choker, origin policy and tracker on virtual time over a modelled LAN
                               (--per-switch 0: one flat switch; rates take K, M, G suffixes, bits/s). Prints T ÷ (F/c), the
-                              origin's copies of F and every uplink's bytes ÷ F; writes simulate.json and simulate.png to --out
+                              origin's copies of F, how full the clients' links were until the origin had sent every piece,
+                              and every uplink's bytes ÷ F; writes simulate.json (with per-second series) and simulate.png
+                              to --out
     """;
 
     public static int Run(Func<string, string, string> opt, Action<string> log)
@@ -96,6 +98,7 @@ public static class SimulateCommand
         sb.Append(CultureInfo.InvariantCulture, $"N={o.Network.Clients,5}");
         if (o.Network.IsTree) sb.Append(CultureInfo.InvariantCulture, $" ({o.Network.SwitchCount} switches × {o.Network.PerSwitch})");
         sb.Append(CultureInfo.InvariantCulture, $": T={r.T,8:0.00} s  F/c={r.Floor,7:0.00} s  T/(F/c)={r.TOverFloor,5:0.000}  origin {r.OriginCopies:0.00}×F (every piece once by {r.OriginSentAllAt:0.0} s)  peers {r.PeerCopies:0.0}×F");
+        if (r.LinksUsedUntilOriginSentAll() is { } used) sb.Append(CultureInfo.InvariantCulture, $"  client links {used:P0} used until then");
         if (r.Uplinks.Count > 0)
             sb.Append(CultureInfo.InvariantCulture, $"  uplinks up max {r.Uplinks.Max(u => u.Up):0.00}×F (mean {r.Uplinks.Average(u => u.Up):0.00}), down max {r.Uplinks.Max(u => u.Down):0.00}×F (mean {r.Uplinks.Average(u => u.Down):0.00})");
         if (r.Vanished.Any(v => v)) sb.Append(CultureInfo.InvariantCulture, $"  {r.Vanished.Count(v => v)} vanished");
@@ -121,6 +124,8 @@ public static class SimulateCommand
         uplinks = r.Uplinks,
         vanished = r.Vanished.Count(v => v),
         completeBySecond = r.CompleteBySecond,
+        utilisationBySecond = r.UtilisationBySecond,
+        originRateBySecond = r.OriginRateBySecond,
         wallSeconds = r.WallSeconds,
     };
 

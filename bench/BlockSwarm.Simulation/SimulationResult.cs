@@ -50,4 +50,15 @@ public sealed record SimulationResult
     public required double OriginSentAllAt { get; init; }
 
     public bool AllCompleted => !double.IsNaN(T);
+
+    /// <summary>
+    /// The clients' mean link utilisation (<see cref="UtilisationBySecond"/>) over the whole seconds from the first to the
+    /// one in which the origin had sent every piece once; null when that never happened or took under two seconds.
+    /// </summary>
+    public double? LinksUsedUntilOriginSentAll()
+    {
+        if (double.IsNaN(OriginSentAllAt)) return null;
+        int end = Math.Min(UtilisationBySecond.Length, (int)OriginSentAllAt);
+        return end < 2 ? null : UtilisationBySecond.Skip(1).Take(end - 1).Average();
+    }
 }

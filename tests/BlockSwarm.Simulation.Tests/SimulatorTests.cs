@@ -55,6 +55,13 @@ public sealed class SimulatorTests(ITestOutputHelper output)
         Assert.Equal(1 << 20, r.PieceLength);
         Assert.InRange(r.TOverFloor / lab, 0.95, 1.05);
         Assert.InRange(r.OriginCopies, 1.0, 1.05);
+        // The per-second series: one value a second of the run, the clients' links nearly full while the origin still
+        // had pieces to send for the first time. A second counts whole 256 KiB runs (4.4 % of a second at 50 Mbit/s),
+        // so one second may show a little more than the link; their mean can not.
+        Assert.InRange(r.UtilisationBySecond.Length, (int)r.T - 1, (int)r.T + 1);
+        Assert.InRange(r.LinksUsedUntilOriginSentAll()!.Value, 0.85, 1.01);
+        Assert.All(r.OriginRateBySecond, rate => Assert.InRange(rate, 0, 1.1));
+        Assert.InRange(r.OriginRateBySecond.Take((int)r.OriginSentAllAt).Average(), 0.85, 1.01);
     }
 
     /// <summary>
