@@ -27,6 +27,33 @@ public sealed class LocalityTests
         Assert.True(Locality.SameSubnet(IPAddress.Parse("10.1.2.3"), IPAddress.Parse("192.168.0.1"), ipv4Prefix: 0));
     }
 
+    /// <summary>The engine's subnet is its interface's netmask, within what a switch's segment can be.</summary>
+    [Theory]
+    [InlineData("10.20.3.4", 16)]      // a flat room numbered in a /16
+    [InlineData("10.30.0.9", 24)]      // a /32 host route says nothing about the segment: the default
+    [InlineData("10.40.0.1", 24)]      // an address no interface holds (the simulator's): the default
+    [InlineData("::ffff:10.20.3.4", 16)]
+    [InlineData("fd00:1::5", 48)]
+    [InlineData("fd00:2::5", 64)]      // a /128: the default
+    public void Our_prefix_is_the_interface_netmask(string local, int prefix)
+    {
+        (IPAddress, int)[] interfaces =
+        [
+            (IPAddress.Parse("10.20.3.4"), 16),
+            (IPAddress.Parse("10.30.0.9"), 32),
+            (IPAddress.Parse("fd00:1::5"), 48),
+            (IPAddress.Parse("fd00:2::5"), 128),
+        ];
+        Assert.Equal(prefix, Locality.PrefixOf(IPAddress.Parse(local), interfaces));
+    }
+
+    /// <summary>This machine's loopback is 127.0.0.1/8: every 127.x address is the same subnet from it, not only 127.0.0.x.</summary>
+    [Fact]
+    public void The_loopback_interface_gives_its_own_mask()
+    {
+        Assert.Equal(8, Locality.PrefixOf(IPAddress.Loopback));
+    }
+
     private static readonly TrackerOptions NoRateLimit = new() { AnnouncesPerSecondPerIp = 0 };
 
     /// <summary>Two rooms of 100 clients, 10.1.1.x and 10.1.2.x: a client of the first hears of three quarters of its own room.</summary>

@@ -25,14 +25,17 @@ public static class ConnectionPolicy
 
     /// <summary>
     /// Whether a peer at <paramref name="peer"/> is behind another switch than ours at <paramref name="local"/>: another
-    /// subnet (<see cref="Tracker.Client.Locality"/>). Unknown addresses, and <see cref="TorrentOptions.SwitchLocality"/>
-    /// off, count as the same switch (no restriction).
+    /// subnet by our interface's netmask (<see cref="Tracker.Client.Locality.PrefixOf(System.Net.IPAddress)"/>; /24 or
+    /// /64 for an address no interface holds, as in the simulator). Unknown addresses, and
+    /// <see cref="TorrentOptions.SwitchLocality"/> off, count as the same switch (no restriction).
     /// </summary>
     public static bool IsBehindOtherSwitch(TorrentOptions options, System.Net.IPAddress? local, System.Net.IPAddress peer)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(peer);
-        return options.SwitchLocality && local is not null && !Tracker.Client.Locality.SameSubnet(local, peer);
+        if (!options.SwitchLocality || local is null) return false;
+        int prefix = Tracker.Client.Locality.PrefixOf(local);
+        return !Tracker.Client.Locality.SameSubnet(local, peer, prefix, prefix);
     }
 
     /// <summary>
