@@ -445,9 +445,9 @@ public sealed class Simulator
         _timedOut.Clear();
         p.Swarm.Tick(_timedOut);
         foreach (var pb in _timedOut) SendCancel(p, pb.Peer, pb.Block);
-        foreach (var c in p.Conns.ToArray())
+        // Nothing in these loops opens or closes a connection (a change would make foreach throw): no copy of the list.
+        foreach (var c in p.Conns)
         {
-            if (!c.Open) continue;
             RefreshInterest(c);
             FillRequests(c);
         }
@@ -490,9 +490,8 @@ public sealed class Simulator
         }
         _unchokeSet.Clear();
         _unchokeSet.UnionWith(_unchoke);
-        foreach (var c in p.Conns.ToArray())
+        foreach (var c in p.Conns)
         {
-            if (!c.Open) continue;
             bool unchoke = _unchokeSet.Contains(c.RemoteHandle);
             if (unchoke && c.AmChoking)
             {
@@ -604,17 +603,15 @@ public sealed class Simulator
     private void OnPieceVerified(SimPeer me, int piece)
     {
         me.Swarm.PieceVerified(piece);
-        foreach (var c in me.Conns.ToArray())
+        foreach (var c in me.Conns)
         {
-            if (!c.Open) continue;
             var them = c.Mirror;
             UpdateInterest(them, them.Owner.Swarm.OnHave(them.RemoteHandle, piece));
             FillRequests(c);
         }
         if (!me.Swarm.IsComplete) return;
         me.CompletedAt = _clock.Now + _o.Step.TotalSeconds;
-        foreach (var c in me.Conns.ToArray())
-            if (c.Open) RefreshInterest(c);
+        foreach (var c in me.Conns) RefreshInterest(c);
         Announce(me, AnnounceEvent.Completed, _clock.GetTimestamp());
         DropSeeds(me);
     }

@@ -109,12 +109,18 @@ internal sealed class Swarm(Random random)
         if (k <= 0) return 0;
         var seeders = ReservoirOfSubnet(Seeders, address, k, self, selfCompact, ipv4Prefix, ipv6Prefix);
         var leechers = ReservoirOfSubnet(Leechers, address, k, self, selfCompact, ipv4Prefix, ipv6Prefix);
-        int takeSeeders = Math.Min(seeders.Count, Math.Max(k - leechers.Count, (k + 1) / 2));
+        int takeSeeders = SeedersToTake(seeders.Count, leechers.Count, k);
         int start = output.Count;
         output.AddRange(seeders.Take(takeSeeders));
         output.AddRange(leechers.Take(k - takeSeeders));
         return output.Count - start;
     }
+
+    /// <summary>
+    /// Of <paramref name="want"/> peers for a leecher, how many are seeders: about half (the origin must stay reachable
+    /// among thousands of leechers), more when there are too few leechers, never more than there are.
+    /// </summary>
+    public static int SeedersToTake(int seeders, int leechers, int want) => Math.Min(seeders, Math.Max(want - leechers, (want + 1) / 2));
 
     private List<SwarmPeer> ReservoirOfSubnet(List<SwarmPeer> list, IPAddress address, int k, SwarmPeer? self, byte[] selfCompact, int ipv4Prefix, int ipv6Prefix)
     {

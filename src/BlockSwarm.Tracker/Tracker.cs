@@ -204,7 +204,7 @@ public sealed class Tracker
                 : 0;
             var seeders = swarm.Seeders.Count - (self is { IsSeeder: true } ? 1 : 0);
             var leechers = swarm.Leechers.Count - (self is { IsSeeder: false } ? 1 : 0);
-            var takeSeeders = Math.Min(seeders, Math.Max(want - leechers, (want + 1) / 2));
+            var takeSeeders = Swarm.SeedersToTake(seeders, leechers, want);
             // Without local peers the mix goes straight into the answer (no extra list on the usual path); after them
             // it is sampled aside and merged without repeating one.
             var rest = local == 0 ? peers : new List<SwarmPeer>(want);

@@ -16,8 +16,9 @@ public sealed record TorrentOptions
     public int? MaxOutgoing { get; init; }
 
     /// <summary>
-    /// Switch awareness: peers of another subnet (IPv4 /24, IPv6 /64: one subnet per access switch) are asked only for
-    /// pieces no peer of our own subnet has, so each piece crosses the uplinks about once. Harmless on one flat subnet.
+    /// Switch awareness: peers of another subnet (by our interface's netmask: one subnet per access switch;
+    /// <see cref="ConnectionPolicy.IsBehindOtherSwitch"/>) are asked only for pieces no peer of our own subnet has, so each
+    /// piece crosses the uplinks about once. Harmless on one flat subnet.
     /// </summary>
     public bool SwitchLocality { get; init; } = true;
 
