@@ -34,14 +34,12 @@ internal sealed class PeerSession : IPeerMessageHandler
         Remote = remote;
         SupportsFast = fast;
         _uploads = Channel.CreateUnbounded<BlockRequest>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        Upload = new RateMeter(session.Time);
     }
 
     public PeerConnection Connection { get; }
     public PeerHandle Id { get; }
     public IPEndPoint Remote { get; }
     public bool SupportsFast { get; }
-    public RateMeter Upload { get; }
 
     /// <summary>We are choking the peer (start state per BEP 3).</summary>
     public bool AmChoking { get; set; } = true;
@@ -452,7 +450,6 @@ internal sealed class PeerSession : IPeerMessageHandler
 
     private void OnUploaded(BlockRequest r, bool fromFile)
     {
-        Upload.Add(r.Length);
         _session.OnUploaded(r.Piece, r.Length, fromFile);
     }
 
