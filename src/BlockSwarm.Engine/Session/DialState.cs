@@ -7,6 +7,7 @@ internal sealed class DialState
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(60);
 
     private int _dialing;
+    private int _failures;
     private long _nextAttempt;
     private TimeSpan _backoff = FirstBackoff;
 
@@ -18,6 +19,12 @@ internal sealed class DialState
 
     /// <summary>A dial started and has not yet connected or failed.</summary>
     public bool InFlight => Volatile.Read(ref _dialing) == 1 && !Connected;
+
+    /// <summary>Attempts that ended without a connection.</summary>
+    public int Failures => Volatile.Read(ref _failures);
+
+    /// <summary>When the next attempt may start, in <see cref="TimeProvider.GetTimestamp"/> units.</summary>
+    public long NextAttemptTimestamp => Volatile.Read(ref _nextAttempt);
 
     public bool Due(TimeProvider time) => !Redundant && Volatile.Read(ref _dialing) == 0 && time.GetTimestamp() >= Volatile.Read(ref _nextAttempt);
 
@@ -31,6 +38,7 @@ internal sealed class DialState
         var wait = _backoff;
         Volatile.Write(ref _nextAttempt, time.GetTimestamp() + (long)(wait.TotalSeconds * time.TimestampFrequency));
         if (!connected) _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, MaxBackoff.Ticks));
+        if (!connected) Interlocked.Increment(ref _failures);
         Volatile.Write(ref _dialing, 0);
         return wait;
     }

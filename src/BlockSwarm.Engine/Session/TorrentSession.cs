@@ -225,8 +225,8 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
             _engine.Connections.Dial(this, endPoint, state);
     }
 
-    /// <summary>Whether a dial to <paramref name="endPoint"/> has started and not yet connected or failed.</summary>
-    internal bool IsDialing(IPEndPoint endPoint) => _known.Get(endPoint)?.InFlight == true;
+    /// <summary>The dial bookkeeping of a known address (null when the address is not known).</summary>
+    internal DialState? DialStateOf(IPEndPoint endPoint) => _known.Get(endPoint);
 
     public SessionStats GetStats()
     {
