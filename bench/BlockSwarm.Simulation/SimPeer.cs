@@ -60,7 +60,7 @@ internal sealed class SimConn(SimPeer owner, SimPeer remote, bool outgoing)
 /// the engine's <see cref="DialState"/>. The glue around them is <see cref="Simulator"/>'s, written to do what
 /// <c>TorrentSession</c>, <c>PeerSession</c> and <c>ChokeScheduler</c> do with the same calls.
 /// </summary>
-internal sealed class SimPeer(int host, SwarmState swarm, Choker choker, OriginServePolicy? origin)
+internal sealed class SimPeer(int host, SwarmState swarm, Choker choker, OriginServePolicy? origin, byte[] peerId)
 {
     public int Host { get; } = host;
     public SwarmState Swarm { get; } = swarm;
@@ -100,5 +100,5 @@ internal sealed class SimPeer(int host, SwarmState swarm, Choker choker, OriginS
 
     public Func<int>? Allowance { get; set; }
 
-    public byte[] PeerId { get; } = new byte[20];
+    public byte[] PeerId { get; } = peerId;
 }

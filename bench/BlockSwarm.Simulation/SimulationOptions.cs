@@ -73,4 +73,7 @@ public sealed record SimulationOptions
 
     /// <summary>Give up after this much virtual time (a run that never completes is a finding, not a hang).</summary>
     public TimeSpan MaxTime { get; init; } = TimeSpan.FromHours(2);
+
+    /// <summary>Peers tell their local peers which pieces they fetch across the uplink.</summary>
+    public bool ImportIntents { get; init; } = true;
 }

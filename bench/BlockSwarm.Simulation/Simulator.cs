@@ -110,13 +110,17 @@ public sealed class Simulator
     {
         var swarmRandom = new Random(_o.Seed * 7919 + host);
         SimPeer? self = null;
-        var swarm = new SwarmState(_o.ImageBytes, _pieceLength, _o.Torrent.Swarm, _clock, swarmRandom, bytes => self!.Started += bytes);
+        var peerId = new byte[20];
+        new Random(_o.Seed * 15485863 + host).NextBytes(peerId);
+        "-BS0100-"u8.CopyTo(peerId);
+        var swarm = new SwarmState(_o.ImageBytes, _pieceLength, _o.Torrent.Swarm, _clock, swarmRandom, bytes => self!.Started += bytes)
+        {
+            RendezvousKey = SwarmState.RendezvousKeyOf(peerId),
+        };
         var choker = new Choker(_o.Torrent.Choker, _clock, new Random(_o.Seed * 104729 + host));
         var origin = host == 0 && _o.Torrent.OriginSpreading ? new OriginServePolicy(swarm, _clock) : null;
-        self = new SimPeer(host, swarm, choker, origin);
+        self = new SimPeer(host, swarm, choker, origin, peerId);
         self.Allowance = () => PieceMemory.PiecesThatFit(_assembling, self.Started, _pieceLength);
-        new Random(_o.Seed * 15485863 + host).NextBytes(self.PeerId);
-        "-BS0100-"u8.CopyTo(self.PeerId);
         // Ticks are a second apart for every peer, at its own phase (as each process's timer is).
         self.NextTick = (long)(swarmRandom.NextDouble() * TickInterval.Ticks);
         return self;
@@ -369,7 +373,7 @@ public sealed class Simulator
         {
             self.Conns.Add(conn);
             self.ByHost[conn.Remote.Host] = conn;
-            self.Swarm.AddPeer(conn.RemoteHandle, remote);
+            self.Swarm.AddPeer(conn.RemoteHandle, remote, SwarmState.RendezvousKeyOf(conn.Remote.PeerId));
         }
         // Each side's initial state (HAVE_ALL, HAVE_NONE or BITFIELD), then interest.
         ReceiveInitialState(ab, b);
@@ -547,7 +551,18 @@ public sealed class Simulator
             var run = PeerSession.NextRun(_picked, ref i, _maxRequest);
             OnRequest(c.Mirror, run);
         }
+        if (!_o.ImportIntents) return;
+        _imports.Clear();
+        swarm.TakeImportsToAnnounce(_imports);
+        if (_imports.Count == 0) return;
+        foreach (var local in c.Owner.Conns)
+        {
+            if (local.Remote.Host == 0 || c.Owner.Swarm.IsBehindOtherSwitch(local.RemoteHandle)) continue;
+            foreach (int piece in _imports) local.Mirror.Owner.Swarm.OnImporting(local.Mirror.RemoteHandle, piece);
+        }
     }
+
+    private readonly List<int> _imports = [];
 
     /// <summary>PeerSession.OnRequest at the uploader (<paramref name="c"/> is its side): queue it, or REJECT.</summary>
     private void OnRequest(SimConn c, BlockRequest run)

@@ -24,6 +24,7 @@ public static class FuzzTargets
         new("zstd-run", "a bs_zstd message as a receiver takes it: ZstdBlock.ReadHeader + Zstd.DecompressExactly; PeerProtocolException and InvalidDataException only", ZstdRun),
         new("secure-channel", "what a secret-swarm listener reads from a dialer: SecureChannel.AcceptAsync, then every record; SecureChannelException only", SecureChannelAccept),
         new("tracker-announce", "an announce query to a tracker with a swarm secret: Tracker.HandleAnnounce (parse, proof, announce, answer); no exception", TrackerAnnounce),
+        new("import-message", "a bs_import message as a peer of a 1000-piece torrent takes it: ImportMessage.Decode; PeerProtocolException only", ImportMessage),
         new("signed-job", "a signed /api/job answer as deploy takes it (key header, signature header, body): SignedMessage.Verify; SecretException only", SignedJob),
     ];
 
@@ -166,6 +167,25 @@ public static class FuzzTargets
     /// A <c>bs_zstd</c> payload as a receiver of a torrent of 8 pieces of 256 KiB that announced 256 KiB requests takes
     /// it: the header checked, the frame decoded into exactly the announced length (never more: the buffer is that long).
     /// </summary>
+    public static bool ImportMessage(byte[] data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        const int Pieces = 1000;
+        int[] pieces;
+        try
+        {
+            pieces = Engine.Extensions.ImportMessage.Decode(new System.Buffers.ReadOnlySequence<byte>(data), Pieces);
+        }
+        catch (Engine.Wire.PeerProtocolException)
+        {
+            return false;
+        }
+        Check(pieces.Length > 0 && pieces.Length <= Engine.Extensions.ImportMessage.MaxPieces, $"accepted {pieces.Length} pieces");
+        Check(pieces.All(p => p is >= 0 and < Pieces), "accepted a piece outside the torrent");
+        Check(Engine.Extensions.ImportMessage.Encode(pieces).AsSpan().SequenceEqual(data), "re-encoding differs from the input");
+        return true;
+    }
+
     public static bool ZstdRun(byte[] data)
     {
         ArgumentNullException.ThrowIfNull(data);

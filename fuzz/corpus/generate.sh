@@ -86,6 +86,11 @@ seq 1 20000 >"$tmp/run.txt" && head -c 65536 "$tmp/run.txt" >"$tmp/run64k"
 { printf '\x00\x00\x00\x02\x00\x01\x00\x00\x00\x01\x00\x00'; zstd -q -3 -c "$tmp/run64k"; } >"$z/run-64k"
 head -c 16384 /dev/zero >"$tmp/zero16k"
 { printf '\x00\x00\x00\x07\x00\x03\xc0\x00\x00\x00\x40\x00'; zstd -q -19 -c "$tmp/zero16k"; } >"$z/zeros-last-block"
+# bs_import: piece indexes (4 bytes each, big-endian) as a peer of a 1000-piece torrent takes them.
+i="$here/import-message"
+mkdir -p "$i"
+printf '\x00\x00\x00\x07' >"$i/one-piece"
+printf '\x00\x00\x00\x00\x00\x00\x03\xe7\x00\x00\x01\x2c' >"$i/first-last-middle"
 # secure-channel: a dialer's half of a real secret handshake (and records) against the target's fixed-nonce listener;
 # made by code, since it needs the handshake's keys.
 dotnet build "$repo/fuzz/BlockSwarm.Fuzz" -c Release -nologo -v:q >/dev/null

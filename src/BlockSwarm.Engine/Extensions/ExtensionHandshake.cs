@@ -15,6 +15,9 @@ public sealed record ExtensionHandshake
     /// <summary>Our id for <c>bs_zstd</c> messages (compressed runs) sent to us.</summary>
     public const byte ZstdId = 2;
 
+    /// <summary>Our id for <c>bs_import</c> messages (<see cref="ImportMessage"/>) sent to us.</summary>
+    public const byte ImportId = 3;
+
     /// <summary>Extension name → the id the sender wants to receive it under (0 = disabled).</summary>
     public IReadOnlyDictionary<string, byte> Messages { get; init; } = new Dictionary<string, byte>();
 

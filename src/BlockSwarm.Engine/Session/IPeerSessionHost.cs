@@ -54,6 +54,9 @@ internal interface IPeerSessionHost
     /// <summary>Another peer was also asked for <paramref name="block"/> (endgame): cancel it there.</summary>
     void SendCancel(PeerHandle peer, BlockRequest block);
 
+    /// <summary>Pieces were just requested from behind another switch: tell the peers of our own switch we import them (<c>bs_import</c>).</summary>
+    void AnnounceImports();
+
     /// <summary>Interest changed or a peer came or went: the choker should run soon.</summary>
     void RequestChokerRun();
 

@@ -124,6 +124,10 @@ internal sealed class PeerSession : IPeerMessageHandler
             case MessageKind.Extended when message.ExtendedId == ExtensionHandshake.ZstdId:
                 await OnZstdRunAsync(message, cancellationToken).ConfigureAwait(false);
                 break;
+            case MessageKind.Extended when message.ExtendedId == ExtensionHandshake.ImportId:
+                // From a peer behind another switch the claim means nothing to us (the swarm ignores it); checked all the same.
+                foreach (int piece in ImportMessage.Decode(message.Payload, swarm.PieceCount)) swarm.OnImporting(Id, piece);
+                break;
             case MessageKind.Extended:
                 OnExtended(message);
                 break;
@@ -183,6 +187,7 @@ internal sealed class PeerSession : IPeerMessageHandler
                 // Longer requests only to a peer that announced it takes them, and no longer than we take ourselves.
                 _maxRequestToPeer = Math.Min(_session.MaxRequestLength, Extensions.MaxRequestLength ?? SwarmOptions.BlockSize);
                 _zstdTo = _session.Compression != null ? Extensions.IdOf(ZstdBlock.ExtensionName) : (byte)0;
+                ImportTo = BehindOtherSwitch ? (byte)0 : Extensions.IdOf(ImportMessage.ExtensionName);
                 return;
             }
             if (message.ExtendedId == ExtensionHandshake.PexId && _session.PexEnabled)
@@ -211,6 +216,9 @@ internal sealed class PeerSession : IPeerMessageHandler
 
     /// <summary>The id the peer takes <c>bs_zstd</c> messages under; 0 = send it plain PIECE messages.</summary>
     private volatile byte _zstdTo;
+
+    /// <summary>The id the peer takes <c>bs_import</c> messages under (<see cref="ImportMessage"/>); 0 = it is not told (another switch's, or not BlockSwarm).</summary>
+    public byte ImportTo { get; private set; }
 
     /// <summary>
     /// A <c>bs_zstd</c> run: checked (a run of the torrent no longer than our longest request, so the decoded size is
@@ -316,6 +324,8 @@ internal sealed class PeerSession : IPeerMessageHandler
                 Connection.Send(OutgoingMessage.Request(run.Piece, run.Begin, run.Length));
             }
         }
+        // Pieces now fetched across the uplink: the peers of our own switch hear of them, so they leave them to us.
+        if (BehindOtherSwitch) _session.AnnounceImports();
     }
 
     /// <summary>

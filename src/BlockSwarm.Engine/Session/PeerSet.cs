@@ -47,7 +47,7 @@ internal sealed class PeerSet
                 if (!keepNew) return false;
                 existing.Connection.Close();
             }
-            swarm.AddPeer(peer.Id, peer.BehindOtherSwitch);
+            swarm.AddPeer(peer.Id, peer.BehindOtherSwitch, Wire.PeerId.IsBlockSwarm(theirPeerId) ? SwarmState.RendezvousKeyOf(theirPeerId) : 0);
             _peers[peer.Id] = peer;
             return true;
         }

@@ -22,6 +22,13 @@ public sealed record TorrentOptions
     /// </summary>
     public bool SwitchLocality { get; init; } = true;
 
+    /// <summary>
+    /// The prefix length that makes a switch's subnet, instead of the interface's netmask: for rooms numbered in one
+    /// flat subnet whose switches are nonetheless blocks of it (e.g. 24 in a /16 with one /24 per switch). Null = the
+    /// netmask (<see cref="ConnectionPolicy.IsBehindOtherSwitch"/>).
+    /// </summary>
+    public int? SwitchPrefixLength { get; init; }
+
     /// <summary>Upload limit in bytes/s for this torrent (the engine's limit applies on top); 0 = unlimited.</summary>
     public long UploadLimit { get; init; }
 

@@ -124,6 +124,7 @@ public sealed partial class TorrentSession
             var messages = new Dictionary<string, byte>();
             if (PexEnabled) messages[PexMessage.ExtensionName] = ExtensionHandshake.PexId;
             if (Compression != null) messages[ZstdBlock.ExtensionName] = ExtensionHandshake.ZstdId;
+            if (_options.SwitchLocality) messages[ImportMessage.ExtensionName] = ExtensionHandshake.ImportId;
             var ours = new ExtensionHandshake
             {
                 Messages = messages,
@@ -184,6 +185,18 @@ public sealed partial class TorrentSession
     {
         if (_reveal != null && !_reveal.IsRevealed(piece)) return false;
         return _origin is not { Active: true } origin || origin.ShouldServe(peer, piece);
+    }
+
+    void IPeerSessionHost.AnnounceImports()
+    {
+        List<int> pieces = [];
+        Swarm.TakeImportsToAnnounce(pieces);
+        for (int from = 0; from < pieces.Count; from += ImportMessage.MaxPieces)
+        {
+            var payload = ImportMessage.Encode(pieces.GetRange(from, Math.Min(ImportMessage.MaxPieces, pieces.Count - from)));
+            foreach (var p in Peers.All)
+                if (p.ImportTo is var id and not 0) p.Connection.Send(OutgoingMessage.Extended(id, payload));
+        }
     }
 
     /// <summary>A revealed piece went out: announce the pieces that keep the window full, to every peer.</summary>

@@ -63,7 +63,10 @@ public sealed partial class TorrentSession : IAsyncDisposable, IPeerSessionHost
         Name = torrent.Name;
         var random = new Random(seed);
         var memory = engine.Memory;
-        Swarm = new SwarmState(torrent.TotalLength, torrent.PieceLength, options.Swarm, Time, new Random(random.Next()), memory.AddAssembling);
+        Swarm = new SwarmState(torrent.TotalLength, torrent.PieceLength, options.Swarm, Time, new Random(random.Next()), memory.AddAssembling)
+        {
+            RendezvousKey = SwarmState.RendezvousKeyOf(engine.PeerId.Span),
+        };
         for (int i = have.NextSet(0); i >= 0; i = have.NextSet(i + 1)) Swarm.MarkHave(i);
         Handshake = Handshake.Create(torrent.InfoHash.Span, engine.PeerId.Span);
         MaxRequestLength = options.MaxRequestLength;

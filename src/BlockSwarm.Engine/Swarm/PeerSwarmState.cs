@@ -20,6 +20,9 @@ internal sealed class PeerSwarmState(int pieceCount, TimeProvider time)
     /// <summary>Behind another switch: asked only for pieces no local peer has.</summary>
     public bool Remote { get; init; }
 
+    /// <summary>The local peer's rendezvous key (<see cref="SwarmState.RendezvousKeyOf"/>); 0 = it takes no part in sharing the imports.</summary>
+    public ulong Key { get; init; }
+
     public bool Snubbed { get; set; }
     public bool Banned { get; set; }
     public bool HasDelivered { get; set; }

@@ -15,15 +15,22 @@ public sealed partial class SwarmState
 
     /// <summary>
     /// A peer connected. A <paramref name="remote"/> one is behind another switch (another subnet): it is asked only for
-    /// pieces no peer behind our own switch has, so each piece crosses the uplinks about once and spreads locally.
+    /// pieces no peer behind our own switch has, so each piece crosses the uplinks about once and spreads locally. A local
+    /// one with a <paramref name="rendezvousKey"/> (<see cref="RendezvousKeyOf"/> of its peer id; 0 for a client that
+    /// does not share imports, i.e. not BlockSwarm) takes its share of the pieces this switch fetches across the uplink.
     /// </summary>
-    public void AddPeer(PeerHandle peer, bool remote = false)
+    public void AddPeer(PeerHandle peer, bool remote = false, ulong rendezvousKey = 0)
     {
         lock (_gate)
         {
-            if (!_peers.TryAdd(peer, new PeerSwarmState(PieceCount, _time) { Remote = remote }))
+            ulong key = remote ? 0 : rendezvousKey;
+            if (!_peers.TryAdd(peer, new PeerSwarmState(PieceCount, _time) { Remote = remote, Key = key }))
                 throw new InvalidOperationException($"{peer} is already in the swarm");
-            if (!remote) _localPeers++;
+            if (key != 0)
+            {
+                _localKeys.Add(key);
+                LocalKeysChanged();
+            }
             if (_banned.Contains(peer)) _peers[peer].Banned = true;
         }
     }
@@ -34,20 +41,54 @@ public sealed partial class SwarmState
         lock (_gate)
         {
             if (!_peers.Remove(peer, out var ps)) return;
-            if (!ps.Remote) _localPeers--;
+            if (ps.Key != 0 && _localKeys.Remove(ps.Key)) LocalKeysChanged();
+            if (!ps.Remote)
+            {
+                for (int p = 0; p < PieceCount; p++)
+                    if (_importingBy[p] == peer.Value) (_importingSince[p], _importingBy[p]) = (0, 0);
+            }
             for (int p = ps.Have.NextSet(0); p >= 0; p = ps.Have.NextSet(p + 1)) Lose(ps, p);
             ReleaseAll(peer, ps, keepAllowedFast: false);
         }
     }
 
-    /// <summary>HAVE. Returns true when the peer now has a piece we lack (become interested).</summary>
+    /// <summary>
+    /// A peer behind our own switch says it is fetching <paramref name="piece"/> across the uplink: we leave that to it
+    /// for <see cref="SwarmOptions.ImportIntentTimeout"/> (or until it leaves), and fetch the piece from it once it has it.
+    /// </summary>
+    public void OnImporting(PeerHandle peer, int piece)
+    {
+        lock (_gate)
+        {
+            if (!_peers.TryGetValue(peer, out var ps) || ps.Remote || (uint)piece >= (uint)PieceCount) return;
+            _importingSince[piece] = Math.Max(1, _time.GetTimestamp());
+            _importingBy[piece] = peer.Value;
+            _importsHeard++;
+        }
+    }
+
+    /// <summary>How many pieces local peers have said they import (<see cref="OnImporting"/>, counted once per message entry).</summary>
+    public long ImportsHeard { get { lock (_gate) return _importsHeard; } }
+
+    /// <summary>Pieces we began fetching across the uplink since the last call: tell the local peers (<see cref="OnImporting"/>).</summary>
+    public void TakeImportsToAnnounce(List<int> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        lock (_gate)
+        {
+            into.AddRange(_importsToAnnounce);
+            _importsToAnnounce.Clear();
+        }
+    }
+
+    /// <summary>HAVE. Returns true when the peer now has a piece we lack and would ask it for (become interested).</summary>
     public bool OnHave(PeerHandle peer, int piece)
     {
         lock (_gate)
         {
             var ps = Get(peer);
             if (ps.Have.Set(piece)) Gain(ps, piece);
-            return !_have[piece];
+            return WouldAsk(ps, piece);
         }
     }
 
@@ -66,7 +107,7 @@ public sealed partial class SwarmState
                 ps.Have[p] = true;
                 Gain(ps, p);
             }
-            return _have.LacksAnyOf(ps.Have);
+            return WouldAsk(ps);
         }
     }
 
@@ -78,7 +119,7 @@ public sealed partial class SwarmState
             var ps = Get(peer);
             for (int p = ps.Have.NextClear(0); p >= 0; p = ps.Have.NextClear(p + 1)) Gain(ps, p);
             ps.Have.SetAll();
-            return !_have.IsComplete;
+            return WouldAsk(ps);
         }
     }
 
@@ -93,15 +134,34 @@ public sealed partial class SwarmState
         }
     }
 
-    /// <summary>Whether the peer has any piece we lack (we should be INTERESTED).</summary>
+    /// <summary>
+    /// Whether the peer has any piece we lack that we would ask it for (we should be INTERESTED): for a peer behind
+    /// another switch, one no local peer has and that we import or whose grace has passed; so the remote peers that
+    /// see us interested are the ones whose upload would cross into our switch, and their chokers can tell.
+    /// </summary>
     /// <remarks>False for a peer no longer in the swarm (a connection closing while a timer looks at it).</remarks>
     public bool IsInteresting(PeerHandle peer)
     {
-        lock (_gate) return _peers.TryGetValue(peer, out var ps) && _have.LacksAnyOf(ps.Have);
+        lock (_gate) return _peers.TryGetValue(peer, out var ps) && WouldAsk(ps);
     }
+
+    private bool WouldAsk(PeerSwarmState ps)
+    {
+        if (!ps.Remote) return _have.LacksAnyOf(ps.Have);
+        long now = _time.GetTimestamp();
+        for (int p = ps.Have.NextSetExcept(_have, _have, 0); p >= 0; p = ps.Have.NextSetExcept(_have, _have, p + 1))
+            if (_localAvailability[p] == 0 && MayFetchAcrossUplink(p, now)) return true;
+        return false;
+    }
+
+    private bool WouldAsk(PeerSwarmState ps, int piece) =>
+        !_have[piece] && (!ps.Remote || (_localAvailability[piece] == 0 && MayFetchAcrossUplink(piece, _time.GetTimestamp())));
 
     /// <summary>How many pieces the peer has announced (0 for a peer no longer in the swarm).</summary>
     public int PeerHaveCount(PeerHandle peer) { lock (_gate) return _peers.TryGetValue(peer, out var ps) ? ps.Have.Count : 0; }
+
+    /// <summary>Whether the peer was added as behind another switch (false for a peer no longer in the swarm).</summary>
+    public bool IsBehindOtherSwitch(PeerHandle peer) { lock (_gate) return _peers.TryGetValue(peer, out var ps) && ps.Remote; }
 
     public bool PeerHas(PeerHandle peer, int piece) { lock (_gate) return _peers.TryGetValue(peer, out var ps) && ps.Have[piece]; }
     public bool PeerIsSeed(PeerHandle peer) { lock (_gate) return _peers.TryGetValue(peer, out var ps) && ps.Have.IsComplete; }

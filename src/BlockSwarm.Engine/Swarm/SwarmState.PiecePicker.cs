@@ -202,6 +202,7 @@ public sealed partial class SwarmState
     private void AddRequest(PieceProgress pp, int b, PeerHandle peer, PeerSwarmState ps, long now, List<BlockRequest> into)
     {
         pp.AddRequester(b, peer, now);
+        if (ps.Remote && _announcedImports.Set(pp.Piece)) _importsToAnnounce.Add(pp.Piece);
         ps.Outstanding++;
         ps.OwedSince ??= now;
         into.Add(BlockOf(pp.Piece, b));

@@ -25,9 +25,16 @@ public sealed partial class SwarmState
     private readonly int[] _availability;
     private readonly int[] _localAvailability; // the same, counting only peers behind our own switch
     private readonly long[] _remoteSince;      // when a remote peer first had the piece (0 = none yet)
-    private int? _claimSeed;                   // which remote-only pieces this peer claims (RemoteClaimGrace); drawn on first use
     private readonly long _claimGraceTicks;
-    private int _localPeers;
+    private ulong? _ownKey;                    // our rendezvous key: which remote-only pieces we import (RemoteClaimGrace)
+    private readonly List<ulong> _localKeys = []; // the rendezvous keys of the local peers that take part
+    private readonly long[] _importingSince;   // when a local peer said it fetches the piece across the uplink (0 = none)
+    private readonly int[] _importingBy;       // which local peer (PeerHandle.Value) said so
+    private readonly Bitfield _announcedImports; // pieces we told our local peers we import
+    private readonly List<int> _importsToAnnounce = [];
+    private readonly long _importIntentTicks;
+    private long _importsHeard;
+    private sbyte[]? _importer;                // per piece: 1 we import it, -1 a local peer does, 0 not worked out since the local peers changed
     private readonly Dictionary<PeerHandle, PeerSwarmState> _peers = [];
     private readonly Dictionary<int, PieceProgress> _inProgress = [];
     private readonly List<PieceProgress> _inProgressOrder = []; // start order: strict completion finishes older pieces first
@@ -75,6 +82,10 @@ public sealed partial class SwarmState
         _availability = new int[PieceCount];
         _localAvailability = new int[PieceCount];
         _remoteSince = new long[PieceCount];
+        _importingSince = new long[PieceCount];
+        _importingBy = new int[PieceCount];
+        _announcedImports = new Bitfield(PieceCount);
+        _importIntentTicks = ToTicks(_options.ImportIntentTimeout);
         _claimGraceTicks = ToTicks(_options.RemoteClaimGrace);
         _unrequestedBlocks = (totalLength + SwarmOptions.BlockSize - 1) / SwarmOptions.BlockSize;
         _timeoutTicks = ToTicks(_options.RequestTimeout);
@@ -83,6 +94,32 @@ public sealed partial class SwarmState
     }
 
     public long TotalLength { get; }
+
+    /// <summary>
+    /// Our rendezvous key among the peers behind our own switch (<see cref="RendezvousKeyOf"/> of our peer id, which they
+    /// see in our handshake); unset, one is drawn from the random source on first use.
+    /// </summary>
+    public ulong? RendezvousKey { get => _ownKey; init => _ownKey = value; }
+
+    /// <summary>
+    /// A peer's rendezvous key from its peer id. Every BlockSwarm peer of a switch works out the same key for the same
+    /// peer, so they agree which of them imports a piece across the uplink (<see cref="SwarmOptions.RemoteClaimGrace"/>).
+    /// </summary>
+    public static ulong RendezvousKeyOf(ReadOnlySpan<byte> peerId)
+    {
+        ulong h = 0xCBF29CE484222325UL; // FNV-1a, then a finaliser: a fixed function, the same in every process
+        foreach (byte b in peerId) h = (h ^ b) * 0x100000001B3UL;
+        return Mix(h) | 1; // never 0, which means "takes no part"
+    }
+
+    private static ulong Mix(ulong z)
+    {
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    private static ulong Rank(ulong key, int piece) => Mix(key ^ ((ulong)piece * 0x9E3779B97F4A7C15UL));
 
     /// <summary>Bytes of the pieces started and not yet ours: what their buffers will hold once their blocks arrive.</summary>
     public long StartedBytes { get { lock (_gate) return _startedBytes; } }
@@ -387,19 +424,43 @@ public sealed partial class SwarmState
     }
 
     /// <summary>
-    /// Whether to ask a remote peer for a piece no local peer has: if we claim it (one piece in as many as we have local
-    /// peers plus one, by a hash of the piece and our seed), or once it has been there for <see cref="SwarmOptions.RemoteClaimGrace"/>.
+    /// Whether to ask a remote peer for a piece no local peer has: if we import it, or once it has been there for
+    /// <see cref="SwarmOptions.RemoteClaimGrace"/>. Of us and the local peers that take part, the one whose key ranks
+    /// the piece lowest imports it (rendezvous hashing): each piece has one importer per switch while the local peers
+    /// see each other, and a peer joining or leaving moves only the pieces it imports or would import.
     /// </summary>
     private bool MayFetchAcrossUplink(int piece, long now)
     {
-        // A fixed integer mix (HashCode is seeded per process: a simulation must be a function of its seed).
-        _claimSeed ??= _random.Next(); // drawn only once a remote peer is asked: the picks of a one-subnet swarm stay as they were
-        uint h = (uint)piece * 0x9E3779B1u ^ (uint)_claimSeed.Value;
-        h ^= h >> 15;
-        h *= 0x2C1B3C6Du;
-        h ^= h >> 12;
-        if (h % (uint)(_localPeers + 1) == 0) return true;
+        if (_importingSince[piece] != 0 && now - _importingSince[piece] < _importIntentTicks) return false;
+        if (IsOursToImport(piece)) return true;
         return _remoteSince[piece] != 0 && now - _remoteSince[piece] >= _claimGraceTicks;
+    }
+
+    private bool IsOursToImport(int piece)
+    {
+        _importer ??= new sbyte[PieceCount];
+        if (_importer[piece] == 0)
+        {
+            _ownKey ??= (ulong)_random.NextInt64() | 1; // drawn only once a remote peer is asked: a one-subnet swarm's picks stay as they were
+            ulong mine = Rank(_ownKey.Value, piece);
+            bool ours = true;
+            foreach (ulong key in _localKeys)
+            {
+                if (Rank(key, piece) < mine)
+                {
+                    ours = false;
+                    break;
+                }
+            }
+            _importer[piece] = ours ? (sbyte)1 : (sbyte)-1;
+        }
+        return _importer[piece] > 0;
+    }
+
+    /// <summary>A local peer that takes part came or went: who imports what is worked out again, piece by piece as asked.</summary>
+    private void LocalKeysChanged()
+    {
+        if (_importer != null) Array.Clear(_importer);
     }
 
     private void Lose(PeerSwarmState ps, int piece)

@@ -30,6 +30,17 @@ public sealed class ConnectionPolicyTests
         Assert.False(ConnectionPolicy.IsBehindOtherSwitch(new TorrentOptions { SwitchLocality = false }, IPAddress.Parse("10.40.0.1"), IPAddress.Parse("10.40.1.1")));
     }
 
+    /// <summary>A given prefix replaces the netmask for IPv4: a /16 room with one /24 per switch, or two loopback "switches".</summary>
+    [Fact]
+    public void A_given_prefix_length_replaces_the_netmask()
+    {
+        var per24 = new TorrentOptions { SwitchPrefixLength = 24 };
+        Assert.True(ConnectionPolicy.IsBehindOtherSwitch(per24, IPAddress.Parse("127.0.1.1"), IPAddress.Parse("127.0.2.1")));
+        Assert.False(ConnectionPolicy.IsBehindOtherSwitch(per24, IPAddress.Parse("127.0.1.1"), IPAddress.Parse("127.0.1.9")));
+        Assert.True(ConnectionPolicy.IsBehindOtherSwitch(per24, IPAddress.Parse("127.0.1.1").MapToIPv6(), IPAddress.Parse("127.0.2.1")));
+        Assert.False(ConnectionPolicy.IsBehindOtherSwitch(new TorrentOptions { SwitchPrefixLength = 8 }, IPAddress.Parse("10.40.0.1"), IPAddress.Parse("10.41.1.1")));
+    }
+
     [Fact]
     public void Only_a_seed_meeting_a_seed_is_redundant()
     {

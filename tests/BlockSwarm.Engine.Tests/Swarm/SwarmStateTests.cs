@@ -59,26 +59,6 @@ public sealed class SwarmStateTests
         Assert.Equal([0, 1], PiecesOf(Pick(s, B, 100)).Order().ToArray());
     }
 
-    /// <summary>
-    /// A switch's clients split what they fetch across the uplink: with 7 local peers each claims about one remote-only
-    /// piece in 8; the rest it leaves to the others for <see cref="SwarmOptions.RemoteClaimGrace"/>, then takes any.
-    /// </summary>
-    [Fact]
-    public void Pieces_only_remote_peers_have_are_claimed_before_the_grace_and_open_after()
-    {
-        var s = NewState(64, blocksPerPiece: 1, options: new SwarmOptions { RandomFirstPieces = 0, RemoteClaimGrace = TimeSpan.FromSeconds(2) });
-        for (int i = 10; i < 17; i++) Join(s, new PeerHandle(i)); // 7 local peers with nothing
-        s.AddPeer(B, remote: true);
-        s.OnHaveAll(B);
-        s.OnUnchoked(B);
-        var claimed = PiecesOf(Pick(s, B, 1000));
-        Assert.InRange(claimed.Length, 1, 24); // about 64 / 8
-        _time.Advance(TimeSpan.FromSeconds(2));
-        var rest = PiecesOf(Pick(s, B, 1000));
-        Assert.Equal(64, claimed.Length + rest.Length);
-        Assert.Empty(claimed.Intersect(rest));
-    }
-
     [Fact]
     public void Geometry_handles_short_last_piece()
     {
