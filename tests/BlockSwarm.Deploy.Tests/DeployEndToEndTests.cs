@@ -52,6 +52,8 @@ public sealed class DeployEndToEndTests(ITestOutputHelper output)
             BitTorrentPort = 0,
             Policy = new CompletionPolicy { Expected = 2 },
             LoggerFactory = serverLog,
+            // One /8 per switch: the loopback clients are all behind one (the choice travels in the job).
+            SwitchPrefixLength = 8,
         });
         await server.StartAsync(ct);
         var runs = new List<Task<int>>();
@@ -105,6 +107,7 @@ public sealed class DeployEndToEndTests(ITestOutputHelper output)
         using var http = new HttpClient();
         var job = await http.GetFromJsonAsync<JobInfo>(new Uri(server.HttpAddress!, "/api/job"), DeployServer.Json, ct);
         Assert.Equal(torrent.InfoHash.ToHex(), job!.InfoHash);
+        Assert.Equal(8, job.SwitchPrefixLength);
         var served = Torrent.Parse(await http.GetByteArrayAsync(new Uri(server.HttpAddress!, "/job.torrent"), ct));
         Assert.Equal(torrent.InfoHash, served.InfoHash);
         Assert.StartsWith("http://127.0.0.1:", served.TrackerTiers[0][0]);

@@ -30,11 +30,12 @@ public static class DeployCommand
         var maxPeers = EngineCommands.MaxPeersOption();
         var maxSeed = new Option<int>("--max-seed") { Description = "Seconds to seed at most after finishing, whatever the server's policy", DefaultValueFactory = _ => 7200 };
         var compression = EngineCommands.CompressionOption(fromJob: true);
+        var switchPrefix = EngineCommands.SwitchPrefixOption(fromJob: true);
         var secretFile = EngineCommands.SecretFileOption();
         var cmd = new Command("deploy", "Deploy the server's image onto this machine's disk; exit 0 only with verified data on stable storage (4 = target refused, 5 = server unreachable, 6 = server not trusted, 3 = verification failed)")
         {
             server, target, yes, json, allowFile, listen, id, hostname, cache, writeMode, directIO, resume, verifyAfter, maxSeed, noPex, lsd, maxPeers,
-            compression, serverKey, secretFile,
+            compression, switchPrefix, serverKey, secretFile,
         };
         cmd.SetAction(async (pr, outer) =>
         {
@@ -43,6 +44,7 @@ public static class DeployCommand
             try
             {
                 var serverUrl = pr.GetValue(server)!;
+                var switchChoice = EngineCommands.ParseSwitchPrefix(pr.GetValue(switchPrefix));
                 if (!Uri.TryCreate(serverUrl.Contains("://", StringComparison.Ordinal) ? serverUrl : "http://" + serverUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
                 {
                     ctx.Fail($"--server '{serverUrl}' is not an http:// or https:// URL");
@@ -76,6 +78,8 @@ public static class DeployCommand
                     Lsd = pr.GetValue(lsd),
                     MaxPeers = Math.Max(1, pr.GetValue(maxPeers)),
                     CompressionLevel = EngineCommands.ParseCompression(pr.GetValue(compression)),
+                    SwitchPrefixGiven = switchChoice.Given,
+                    SwitchPrefixLength = switchChoice.PrefixLength,
                     ServerTrust = trust,
                     SwarmSecret = EngineCommands.LoadSecret(ctx, pr.GetValue(secretFile), pr.GetValue(lsd)),
                     Confirm = ctx.Interactive && !pr.GetValue(json) ? Ask : null,

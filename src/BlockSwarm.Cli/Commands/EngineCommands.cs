@@ -34,14 +34,16 @@ public static class EngineCommands
         var files = new Option<bool>("--files") { Description = "Treat every torrent as plain files under its --source (standard layout)" };
         var (noPex, lsd) = DiscoveryOptions();
         var maxPeers = MaxPeersOption();
+        var switchPrefix = SwitchPrefixOption();
         var compression = CompressionOption();
         var secretFile = SecretFileOption();
         var cmd = new Command("seed", "Seed torrents from devices, images, partclone slice directories or plain files, all on one port")
         {
-            torrents, sources, listen, peers, limit, slowStart, verifySource, files, noPex, lsd, maxPeers, compression, secretFile,
+            torrents, sources, listen, peers, limit, slowStart, verifySource, files, noPex, lsd, maxPeers, switchPrefix, compression, secretFile,
         };
         cmd.SetAction((pr, outer) => CommandSupport.RunGuardedAsync(ctx, onInterrupt: () => ExitCodes.Ok, body: async ct =>
         {
+            int? prefix = ParseSwitchPrefix(pr.GetValue(switchPrefix)).PrefixLength; // option errors before files are opened
             var pairs = Pair(pr.GetValue(torrents)!, pr.GetValue(sources)!, "--source");
             long rate = pr.GetValue(limit) is { } l ? SizeParser.Parse(l) : 0;
             int ss = pr.GetValue(slowStart);
@@ -70,7 +72,7 @@ public static class EngineCommands
                     Discovery = new DiscoveryOptions { Pex = !pr.GetValue(noPex), Lsd = pr.GetValue(lsd) },
                 });
                 engine.Start();
-                var torrentOptions = new TorrentOptions { MaxConnections = Math.Max(1, pr.GetValue(maxPeers)), Peers = ParsePeers(pr.GetValue(peers)) };
+                var torrentOptions = WithSwitchPrefix(new TorrentOptions { MaxConnections = Math.Max(1, pr.GetValue(maxPeers)), Peers = ParsePeers(pr.GetValue(peers)) }, prefix);
                 var sessions = pairs.Select((p, i) => engine.Add(p.Torrent, storages[i], haves[i], torrentOptions)).ToList();
                 foreach (var s in sessions)
                     ctx.Err.WriteLine($"seeding {s.Name} ({s.Torrent.InfoHash.ToHex()}) on {engine.LocalEndPoint}{(s.Torrent.TrackerTiers.IsEmpty ? "" : ", announcing to its trackers")}");
@@ -104,11 +106,12 @@ public static class EngineCommands
         var size = new Option<string?>("--size") { Description = "Size of a new image file (one torrent only; default: just large enough for the torrent's extents)" };
         var (noPex, lsd) = DiscoveryOptions();
         var maxPeers = MaxPeersOption();
+        var switchPrefix = SwitchPrefixOption();
         var compression = CompressionOption();
         var secretFile = SecretFileOption();
         var cmd = new Command("fetch", "Download torrents into devices, image files or directories, all on one port; exits 0 only when every piece of every torrent is verified and fsynced")
         {
-            torrents, targets, listen, peers, seedAfter, cache, writeMode, directIO, resume, files, size, noPex, lsd, maxPeers, compression, secretFile,
+            torrents, targets, listen, peers, seedAfter, cache, writeMode, directIO, resume, files, size, noPex, lsd, maxPeers, switchPrefix, compression, secretFile,
         };
         cmd.SetAction((pr, outer) => CommandSupport.RunGuardedAsync(ctx, onInterrupt: () =>
         {
@@ -116,6 +119,7 @@ public static class EngineCommands
             return ExitCodes.Interrupted;
         }, body: async ct =>
         {
+            int? prefix = ParseSwitchPrefix(pr.GetValue(switchPrefix)).PrefixLength; // option errors before files are opened
             var pairs = Pair(pr.GetValue(torrents)!, pr.GetValue(targets)!, "--target");
             bool plainFiles = pr.GetValue(files);
             if (pairs.Count > 1 && (pr.GetValue(resume) is not null || pr.GetValue(size) is not null))
@@ -157,12 +161,12 @@ public static class EngineCommands
                 });
                 engine.Start();
                 var peerList = ParsePeers(pr.GetValue(peers));
-                var sessions = pairs.Select((p, i) => engine.Add(p.Torrent, storages[i], starts[i].Have, new TorrentOptions
+                var sessions = pairs.Select((p, i) => engine.Add(p.Torrent, storages[i], starts[i].Have, WithSwitchPrefix(new TorrentOptions
                 {
                     ResumePath = starts[i].ResumePath,
                     MaxConnections = Math.Max(1, pr.GetValue(maxPeers)),
                     Peers = peerList,
-                })).ToList();
+                }, prefix))).ToList();
                 bool ok = await CommandSupport.RunAsync(ctx, sessions, "fetch", untilComplete: true, TimeSpan.FromSeconds(pr.GetValue(seedAfter)), ct).ConfigureAwait(false);
                 return ok ? ExitCodes.Ok : ExitCodes.Interrupted;
             }
@@ -241,6 +245,47 @@ public static class EngineCommands
             return level;
         throw new UsageException($"--compression '{value}' is not zstd, zstd:LEVEL (1-19) or off");
     }
+
+    /// <summary>
+    /// <c>--switch-prefix</c>, shared by seed, fetch, serve and deploy: which peers are behind another switch (asked only for
+    /// pieces no peer of ours has, one importer per piece per switch). <paramref name="fromJob"/>: deploy, where no value
+    /// means the server's choice.
+    /// </summary>
+    internal static Option<string?> SwitchPrefixOption(bool fromJob = false)
+    {
+        var option = new Option<string?>("--switch-prefix")
+        {
+            Description = fromJob
+                ? "Which peers are behind another switch: auto (another subnet by our netmask), a prefix length N (one /N per switch), or off; default: what the server says (auto)"
+                : "Which peers are behind another switch, so that each piece crosses each uplink about once: auto (another subnet by our interface's netmask), "
+                  + "a prefix length N (one /N per switch, e.g. 24 in a flat /16), or off",
+        };
+        if (!fromJob) option.DefaultValueFactory = _ => "auto";
+        return option;
+    }
+
+    /// <summary>
+    /// A <c>--switch-prefix</c> value: (false, _) for none given; else (true, null) for auto (the netmask), (true, 0) for
+    /// off (every peer is behind our switch), (true, N) for a prefix length of 1-128.
+    /// </summary>
+    internal static (bool Given, int? PrefixLength) ParseSwitchPrefix(string? value)
+    {
+        if (value is null) return (false, null);
+        var v = value.Trim().TrimStart('/').ToLowerInvariant();
+        if (v == "auto") return (true, null);
+        if (v is "off" or "none" or "0") return (true, 0);
+        if (int.TryParse(v, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) && n is >= 1 and <= 128)
+            return (true, n);
+        throw new UsageException($"--switch-prefix '{value}' is not auto, off or a prefix length (1-128)");
+    }
+
+    /// <summary>Torrent options with a parsed <c>--switch-prefix</c>: null = the netmask, 0 = switch awareness off.</summary>
+    internal static TorrentOptions WithSwitchPrefix(TorrentOptions options, int? prefixLength) => prefixLength switch
+    {
+        null => options,
+        0 => options with { SwitchLocality = false },
+        int n => options with { SwitchPrefixLength = n },
+    };
 
     /// <summary><c>--secret-file</c>, shared by seed, fetch, serve and deploy.</summary>
     internal static Option<string?> SecretFileOption() => new("--secret-file")

@@ -36,6 +36,7 @@ public static class ServeCommand
         var netboot = new Option<string?>("--netboot") { Description = "Also serve network-boot files from this directory (packaging/netboot/build-netboot.sh's output) at /netboot/, with an iPXE script at /netboot/boot.ipxe that boots clients into deploy" };
         var netbootArgs = new Option<string>("--netboot-args") { Description = "Kernel command line of network-booted clients after blockswarm.server= (blockswarm.target=/dev/DISK|auto, blockswarm.after=poweroff|reboot|shell, console=...)", DefaultValueFactory = _ => NetbootEndpoints.DefaultKernelArgs };
         var compression = EngineCommands.CompressionOption();
+        var switchPrefix = EngineCommands.SwitchPrefixOption();
         var secretFile = EngineCommands.SecretFileOption();
         var signingKey = new Option<string?>("--signing-key") { Description = "ECDSA P-256 key (PKCS#8 PEM) that signs every job; made, mode 0600, when the file does not exist. Its fingerprint (printed at start) is what clients pin with deploy --server-key. Default: serve-signing-key.pem in the state directory ($BLOCKSWARM_STATE, else systemd's $STATE_DIRECTORY, else $XDG_STATE_HOME/blockswarm or ~/.local/state/blockswarm)" };
         var operatorTokenFile = new Option<string?>("--operator-token-file") { Description = "File holding the token operator actions need (DELETE /api/clients/ID, POST /api/stop; and reading the dashboard with --dashboard token); made, mode 0600, when it does not exist. Default: operator-token in the state directory (as --signing-key's)" };
@@ -48,7 +49,7 @@ public static class ServeCommand
         var cmd = new Command("serve", "Serve a deployment: origin seeder, embedded tracker, job API, live dashboard and metrics; every job is signed by the server's key")
         {
             source, disk, torrentOpt, map, pieceSize, name, listen, btPort, httpPort, expect, limit, slowStart, stopWhenDone, policy, torrentOut, maxPeers, netboot, netbootArgs,
-            compression, secretFile, signingKey, operatorTokenFile, dashboard, tls, tlsCert, tlsKey, netbootPort,
+            compression, switchPrefix, secretFile, signingKey, operatorTokenFile, dashboard, tls, tlsCert, tlsKey, netbootPort,
         };
         cmd.SetAction(async (pr, outer) =>
         {
@@ -137,6 +138,7 @@ public static class ServeCommand
                     NetbootDirectory = pr.GetValue(netboot),
                     NetbootKernelArgs = pr.GetValue(netbootArgs)!,
                     CompressionLevel = EngineCommands.ParseCompression(pr.GetValue(compression))!.Value,
+                    SwitchPrefixLength = EngineCommands.ParseSwitchPrefix(pr.GetValue(switchPrefix)).PrefixLength,
                     SwarmSecret = secret,
                     Identity = identity,
                     OperatorToken = operatorToken,

@@ -38,6 +38,12 @@ public sealed record JobInfo
     public int? CompressionLevel { get; init; }
 
     /// <summary>
+    /// Which peers the clients count as behind another switch (<c>serve --switch-prefix</c>): null = another subnet by
+    /// each client's netmask, 0 = none (switch awareness off), N = another /N.
+    /// </summary>
+    public int? SwitchPrefixLength { get; init; }
+
+    /// <summary>
     /// When the server signed this answer (UTC): a job replayed later by another host shows its age. Set on every
     /// <c>/api/job</c> answer; null from servers before signed jobs.
     /// </summary>

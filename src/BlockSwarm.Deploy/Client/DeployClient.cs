@@ -55,6 +55,15 @@ public sealed record DeployOptions
     /// <summary>zstd level of runs sent to other BlockSwarm clients (0 = off); null = the job's, else the default.</summary>
     public int? CompressionLevel { get; init; }
 
+    /// <summary>
+    /// Whether <see cref="SwitchPrefixLength"/> was given (<c>deploy --switch-prefix</c>); if not, the job's
+    /// <see cref="Api.JobInfo.SwitchPrefixLength"/> is used.
+    /// </summary>
+    public bool SwitchPrefixGiven { get; init; }
+
+    /// <summary>Which peers are behind another switch: null = another subnet by our netmask, 0 = none (off), N = another /N.</summary>
+    public int? SwitchPrefixLength { get; init; }
+
     /// <summary>The swarm secret (<c>--secret-file</c>, <c>blockswarm.secret=</c>); must be the one the job names, if any.</summary>
     public Security.SwarmSecret? SwarmSecret { get; init; }
 
@@ -282,12 +291,15 @@ public sealed class DeployClient
                 Discovery = new DiscoveryOptions { Pex = o.Pex, Lsd = o.Lsd, Http = _http },
             });
             engine.Start();
+            int? switchPrefix = o.SwitchPrefixGiven ? o.SwitchPrefixLength : job.SwitchPrefixLength;
             var session = engine.Add(torrent, storage, recovered.Pieces, new TorrentOptions
             {
                 ResumePath = resume,
                 MaxConnections = o.MaxPeers,
                 Peers = [.. serverAddresses.Select(a => new IPEndPoint(a, job.OriginPort))],
                 Trackers = [[new Uri(o.Server, job.AnnounceUrl)]],
+                SwitchLocality = switchPrefix != 0,
+                SwitchPrefixLength = switchPrefix is > 0 ? switchPrefix : null,
             });
             var originKeys = serverAddresses.Select(a => a.ToString()).ToHashSet();
 

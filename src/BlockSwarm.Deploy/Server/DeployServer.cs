@@ -100,6 +100,7 @@ public sealed class DeployServer : IAsyncDisposable
             OriginPort = options.BitTorrentPort,
             Policy = options.Policy,
             CompressionLevel = options.CompressionLevel,
+            SwitchPrefixLength = options.SwitchPrefixLength,
             SecretId = options.SwarmSecret?.Id,
             ServerKey = _identity.Fingerprint,
         };

@@ -41,6 +41,9 @@ public sealed record ServeOptions
 
     public int CompressionLevel { get; init; } = Engine.Hosting.EngineOptions.DefaultCompressionLevel;
 
+    /// <summary>Given to clients in the job (<see cref="Api.JobInfo.SwitchPrefixLength"/>): null = their netmask, 0 = off, N = /N.</summary>
+    public int? SwitchPrefixLength { get; init; }
+
     /// <summary>
     /// The smallest target a client may write, when the source knows more than the torrent's extents say (a Clonezilla
     /// image's partitions end where its table says, past their last used block); null: the end of the last extent.

@@ -27,7 +27,7 @@ public static class ConnectionPolicy
     /// Whether a peer at <paramref name="peer"/> is behind another switch than ours at <paramref name="local"/>: another
     /// subnet by our interface's netmask (<see cref="Tracker.Client.Locality.PrefixOf(System.Net.IPAddress)"/>; /24 or
     /// /64 for an address no interface holds, as in the simulator). Unknown addresses, and
-    /// <see cref="TorrentOptions.SwitchLocality"/> off, count as the same switch (no restriction). An IPv4 prefix given in
+    /// <see cref="TorrentOptions.SwitchLocality"/> off, count as the same switch (no restriction). A prefix given in
     /// <see cref="TorrentOptions.SwitchPrefixLength"/> replaces the netmask.
     /// </summary>
     public static bool IsBehindOtherSwitch(TorrentOptions options, System.Net.IPAddress? local, System.Net.IPAddress peer)
@@ -36,8 +36,8 @@ public static class ConnectionPolicy
         ArgumentNullException.ThrowIfNull(peer);
         if (!options.SwitchLocality || local is null) return false;
         bool v4 = local.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork || local.IsIPv4MappedToIPv6;
-        int prefix = options.SwitchPrefixLength is int given && v4
-            ? Math.Clamp(given, 0, 32)
+        int prefix = options.SwitchPrefixLength is int given
+            ? Math.Clamp(given, 0, v4 ? 32 : 128)
             : Tracker.Client.Locality.PrefixOf(local);
         return !Tracker.Client.Locality.SameSubnet(local, peer, prefix, prefix);
     }

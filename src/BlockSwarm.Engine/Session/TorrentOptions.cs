@@ -24,8 +24,8 @@ public sealed record TorrentOptions
 
     /// <summary>
     /// The prefix length that makes a switch's subnet, instead of the interface's netmask: for rooms numbered in one
-    /// flat subnet whose switches are nonetheless blocks of it (e.g. 24 in a /16 with one /24 per switch). Null = the
-    /// netmask (<see cref="ConnectionPolicy.IsBehindOtherSwitch"/>).
+    /// flat subnet whose switches are nonetheless blocks of it (e.g. 24 in a /16 with one /24 per switch; at most 32 for
+    /// IPv4, 128 for IPv6). Null = the netmask (<see cref="ConnectionPolicy.IsBehindOtherSwitch"/>).
     /// </summary>
     public int? SwitchPrefixLength { get; init; }
 
