@@ -98,7 +98,7 @@ public sealed class PackagingTests
         Assert.Equal(string.Join(' ', commands.Order(StringComparer.Ordinal)), Complete("blockswarm "));
         Assert.Equal("secret seed serve", Complete("blockswarm se"));
         Assert.Equal("--log-format --log-level", Complete("blockswarm --log"));
-        Assert.Equal("--secret-file --signing-key --slow-start --source --stop-when-done", Complete("blockswarm serve --s"));
+        Assert.Equal("--secret-file --signing-key --slow-start --source --stop-when-done --switch-prefix", Complete("blockswarm serve --s"));
         Assert.Equal("idle: none ratio: until-all-done", Complete("blockswarm serve --policy "));
         Assert.Equal("json text", Complete("blockswarm --log-format "));
         Assert.Equal("--target", Complete("blockswarm --log-level debug deploy --ta"));

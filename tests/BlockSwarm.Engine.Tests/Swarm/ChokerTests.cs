@@ -72,19 +72,37 @@ public sealed class ChokerTests
         Assert.True(seen.Count >= 3, $"the optimistic unchoke should rotate, saw {string.Join(",", seen)}");
     }
 
+    /// <summary>
+    /// Among equals nobody is everyone's last: each choker orders them its own random way, not by connection order, which
+    /// every choker would share (a client that connected last to everyone was choked by nearly all of them).
+    /// </summary>
+    [Fact]
+    public void Equal_peers_are_ordered_at_random_per_choker_not_by_connection()
+    {
+        var peers = Enumerable.Range(1, 10).Select(i => P(i)).ToArray();
+        var firstRegular = new HashSet<int>();
+        for (int seed = 0; seed < 20; seed++)
+        {
+            var c = new Choker(new ChokerOptions { UnchokeSlots = 2, UnchokeAllUpTo = 0, SeedUnchokeAllUpTo = 0 }, _time, new Random(seed));
+            var chosen = Decide(c, peers);
+            firstRegular.Add(chosen.Single(p => p != c.OptimisticPeer!.Value.Value));
+        }
+        Assert.True(firstRegular.Count >= 5, $"20 chokers chose only {string.Join(",", firstRegular)} among 10 equal peers");
+    }
+
     [Fact]
     public void Upload_rate_plays_no_part_and_equal_progress_goes_to_the_least_recently_served()
     {
         var c = new Choker(new ChokerOptions { UnchokeSlots = 2, UnchokeAllUpTo = 0, SeedUnchokeAllUpTo = 0 }, _time, new Random(1));
-        // Everyone at the start: equal progress. Served: the first by id, and one optimistic among the rest.
+        // Everyone at the start: equal progress. Served: one by this choker's own random order, and one optimistic among the rest.
         var peers = new[] { P(1), P(2), P(3), P(4), P(5) };
         var first = Decide(c, peers);
-        Assert.Contains(1, first);
         int optimistic = c.OptimisticPeer!.Value.Value;
+        int regular = first.Single(p => p != optimistic);
         _time.Advance(TimeSpan.FromSeconds(5));
-        // Still equal: the peers never served come before peer 1, which was served until now.
+        // Still equal: the peers never served come before the regular one, which was served until now.
         var second = Decide(c, peers);
-        Assert.DoesNotContain(1, second);
+        Assert.DoesNotContain(regular, second);
         Assert.Contains(optimistic, second);
     }
 
