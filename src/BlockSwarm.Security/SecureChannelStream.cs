@@ -9,7 +9,7 @@ namespace BlockSwarm.Security;
 /// The encrypted, authenticated byte stream of a secret-swarm connection, once <see cref="SecureChannel"/> agreed on
 /// keys. Bytes travel in records:
 /// <code>  length (4 bytes, big-endian, 1…65536) ‖ AES-256-GCM ciphertext (length bytes) ‖ tag (16 bytes)</code>
-/// The nonce is the record's number in its direction (a 96-bit counter from 0), never sent: a record replayed, dropped,
+/// sealed with the suite the handshake agreed on (<see cref="Suite"/>: AES-128-OCB or AES-256-GCM). The nonce is the record's number in its direction (a 96-bit counter from 0), never sent: a record replayed, dropped,
 /// reordered or moved to the other direction (its own key) fails its tag. The length is authenticated as associated
 /// data. A record that fails ends the stream with a <see cref="SecureChannelException"/>; nothing of it is returned.
 /// <para>
@@ -34,8 +34,8 @@ public sealed class SecureChannelStream : Stream
     private const int InputBufferLength = 256 * 1024;
 
     private readonly Stream _inner;
-    private readonly AesGcm _sendCipher;
-    private readonly AesGcm _receiveCipher;
+    private readonly RecordCipher _sendCipher;
+    private readonly RecordCipher _receiveCipher;
     private ulong _sendCounter;
     private ulong _receiveCounter;
 
@@ -52,14 +52,24 @@ public sealed class SecureChannelStream : Stream
     private int _disposed;
     private int _writing;
 
-    internal SecureChannelStream(Stream inner, byte[] sendKey, byte[] receiveKey)
+    internal SecureChannelStream(Stream inner, CipherSuite suite, byte[] sendKey, byte[] receiveKey)
     {
         _inner = inner;
-        _sendCipher = new AesGcm(sendKey, TagLength);
-        _receiveCipher = new AesGcm(receiveKey, TagLength);
-        CryptographicOperations.ZeroMemory(sendKey);
-        CryptographicOperations.ZeroMemory(receiveKey);
+        Suite = suite;
+        try
+        {
+            _sendCipher = RecordCipher.Create(suite, sendKey);
+            _receiveCipher = RecordCipher.Create(suite, receiveKey);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(sendKey);
+            CryptographicOperations.ZeroMemory(receiveKey);
+        }
     }
+
+    /// <summary>The AEAD the handshake agreed on.</summary>
+    public CipherSuite Suite { get; }
 
     /// <summary>The stream underneath (the socket's), e.g. to ask the kernel about its queue.</summary>
     public Stream InnerStream => _inner;

@@ -212,7 +212,7 @@ public sealed class SecureChannelTests
         await responder.ReadExactlyAsync(got, Ct);
         Assert.Equal(marker, got);
         Assert.Equal(-1, tap.Written.AsSpan().IndexOf("BitTorrent"u8));
-        Assert.Equal(8 + 32 + 32 + 4 + marker.Length + 16, tap.Written.Length);
+        Assert.Equal(8 + 32 + 1 + 32 + 4 + marker.Length + 16, tap.Written.Length); // hello (with the offer), proof, one record
     }
 
     [Fact]
@@ -258,7 +258,7 @@ public sealed class SecureChannelTests
     {
         var (a, b) = await TcpPairAsync();
         var connect = SecureChannel.ConnectAsync(a, Secret, Ct);
-        byte[] hello = new byte[40];
+        byte[] hello = new byte[SecureChannel.InitiatorHelloLength];
         await b.ReadExactlyAsync(hello, Ct);
         await b.DisposeAsync(); // a plain BitTorrent peer closes on a wrong protocol string
         var ex = await Assert.ThrowsAsync<SecureChannelException>(() => connect);
@@ -297,11 +297,11 @@ public sealed class SecureChannelTests
     {
         var (a, b) = await TcpPairAsync();
         var accept = SecureChannel.AcceptAsync(b, Secret, Ct);
-        byte[] hello = [.. SecureChannel.Magic, .. new byte[32]];
+        byte[] hello = [.. SecureChannel.Magic, .. new byte[32], SecureChannel.MaskOf([CipherSuite.Aes256Gcm])];
         await a.WriteAsync(hello, Ct);
-        byte[] answer = new byte[72];
+        byte[] answer = new byte[SecureChannel.ResponderHelloLength];
         await a.ReadExactlyAsync(answer, Ct);
-        await a.WriteAsync(answer.AsMemory(40, 32), Ct); // the responder's own proof, over the same nonces
+        await a.WriteAsync(answer.AsMemory(41, 32), Ct); // the responder's own proof, over the same transcript
         var ex = await Assert.ThrowsAsync<SecureChannelException>(() => accept);
         Assert.Equal(SecureChannelFailure.WrongSecret, ex.Failure);
         await a.DisposeAsync();
@@ -321,7 +321,7 @@ public sealed class SecureChannelTests
         var (c, d) = await TcpPairAsync();
         var accept = SecureChannel.AcceptAsync(d, Secret, Ct);
         var connectTask = SecureChannel.ConnectAsync(a, Secret, Ct);
-        byte[] hello = new byte[40], answer = new byte[72], proof = new byte[32];
+        byte[] hello = new byte[SecureChannel.InitiatorHelloLength], answer = new byte[SecureChannel.ResponderHelloLength], proof = new byte[32];
         await b.ReadExactlyAsync(hello, Ct);
         await c.WriteAsync(hello, Ct);
         await c.ReadExactlyAsync(answer, Ct);

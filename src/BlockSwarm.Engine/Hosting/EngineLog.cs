@@ -51,8 +51,8 @@ internal static partial class EngineLog
     [LoggerMessage(14, LogLevel.Debug, "connection from {Remote} ended before it proved the swarm secret: {Reason}")]
     public static partial void SecretHandshakeAbandoned(ILogger logger, IPEndPoint remote, string reason);
 
-    [LoggerMessage(13, LogLevel.Information, "peer connections are authenticated and AES-256-GCM encrypted with swarm secret {SecretId} ({Source}); standard BitTorrent clients cannot join")]
-    public static partial void SecretInUse(ILogger logger, string secretId, string source);
+    [LoggerMessage(13, LogLevel.Information, "peer connections are authenticated and encrypted ({Suites}: the first both sides run) with swarm secret {SecretId} ({Source}); standard BitTorrent clients cannot join")]
+    public static partial void SecretInUse(ILogger logger, string suites, string secretId, string source);
 
     [LoggerMessage(19, LogLevel.Warning, "compressed transfer (bs_zstd) is off: {Reason}; pieces travel uncompressed")]
     public static partial void CompressionUnavailable(ILogger logger, string reason);

@@ -6,6 +6,7 @@ using BlockSwarm.Engine.Session;
 using BlockSwarm.Engine.Storage;
 using BlockSwarm.Engine.Swarm;
 using BlockSwarm.Metainfo;
+using BlockSwarm.Security;
 using BlockSwarm.Tracker.Client.Lsd;
 using Microsoft.Extensions.Logging;
 using WirePeerId = BlockSwarm.Engine.Wire.PeerId;
@@ -120,12 +121,21 @@ public sealed class TorrentEngine : IAsyncDisposable
         _options.Discovery.AnnounceAddress
         ?? (LocalEndPoint is { } ep && !ep.Address.Equals(IPAddress.Any) && !ep.Address.Equals(IPAddress.IPv6Any) ? ep.Address : null);
 
+    private static string SuiteName(CipherSuite suite) => suite switch
+    {
+        CipherSuite.Aes128Ocb => "AES-128-OCB",
+        CipherSuite.Aes256Gcm => "AES-256-GCM",
+        _ => suite.ToString(),
+    };
+
     /// <summary>Binds every listener (throws a <see cref="SocketException"/> naming the endpoint when one is taken) and starts LSD.</summary>
     public void Start()
     {
         if (Interlocked.CompareExchange(ref _state, StateRunning, StateCreated) != StateCreated)
             throw new InvalidOperationException("the engine was already started (or stopped)");
-        if (_options.SwarmSecret is { } secret) EngineLog.SecretInUse(_log, secret.Id, secret.Source);
+        // The suites first: a BLOCKSWARM_SECRET_CIPHERS this machine cannot run stops the start, not every connection.
+        if (_options.SwarmSecret is { } secret)
+            EngineLog.SecretInUse(_log, string.Join(", ", SecureChannel.Suites.Select(SuiteName)), secret.Id, secret.Source);
         foreach (var ep in _options.Listen)
         {
             IPEndPoint bound;

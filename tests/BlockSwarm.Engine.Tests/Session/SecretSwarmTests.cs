@@ -74,7 +74,7 @@ public sealed class SecretSwarmTests(ITestOutputHelper output)
             // Raw runs of the origin went out through the secure channel's file sends (read into its records, sealed in
             // place); compressible ones went compressed.
             if (!compressible) Assert.True(origin.GetStats().PayloadUploadedFromFile > 0, "the origin sent no run from its file");
-            Assert.Contains(logs.Entries, e => e.EventId.Id == 13 && e.Message.Contains(Secret.Id, StringComparison.Ordinal));
+            Assert.Contains(logs.Entries, e => e.EventId.Id == 13 && e.Message.Contains(Secret.Id, StringComparison.Ordinal) && e.Message.Contains("AES-128-OCB, AES-256-GCM", StringComparison.Ordinal));
             Assert.DoesNotContain(logs.Entries, e => e.EventId.Id is 11 or 12);
         }
         finally
@@ -155,12 +155,12 @@ public sealed class SecretSwarmTests(ITestOutputHelper output)
         new Handshake(t.InfoHash.Span, PeerId.Create(new Random(1)), 0).Encode(btHandshake);
         Assert.Equal(0, await ExchangeAsync(endPoint, btHandshake));
 
-        // 2. One that knows the protocol but not the secret: the 72-byte answer (magic, nonce, proof), then nothing.
-        byte[] hello = [.. SecureChannel.Magic, .. new byte[32]];
-        Assert.Equal(72, await ExchangeAsync(endPoint, hello, then: new byte[32]));
+        // 2. One that knows the protocol but not the secret: the 73-byte answer (magic, nonce, suite, proof), then nothing.
+        byte[] hello = [.. SecureChannel.Magic, .. new byte[32], 0xff];
+        Assert.Equal(AnswerLength, await ExchangeAsync(endPoint, hello, then: new byte[32]));
 
-        // 3. The same, then an encrypted-looking record instead of a proof: still 72 bytes, then closed.
-        Assert.Equal(72, await ExchangeAsync(endPoint, hello, then: [.. new byte[32], .. btHandshake]));
+        // 3. The same, then an encrypted-looking record instead of a proof: still 73 bytes, then closed.
+        Assert.Equal(AnswerLength, await ExchangeAsync(endPoint, hello, then: [.. new byte[32], .. btHandshake]));
         Assert.Equal(0, origin.GetStats().PayloadUploaded);
     }
 
@@ -209,12 +209,15 @@ public sealed class SecretSwarmTests(ITestOutputHelper output)
 
         // Three wrong-secret dials from one address: one warning, the rest at debug.
         logs.Clear();
-        byte[] hello = [.. SecureChannel.Magic, .. new byte[32]];
-        for (int i = 0; i < 3; i++) Assert.Equal(72, await ExchangeAsync(endPoint, hello, then: new byte[32]));
+        byte[] hello = [.. SecureChannel.Magic, .. new byte[32], 0xff];
+        for (int i = 0; i < 3; i++) Assert.Equal(AnswerLength, await ExchangeAsync(endPoint, hello, then: new byte[32]));
         await Eventually.UntilAsync(() => logs.Entries.Count(e => e.EventId.Id is 11 or 14 && e.Message.Contains("127.0.0.66", StringComparison.Ordinal)) >= 3,
             TimeSpan.FromSeconds(10), "three refusals logged");
         Assert.Single(logs.Entries, e => e.EventId.Id == 11);
     }
+
+    /// <summary>What a listener answers a hello with: magic, its nonce, the suite it chose and its proof.</summary>
+    private const int AnswerLength = 8 + 32 + 1 + 32;
 
     /// <summary>Sends <paramref name="first"/>, waits briefly, sends <paramref name="then"/>; returns every byte received until the peer closes.</summary>
     private static async Task<int> ExchangeAsync(IPEndPoint endPoint, byte[] first, byte[]? then = null)
@@ -228,7 +231,7 @@ public sealed class SecretSwarmTests(ITestOutputHelper output)
         if (then != null)
         {
             // Collect the answer to the hello first, then send the rest.
-            while (total < 72)
+            while (total < AnswerLength)
             {
                 int n = await socket.ReceiveAsync(buffer, SocketFlags.None, Ct).AsTask().WaitAsync(TimeSpan.FromSeconds(10), Ct);
                 if (n == 0) return total;
