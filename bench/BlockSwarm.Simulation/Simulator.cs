@@ -591,6 +591,19 @@ public sealed class Simulator
         _rejects.Clear();
     }
 
+    /// <summary>TorrentSession.CancelUplinkRequests: what a local HAVE released from remote peers, cancelled run by run.</summary>
+    private void CancelUplinkRequests(SimPeer p)
+    {
+        _released.Clear();
+        p.Swarm.TakeUplinkCancels(_released);
+        if (_released.Count == 0) return;
+        _cancelRuns.Clear();
+        PeerSession.CancelRuns(_released, _ => _maxRequest, _cancelRuns);
+        foreach (var (peer, run) in _cancelRuns) SendCancel(p, peer, run);
+    }
+
+    private readonly List<PeerBlock> _released = [], _cancelRuns = [];
+
     private void SendCancel(SimPeer from, PeerHandle to, BlockRequest block)
     {
         // The uploader's side of the connection keeps the cancel while it has requests queued.
@@ -622,6 +635,7 @@ public sealed class Simulator
         {
             var them = c.Mirror;
             UpdateInterest(them, them.Owner.Swarm.OnHave(them.RemoteHandle, piece));
+            CancelUplinkRequests(them.Owner);
             FillRequests(c);
         }
         if (!me.Swarm.IsComplete) return;

@@ -57,6 +57,9 @@ internal interface IPeerSessionHost
     /// <summary>Pieces were just requested from behind another switch: tell the peers of our own switch we import them (<c>bs_import</c>).</summary>
     void AnnounceImports();
 
+    /// <summary>A local peer announced a piece: CANCEL, run by run, the requests for it the swarm released from remote peers.</summary>
+    void CancelUplinkRequests();
+
     /// <summary>Interest changed or a peer came or went: the choker should run soon.</summary>
     void RequestChokerRun();
 

@@ -75,6 +75,8 @@ internal sealed class PeerSession : IPeerMessageHandler
                 break;
             case MessageKind.Have:
                 UpdateInterest(swarm.OnHave(Id, message.PieceIndex));
+                // A peer of our own switch has it now: what we still asked across the uplink for it is cancelled there.
+                if (!BehindOtherSwitch) _session.CancelUplinkRequests();
                 break;
             case MessageKind.Bitfield:
                 {
@@ -327,6 +329,32 @@ internal sealed class PeerSession : IPeerMessageHandler
         // Pieces now fetched across the uplink: the peers of our own switch hear of them, so they leave them to us.
         if (BehindOtherSwitch) _session.AnnounceImports();
     }
+
+    /// <summary>
+    /// The CANCELs for released blocks (<see cref="SwarmState.TakeUplinkCancels"/>), one per run they were asked in: the
+    /// consecutive blocks of one peer inside one <paramref name="maxRequestOf"/>-aligned stretch of a piece, as
+    /// <see cref="NextRun"/> cut them (an uploader matches a CANCEL to a queued request exactly).
+    /// </summary>
+    internal static void CancelRuns(List<PeerBlock> released, Func<PeerHandle, int> maxRequestOf, List<PeerBlock> into)
+    {
+        released.Sort(static (a, b) => a.Peer.Value != b.Peer.Value ? a.Peer.Value.CompareTo(b.Peer.Value)
+            : a.Block.Piece != b.Block.Piece ? a.Block.Piece.CompareTo(b.Block.Piece) : a.Block.Begin.CompareTo(b.Block.Begin));
+        for (int i = 0; i < released.Count;)
+        {
+            var (peer, run) = released[i++];
+            int max = maxRequestOf(peer);
+            while (i < released.Count && released[i].Peer == peer && released[i].Block is var next && next.Piece == run.Piece
+                && next.Begin == run.Begin + run.Length && run.Length % SwarmOptions.BlockSize == 0 && run.Length + next.Length <= max && next.Begin % max != 0)
+            {
+                run = run with { Length = run.Length + next.Length };
+                i++;
+            }
+            into.Add(new PeerBlock(peer, run));
+        }
+    }
+
+    /// <summary>The longest request we send this peer (what its runs are cut to).</summary>
+    public int MaxRequestToPeer => _maxRequestToPeer;
 
     /// <summary>
     /// The request for <paramref name="picked"/>[<paramref name="i"/>] and the consecutive blocks after it, at most

@@ -187,6 +187,17 @@ public sealed partial class TorrentSession
         return _origin is not { Active: true } origin || origin.ShouldServe(peer, piece);
     }
 
+    void IPeerSessionHost.CancelUplinkRequests()
+    {
+        List<PeerBlock> released = [];
+        Swarm.TakeUplinkCancels(released);
+        if (released.Count == 0) return;
+        List<PeerBlock> runs = [];
+        PeerSession.CancelRuns(released, peer => Peers.TryGet(peer, out var p) ? p.MaxRequestToPeer : SwarmOptions.BlockSize, runs);
+        foreach (var (peer, run) in runs)
+            if (Peers.TryGet(peer, out var p)) p.Connection.Send(OutgoingMessage.Cancel(run.Piece, run.Begin, run.Length));
+    }
+
     void IPeerSessionHost.AnnounceImports()
     {
         List<int> pieces = [];

@@ -81,13 +81,56 @@ public sealed partial class SwarmState
         }
     }
 
+    /// <summary>
+    /// Requests to remote peers released because a peer behind our own switch now has their piece (<see cref="OnHave"/>):
+    /// send CANCEL for them (<see cref="Session.PeerSession.CancelRuns"/> groups them into the runs they were asked as),
+    /// so what is still queued there does not cross the uplink too.
+    /// </summary>
+    public void TakeUplinkCancels(List<PeerBlock> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        lock (_gate)
+        {
+            into.AddRange(_uplinkCancels);
+            _uplinkCancels.Clear();
+        }
+    }
+
+    /// <summary>
+    /// The first peer behind our own switch has a piece we are fetching across the uplink: its blocks not received yet
+    /// are released from the remote peers (listed for CANCEL) and asked of the local peers instead, as strict completion
+    /// picks them. A run already on its way still arrives and counts as a duplicate.
+    /// </summary>
+    private void ReleaseUplinkRequests(int piece)
+    {
+        if (!_inProgress.TryGetValue(piece, out var pp)) return;
+        for (int b = 0; b < pp.Blocks; b++)
+        {
+            if (pp.IsReceived[b]) continue;
+            int baseIdx = b * pp.MaxRequestsPerBlock;
+            for (int i = pp.RequestCount[b] - 1; i >= 0; i--)
+            {
+                var requester = pp.Requesters[baseIdx + i];
+                if (!_peers.TryGetValue(requester, out var rps) || !rps.Remote) continue;
+                pp.RemoveRequesterAt(b, i);
+                if (pp.RequestCount[b] == 0) MarkFree(pp, b);
+                DecrementOutstanding(rps);
+                _uplinkCancels.Add(new PeerBlock(requester, BlockOf(piece, b)));
+            }
+        }
+    }
+
     /// <summary>HAVE. Returns true when the peer now has a piece we lack and would ask it for (become interested).</summary>
     public bool OnHave(PeerHandle peer, int piece)
     {
         lock (_gate)
         {
             var ps = Get(peer);
-            if (ps.Have.Set(piece)) Gain(ps, piece);
+            if (ps.Have.Set(piece))
+            {
+                Gain(ps, piece);
+                if (!ps.Remote && _localAvailability[piece] == 1) ReleaseUplinkRequests(piece);
+            }
             return WouldAsk(ps, piece);
         }
     }

@@ -32,6 +32,7 @@ public sealed partial class SwarmState
     private readonly int[] _importingBy;       // which local peer (PeerHandle.Value) said so
     private readonly Bitfield _announcedImports; // pieces we told our local peers we import
     private readonly List<int> _importsToAnnounce = [];
+    private readonly List<PeerBlock> _uplinkCancels = [];
     private readonly long _importIntentTicks;
     private long _importsHeard;
     private sbyte[]? _importer;                // per piece: 1 we import it, -1 a local peer does, 0 not worked out since the local peers changed

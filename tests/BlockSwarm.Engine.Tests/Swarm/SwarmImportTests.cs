@@ -221,3 +221,75 @@ public sealed class ImportMessageTests
         Assert.Throws<ArgumentOutOfRangeException>(() => ImportMessage.Encode(new int[ImportMessage.MaxPieces + 1]));
     }
 }
+
+public sealed class UplinkCancelTests
+{
+    private const int Block = SwarmOptions.BlockSize;
+    private static readonly PeerHandle Local = new(1), Remote = new(100);
+    private readonly FakeTimeProvider _time = new();
+
+    /// <summary>
+    /// We asked a remote peer for a piece; then a peer of our own switch announces it: the blocks not yet received are
+    /// released from the remote peer and listed for CANCEL, and the local peer is asked for them instead.
+    /// </summary>
+    [Fact]
+    public void A_local_HAVE_releases_what_we_asked_across_the_uplink_for_that_piece()
+    {
+        var s = new SwarmState(2L * 4 * Block, 4 * Block, new SwarmOptions { RandomFirstPieces = 0, RemoteClaimGrace = TimeSpan.Zero }, _time, new Random(1))
+        {
+            RendezvousKey = 7,
+        };
+        s.AddPeer(Local, remote: false, rendezvousKey: 0);
+        s.OnHaveNone(Local);
+        s.OnUnchoked(Local);
+        s.AddPeer(Remote, remote: true);
+        s.OnHaveAll(Remote);
+        s.OnUnchoked(Remote);
+        var asked = new List<BlockRequest>();
+        s.PickRequests(Remote, 10, asked);
+        Assert.Equal(8, asked.Count); // both pieces, 4 blocks each
+        var first = s.BlockReceived(Remote, asked[0], []);
+        Assert.Equal(BlockReceivedStatus.Accepted, first);
+        int piece = asked[0].Piece;
+
+        Assert.True(s.OnHave(Local, piece));
+        var cancels = new List<PeerBlock>();
+        s.TakeUplinkCancels(cancels);
+        // The three blocks of that piece still owed by the remote peer; nothing of the other piece.
+        Assert.Equal(asked.Skip(1).Where(b => b.Piece == piece).Select(b => new PeerBlock(Remote, b)), cancels);
+        cancels.Clear();
+        s.TakeUplinkCancels(cancels);
+        Assert.Empty(cancels);
+
+        var fromLocal = new List<BlockRequest>();
+        s.PickRequests(Local, 10, fromLocal);
+        Assert.Equal(asked.Skip(1).Where(b => b.Piece == piece), fromLocal);
+        // A second local peer with the piece changes nothing more.
+        var other = new PeerHandle(2);
+        s.AddPeer(other, remote: false, rendezvousKey: 0);
+        s.OnHave(other, piece);
+        s.TakeUplinkCancels(cancels);
+        Assert.Empty(cancels);
+    }
+
+    [Fact]
+    public void Released_blocks_are_cancelled_as_the_runs_they_were_asked_in()
+    {
+        const int Run = 4 * Block; // bs_reqlen 64 KiB
+        PeerHandle a = new(1), b = new(2);
+        var released = new List<PeerBlock>();
+        // Peer a: blocks 0-5 of piece 3 (runs [0, 4) and [4, 6)), block 9 alone; peer b: blocks 2-3 of piece 3.
+        foreach (int blk in new[] { 5, 0, 1, 2, 3, 4, 9 }) released.Add(new PeerBlock(a, new BlockRequest(3, blk * Block, Block)));
+        foreach (int blk in new[] { 3, 2 }) released.Add(new PeerBlock(b, new BlockRequest(3, blk * Block, Block)));
+        var runs = new List<PeerBlock>();
+        BlockSwarm.Engine.Session.PeerSession.CancelRuns(released, peer => peer == a ? Run : Block, runs);
+        Assert.Equal(
+        [
+            new PeerBlock(a, new BlockRequest(3, 0, Run)),
+            new PeerBlock(a, new BlockRequest(3, 4 * Block, 2 * Block)),
+            new PeerBlock(a, new BlockRequest(3, 9 * Block, Block)),
+            new PeerBlock(b, new BlockRequest(3, 2 * Block, Block)),
+            new PeerBlock(b, new BlockRequest(3, 3 * Block, Block)),
+        ], runs);
+    }
+}
