@@ -62,15 +62,8 @@ internal sealed unsafe partial class OcbRecordCipher : RecordCipher
         ObjectDisposedException.ThrowIf(_encrypt == 0, this);
         fixed (byte* n = nonce, p = plaintext, c = ciphertext, t = tag, a = associatedData)
         {
-            Check(EVP_CipherInit_ex(_encrypt, 0, 0, null, n, 1), "set the nonce");
+            int written = Begin(_encrypt, n, a, associatedData.Length, p, c, plaintext.Length, encrypt: true);
             int outLength;
-            if (associatedData.Length > 0) Check(EVP_CipherUpdate(_encrypt, null, &outLength, a, associatedData.Length), "authenticate the header");
-            int written = 0;
-            if (plaintext.Length > 0)
-            {
-                Check(EVP_CipherUpdate(_encrypt, c, &outLength, p, plaintext.Length), "encrypt");
-                written = outLength;
-            }
             Check(EVP_CipherFinal_ex(_encrypt, c + written, &outLength), "finish encrypting");
             if (written + outLength != plaintext.Length) throw new CryptographicException($"libcrypto: AES-128-OCB wrote {written + outLength} of {plaintext.Length} bytes");
             Check(EVP_CIPHER_CTX_ctrl(_encrypt, CtrlAeadGetTag, TagLength, t), "read the tag");
@@ -86,16 +79,9 @@ internal sealed unsafe partial class OcbRecordCipher : RecordCipher
         bool ok;
         fixed (byte* n = nonce, c = ciphertext, p = plaintext, t = tag, a = associatedData)
         {
-            Check(EVP_CipherInit_ex(_decrypt, 0, 0, null, n, 0), "set the nonce");
-            Check(EVP_CIPHER_CTX_ctrl(_decrypt, CtrlAeadSetTag, TagLength, t), "set the expected tag");
+            int written = Begin(_decrypt, n, a, associatedData.Length, c, p, ciphertext.Length, encrypt: false);
+            Check(EVP_CIPHER_CTX_ctrl(_decrypt, CtrlAeadSetTag, TagLength, t), "set the expected tag"); // checked at Final
             int outLength;
-            if (associatedData.Length > 0) Check(EVP_CipherUpdate(_decrypt, null, &outLength, a, associatedData.Length), "authenticate the header");
-            int written = 0;
-            if (ciphertext.Length > 0)
-            {
-                Check(EVP_CipherUpdate(_decrypt, p, &outLength, c, ciphertext.Length), "decrypt");
-                written = outLength;
-            }
             ok = EVP_CipherFinal_ex(_decrypt, p + written, &outLength) == 1 && written + outLength == ciphertext.Length;
         }
         if (!ok)
@@ -104,6 +90,17 @@ internal sealed unsafe partial class OcbRecordCipher : RecordCipher
             ERR_clear_error();
             throw new AuthenticationTagMismatchException();
         }
+    }
+
+    /// <summary>Sets the record's nonce, feeds the associated data and the input; returns the bytes written so far (the rest comes at Final).</summary>
+    private static int Begin(nint ctx, byte* nonce, byte* associated, int associatedLength, byte* input, byte* output, int length, bool encrypt)
+    {
+        Check(EVP_CipherInit_ex(ctx, 0, 0, null, nonce, encrypt ? 1 : 0), "set the nonce");
+        int outLength;
+        if (associatedLength > 0) Check(EVP_CipherUpdate(ctx, null, &outLength, associated, associatedLength), "authenticate the header");
+        if (length == 0) return 0;
+        Check(EVP_CipherUpdate(ctx, output, &outLength, input, length), encrypt ? "encrypt" : "decrypt");
+        return outLength;
     }
 
     public override void Dispose()

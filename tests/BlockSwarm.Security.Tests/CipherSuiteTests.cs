@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 
@@ -92,16 +91,7 @@ public sealed class CipherSuiteTests
         }
     }
 
-    private static async Task<(NetworkStream Dialer, NetworkStream Acceptor)> TcpPairAsync()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var dialer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        Task connect = dialer.ConnectAsync((IPEndPoint)listener.LocalEndpoint, Ct).AsTask();
-        Socket accepted = await listener.AcceptSocketAsync(Ct);
-        await connect;
-        return (new NetworkStream(dialer, ownsSocket: true), new NetworkStream(accepted, ownsSocket: true));
-    }
+    private static Task<(NetworkStream Dialer, NetworkStream Acceptor)> TcpPairAsync() => LoopbackTcp.PairAsync(Ct);
 
     [Theory]
     [InlineData(new[] { CipherSuite.Aes128Ocb, CipherSuite.Aes256Gcm }, new[] { CipherSuite.Aes128Ocb, CipherSuite.Aes256Gcm }, CipherSuite.Aes128Ocb)]

@@ -9,17 +9,7 @@ public sealed class SecureChannelTests
     private static readonly SwarmSecret Other = SwarmSecret.FromText("another room's swarm secret", "test");
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    /// <summary>Two ends of a loopback TCP connection (real sockets: the channel runs over NetworkStreams in the engine).</summary>
-    private static async Task<(NetworkStream Dialer, NetworkStream Acceptor)> TcpPairAsync()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var dialer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        Task connect = dialer.ConnectAsync((IPEndPoint)listener.LocalEndpoint, Ct).AsTask();
-        Socket accepted = await listener.AcceptSocketAsync(Ct);
-        await connect;
-        return (new NetworkStream(dialer, ownsSocket: true), new NetworkStream(accepted, ownsSocket: true));
-    }
+    private static Task<(NetworkStream Dialer, NetworkStream Acceptor)> TcpPairAsync() => LoopbackTcp.PairAsync(Ct);
 
     private static async Task<(SecureChannelStream Initiator, SecureChannelStream Responder)> OpenAsync()
     {
