@@ -156,9 +156,10 @@ public sealed class Choker
 
     /// <summary>
     /// A random rank per peer, drawn when first needed: among equals (everyone at the start) each choker prefers its own
-    /// random peers, not the ones that connected first, which every choker would otherwise agree on — leaving a client
-    /// that connected last choked by nearly all its peers until the next rotation (simulator, flat N = 240: unchoked by 4
-    /// of 24 peers, last to finish at 1.40 × F/c while 99 % had by 1.31).
+    /// random peers, not the ones that connected first, which every choker would otherwise agree on — a client that
+    /// connected last to everyone was choked by nearly all its peers until the next rotation (simulator, flat N = 240:
+    /// unchoked by 4 of 24 peers 9 s in). Over seven flat runs (N = 100–2000) the last client's time did not change on
+    /// average (1.339 × F/c either way): the room's tail has other causes too.
     /// </summary>
     private long TieBreak(PeerHandle peer)
     {
