@@ -186,6 +186,7 @@ internal sealed class PieceAssembler : IAsyncDisposable
                 catch (StorageException ex)
                 {
                     AddBuffered(-len);
+                    Halt();
                     _session.Fail(ex);
                     return;
                 }
@@ -200,7 +201,27 @@ internal sealed class PieceAssembler : IAsyncDisposable
         catch (Exception ex)
         {
             // A bug here must not leave pieces unverified forever: stop the session with the error.
+            Halt();
             _session.Fail(new InvalidOperationException($"piece verification worker failed: {ex.Message}", ex));
+        }
+    }
+
+    /// <summary>
+    /// A worker hit an error that stops the torrent: nothing more will be verified, so the queue is closed and peers
+    /// waiting for room in it are let go (their pieces' buffers are given back). Without this a peer's receive loop
+    /// waited for room forever once the workers had stopped reading, and the session's stop waited for that loop: a
+    /// disk error ended in a hang instead of the error line and exit.
+    /// </summary>
+    private void Halt()
+    {
+        _verify.Writer.TryComplete();
+        try
+        {
+            _stop.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed already: nobody is waiting.
         }
     }
 

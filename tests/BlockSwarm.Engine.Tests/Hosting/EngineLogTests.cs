@@ -110,6 +110,28 @@ public sealed class EngineLogTests
         Assert.Contains(error.Message, line.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Regression (a CI hang, found with dotnet-dump's dumpasync): the one hashing worker stopped at the first failed
+    /// write, the verify queue filled up, a peer's receive loop waited for room in it for ever, and the engine's dispose
+    /// waited for that loop. Now the failing worker closes the queue and lets waiting peers go.
+    /// </summary>
+    [Fact]
+    public async Task After_a_storage_error_the_engine_stops_even_with_peers_waiting_to_queue_pieces()
+    {
+        using var dir = new TempDirectory("log-storage-stop");
+        var (img, t) = LoopbackSwarmTests.MakeImage(dir, 54, pieceLength: 64 << 10);
+        await using var source = LoopbackSwarmTests.OpenTrustedSeed(img, t);
+        var path = dir.File("t.img");
+        var device = new FakeDevice(new DeviceFileBlockDevice(DeviceFile.CreateImage(path, new FileInfo(img).Length))) { FailAtWrite = 1, FailMessage = "Input/output error" };
+        await using var target = new DeviceStorage(device, BlockImageLayout.Create(t, device.Size));
+        await using var seeder = TestEngines.Start(IPAddress.Parse("127.0.0.73"), seed: 5);
+        seeder.Add(t, source, source.GetDurablePieces());
+        var engine = TestEngines.Start(IPAddress.Parse("127.0.0.74"), seed: 6);
+        var session = engine.Add(t, target, new Bitfield(t.PieceCount), new TorrentOptions { Peers = [seeder.LocalEndPoint!], HashWorkers = 1 });
+        await Assert.ThrowsAsync<StorageException>(() => session.Completion.WaitAsync(TimeSpan.FromSeconds(30), Ct));
+        await engine.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30), Ct);
+    }
+
     /// <summary>Waits (briefly: logging follows the event on another thread) for exactly one line of event <paramref name="name"/>.</summary>
     private static async Task<RecordedLog> OneAsync(RecordingLoggerFactory logs, string name)
     {
