@@ -23,6 +23,9 @@ internal sealed class PeerSwarmState(int pieceCount, TimeProvider time)
     /// <summary>The local peer's rendezvous key (<see cref="SwarmState.RendezvousKeyOf"/>); 0 = it takes no part in sharing the imports.</summary>
     public ulong Key { get; init; }
 
+    /// <summary>Pieces this local peer said it imports (<see cref="SwarmState.OnImporting"/>): each is heeded once.</summary>
+    public Bitfield? ImportClaims { get; set; }
+
     public bool Snubbed { get; set; }
     public bool Banned { get; set; }
     public bool HasDelivered { get; set; }

@@ -55,12 +55,15 @@ public sealed partial class SwarmState
     /// <summary>
     /// A peer behind our own switch says it is fetching <paramref name="piece"/> across the uplink: we leave that to it
     /// for <see cref="SwarmOptions.ImportIntentTimeout"/> (or until it leaves), and fetch the piece from it once it has it.
+    /// Heard once per piece from each peer: saying it again does not extend the wait.
     /// </summary>
     public void OnImporting(PeerHandle peer, int piece)
     {
         lock (_gate)
         {
             if (!_peers.TryGetValue(peer, out var ps) || ps.Remote || (uint)piece >= (uint)PieceCount) return;
+            // Once per piece and peer: a peer that kept saying it imports a piece it never gets would keep us from it.
+            if (!(ps.ImportClaims ??= new Bitfield(PieceCount)).Set(piece)) return;
             _importingSince[piece] = Math.Max(1, _time.GetTimestamp());
             _importingBy[piece] = peer.Value;
             _importsHeard++;

@@ -132,6 +132,24 @@ public sealed class SwarmImportTests
         Assert.Equal([3], PickedPieces(t, Remote));
     }
 
+    /// <summary>A local peer that says again and again that it imports a piece (and never gets it) delays us once only.</summary>
+    [Fact]
+    public void Saying_it_imports_a_piece_again_does_not_extend_the_wait()
+    {
+        var options = new SwarmOptions { RandomFirstPieces = 0, RemoteClaimGrace = TimeSpan.Zero, ImportIntentTimeout = TimeSpan.FromSeconds(5) };
+        var s = new SwarmState(2L * Block, Block, options, _time, new Random(1)) { RendezvousKey = SwarmState.RendezvousKeyOf(Id(1)) };
+        var local = new PeerHandle(1);
+        s.AddPeer(local, remote: false, SwarmState.RendezvousKeyOf(Id(2)));
+        s.OnImporting(local, 1);
+        AddRemoteSeed(s);
+        Assert.Equal([0], PickedPieces(s, Remote));
+        _time.Advance(TimeSpan.FromSeconds(4));
+        s.OnImporting(local, 1);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal([1], PickedPieces(s, Remote));
+        Assert.Equal(1, s.ImportsHeard);
+    }
+
     [Fact]
     public void A_remote_peers_claim_and_nonsense_piece_numbers_are_ignored()
     {
