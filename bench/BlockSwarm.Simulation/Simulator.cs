@@ -551,18 +551,15 @@ public sealed class Simulator
             var run = PeerSession.NextRun(_picked, ref i, _maxRequest);
             OnRequest(c.Mirror, run);
         }
-        if (!_o.ImportIntents) return;
-        _imports.Clear();
-        swarm.TakeImportsToAnnounce(_imports);
-        if (_imports.Count == 0) return;
+        if (!_o.ImportIntents || _picked.Count == 0 || !swarm.IsBehindOtherSwitch(c.RemoteHandle)) return;
+        var imports = swarm.TakeImportsToAnnounce();
+        if (imports.Length == 0) return;
         foreach (var local in c.Owner.Conns)
         {
-            if (local.Remote.Host == 0 || c.Owner.Swarm.IsBehindOtherSwitch(local.RemoteHandle)) continue;
-            foreach (int piece in _imports) local.Mirror.Owner.Swarm.OnImporting(local.Mirror.RemoteHandle, piece);
+            if (swarm.IsBehindOtherSwitch(local.RemoteHandle)) continue;
+            foreach (int piece in imports) local.Mirror.Owner.Swarm.OnImporting(local.Mirror.RemoteHandle, piece);
         }
     }
-
-    private readonly List<int> _imports = [];
 
     /// <summary>PeerSession.OnRequest at the uploader (<paramref name="c"/> is its side): queue it, or REJECT.</summary>
     private void OnRequest(SimConn c, BlockRequest run)
@@ -594,15 +591,14 @@ public sealed class Simulator
     /// <summary>TorrentSession.CancelUplinkRequests: what a local HAVE released from remote peers, cancelled run by run.</summary>
     private void CancelUplinkRequests(SimPeer p)
     {
-        _released.Clear();
-        p.Swarm.TakeUplinkCancels(_released);
-        if (_released.Count == 0) return;
+        var released = p.Swarm.TakeUplinkCancels();
+        if (released.Length == 0) return;
         _cancelRuns.Clear();
-        PeerSession.CancelRuns(_released, _ => _maxRequest, _cancelRuns);
+        PeerSession.CancelRuns(released, _ => _maxRequest, _cancelRuns);
         foreach (var (peer, run) in _cancelRuns) SendCancel(p, peer, run);
     }
 
-    private readonly List<PeerBlock> _released = [], _cancelRuns = [];
+    private readonly List<PeerBlock> _cancelRuns = [];
 
     private void SendCancel(SimPeer from, PeerHandle to, BlockRequest block)
     {

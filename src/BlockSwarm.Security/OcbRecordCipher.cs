@@ -5,7 +5,8 @@ namespace BlockSwarm.Security;
 
 /// <summary>
 /// AES-128-OCB (RFC 7253; 12-byte nonces, 16-byte tags) through the system's libcrypto (OpenSSL 3's EVP interface),
-/// which .NET does not offer. One EVP context per direction keeps the key schedule; each record only sets its nonce.
+/// which .NET does not offer. A cipher seals or opens (a channel has one of each per connection): its one EVP context
+/// keeps the key schedule, and each record only sets its nonce.
 /// </summary>
 internal sealed unsafe partial class OcbRecordCipher : RecordCipher
 {
@@ -17,21 +18,15 @@ internal sealed unsafe partial class OcbRecordCipher : RecordCipher
     /// <summary>Whether libcrypto 3 with AES-128-OCB can be loaded here (and gets RFC 7253's answer right).</summary>
     public static bool IsSupported => Probe.Value;
 
-    private nint _encrypt, _decrypt;
+    private readonly bool _sealing;
+    private nint _ctx;
 
-    public OcbRecordCipher(ReadOnlySpan<byte> key)
+    /// <param name="sealing">True for a cipher that encrypts (the sending side), false for one that decrypts.</param>
+    public OcbRecordCipher(ReadOnlySpan<byte> key, bool sealing)
     {
         if (key.Length != 16) throw new ArgumentException("AES-128-OCB takes a 16-byte key", nameof(key));
-        try
-        {
-            _encrypt = NewContext(key, encrypt: true);
-            _decrypt = NewContext(key, encrypt: false);
-        }
-        catch
-        {
-            Dispose();
-            throw;
-        }
+        _sealing = sealing;
+        _ctx = NewContext(key, sealing);
     }
 
     private static nint NewContext(ReadOnlySpan<byte> key, bool encrypt)
@@ -59,14 +54,15 @@ internal sealed unsafe partial class OcbRecordCipher : RecordCipher
         ArgumentOutOfRangeException.ThrowIfNotEqual(nonce.Length, NonceLength);
         ArgumentOutOfRangeException.ThrowIfNotEqual(tag.Length, TagLength);
         ArgumentOutOfRangeException.ThrowIfLessThan(ciphertext.Length, plaintext.Length);
-        ObjectDisposedException.ThrowIf(_encrypt == 0, this);
+        ObjectDisposedException.ThrowIf(_ctx == 0, this);
+        if (!_sealing) throw new InvalidOperationException("this AES-128-OCB cipher opens records; it was not made to seal them");
         fixed (byte* n = nonce, p = plaintext, c = ciphertext, t = tag, a = associatedData)
         {
-            int written = Begin(_encrypt, n, a, associatedData.Length, p, c, plaintext.Length, encrypt: true);
+            int written = Begin(_ctx, n, a, associatedData.Length, p, c, plaintext.Length, encrypt: true);
             int outLength;
-            Check(EVP_CipherFinal_ex(_encrypt, c + written, &outLength), "finish encrypting");
+            Check(EVP_CipherFinal_ex(_ctx, c + written, &outLength), "finish encrypting");
             if (written + outLength != plaintext.Length) throw new CryptographicException($"libcrypto: AES-128-OCB wrote {written + outLength} of {plaintext.Length} bytes");
-            Check(EVP_CIPHER_CTX_ctrl(_encrypt, CtrlAeadGetTag, TagLength, t), "read the tag");
+            Check(EVP_CIPHER_CTX_ctrl(_ctx, CtrlAeadGetTag, TagLength, t), "read the tag");
         }
     }
 
@@ -75,14 +71,15 @@ internal sealed unsafe partial class OcbRecordCipher : RecordCipher
         ArgumentOutOfRangeException.ThrowIfNotEqual(nonce.Length, NonceLength);
         ArgumentOutOfRangeException.ThrowIfNotEqual(tag.Length, TagLength);
         ArgumentOutOfRangeException.ThrowIfLessThan(plaintext.Length, ciphertext.Length);
-        ObjectDisposedException.ThrowIf(_decrypt == 0, this);
+        ObjectDisposedException.ThrowIf(_ctx == 0, this);
+        if (_sealing) throw new InvalidOperationException("this AES-128-OCB cipher seals records; it was not made to open them");
         bool ok;
         fixed (byte* n = nonce, c = ciphertext, p = plaintext, t = tag, a = associatedData)
         {
-            int written = Begin(_decrypt, n, a, associatedData.Length, c, p, ciphertext.Length, encrypt: false);
-            Check(EVP_CIPHER_CTX_ctrl(_decrypt, CtrlAeadSetTag, TagLength, t), "set the expected tag"); // checked at Final
+            int written = Begin(_ctx, n, a, associatedData.Length, c, p, ciphertext.Length, encrypt: false);
+            Check(EVP_CIPHER_CTX_ctrl(_ctx, CtrlAeadSetTag, TagLength, t), "set the expected tag"); // checked at Final
             int outLength;
-            ok = EVP_CipherFinal_ex(_decrypt, p + written, &outLength) == 1 && written + outLength == ciphertext.Length;
+            ok = EVP_CipherFinal_ex(_ctx, p + written, &outLength) == 1 && written + outLength == ciphertext.Length;
         }
         if (!ok)
         {
@@ -105,9 +102,8 @@ internal sealed unsafe partial class OcbRecordCipher : RecordCipher
 
     public override void Dispose()
     {
-        if (_encrypt != 0) EVP_CIPHER_CTX_free(_encrypt);
-        if (_decrypt != 0) EVP_CIPHER_CTX_free(_decrypt);
-        _encrypt = _decrypt = 0;
+        if (_ctx != 0) EVP_CIPHER_CTX_free(_ctx);
+        _ctx = 0;
     }
 
     private static void Check(int result, string what)
@@ -125,7 +121,7 @@ internal sealed unsafe partial class OcbRecordCipher : RecordCipher
         NativeLibrary.Free(handle);
         try
         {
-            using var cipher = new OcbRecordCipher(Convert.FromHexString("000102030405060708090A0B0C0D0E0F"));
+            using var cipher = new OcbRecordCipher(Convert.FromHexString("000102030405060708090A0B0C0D0E0F"), sealing: true);
             Span<byte> tag = stackalloc byte[TagLength];
             cipher.Encrypt(Convert.FromHexString("BBAA99887766554433221100"), [], [], tag, []);
             return tag.SequenceEqual(Convert.FromHexString("785407BFFFC8AD9EDCC5520AC9111EE6"));

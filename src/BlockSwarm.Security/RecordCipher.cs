@@ -37,11 +37,14 @@ internal abstract class RecordCipher : IDisposable
         _ => throw new ArgumentOutOfRangeException(nameof(suite), suite, "unknown cipher suite"),
     };
 
-    /// <summary>A cipher of <paramref name="suite"/> keyed with <paramref name="key"/> (which the caller then wipes).</summary>
-    public static RecordCipher Create(CipherSuite suite, ReadOnlySpan<byte> key) => suite switch
+    /// <summary>
+    /// A cipher of <paramref name="suite"/> keyed with <paramref name="key"/> (which the caller then wipes), for sealing
+    /// (the sending direction) or opening records.
+    /// </summary>
+    public static RecordCipher Create(CipherSuite suite, ReadOnlySpan<byte> key, bool sealing) => suite switch
     {
         CipherSuite.Aes256Gcm => new AesGcmRecordCipher(key),
-        CipherSuite.Aes128Ocb => new OcbRecordCipher(key),
+        CipherSuite.Aes128Ocb => new OcbRecordCipher(key, sealing),
         _ => throw new ArgumentOutOfRangeException(nameof(suite), suite, "unknown cipher suite"),
     };
 

@@ -8,7 +8,7 @@ namespace BlockSwarm.Security;
 /// <summary>
 /// The encrypted, authenticated byte stream of a secret-swarm connection, once <see cref="SecureChannel"/> agreed on
 /// keys. Bytes travel in records:
-/// <code>  length (4 bytes, big-endian, 1…65536) ‖ AES-256-GCM ciphertext (length bytes) ‖ tag (16 bytes)</code>
+/// <code>  length (4 bytes, big-endian, 1…65536) ‖ ciphertext (length bytes) ‖ tag (16 bytes)</code>
 /// sealed with the suite the handshake agreed on (<see cref="Suite"/>: AES-128-OCB or AES-256-GCM). The nonce is the record's number in its direction (a 96-bit counter from 0), never sent: a record replayed, dropped,
 /// reordered or moved to the other direction (its own key) fails its tag. The length is authenticated as associated
 /// data. A record that fails ends the stream with a <see cref="SecureChannelException"/>; nothing of it is returned.
@@ -58,8 +58,8 @@ public sealed class SecureChannelStream : Stream
         Suite = suite;
         try
         {
-            _sendCipher = RecordCipher.Create(suite, sendKey);
-            _receiveCipher = RecordCipher.Create(suite, receiveKey);
+            _sendCipher = RecordCipher.Create(suite, sendKey, sealing: true);
+            _receiveCipher = RecordCipher.Create(suite, receiveKey, sealing: false);
         }
         finally
         {

@@ -27,13 +27,18 @@ public sealed class CipherSuiteTests
         "571D535B60B277188BE5147170A9A22C3AD7A4FF3835B8C5701C1CCEC8FC3358")]
     public void OCB_gives_the_RFC_7253_answers(string nonce, string associated, string plain, string expected)
     {
-        using var ocb = new OcbRecordCipher(Convert.FromHexString("000102030405060708090A0B0C0D0E0F"));
+        byte[] key = Convert.FromHexString("000102030405060708090A0B0C0D0E0F");
+        using var ocb = new OcbRecordCipher(key, sealing: true);
+        using var opener = new OcbRecordCipher(key, sealing: false);
         byte[] p = Convert.FromHexString(plain), a = Convert.FromHexString(associated), n = Convert.FromHexString(nonce);
         byte[] c = new byte[p.Length], tag = new byte[16];
         ocb.Encrypt(n, p, c, tag, a);
         Assert.Equal(expected, Convert.ToHexString([.. c, .. tag]));
         byte[] back = new byte[p.Length];
-        ocb.Decrypt(n, c, tag, back, a);
+        opener.Decrypt(n, c, tag, back, a);
+        // A sealing cipher does not open, nor an opening one seal: each side of a channel has one of each.
+        Assert.Throws<InvalidOperationException>(() => ocb.Decrypt(n, c, tag, back, a));
+        Assert.Throws<InvalidOperationException>(() => opener.Encrypt(n, p, c, tag, a));
         Assert.Equal(p, back);
     }
 
@@ -47,8 +52,8 @@ public sealed class CipherSuiteTests
     public void Records_in_place_round_trip_and_any_change_is_refused(CipherSuite suite)
     {
         byte[] key = RandomNumberGenerator.GetBytes(RecordCipher.KeyLength(suite));
-        using var seal = RecordCipher.Create(suite, key);
-        using var open = RecordCipher.Create(suite, key);
+        using var seal = RecordCipher.Create(suite, key, sealing: true);
+        using var open = RecordCipher.Create(suite, key, sealing: false);
         var random = new Random(7);
         foreach (int length in new[] { 0, 1, 15, 16, 17, 4096, 65536, 12345 })
         {
@@ -62,7 +67,7 @@ public sealed class CipherSuiteTests
             seal.Encrypt(nonce, record, record, tag, header);
             if (length > 16) Assert.NotEqual(plain, record);
 
-            using (var fresh = RecordCipher.Create(suite, key))
+            using (var fresh = RecordCipher.Create(suite, key, sealing: false))
             {
                 byte[] out1 = new byte[length];
                 fresh.Decrypt(nonce, record, tag, out1, header);

@@ -72,7 +72,7 @@ public static class EngineCommands
                     Discovery = new DiscoveryOptions { Pex = !pr.GetValue(noPex), Lsd = pr.GetValue(lsd) },
                 });
                 engine.Start();
-                var torrentOptions = WithSwitchPrefix(new TorrentOptions { MaxConnections = Math.Max(1, pr.GetValue(maxPeers)), Peers = ParsePeers(pr.GetValue(peers)) }, prefix);
+                var torrentOptions = new TorrentOptions { MaxConnections = Math.Max(1, pr.GetValue(maxPeers)), Peers = ParsePeers(pr.GetValue(peers)) }.WithSwitchPrefix(prefix);
                 var sessions = pairs.Select((p, i) => engine.Add(p.Torrent, storages[i], haves[i], torrentOptions)).ToList();
                 foreach (var s in sessions)
                     ctx.Err.WriteLine($"seeding {s.Name} ({s.Torrent.InfoHash.ToHex()}) on {engine.LocalEndPoint}{(s.Torrent.TrackerTiers.IsEmpty ? "" : ", announcing to its trackers")}");
@@ -161,12 +161,12 @@ public static class EngineCommands
                 });
                 engine.Start();
                 var peerList = ParsePeers(pr.GetValue(peers));
-                var sessions = pairs.Select((p, i) => engine.Add(p.Torrent, storages[i], starts[i].Have, WithSwitchPrefix(new TorrentOptions
+                var sessions = pairs.Select((p, i) => engine.Add(p.Torrent, storages[i], starts[i].Have, new TorrentOptions
                 {
                     ResumePath = starts[i].ResumePath,
                     MaxConnections = Math.Max(1, pr.GetValue(maxPeers)),
                     Peers = peerList,
-                }, prefix))).ToList();
+                }.WithSwitchPrefix(prefix))).ToList();
                 bool ok = await CommandSupport.RunAsync(ctx, sessions, "fetch", untilComplete: true, TimeSpan.FromSeconds(pr.GetValue(seedAfter)), ct).ConfigureAwait(false);
                 return ok ? ExitCodes.Ok : ExitCodes.Interrupted;
             }
@@ -278,14 +278,6 @@ public static class EngineCommands
             return (true, n);
         throw new UsageException($"--switch-prefix '{value}' is not auto, off or a prefix length (1-128)");
     }
-
-    /// <summary>Torrent options with a parsed <c>--switch-prefix</c>: null = the netmask, 0 = switch awareness off.</summary>
-    internal static TorrentOptions WithSwitchPrefix(TorrentOptions options, int? prefixLength) => prefixLength switch
-    {
-        null => options,
-        0 => options with { SwitchLocality = false },
-        int n => options with { SwitchPrefixLength = n },
-    };
 
     /// <summary><c>--secret-file</c>, shared by seed, fetch, serve and deploy.</summary>
     internal static Option<string?> SecretFileOption() => new("--secret-file")

@@ -298,9 +298,7 @@ public sealed class DeployClient
                 MaxConnections = o.MaxPeers,
                 Peers = [.. serverAddresses.Select(a => new IPEndPoint(a, job.OriginPort))],
                 Trackers = [[new Uri(o.Server, job.AnnounceUrl)]],
-                SwitchLocality = switchPrefix != 0,
-                SwitchPrefixLength = switchPrefix is > 0 ? switchPrefix : null,
-            });
+            }.WithSwitchPrefix(switchPrefix));
             var originKeys = serverAddresses.Select(a => a.ToString()).ToHashSet();
 
             _state = session.IsComplete ? "seeding" : "downloading";

@@ -19,12 +19,11 @@ public static class ImportMessage
     public const int MaxPieces = 256;
 
     /// <summary>The payload for <paramref name="pieces"/> (at most <see cref="MaxPieces"/> of them).</summary>
-    public static byte[] Encode(IReadOnlyList<int> pieces)
+    public static byte[] Encode(ReadOnlySpan<int> pieces)
     {
-        ArgumentNullException.ThrowIfNull(pieces);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(pieces.Count, MaxPieces);
-        var payload = new byte[pieces.Count * 4];
-        for (int i = 0; i < pieces.Count; i++)
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(pieces.Length, MaxPieces);
+        var payload = new byte[pieces.Length * 4];
+        for (int i = 0; i < pieces.Length; i++)
         {
             ArgumentOutOfRangeException.ThrowIfNegative(pieces[i]);
             BinaryPrimitives.WriteInt32BigEndian(payload.AsSpan(i * 4), pieces[i]);

@@ -314,6 +314,7 @@ internal sealed class PeerSession : IPeerMessageHandler
     public void FillRequests()
     {
         if (!AmInterested || _session.Swarm.IsComplete) return;
+        bool picked;
         lock (_picked)
         {
             _picked.Clear();
@@ -325,9 +326,10 @@ internal sealed class PeerSession : IPeerMessageHandler
                 var run = NextRun(_picked, ref i, max);
                 Connection.Send(OutgoingMessage.Request(run.Piece, run.Begin, run.Length));
             }
+            picked = _picked.Count > 0;
         }
         // Pieces now fetched across the uplink: the peers of our own switch hear of them, so they leave them to us.
-        if (BehindOtherSwitch) _session.AnnounceImports();
+        if (picked && BehindOtherSwitch) _session.AnnounceImports();
     }
 
     /// <summary>
@@ -335,15 +337,15 @@ internal sealed class PeerSession : IPeerMessageHandler
     /// consecutive blocks of one peer inside one <paramref name="maxRequestOf"/>-aligned stretch of a piece, as
     /// <see cref="NextRun"/> cut them (an uploader matches a CANCEL to a queued request exactly).
     /// </summary>
-    internal static void CancelRuns(List<PeerBlock> released, Func<PeerHandle, int> maxRequestOf, List<PeerBlock> into)
+    internal static void CancelRuns(PeerBlock[] released, Func<PeerHandle, int> maxRequestOf, List<PeerBlock> into)
     {
-        released.Sort(static (a, b) => a.Peer.Value != b.Peer.Value ? a.Peer.Value.CompareTo(b.Peer.Value)
+        Array.Sort(released, static (a, b) => a.Peer.Value != b.Peer.Value ? a.Peer.Value.CompareTo(b.Peer.Value)
             : a.Block.Piece != b.Block.Piece ? a.Block.Piece.CompareTo(b.Block.Piece) : a.Block.Begin.CompareTo(b.Block.Begin));
-        for (int i = 0; i < released.Count;)
+        for (int i = 0; i < released.Length;)
         {
             var (peer, run) = released[i++];
             int max = maxRequestOf(peer);
-            while (i < released.Count && released[i].Peer == peer && released[i].Block is var next && next.Piece == run.Piece
+            while (i < released.Length && released[i].Peer == peer && released[i].Block is var next && next.Piece == run.Piece
                 && next.Begin == run.Begin + run.Length && run.Length % SwarmOptions.BlockSize == 0 && run.Length + next.Length <= max && next.Begin % max != 0)
             {
                 run = run with { Length = run.Length + next.Length };

@@ -29,6 +29,14 @@ public sealed record TorrentOptions
     /// </summary>
     public int? SwitchPrefixLength { get; init; }
 
+    /// <summary>These options with an operator's switch choice (<c>--switch-prefix</c>): null = the netmask, 0 = switch awareness off, N = one /N per switch.</summary>
+    public TorrentOptions WithSwitchPrefix(int? prefixLength) => prefixLength switch
+    {
+        null => this with { SwitchLocality = true, SwitchPrefixLength = null },
+        0 => this with { SwitchLocality = false, SwitchPrefixLength = null },
+        int n => this with { SwitchLocality = true, SwitchPrefixLength = n },
+    };
+
     /// <summary>Upload limit in bytes/s for this torrent (the engine's limit applies on top); 0 = unlimited.</summary>
     public long UploadLimit { get; init; }
 

@@ -189,9 +189,8 @@ public sealed partial class TorrentSession
 
     void IPeerSessionHost.CancelUplinkRequests()
     {
-        List<PeerBlock> released = [];
-        Swarm.TakeUplinkCancels(released);
-        if (released.Count == 0) return;
+        var released = Swarm.TakeUplinkCancels();
+        if (released.Length == 0) return;
         List<PeerBlock> runs = [];
         PeerSession.CancelRuns(released, peer => Peers.TryGet(peer, out var p) ? p.MaxRequestToPeer : SwarmOptions.BlockSize, runs);
         foreach (var (peer, run) in runs)
@@ -200,11 +199,10 @@ public sealed partial class TorrentSession
 
     void IPeerSessionHost.AnnounceImports()
     {
-        List<int> pieces = [];
-        Swarm.TakeImportsToAnnounce(pieces);
-        for (int from = 0; from < pieces.Count; from += ImportMessage.MaxPieces)
+        var pieces = Swarm.TakeImportsToAnnounce();
+        for (int from = 0; from < pieces.Length; from += ImportMessage.MaxPieces)
         {
-            var payload = ImportMessage.Encode(pieces.GetRange(from, Math.Min(ImportMessage.MaxPieces, pieces.Count - from)));
+            var payload = ImportMessage.Encode(pieces.AsSpan(from, Math.Min(ImportMessage.MaxPieces, pieces.Length - from)));
             foreach (var p in Peers.All)
                 if (p.ImportTo is var id and not 0) p.Connection.Send(OutgoingMessage.Extended(id, payload));
         }

@@ -42,9 +42,9 @@ public sealed partial class SwarmState
         {
             if (!_peers.Remove(peer, out var ps)) return;
             if (ps.Key != 0 && _localKeys.Remove(ps.Key)) LocalKeysChanged();
-            if (!ps.Remote)
+            if (ps.ImportClaims is { } claims)
             {
-                for (int p = 0; p < PieceCount; p++)
+                for (int p = claims.NextSet(0); p >= 0; p = claims.NextSet(p + 1))
                     if (_importingBy[p] == peer.Value) (_importingSince[p], _importingBy[p]) = (0, 0);
             }
             for (int p = ps.Have.NextSet(0); p >= 0; p = ps.Have.NextSet(p + 1)) Lose(ps, p);
@@ -74,13 +74,14 @@ public sealed partial class SwarmState
     public long ImportsHeard { get { lock (_gate) return _importsHeard; } }
 
     /// <summary>Pieces we began fetching across the uplink since the last call: tell the local peers (<see cref="OnImporting"/>).</summary>
-    public void TakeImportsToAnnounce(List<int> into)
+    public int[] TakeImportsToAnnounce()
     {
-        ArgumentNullException.ThrowIfNull(into);
         lock (_gate)
         {
-            into.AddRange(_importsToAnnounce);
+            if (_importsToAnnounce.Count == 0) return [];
+            int[] pieces = [.. _importsToAnnounce];
             _importsToAnnounce.Clear();
+            return pieces;
         }
     }
 
@@ -89,13 +90,14 @@ public sealed partial class SwarmState
     /// send CANCEL for them (<see cref="Session.PeerSession.CancelRuns"/> groups them into the runs they were asked as),
     /// so what is still queued there does not cross the uplink too.
     /// </summary>
-    public void TakeUplinkCancels(List<PeerBlock> into)
+    public PeerBlock[] TakeUplinkCancels()
     {
-        ArgumentNullException.ThrowIfNull(into);
         lock (_gate)
         {
-            into.AddRange(_uplinkCancels);
+            if (_uplinkCancels.Count == 0) return [];
+            PeerBlock[] released = [.. _uplinkCancels];
             _uplinkCancels.Clear();
+            return released;
         }
     }
 
@@ -196,12 +198,12 @@ public sealed partial class SwarmState
         if (!ps.Remote) return _have.LacksAnyOf(ps.Have);
         long now = _time.GetTimestamp();
         for (int p = ps.Have.NextSetExcept(_have, _have, 0); p >= 0; p = ps.Have.NextSetExcept(_have, _have, p + 1))
-            if (_localAvailability[p] == 0 && MayFetchAcrossUplink(p, now)) return true;
+            if (MayFetchAcrossUplink(p, now)) return true;
         return false;
     }
 
     private bool WouldAsk(PeerSwarmState ps, int piece) =>
-        !_have[piece] && (!ps.Remote || (_localAvailability[piece] == 0 && MayFetchAcrossUplink(piece, _time.GetTimestamp())));
+        !_have[piece] && (!ps.Remote || MayFetchAcrossUplink(piece, _time.GetTimestamp()));
 
     /// <summary>How many pieces the peer has announced (0 for a peer no longer in the swarm).</summary>
     public int PeerHaveCount(PeerHandle peer) { lock (_gate) return _peers.TryGetValue(peer, out var ps) ? ps.Have.Count : 0; }

@@ -101,7 +101,7 @@ public sealed partial class SwarmState
     {
         if (!ps.Have[piece]) return false;
         // Across the uplink only what no peer behind our own switch has, and first only what we claim.
-        if (ps.Remote && (_localAvailability[piece] > 0 || !MayFetchAcrossUplink(piece, now))) return false;
+        if (ps.Remote && !MayFetchAcrossUplink(piece, now)) return false;
         if (ps.ChokingUs && (ps.AllowedFast is not { } fast || !fast.Contains(piece))) return false;
         if (ps.Backoff is { } backoff && backoff.TryGetValue(piece, out long until))
         {

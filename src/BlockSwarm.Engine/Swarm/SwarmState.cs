@@ -425,13 +425,14 @@ public sealed partial class SwarmState
     }
 
     /// <summary>
-    /// Whether to ask a remote peer for a piece no local peer has: if we import it, or once it has been there for
-    /// <see cref="SwarmOptions.RemoteClaimGrace"/>. Of us and the local peers that take part, the one whose key ranks
+    /// Whether to ask a remote peer for a piece: never while a local peer has it or says it imports it; then if we import
+    /// it, or once it has been there for <see cref="SwarmOptions.RemoteClaimGrace"/>. Of us and the local peers that take part, the one whose key ranks
     /// the piece lowest imports it (rendezvous hashing): each piece has one importer per switch while the local peers
     /// see each other, and a peer joining or leaving moves only the pieces it imports or would import.
     /// </summary>
     private bool MayFetchAcrossUplink(int piece, long now)
     {
+        if (_localAvailability[piece] > 0) return false;
         if (_importingSince[piece] != 0 && now - _importingSince[piece] < _importIntentTicks) return false;
         if (IsOursToImport(piece)) return true;
         return _remoteSince[piece] != 0 && now - _remoteSince[piece] >= _claimGraceTicks;

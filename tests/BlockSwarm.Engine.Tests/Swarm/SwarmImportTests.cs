@@ -177,12 +177,8 @@ public sealed class SwarmImportTests
         var fromLocal = PickedPieces(s, local);
         var fromRemote = PickedPieces(s, Remote);
         Assert.Equal([0], fromLocal);
-        var announced = new List<int>();
-        s.TakeImportsToAnnounce(announced);
-        Assert.Equal(fromRemote, announced.Order());
-        announced.Clear();
-        s.TakeImportsToAnnounce(announced);
-        Assert.Empty(announced);
+        Assert.Equal(fromRemote, s.TakeImportsToAnnounce().Order());
+        Assert.Empty(s.TakeImportsToAnnounce());
     }
 
     /// <summary>
@@ -271,13 +267,9 @@ public sealed class UplinkCancelTests
         int piece = asked[0].Piece;
 
         Assert.True(s.OnHave(Local, piece));
-        var cancels = new List<PeerBlock>();
-        s.TakeUplinkCancels(cancels);
         // The three blocks of that piece still owed by the remote peer; nothing of the other piece.
-        Assert.Equal(asked.Skip(1).Where(b => b.Piece == piece).Select(b => new PeerBlock(Remote, b)), cancels);
-        cancels.Clear();
-        s.TakeUplinkCancels(cancels);
-        Assert.Empty(cancels);
+        Assert.Equal(asked.Skip(1).Where(b => b.Piece == piece).Select(b => new PeerBlock(Remote, b)), s.TakeUplinkCancels());
+        Assert.Empty(s.TakeUplinkCancels());
 
         var fromLocal = new List<BlockRequest>();
         s.PickRequests(Local, 10, fromLocal);
@@ -286,8 +278,7 @@ public sealed class UplinkCancelTests
         var other = new PeerHandle(2);
         s.AddPeer(other, remote: false, rendezvousKey: 0);
         s.OnHave(other, piece);
-        s.TakeUplinkCancels(cancels);
-        Assert.Empty(cancels);
+        Assert.Empty(s.TakeUplinkCancels());
     }
 
     [Fact]
@@ -300,7 +291,7 @@ public sealed class UplinkCancelTests
         foreach (int blk in new[] { 5, 0, 1, 2, 3, 4, 9 }) released.Add(new PeerBlock(a, new BlockRequest(3, blk * Block, Block)));
         foreach (int blk in new[] { 3, 2 }) released.Add(new PeerBlock(b, new BlockRequest(3, blk * Block, Block)));
         var runs = new List<PeerBlock>();
-        BlockSwarm.Engine.Session.PeerSession.CancelRuns(released, peer => peer == a ? Run : Block, runs);
+        BlockSwarm.Engine.Session.PeerSession.CancelRuns([.. released], peer => peer == a ? Run : Block, runs);
         Assert.Equal(
         [
             new PeerBlock(a, new BlockRequest(3, 0, Run)),
